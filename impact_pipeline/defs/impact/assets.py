@@ -1,0 +1,164 @@
+"""Yearly evaluation against the three criteria, the published table, its summary and the publication."""
+
+
+import dagster as dg
+
+from impact_pipeline import contract
+from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.quality import criterion as quality_criterion
+from impact_pipeline.defs.usage import criterion as usage_criterion
+from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
+from impact_pipeline.lib.warehouse import Warehouse
+
+GROUP = "impact"
+
+
+def _meta(table: contract.Table) -> dict:
+    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
+
+
+def _years(context: dg.AssetExecutionContext) -> list[int]:
+    return [int(k) for k in context.partition_keys]
+
+
+def _replace_years(con, table: contract.Table, years: list[int], frame) -> None:
+    """Idempotent partition write: delete the years' rows, insert the new ones, in one transaction."""
+    con.execute("BEGIN")
+    con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
+    if len(frame):
+        con.register("_frame", frame)
+        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
+        con.unregister("_frame")
+    con.execute("COMMIT")
+
+
+def _preview(frame, columns: list[str], n: int = 10) -> dg.MetadataValue:
+    if not len(frame):
+        return dg.MetadataValue.md("_empty_")
+    return dg.MetadataValue.md(frame[columns].head(n).to_markdown(index=False))
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    partitions_def=yearly_partitions,
+    backfill_policy=single_run,
+    deps=["startups", "startup_phases", "startup_events", *usage_criterion.DEPS, *quality_criterion.DEPS],
+    metadata=_meta(contract.CRITERIA_EVALUATION),
+)
+def criteria_evaluation(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
+) -> dg.MaterializeResult:
+    """Each service's verdict on each criterion of the policy for the year, with its reason and evidence."""
+    from impact_pipeline.defs.impact import rules
+
+    config = criteria.load()
+    years = _years(context)
+    with warehouse.connect() as con:
+        rows = con.execute(
+            "SELECT source_url, sha256 FROM registry_raw WHERE document IS NOT NULL ORDER BY fetched_at DESC LIMIT 1"
+        ).fetchall()
+        raw = rows[0] if rows else (None, None)
+        source = {"source": "registry", "registry_url": raw[0], "registry_sha256": raw[1]}
+        frame = rules.evaluate(con, years, config, source)
+        _replace_years(con, contract.CRITERIA_EVALUATION, years, frame)
+    counts = frame.groupby(["criterion", "verdict"]).size().to_dict() if len(frame) else {}
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "years": ", ".join(map(str, years)),
+            "criteria_version": config.version,
+            "verdicts": dg.MetadataValue.json({f"{c}:{v}": int(n) for (c, v), n in sorted(counts.items())}),
+            "preview": _preview(frame, ["year", "startup_id", "criterion", "verdict", "reason"]),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    partitions_def=yearly_partitions,
+    backfill_policy=single_run,
+    deps=[criteria_evaluation, "startups", "startup_events"],
+    metadata=_meta(contract.NATIONAL_IMPACT),
+)
+def national_impact(context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings) -> dg.MaterializeResult:
+    """The yearly national-impact table: three criteria, the verdict, and the official designation beside it."""
+    from impact_pipeline.defs.impact import rules
+
+    config = criteria.load()
+    years = _years(context)
+    with warehouse.connect() as con:
+        evaluation = con.execute(
+            "SELECT * FROM criteria_evaluation WHERE year IN (SELECT unnest(?::INTEGER[]))", [years]
+        ).df()
+        startups = con.execute("SELECT startup_id, name FROM startups").df()
+        designated = rules.designations(con.execute("SELECT * FROM startup_events").df(), config)
+        table = rules.national_impact(evaluation, startups, designated)
+        _replace_years(con, contract.NATIONAL_IMPACT, years, table)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(table),
+            "years": ", ".join(map(str, years)),
+            "n_meeting_criteria": int(table["meets_criteria"].sum()) if len(table) else 0,
+            "preview": _preview(
+                table, ["year", "startup_id", "name", "phase_at_year_end", "criterion_a", "criterion_b",
+                        "criterion_c", "meets_criteria", "officially_designated"]
+            ),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    partitions_def=yearly_partitions,
+    backfill_policy=single_run,
+    deps=[national_impact],
+    metadata=_meta(contract.NATIONAL_IMPACT_SUMMARY),
+)
+def national_impact_summary(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
+) -> dg.MaterializeResult:
+    """The year in numbers: services meeting the criteria (stock, first time) beside the official designations."""
+    from impact_pipeline.defs.impact import rules
+
+    config = criteria.load()
+    years = _years(context)
+    with warehouse.connect() as con:
+        table = con.execute("SELECT year, startup_id, meets_criteria, criteria_version FROM national_impact").df()
+        designated = rules.designations(con.execute("SELECT * FROM startup_events").df(), config)
+        frame = rules.summary(table, designated, years)
+        _replace_years(con, contract.NATIONAL_IMPACT_SUMMARY, years, frame)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "summary": _preview(frame, contract.NATIONAL_IMPACT_SUMMARY.column_names[:-1], n=len(frame)),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"duckdb", "csv"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    deps=[national_impact, national_impact_summary, "startups", "startup_phases", "startup_events", "incubators"],
+)
+def published_outputs(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """The analyst DuckDB file and the yearly CSV exports, replaced atomically once every gate has passed."""
+    info = warehouse.publish(context.run.run_id)
+    context.log.info(f"published {info['published_path']} and {len(info['csv_paths'])} CSV files")
+    return dg.MaterializeResult(
+        metadata={
+            "duckdb_path": dg.MetadataValue.path(info["published_path"]),
+            "years": ", ".join(map(str, info["years"])),
+            "csv_files": dg.MetadataValue.json(info["csv_paths"]),
+        }
+    )

@@ -1,0 +1,30 @@
+"""The startups registry as a typed resource over the shared HTTP layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient, HttpPolicy
+
+
+class RegistrySource(dg.ConfigurableResource):
+    """Where the beta.gouv.fr startups registry is read from (JSON:API v2.5)."""
+
+    url: str = Field(description="Registry URL (http/https) or a local path to an offline mirror (IMPACT_REGISTRY_URL).")
+    allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
+
+    def fetch(self) -> tuple[FetchResult, Any]:
+        """Fetch and decode the document; raises FetchError naming the URL and the problem."""
+        policy = HttpPolicy.from_env(allow_private_network=self.allow_private_network)
+        client = HttpClient(policy)
+        try:
+            result = client.fetch(self.url, allow_local_path=True)
+        finally:
+            client.close()
+        return result, result.json()
+
+
+__all__ = ["RegistrySource", "FetchError"]

@@ -1,0 +1,223 @@
+"""The DuckDB warehouse: a working file that runs build into, and an atomically published copy.
+
+Write, audit, publish: assets write the working file (one writer at a time, under a file lock);
+gates record their outcome beside it; `publish` copies the working file over the analyst file with
+`os.replace` and writes the CSV exports the same way, only when no recorded gate is failing.
+An analyst holding the published file open keeps reading the previous inode and never blocks a run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from impact_pipeline import contract
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class PublishRefused(RuntimeError):
+    """A blocking gate is failing on the working data: nothing is published."""
+
+
+def neutralize_cell(value: str) -> str:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV injection)."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        import pandas as pd
+
+        if value is pd.NA or (isinstance(value, float) and value != value):
+            return ""
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str):
+        return neutralize_cell(value)
+    return str(value)
+
+
+def _fsync_and_replace(tmp: Path, target: Path) -> None:
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+    try:  # make the rename itself durable
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def write_csv_atomically(path: Path, columns: list[str], rows: list[tuple]) -> None:
+    """UTF-8, header row, comma separator, `\\n` line ends; written to a temp name, then renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow([_csv_cell(v) for v in row])
+        _fsync_and_replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB working file, the published analyst file and the export folder."""
+
+    duckdb_path: str = Field(description="The published DuckDB file analysts open (IMPACT_DUCKDB_PATH).")
+    export_dir: str = Field(description="Where CSV exports and charts are written (IMPACT_EXPORT_DIR).")
+    work_dir: str = Field(description="Working area that runs build into before publishing.")
+    lock_timeout_seconds: float = Field(default=900.0, description="How long a writer waits for the lock.")
+
+    @property
+    def published_path(self) -> Path:
+        return Path(self.duckdb_path)
+
+    @property
+    def working_path(self) -> Path:
+        return Path(self.work_dir) / "impact.duckdb"
+
+    @property
+    def gates_path(self) -> Path:
+        return Path(self.work_dir) / "gates.json"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One writer at a time across processes (DuckDB allows a single read-write process per file)."""
+        from filelock import FileLock
+
+        Path(self.work_dir).mkdir(parents=True, exist_ok=True)
+        with FileLock(str(Path(self.work_dir) / "impact.lock"), timeout=self.lock_timeout_seconds):
+            yield
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[Any]:
+        """A connection to the working file, with every contract table created and commented."""
+        import duckdb
+
+        with self.lock():
+            work = self.working_path
+            if not work.exists() and self.published_path.exists():
+                # Start from the last good publication so that earlier years are never lost.
+                shutil.copyfile(self.published_path, work)
+            con = duckdb.connect(str(work), read_only=read_only)
+            try:
+                if not read_only:
+                    ensure_tables(con)
+                yield con
+                if not read_only:
+                    con.execute("CHECKPOINT")
+            finally:
+                con.close()
+
+    # -- gates ----------------------------------------------------------------------------------
+    def _read_gates(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.gates_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            # An unreadable gate record is treated as failing: publishing needs positive evidence.
+            return {"gates.json": {"passed": False, "summary": "gate record unreadable"}}
+
+    def record_gate(self, name: str, passed: bool, summary: str, run_id: str | None = None) -> None:
+        """Remember a blocking gate's latest outcome on the working data (read by `publish`)."""
+        with self.lock():
+            gates = self._read_gates()
+            gates[name] = {
+                "passed": bool(passed),
+                "summary": summary,
+                "run_id": run_id,
+                "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            }
+            self.gates_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.gates_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(gates, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.gates_path)
+
+    def failing_gates(self) -> dict[str, Any]:
+        return {k: v for k, v in self._read_gates().items() if not v.get("passed")}
+
+    # -- publish --------------------------------------------------------------------------------
+    def publish(self, run_id: str) -> dict[str, Any]:
+        """Replace the analyst file and the CSV exports by the working data, atomically, if gates allow."""
+        import duckdb
+
+        with self.lock():
+            failing = self.failing_gates()
+            if failing:
+                names = "; ".join(f"{k}: {v.get('summary', '')}" for k, v in sorted(failing.items()))
+                raise PublishRefused(f"not publishing: blocking gates fail on the working data ({names})")
+            work = self.working_path
+            if not work.exists():
+                raise PublishRefused(f"not publishing: no working data at {work} (run the pipeline first)")
+
+            con = duckdb.connect(str(work))
+            try:
+                ensure_tables(con)
+                years = [r[0] for r in con.execute("SELECT DISTINCT year FROM national_impact ORDER BY year").fetchall()]
+                versions = [r[0] for r in con.execute(
+                    "SELECT DISTINCT criteria_version FROM national_impact ORDER BY 1").fetchall()]
+                con.execute(
+                    "INSERT INTO publish_log VALUES (now()::TIMESTAMP, ?, ?, ?)",
+                    [run_id, ",".join(map(str, years)), ",".join(versions)],
+                )
+                cols = contract.NATIONAL_IMPACT.column_names
+                select = ", ".join(f'"{c}"' for c in cols)
+                exports = {
+                    year: con.execute(
+                        f"SELECT {select} FROM national_impact WHERE year = ? ORDER BY startup_id", [year]
+                    ).fetchall()
+                    for year in years
+                }
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+
+            export_dir = Path(self.export_dir)
+            export_dir.mkdir(parents=True, exist_ok=True)
+            published = self.published_path
+            published.parent.mkdir(parents=True, exist_ok=True)
+            tmp = published.with_name(f".{published.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                shutil.copyfile(work, tmp)
+                csv_paths = []
+                for year, rows in exports.items():
+                    path = export_dir / f"national_impact_{year}.csv"
+                    write_csv_atomically(path, cols, rows)
+                    csv_paths.append(str(path))
+                _fsync_and_replace(tmp, published)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return {"published_path": str(published), "years": years, "csv_paths": csv_paths}
+
+
+def ensure_tables(con: Any) -> None:
+    """Create every contract table that is missing and (re)write its comments."""
+    for table in contract.ALL_TABLES:
+        con.execute(table.ddl())
+        for statement in table.comments():
+            con.execute(statement)

@@ -1,0 +1,72 @@
+"""Run the real Dagster job in-process against temp folders, as the CLI and the UI do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from impact_pipeline.definitions import build_definitions
+from impact_pipeline.settings import DEFAULT_CRITERIA_PATH, Settings
+
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+REAL_SNAPSHOT = SHARED_DATA / "betagouv" / "startups.json"
+OFFICIAL_LIST = SHARED_DATA / "betagouv" / "official_national_impact.csv"
+
+
+@dataclass
+class PipelinePaths:
+    root: Path
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.root / "published" / "impact.duckdb"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.root / "work"
+
+    def settings(self, registry_url: str, criteria_path: Path = DEFAULT_CRITERIA_PATH) -> Settings:
+        return Settings(
+            registry_url=registry_url,
+            duckdb_path=self.duckdb_path,
+            export_dir=self.export_dir,
+            work_dir=self.work_dir,
+            criteria_path=criteria_path,
+            allow_private_network=True,
+            sample=False,
+        )
+
+
+def run_years(settings: Settings, first: int, last: int, instance: dg.DagsterInstance | None = None):
+    """Execute the whole job for the year range in one run; returns Dagster's execution result."""
+    job = build_definitions(settings).resolve_job_def("impact_job")
+    return job.execute_in_process(
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
+        raise_on_error=False,
+    )
+
+
+def failure_text(result) -> str:
+    """Every step failure's messages (with causes), to assert on what a user would read."""
+    parts = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            while error is not None:
+                parts.append(error.message)
+                error = error.cause
+    return "\n".join(parts)
+
+
+def skip_without_shared_data():
+    import pytest
+
+    if not REAL_SNAPSHOT.exists():
+        pytest.skip(f"real registry snapshot not found at {REAL_SNAPSHOT} (../shared/data is absent)")

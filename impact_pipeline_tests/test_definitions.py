@@ -1,0 +1,57 @@
+"""The code location loads the way the UI and `dagster` load it, with the expected shape."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_validate_with_the_dagster_cli(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Validation successful" in proc.stdout + proc.stderr
+
+
+def test_assets_are_grouped_documented_and_typed():
+    from impact_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    groups = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        groups.setdefault(node.group_name, set()).add(key.to_user_string())
+        assert node.description, f"{key.to_user_string()} has no description"
+        assert node.owners, f"{key.to_user_string()} has no owner"
+    assert {"registry", "impact"} <= set(groups)
+    assert {"startups", "startup_phases", "startup_events", "incubators", "registry_raw"} <= groups["registry"]
+    assert {"criteria_evaluation", "national_impact", "national_impact_summary", "published_outputs"} <= groups["impact"]
+    spec = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "national_impact"))
+    columns = [c.name for c in spec.metadata["dagster/column_schema"].columns]
+    assert columns[:4] == ["year", "startup_id", "name", "phase_at_year_end"]
+
+
+def test_nightly_schedule_targets_the_current_year_in_paris():
+    import dagster as dg
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from impact_pipeline.definitions import defs
+
+    schedule = defs.resolve_schedule_def("nightly_refresh")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Europe/Paris"
+    # 02:00 in Paris on Jan 1st is still Dec 31st in UTC: the year is the Paris one.
+    when = datetime(2026, 1, 1, 2, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    with dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def()) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2026"
+    assert request.job_name in (None, "impact_job")
