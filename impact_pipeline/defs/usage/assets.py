@@ -1,0 +1,189 @@
+"""Usage sources → usage_observations (+ usage_source_status), discovery proposals, and yearly_reach."""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from impact_pipeline import contract
+from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
+from impact_pipeline.defs.usage.resources import UsageSources
+from impact_pipeline.lib.warehouse import Warehouse
+
+GROUP = "usage"
+# Built by the quality domain when it lands; read only if present (its yearly online procedures).
+OBSERVATOIRE_TABLE = "startup_observatoire"
+
+
+def _meta(table: contract.Table) -> dict:
+    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
+
+
+def _cache_dir(warehouse: Warehouse) -> Path:
+    return Path(warehouse.work_dir) / "http_cache" / "usage"
+
+
+def _replace_all(con, table: contract.Table, rows: list[dict]) -> None:
+    """The table becomes exactly `rows` (a source that is down tonight shows as down, not as yesterday)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=table.column_names)
+    con.execute("BEGIN")
+    con.execute(f'DELETE FROM "{table.name}"')
+    if len(frame):
+        con.register("_frame", frame)
+        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
+        con.unregister("_frame")
+    con.execute("COMMIT")
+
+
+def _preview(rows: list[dict], columns: list[str], n: int = 10) -> dg.MetadataValue:
+    import pandas as pd
+
+    if not rows:
+        return dg.MetadataValue.md("_empty_")
+    return dg.MetadataValue.md(pd.DataFrame(rows)[columns].head(n).to_markdown(index=False))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "usage_observations", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+            description="Usage figures of every service from its impact datasets, Matomo, Metabase, JSON files and declared figures.",
+            metadata=_meta(contract.USAGE_OBSERVATIONS),
+        ),
+        dg.AssetSpec(
+            "usage_source_status", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+            description="Whether each usage source could be read in the latest run, with rows kept and rejected.",
+            metadata=_meta(contract.USAGE_SOURCE_STATUS),
+        ),
+    ],
+    pool=DUCKDB_POOL,
+)
+def usage_observations(context: dg.AssetExecutionContext, usage: UsageSources, warehouse: Warehouse):
+    """Read every configured usage source (a source down is recorded, never fatal) into the long table."""
+    with warehouse.connect() as con:
+        startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
+    config = usage.load_config()
+    unknown = sorted(set(config.services) - set(startups))
+    if unknown:
+        context.log.warning(f"usage sources file names services not in the registry: {', '.join(unknown)}")
+    collected = usage.collect(startups, cache_dir=_cache_dir(warehouse))
+    observations = [r for r in collected.observations if r["startup_id"] in startups]
+    runs = [r.row() for r in collected.runs]
+    with warehouse.connect() as con:
+        _replace_all(con, contract.USAGE_OBSERVATIONS, observations)
+        _replace_all(con, contract.USAGE_SOURCE_STATUS, runs)
+    errors = [r for r in runs if r["status"] == "error"]
+    for r in errors:
+        context.log.warning(f"usage source {r['source']} {r['source_ref']} ({r['startup_id']}): {r['error']}")
+    rejected = sum(r["n_rejected"] for r in runs)
+    if rejected:
+        context.log.warning(f"usage sources: {rejected} malformed rows reported and left out (see usage_source_status)")
+    yield dg.MaterializeResult(
+        asset_key="usage_observations",
+        metadata={
+            "dagster/row_count": len(observations),
+            "sources_file": str(config.path),
+            "by_source": dg.MetadataValue.json(
+                {s: sum(1 for r in observations if r["source"] == s) for s in sorted({r["source"] for r in observations})}),
+            "fetch_counters": dg.MetadataValue.json(collected.stats),
+            "preview": _preview(observations, ["startup_id", "source", "source_ref", "indicator", "value", "unit",
+                                               "period_start", "period_end", "is_target", "is_stock"]),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="usage_source_status",
+        metadata={
+            "dagster/row_count": len(runs),
+            "n_errors": len(errors),
+            "n_rejected_rows": rejected,
+            "preview": _preview(runs, ["startup_id", "source", "source_ref", "status", "error", "n_observations", "n_rejected"], n=20),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    deps=["startups"],
+    metadata=_meta(contract.USAGE_SOURCE_PROPOSALS),
+)
+def usage_source_proposals(context: dg.AssetExecutionContext, usage: UsageSources, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Usage sources recognised on the services' stats pages, proposed for review in the sources file."""
+    if not usage.discovery:
+        with warehouse.connect() as con:
+            n = con.execute("SELECT count(*) FROM usage_source_proposals").fetchall()[0][0]
+        return dg.MaterializeResult(metadata={"dagster/row_count": n, "skipped": "discovery disabled (IMPACT_USAGE_DISCOVERY=0)"})
+    with warehouse.connect() as con:
+        pages = con.execute(
+            "SELECT startup_id, stats_url FROM startups WHERE coalesce(trim(stats_url), '') <> '' ORDER BY startup_id"
+        ).fetchall()
+    rows, problems, stats = usage.discover(pages, cache_dir=_cache_dir(warehouse))
+    with warehouse.connect() as con:
+        _replace_all(con, contract.USAGE_SOURCE_PROPOSALS, rows)
+    if problems:
+        context.log.info(f"discovery: {len(problems)} stats pages not read (first: {problems[0]})")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "n_pages": len(pages),
+            "n_unconfirmed": sum(1 for r in rows if not r["confirmed"]),
+            "pages_not_read": dg.MetadataValue.json(problems[:50]),
+            "fetch_counters": dg.MetadataValue.json(stats),
+            "preview": _preview(rows, ["startup_id", "kind", "instance", "identifier", "confirmed"], n=20),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    # startup_observatoire (quality domain): its yearly online procedures are a measured figure too.
+    deps=["usage_observations", "usage_source_status", OBSERVATOIRE_TABLE],
+    metadata=_meta(contract.YEARLY_REACH),
+)
+def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings) -> dg.MaterializeResult:
+    """Each service's best yearly reach figure, by evidence ranking, with its source and public evidence URL."""
+    from impact_pipeline.defs.usage.reach import DEFAULT_RANKING, yearly_reach as rule
+    from impact_pipeline.lib.urls import public_http_url
+
+    config = criteria.load()
+    ranking = tuple((config.raw.get("criteria", {}).get("b", {}) or {}).get("evidence_ranking") or DEFAULT_RANKING)
+    with warehouse.connect() as con:
+        observations = con.execute("SELECT * FROM usage_observations").df().to_dict("records")
+        n_observatoire = 0
+        has_observatoire = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [OBSERVATOIRE_TABLE]).fetchall()[0][0]
+        if has_observatoire:
+            volumes = con.execute(
+                f"""SELECT startup_id, year, online_volume, evidence_url FROM "{OBSERVATOIRE_TABLE}"
+                    WHERE online_volume IS NOT NULL AND online_volume >= 0 AND year IS NOT NULL"""
+            ).fetchall()
+            n_observatoire = len(volumes)
+            observations += [
+                {"startup_id": sid, "source": "observatoire", "source_ref": "observatoire online procedures",
+                 "indicator": "online_volume", "value": float(v), "unit": "uses", "period_start": f"{int(y)}-01-01",
+                 "period_end": f"{int(y)}-12-31", "is_target": False, "is_stock": False,
+                 "evidence_url": public_http_url(url)}
+                for sid, y, v, url in volumes
+            ]
+        rows = rule(observations, ranking, lambda url: public_http_url(url) is not None)
+        _replace_all(con, contract.YEARLY_REACH, rows)
+    by_rank: dict[str, int] = {}
+    for r in rows:
+        by_rank[r["evidence_rank"]] = by_rank.get(r["evidence_rank"], 0) + 1
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "evidence_ranking": ", ".join(ranking),
+            "by_rank": dg.MetadataValue.json(by_rank),
+            "observatoire_rows": n_observatoire,
+            "preview": _preview(rows, ["startup_id", "year", "value", "kind", "evidence_rank", "source", "upper_bound"], n=20),
+        }
+    )

@@ -1,0 +1,117 @@
+"""Matomo Reporting API, `VisitsSummary.get`: one request answers several years (or months).
+
+Shapes (documented by Matomo): one period answers `{"nb_visits": …, "nb_uniq_visitors": …, …}`; several
+periods answer an object keyed by period (`{"2023": {…}, "2024": {…}}`, months `"2024-01"`), an empty
+period is `[]`; errors come back with HTTP 200 as `{"result": "error", "message": …}`. Unique visitors are
+usually not computed for year periods: yearly `nb_visits` is the measure, monthly uniques are summed
+later and flagged as an upper bound.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from impact_pipeline.defs.usage.observations import Observation, Parsed, SourceError, period_bounds
+
+_PERIOD_KEY = re.compile(r"^\d{4}(-\d{2})?(-\d{2})?$")
+# Metrics kept, with the unit they count.
+METRICS = {"nb_visits": "visits", "nb_uniq_visitors": "visitors", "nb_users": "users"}
+
+
+def instance_name(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return (parts.netloc + parts.path.rstrip("/")) if parts.netloc else base_url.rstrip("/")
+
+
+def token_env_name(base_url: str) -> str:
+    """Default environment variable holding an instance's token: IMPACT_MATOMO_TOKEN_<HOST>."""
+    host = urlsplit(base_url).hostname or base_url
+    return "IMPACT_MATOMO_TOKEN_" + re.sub(r"[^A-Z0-9]+", "_", host.upper()).strip("_")
+
+
+def api_url(base_url: str, site_id: int | str, period: str, first_year: int, today: date) -> str:
+    """The request URL (no secret in it: the token goes in the POST body)."""
+    base = base_url.rstrip("/")
+    if not base.endswith(".php"):
+        base += "/index.php"
+    query = {
+        "module": "API",
+        "method": "VisitsSummary.get",
+        "idSite": str(site_id),
+        "period": period,
+        "date": f"{first_year}-01-01,{today.isoformat()}",
+        "format": "JSON",
+    }
+    return f"{base}?{urlencode(query, safe=',')}"
+
+
+def dashboard_url(base_url: str, site_id: int | str, year: int) -> str:
+    """The public dashboard page of a site for a year (evidence for anonymous-readable instances)."""
+    base = base_url.rstrip("/")
+    if base.endswith(".php"):
+        base = base.rsplit("/", 1)[0]
+    return f"{base}/index.php?module=CoreHome&action=index&idSite={site_id}&period=year&date={year}-12-31"
+
+
+def parse_visits_summary(
+    document: Any,
+    *,
+    period: str,
+    startup_id: str,
+    source_ref: str,
+    fetched_at: str,
+    today: date,
+    evidence_url: str | None,
+) -> Parsed:
+    """Observations from a VisitsSummary.get answer; raises SourceError on an error body or a wrong shape."""
+    if isinstance(document, dict) and document.get("result") == "error":
+        raise SourceError(f"Matomo error: {str(document.get('message') or 'no message')[:300]}")
+    if not isinstance(document, dict):
+        if document == []:  # a single empty period
+            return Parsed()
+        raise SourceError(f"unexpected Matomo answer (a {type(document).__name__})")
+    if document and all(_PERIOD_KEY.match(str(k)) for k in document):
+        periods = document
+    elif any(k in document for k in METRICS):
+        raise SourceError("Matomo answered a single period; the request asks for a date range")
+    elif not document:
+        return Parsed()
+    else:
+        raise SourceError("unexpected Matomo answer (neither periods nor metrics)")
+    parsed = Parsed()
+    for key, values in sorted(periods.items()):
+        if values == [] or values == {} or values is None:
+            continue  # an empty period
+        if not isinstance(values, dict):
+            parsed.reject(f"period {key}: unexpected value {str(values)[:60]!r}")
+            continue
+        try:
+            start, end = period_bounds(date.fromisoformat(f"{key}-01-01"[:10]) if len(key) == 4
+                                       else date.fromisoformat(f"{key}-01"[:10]), period)
+        except ValueError:
+            parsed.reject(f"period {key!r} is not a {period}")
+            continue
+        if start > today:
+            continue
+        end = min(end, today)  # the running period is partial: say so with its real end
+        url = evidence_url(start.year) if callable(evidence_url) else evidence_url
+        for metric, unit in METRICS.items():
+            raw = values.get(metric)
+            if raw is None:
+                continue
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                parsed.reject(f"period {key}: {metric} {raw!r} is not a number")
+                continue
+            if value < 0:
+                parsed.reject(f"period {key}: {metric} {raw!r} is negative")
+                continue
+            parsed.observations.append(Observation(
+                startup_id=startup_id, source="matomo", source_ref=source_ref, indicator=metric, value=value,
+                unit=unit, period_start=start, period_end=end, evidence_url=url, fetched_at=fetched_at,
+            ))
+    return parsed

@@ -1,0 +1,208 @@
+"""The long table every usage adapter produces, and the small parsers they share (numbers, dates, paths).
+
+Pure functions, no I/O: each adapter turns a source's answer into `Observation`s plus a list of problems
+(malformed rows are reported and left out; the rest is kept).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+# Normalised units of usage_observations.unit. Only the first four can measure a yearly reach.
+REACH_UNITS = ("users", "visitors", "visits", "uses")
+KNOWN_UNITS = (*REACH_UNITS, "count", "percent", "other")
+SOURCES = ("impact_dataset", "matomo", "metabase", "json", "declared")
+
+
+@dataclass
+class Observation:
+    startup_id: str
+    source: str
+    source_ref: str
+    indicator: str
+    value: float
+    unit: str
+    period_end: date
+    period_start: date | None = None
+    type_indicateur: str | None = "usage"
+    is_target: bool = False
+    is_stock: bool = False
+    evidence_url: str | None = None
+    fetched_at: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Parsed:
+    """What an adapter made of one answer: observations kept, problems reported (one line each)."""
+
+    observations: list[Observation] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    n_rejected: int = 0
+
+    def reject(self, problem: str) -> None:
+        self.n_rejected += 1
+        self.problems.append(problem)
+
+
+class SourceError(Exception):
+    """The source answered, but not with usable data (an error body, a wrong shape): the whole source fails."""
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007']")
+_EN_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
+
+
+def parse_number(value: Any) -> tuple[float | None, bool]:
+    """A number from JSON or formatted text: `1234`, `"1 234"`, `"1\u202f234,5"`, `"1,234.5"`, `"12 %"`.
+
+    Returns (number, is_percent); (None, False) when it is not a number. A lone comma is a decimal comma
+    (French) unless it groups thousands exactly (`"1,234"`, the English formatting Metabase also uses).
+    """
+    if isinstance(value, bool) or value is None:
+        return None, False
+    if isinstance(value, (int, float)):
+        return (float(value), False) if value == value else (None, False)
+    if not isinstance(value, str):
+        return None, False
+    text = _SPACES.sub("", value.strip())
+    percent = text.endswith("%")
+    text = text.rstrip("%")
+    if not text:
+        return None, False
+    if "," in text and "." in text:
+        if text.rfind(",") > text.rfind("."):  # 1.234,5
+            text = text.replace(".", "").replace(",", ".")
+        else:  # 1,234.5
+            text = text.replace(",", "")
+    elif "," in text:
+        text = text.replace(",", "") if _EN_THOUSANDS.match(text) else text.replace(",", ".")
+    try:
+        number = float(text)
+    except ValueError:
+        return None, False
+    if number != number or number in (float("inf"), float("-inf")):
+        return None, False
+    return number, percent
+
+
+# --- dates and periods ---------------------------------------------------------------------------
+
+_MONTHS = {
+    **{unicodedata.normalize("NFKD", m).encode("ascii", "ignore").decode().lower(): i for i, m in enumerate(
+        ["", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+         "novembre", "décembre"]) if m},
+    **{m.lower(): i for i, m in enumerate(calendar.month_name) if m},
+    **{m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
+    "janv": 1, "fevr": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+}
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def parse_day(value: Any) -> date | None:
+    """A strict ISO `YYYY-MM-DD` (the impact schema's date format), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+def parse_when(value: Any) -> date | None:
+    """The first day of whatever a dashboard prints: ISO dates or datetimes, `2024`, `2024-03`,
+    `March, 2024`, `mars 2024`, `January 1, 2024`. None when unreadable."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 1900 <= value <= 2200:
+        return date(int(value), 1, 1)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d{4}", text):
+        return date(int(text), 1, 1)
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if m:
+        return date(int(m[1]), int(m[2]), 1) if 1 <= int(m[2]) <= 12 else None
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+    words = re.findall(r"[^\W\d_]+|\d+", _ascii(text))
+    month = next((_MONTHS[w.rstrip(".")] for w in words if w.rstrip(".") in _MONTHS), None)
+    numbers = [int(w) for w in words if w.isdigit()]
+    years = [n for n in numbers if n >= 1900]
+    if month and years:
+        days = [n for n in numbers if 1 <= n <= 31]
+        try:
+            return date(years[0], month, days[0] if days else 1)
+        except ValueError:
+            return None
+    return None
+
+
+def period_bounds(start: date, period: str) -> tuple[date, date]:
+    """The period (`year`, `quarter`, `month`, `week`, `day`) that begins on `start`."""
+    from datetime import timedelta
+
+    if period == "year":
+        return date(start.year, 1, 1), date(start.year, 12, 31)
+    if period == "quarter":
+        first = 3 * ((start.month - 1) // 3) + 1
+        last = first + 2
+        return date(start.year, first, 1), date(start.year, last, calendar.monthrange(start.year, last)[1])
+    if period == "month":
+        return date(start.year, start.month, 1), date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+    if period == "week":
+        return start, start + timedelta(days=6)
+    if period == "day":
+        return start, start
+    raise ValueError(f"unknown period {period!r} (year, quarter, month, week or day)")
+
+
+# --- JSON paths ----------------------------------------------------------------------------------
+
+_PATH_TOKEN = re.compile(r"\[(-?\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]|([^.\[\]]+)")
+
+
+def json_path(document: Any, path: str) -> Any:
+    """The value at a dotted path: `stats.visits`, `data[0].value`, `years["2024"].total`. KeyError if absent."""
+    node = document
+    for m in _PATH_TOKEN.finditer(path):
+        index, dq, sq, name = m.groups()
+        if index is not None:
+            if not isinstance(node, list):
+                raise KeyError(f"[{index}] on a {type(node).__name__}")
+            try:
+                node = node[int(index)]
+            except IndexError:
+                raise KeyError(f"[{index}] out of range") from None
+            continue
+        key = dq if dq is not None else sq if sq is not None else name
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and key.lstrip("-").isdigit():
+            try:
+                node = node[int(key)]
+            except IndexError:
+                raise KeyError(f"{key} out of range") from None
+        else:
+            raise KeyError(key)
+    return node
+
+
+def normalise_name(text: str) -> str:
+    """Lower case, no accents, words separated by one space: to match a dataset's service name to a startup."""
+    return " ".join(re.findall(r"[a-z0-9]+", _ascii(text or "")))

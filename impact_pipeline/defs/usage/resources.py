@@ -1,0 +1,436 @@
+"""Usage sources as one typed resource: reads the reviewed sources file, fetches every source through the
+shared HTTP layer (concurrent, per-host limits, conditional refresh) and hands back observations, one
+status per source (a source down is an outcome, never a crash) and per-source fetch counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import dagster as dg
+from pydantic import Field
+
+from impact_pipeline.lib.fetching import FetchOutcome, FetchRequest, FetchStats
+from impact_pipeline.lib.http import FetchError, is_local_path, redact_url
+from impact_pipeline.lib.urls import public_http_url
+
+MAX_DATAGOUV_PAGES = 20
+
+
+@dataclass
+class SourceRun:
+    """The outcome of one source for one service, written to usage_source_status."""
+
+    startup_id: str | None
+    source: str
+    source_ref: str
+    status: str = "ok"
+    error: str | None = None
+    n_observations: int = 0
+    n_rejected: int = 0
+    problems: list[str] = field(default_factory=list)
+    fetched_at: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "startup_id": self.startup_id, "source": self.source, "source_ref": self.source_ref,
+            "status": self.status, "error": self.error, "n_observations": self.n_observations,
+            "n_rejected": self.n_rejected, "problems": "; ".join(self.problems[:20]) or None,
+            "fetched_at": _timestamp(self.fetched_at),
+        }
+
+
+@dataclass
+class Collected:
+    observations: list[dict[str, Any]]
+    runs: list[SourceRun]
+    stats: dict[str, Any]
+
+
+@dataclass
+class _Job:
+    """One request and what to do with its answer."""
+
+    request: FetchRequest
+    local: bool  # a configured local path (reviewed file), read without HTTP
+    run: SourceRun
+    parse: Callable[[bytes, str], Any]  # (content, fetched_at) -> Parsed
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _timestamp(text: str | None) -> datetime:
+    text = text or _now()
+    return datetime.strptime(text.rstrip("Z")[:19], "%Y-%m-%dT%H:%M:%S")
+
+
+def _display(url: str, evidence_url: str | None) -> str:
+    """How a file source is named in reasons: its public URL, else its evidence page, else its file name."""
+    if public_http_url(url):
+        return redact_url(url)
+    return evidence_url or Path(url).name
+
+
+class UsageSources(dg.ConfigurableResource):
+    """Usage statistics sources of the services (reviewed sources file, declared figures, data.gouv.fr)."""
+
+    sources_path: str | None = Field(default=None, description="Reviewed sources file (IMPACT_USAGE_SOURCES_PATH); none = no source.")
+    declared_figures_path: str | None = Field(default=None, description="Reviewed declared figures CSV (IMPACT_DECLARED_FIGURES_PATH).")
+    datagouv_url: str = Field(default="", description="data.gouv.fr datasets API filtered by the impact schema (IMPACT_DATAGOUV_URL); empty disables it.")
+    discovery: bool = Field(default=False, description="Read services' stats pages to propose sources (IMPACT_USAGE_DISCOVERY).")
+    allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
+    matomo_tokens: dict[str, str] = Field(default_factory=dict, description="Matomo tokens by environment variable name (IMPACT_MATOMO_TOKEN_<HOST>), read through dg.EnvVar.")
+    concurrency: int | None = Field(default=None, description="Requests in flight (IMPACT_FETCH_CONCURRENCY).")
+    per_host: int | None = Field(default=None, description="Requests in flight per host (IMPACT_FETCH_PER_HOST).")
+
+    def load_config(self):
+        from impact_pipeline.defs.usage.sources_config import load_sources
+
+        return load_sources(self.sources_path)
+
+    def _fetcher(self, cache_dir: str | Path | None):
+        from impact_pipeline.lib.fetching import Fetcher, ResponseCache
+        from impact_pipeline.lib.http import HttpClient, HttpPolicy
+
+        client = HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network))
+        cache = ResponseCache(Path(cache_dir)) if cache_dir else None
+        return Fetcher(client, cache=cache, concurrency=self.concurrency, per_host=self.per_host)
+
+    def _run_jobs(self, fetcher, jobs: list[_Job]) -> list[FetchOutcome]:
+        """Remote requests through the Fetcher; configured local paths read directly (same size cap)."""
+        remote = [j.request for j in jobs if not j.local]
+        outcomes = iter(fetcher.fetch_all(remote))
+        out = []
+        for job in jobs:
+            if not job.local:
+                out.append(next(outcomes))
+                continue
+            result, error = None, None
+            try:
+                result = fetcher.client.fetch(job.request.url, allow_local_path=True)
+            except FetchError as exc:
+                error = exc
+            fetcher.stats.record(job.request.source, elapsed=result.elapsed if result else 0.0, result=result, error=error)
+            out.append(FetchOutcome(job.request, result, error))
+        return out
+
+    # -- the sources ------------------------------------------------------------------------------
+
+    def _token(self, spec) -> tuple[str, bool]:
+        from impact_pipeline.defs.usage.matomo import token_env_name
+
+        name = spec.get("token_env") or token_env_name(spec.get("base_url"))
+        token = (self.matomo_tokens.get(name) or "").strip()
+        return (token, False) if token else ("anonymous", True)
+
+    def _jobs_for(self, spec, config, today: date) -> list[_Job]:
+        from impact_pipeline.defs.usage import json_stats, matomo, metabase
+        from impact_pipeline.defs.usage.impact_dataset import parse_impact_csv
+
+        sid = spec.startup_id
+        evidence = public_http_url(spec.get("evidence_url"))
+        if spec.type == "impact_csv":
+            url = spec.get("url")
+            ref = spec.get("name") or _display(url, evidence)
+            evidence = evidence or public_http_url(url)
+            run = SourceRun(sid, "impact_dataset", ref)
+
+            def parse(content: bytes, fetched_at: str):
+                parsed, _ = parse_impact_csv(
+                    content, startup_id=sid, source_ref=ref, evidence_url=evidence, fetched_at=fetched_at,
+                    service_name=spec.get("service_name"), indicators=spec.get("indicators"))
+                return parsed
+
+            return [_Job(FetchRequest(url, "impact_dataset", key=sid), is_local_path(url), run, parse)]
+        if spec.type == "matomo":
+            base, site = str(spec.get("base_url")), spec.get("site_id")
+            ref = spec.get("name") or f"{matomo.instance_name(base)} site {site}"
+            token, anonymous = self._token(spec)
+            dashboard = public_http_url(base) if anonymous else None
+            evidence_for = (lambda year: evidence) if evidence else (
+                (lambda year: matomo.dashboard_url(base, site, year)) if dashboard else None)
+            jobs = []
+            periods = [("year", spec.get("offline_response"))]
+            if spec.get("monthly_uniques"):
+                periods.append(("month", spec.get("offline_monthly_response")))
+            for period, offline in periods:
+                if offline:
+                    request = FetchRequest(offline, "matomo", key=sid)
+                else:
+                    url = matomo.api_url(base, site, period, config.first_year, today)
+                    request = FetchRequest(url, "matomo", key=sid, method="POST", data={"token_auth": token})
+
+                def parse(content: bytes, fetched_at: str, period=period):
+                    from impact_pipeline.defs.usage.observations import SourceError
+                    import json
+
+                    try:
+                        document = json.loads(content)
+                    except ValueError:
+                        raise SourceError("Matomo answer is not JSON") from None
+                    return matomo.parse_visits_summary(
+                        document, period=period, startup_id=sid, source_ref=ref, fetched_at=fetched_at, today=today,
+                        evidence_url=evidence_for)
+
+                jobs.append(_Job(request, bool(offline), SourceRun(sid, "matomo", ref), parse))
+            return jobs
+        if spec.type == "metabase":
+            question = str(spec.get("question_url"))
+            try:
+                mb_base, uuid, data_url = metabase.card_data_url(question)
+                ref = spec.get("name") or f"{metabase.instance_name(mb_base)} card {uuid[:8]}"
+            except ValueError:
+                data_url, ref = question, spec.get("name") or question
+            data_url = spec.get("data_url") or data_url
+            evidence = evidence or public_http_url(question)
+
+            def parse(content: bytes, fetched_at: str):
+                import json
+
+                from impact_pipeline.defs.usage.observations import SourceError
+
+                try:
+                    document = json.loads(content)
+                except ValueError:
+                    raise SourceError("Metabase answer is not JSON") from None
+                return metabase.parse_card_rows(
+                    document, date_column=spec.get("date_column"), value_column=spec.get("value_column"),
+                    period=spec.get("period", "month"), unit=spec.get("unit"),
+                    indicator=spec.get("indicator") or spec.get("value_column"), startup_id=sid, source_ref=ref,
+                    fetched_at=fetched_at, evidence_url=evidence, year=spec.get("year"))
+
+            local = bool(spec.get("data_url")) and is_local_path(data_url)
+            return [_Job(FetchRequest(data_url, "metabase", key=sid), local, SourceRun(sid, "metabase", ref), parse)]
+        if spec.type == "json":
+            url = spec.get("url")
+            ref = spec.get("name") or _display(url, evidence)
+            evidence = evidence or public_http_url(url)
+            years = list(range(config.first_year, today.year + 1))
+
+            def parse(content: bytes, fetched_at: str):
+                import json
+
+                from impact_pipeline.defs.usage.observations import SourceError
+
+                try:
+                    document = json.loads(content)
+                except ValueError:
+                    raise SourceError("the stats file is not JSON") from None
+                return json_stats.parse_json_stats(
+                    document, value_path=spec.get("value_path"), unit=spec.get("unit"),
+                    indicator=spec.get("indicator") or spec.get("value_path"), startup_id=sid, source_ref=ref,
+                    fetched_at=fetched_at, evidence_url=evidence, years=years, year=spec.get("year"))
+
+            return [_Job(FetchRequest(url, "json", key=sid), is_local_path(url), SourceRun(sid, "json", ref), parse)]
+        raise ValueError(spec.type)
+
+    @staticmethod
+    def _apply(job: _Job, outcome: FetchOutcome, observations: list[dict]) -> None:
+        from impact_pipeline.defs.usage.observations import SourceError
+
+        run = job.run
+        # A configured local copy is named by its file name (no machine paths in reasons).
+        where = f"offline copy {Path(job.request.url).name}" if job.local else redact_url(job.request.url)
+        if outcome.error is not None:
+            run.status, run.error = "error", f"{where}: {outcome.error.reason}"
+            return
+        run.fetched_at = outcome.result.fetched_at
+        try:
+            parsed = job.parse(outcome.result.content, outcome.result.fetched_at)
+        except SourceError as exc:
+            run.status, run.error = "error", f"{where}: {exc}"
+            return
+        rows = [o.row() for o in parsed.observations]
+        observations.extend(rows)
+        run.n_observations += len(rows)
+        run.n_rejected += parsed.n_rejected
+        run.problems += parsed.problems
+        run.status = "ok" if rows else "empty"
+
+    def collect(self, startups: dict[str, str], cache_dir: str | Path | None = None, today: date | None = None) -> Collected:
+        """Read every configured source, the declared figures and the discovered impact datasets.
+
+        `startups` maps startup_id → name (for data.gouv.fr files naming their service).
+        """
+        config = self.load_config()
+        today = today or date.today()
+        fetcher = self._fetcher(cache_dir)
+        observations: list[dict[str, Any]] = []
+        runs: list[SourceRun] = []
+        try:
+            jobs = [job for spec in config.all_sources for job in self._jobs_for(spec, config, today)]
+            for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+                self._apply(job, outcome, observations)
+            # A Matomo source is one status even when it took two requests (years and months).
+            runs += _merge_runs([j.run for j in jobs])
+            runs += self._declared(observations, set(startups))
+            configured_urls = {s.get("url") for s in config.all_sources if s.type == "impact_csv"}
+            runs += self._datagouv(fetcher, config, startups, configured_urls, observations)
+        finally:
+            fetcher.client.close()
+        for row in observations:
+            row["fetched_at"] = _timestamp(row["fetched_at"])
+        return Collected(observations, runs, fetcher.stats.as_dict())
+
+    def _declared(self, observations: list[dict], known: set[str]) -> list[SourceRun]:
+        from impact_pipeline.defs.usage.declared import parse_declared
+        from impact_pipeline.defs.usage.observations import SourceError
+
+        if not self.declared_figures_path:
+            return []
+        path = Path(self.declared_figures_path)
+        run = SourceRun(None, "declared", path.name, fetched_at=_now())
+        try:
+            parsed = parse_declared(path.read_bytes(), source_ref=path.name, fetched_at=run.fetched_at, known_ids=known)
+        except (OSError, SourceError, UnicodeDecodeError) as exc:
+            run.status, run.error = "error", f"{path.name}: {exc}"
+            return [run]
+        rows = [o.row() for o in parsed.observations]
+        observations.extend(rows)
+        per_service: dict[str, SourceRun] = {}
+        for r in rows:
+            s = per_service.setdefault(r["startup_id"], SourceRun(r["startup_id"], "declared", r["source_ref"], fetched_at=run.fetched_at))
+            s.n_observations += 1
+        if parsed.n_rejected or not rows:
+            run.n_rejected, run.problems, run.status = parsed.n_rejected, parsed.problems, "ok" if rows else "empty"
+            run.n_observations = len(rows)
+            return [*per_service.values(), run]
+        return list(per_service.values())
+
+    def _datagouv(self, fetcher, config, startups: dict[str, str], configured: set, observations: list[dict]) -> list[SourceRun]:
+        """Impact datasets discovered on data.gouv.fr by schema, matched to services by name or alias."""
+        from impact_pipeline.defs.usage.impact_dataset import parse_datasets_page, parse_impact_csv
+        from impact_pipeline.defs.usage.observations import SourceError, normalise_name
+        from urllib.parse import urlsplit
+
+        listing = (self.datagouv_url or "").strip()
+        if not listing:
+            return []
+        origin = urlsplit(listing)[:2]
+        resources, page_url, pages, runs = [], listing, 0, []
+        while page_url and pages < MAX_DATAGOUV_PAGES:
+            local = is_local_path(page_url) and pages == 0  # an offline mirror of the listing (operator's setting)
+            job = _Job(FetchRequest(page_url, "datagouv"), local, SourceRun(None, "impact_dataset", "data.gouv.fr"), lambda c, f: None)
+            outcome = self._run_jobs(fetcher, [job])[0]
+            pages += 1
+            try:
+                if outcome.error is not None:
+                    raise SourceError(str(outcome.error))
+                found, next_page = parse_datasets_page(outcome.result.json())
+            except (SourceError, FetchError) as exc:
+                runs.append(SourceRun(None, "impact_dataset", "data.gouv.fr", status="error", error=str(exc), fetched_at=_now()))
+                break
+            resources += found
+            # Follow pagination only on the API's own origin.
+            page_url = next_page if next_page and urlsplit(next_page)[:2] == origin and public_http_url(next_page) else None
+        by_name = {normalise_name(name): sid for sid, name in startups.items() if name}
+        aliases = {normalise_name(k): v for k, v in config.datagouv_aliases.items()}
+        wanted = [r for r in resources
+                  if r.dataset_id not in config.datagouv_ignore and r.url not in configured and public_http_url(r.url)]
+        jobs = [_Job(FetchRequest(r.url, "datagouv", key=r), False, SourceRun(None, "impact_dataset", r.url), lambda c, f: None)
+                for r in wanted]
+        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+            r = job.request.key
+            ref = f"data.gouv.fr dataset {r.dataset_id} resource {r.resource_id}"
+            if outcome.error is not None:
+                runs.append(SourceRun(None, "impact_dataset", ref, status="error", error=str(outcome.error), fetched_at=_now()))
+                continue
+            try:
+                parsed, by_service = parse_impact_csv(
+                    outcome.result.content, startup_id=None, source_ref=ref, evidence_url=public_http_url(r.page),
+                    fetched_at=outcome.result.fetched_at)
+            except SourceError as exc:
+                runs.append(SourceRun(None, "impact_dataset", ref, status="error", error=str(exc), fetched_at=outcome.result.fetched_at))
+                continue
+            unmatched = []
+            for name, rows in by_service.items():
+                sid = aliases.get(normalise_name(name)) or by_name.get(normalise_name(name))
+                if sid is None:
+                    unmatched.append(name)
+                    continue
+                for obs in rows:
+                    obs.startup_id = sid
+                observations.extend(o.row() for o in rows)
+                runs.append(SourceRun(sid, "impact_dataset", ref, n_observations=len(rows), fetched_at=outcome.result.fetched_at))
+            if unmatched or parsed.n_rejected:
+                problems = [f"service {n!r} matches no startup (add an alias)" for n in unmatched] + parsed.problems
+                runs.append(SourceRun(None, "impact_dataset", ref, status="ok" if by_service else "empty",
+                                      n_rejected=parsed.n_rejected, problems=problems, fetched_at=outcome.result.fetched_at))
+        return runs
+
+    # -- discovery ----------------------------------------------------------------------------------
+
+    def discover(self, pages: list[tuple[str, str]], cache_dir: str | Path | None = None) -> tuple[list[dict], list[str], dict]:
+        """Read each (startup_id, stats_url) page and list the sources it references.
+
+        Only public http(s) URLs are fetched (private addresses are refused by the HTTP layer); a page listed
+        in the sources file's `discovery.mirrors` is read from its reviewed local copy instead.
+        Returns (proposal rows, problems, fetch counters).
+        """
+        from impact_pipeline.defs.usage.discovery import find_sources
+
+        config = self.load_config()
+        configured = set()
+        for spec in config.all_sources:
+            if spec.type == "matomo":
+                configured.add((spec.startup_id, "matomo", str(spec.get("base_url")).rstrip("/"), str(spec.get("site_id"))))
+            elif spec.type == "metabase":
+                from impact_pipeline.defs.usage.metabase import card_data_url
+
+                try:
+                    base, uuid, _ = card_data_url(str(spec.get("question_url")))
+                    configured.add((spec.startup_id, "metabase_question", base, uuid))
+                except ValueError:
+                    pass
+        jobs, problems = [], []
+        for sid, raw in pages:
+            mirror = config.discovery_mirrors.get((raw or "").strip())
+            url = public_http_url(raw)
+            if mirror:
+                jobs.append(_Job(FetchRequest(mirror, "stats_page", key=(sid, url)), True, SourceRun(sid, "page", raw), lambda c, f: None))
+            elif url is None:
+                problems.append(f"{sid}: stats_url {str(raw)[:100]!r} is not an http(s) URL (not fetched)")
+            elif config.discovery_registry_pages:
+                jobs.append(_Job(FetchRequest(url, "stats_page", key=(sid, url)), False, SourceRun(sid, "page", url), lambda c, f: None))
+        fetcher = self._fetcher(cache_dir)
+        rows: dict[tuple, dict] = {}
+        try:
+            for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+                sid, url = job.request.key
+                if outcome.error is not None:
+                    problems.append(f"{sid}: {outcome.error}")
+                    continue
+                page = outcome.result.content.decode("utf-8", errors="replace")
+                for p in find_sources(page, url or ""):
+                    key = (sid, p.kind, p.instance, p.identifier)
+                    rows.setdefault(key, {
+                        "startup_id": sid, "stats_url": url, "kind": p.kind, "instance": p.instance,
+                        "identifier": p.identifier, "found_at": _timestamp(outcome.result.fetched_at),
+                        "confirmed": key in configured,
+                    })
+        finally:
+            fetcher.client.close()
+        return list(rows.values()), problems, fetcher.stats.as_dict()
+
+
+def _merge_runs(runs: list[SourceRun]) -> list[SourceRun]:
+    merged: dict[tuple, SourceRun] = {}
+    for run in runs:
+        key = (run.startup_id, run.source, run.source_ref)
+        if key not in merged:
+            merged[key] = run
+            continue
+        m = merged[key]
+        m.n_observations += run.n_observations
+        m.n_rejected += run.n_rejected
+        m.problems += run.problems
+        m.fetched_at = m.fetched_at or run.fetched_at
+        if run.status == "error":
+            m.error = "; ".join(e for e in (m.error, run.error) if e)
+        # ok wins over empty; an error on one request of a source that still gave figures stays visible in `error`.
+        m.status = "ok" if "ok" in (m.status, run.status) else "error" if "error" in (m.status, run.status) else "empty"
+    return list(merged.values())
