@@ -1,0 +1,278 @@
+"""Quality sources for criterion (c): the observatoire, repository activity and stats page checks."""
+
+
+import dagster as dg
+
+from impact_pipeline import contract
+from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
+from impact_pipeline.defs.quality.resources import QualitySources
+from impact_pipeline.lib.warehouse import Warehouse
+
+GROUP = "quality"
+
+
+def _meta(table: contract.Table) -> dict:
+    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
+
+
+def _insert(con, table: contract.Table, rows: list[dict]) -> None:
+    import pandas as pd
+
+    if not rows:
+        return
+    frame = pd.DataFrame(rows, columns=table.column_names)
+    con.register("_frame", frame)
+    try:
+        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
+    finally:
+        con.unregister("_frame")
+
+
+def _preview(rows: list[dict], columns: list[str], n: int = 10) -> dg.MetadataValue:
+    if not rows:
+        return dg.MetadataValue.md("_empty_")
+    import pandas as pd
+
+    return dg.MetadataValue.md(pd.DataFrame(rows)[columns].head(n).to_markdown(index=False))
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    metadata=_meta(contract.OBSERVATOIRE_PROCEDURES),
+)
+def observatoire_procedures(
+    context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Every démarche of every observatoire edition with its indicators, one row per indicator, as published."""
+    import json
+
+    from impact_pipeline.defs.quality import observatoire as obs
+    from impact_pipeline.lib.fetching import FetchRequest
+
+    table = contract.OBSERVATOIRE_PROCEDURES
+    base = quality.observatoire_url.strip()
+    if not base:
+        with warehouse.connect() as con:
+            con.execute(f'DELETE FROM "{table.name}"')
+        context.log.info("observatoire: source disabled (IMPACT_OBSERVATOIRE_URL is empty); its sub-criteria are unknown")
+        return dg.MaterializeResult(metadata={"status": "disabled", "dagster/row_count": 0})
+
+    local = obs.is_local_base(base)
+    client = quality.client()
+    try:
+        fetcher = quality.fetcher(client, warehouse.work_dir)
+
+        def request(url: str, key=None) -> FetchRequest:
+            # Local paths only for the configured observatoire location (an offline mirror).
+            return FetchRequest(url, "observatoire", key=key, allow_local_path=local, conditional=not local)
+
+        first = fetcher.fetch_all([request(obs.editions_url(base))])[0]
+        if first.result is None:
+            context.log.warning(f"observatoire: editions unavailable ({first.error}); previous rows kept")
+            return dg.MaterializeResult(metadata={"status": "error", "error": str(first.error)})
+        try:
+            editions, problems = obs.parse_editions(first.result.json())
+        except ValueError:
+            editions, problems = [], [f"{first.result.url}: not JSON"]
+        wanted = [(e, obs.procedures_url(base, e.id)) for e in editions if e.year is not None]
+        outcomes = fetcher.fetch_all(request(url, key=e) for e, url in wanted if url)
+        rows: list[dict] = []
+        fetched_editions: list[str] = []
+        for o in outcomes:
+            edition = o.request.key
+            if o.result is None:
+                problems.append(f"edition {edition.id}: {o.error.reason} (previous rows kept)")
+                continue
+            try:
+                document = o.result.json()
+            except ValueError:
+                problems.append(f"edition {edition.id}: the answer is not JSON (previous rows kept)")
+                continue
+            edition_rows, edition_problems = obs.procedure_rows(edition, document, o.result.fetched_at.rstrip("Z"), o.request.url)
+            problems += edition_problems
+            rows += edition_rows
+            fetched_editions.append(edition.id)
+        stats = fetcher.stats.as_dict()
+    finally:
+        client.close()
+
+    with warehouse.connect() as con:
+        con.execute("BEGIN")
+        con.execute(f'DELETE FROM "{table.name}" WHERE edition_id IN (SELECT unnest(?::VARCHAR[]))', [fetched_editions])
+        _insert(con, table, rows)
+        con.execute("COMMIT")
+    for problem in problems:
+        context.log.warning(f"observatoire: {problem}")
+    return dg.MaterializeResult(
+        metadata={
+            "status": "ok",
+            "dagster/row_count": len(rows),
+            "editions": dg.MetadataValue.json([{"id": e.id, "name": e.name, "year": e.year} for e in editions]),
+            "n_procedures": len({(r["edition_id"], r["procedure_id"]) for r in rows}),
+            "problems": dg.MetadataValue.json(problems),
+            "requests": dg.MetadataValue.json(json.loads(json.dumps(stats))),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    deps=[observatoire_procedures, "startups"],
+    metadata=_meta(contract.STARTUP_OBSERVATOIRE),
+)
+def startup_observatoire(
+    context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Per service and year, the observatoire's headline goals, help reachability and online volume of its démarches."""
+    from impact_pipeline.defs.quality import observatoire as obs
+
+    overrides = obs.HostOverrides.load(quality.observatoire_hosts_path or None)
+    table = contract.STARTUP_OBSERVATOIRE
+    with warehouse.connect() as con:
+        cursor = con.execute("SELECT * FROM observatoire_procedures")
+        names = [d[0] for d in cursor.description]
+        procedures = [dict(zip(names, r)) for r in cursor.fetchall()]
+        startups = con.execute("SELECT startup_id, link FROM startups").fetchall()
+        hosts = {p["host"] for p in procedures if p["host"]}
+        matches = obs.match_hosts(startups, hosts, overrides)
+        rows = obs.startup_observatoire_rows(procedures, matches)
+        con.execute("BEGIN")
+        con.execute(f'DELETE FROM "{table.name}"')
+        _insert(con, table, rows)
+        con.execute("COMMIT")
+    unknown_ids = sorted({s for pairs in overrides.hosts.values() for s in pairs} - {s for s, _ in startups})
+    if unknown_ids:
+        context.log.warning(f"observatoire overrides name unknown startups: {', '.join(unknown_ids)}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "n_services": len({r["startup_id"] for r in rows}),
+            "matched_hosts": len(matches),
+            "unmatched_hosts": len(hosts) - len(matches),
+            "preview": _preview(rows, ["startup_id", "year", "edition", "n_procedures", "goals_reached", "goals_total",
+                                       "help_reachable", "online_volume"]),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    partitions_def=yearly_partitions,
+    backfill_policy=single_run,
+    deps=["startups"],
+    metadata=_meta(contract.REPOSITORY_ACTIVITY),
+)
+def repository_activity(
+    context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Per service and year, the activity of its declared repository: commits in the year, last push, archived, public."""
+    import json
+
+    from impact_pipeline.defs.quality import forges
+
+    years = [int(k) for k in context.partition_keys]
+    table = contract.REPOSITORY_ACTIVITY
+    with warehouse.connect() as con:
+        startups = con.execute("SELECT startup_id, repository FROM startups WHERE repository IS NOT NULL").fetchall()
+    repos = [(sid, ref) for sid, value in startups if (ref := forges.parse_repository(value)) is not None]
+    apis = {
+        forges.GITHUB: forges.ForgeApi(forges.GITHUB, quality.github_api_url, quality.github_token),
+        forges.GITLAB: forges.ForgeApi(forges.GITLAB, quality.gitlab_api_url, quality.gitlab_token),
+    }
+    client = quality.client()
+    try:
+        counts = forges.CountCache(quality.cache_dir(warehouse.work_dir) / "commit_counts.json")
+        rows, summary = forges.collect_activity(
+            repos,
+            years,
+            apis,
+            lambda guard: quality.fetcher(client, warehouse.work_dir, should_skip=guard.should_skip, on_outcome=guard.observe),
+            counts=counts,
+            gitlab_self_hosted=quality.gitlab_self_hosted,
+        )
+    finally:
+        client.close()
+    with warehouse.connect() as con:
+        con.execute("BEGIN")
+        con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
+        _insert(con, table, rows)
+        con.execute("COMMIT")
+    for forge, reason in summary["rate_limited"].items():
+        context.log.warning(f"{forge}: {reason}; the remaining repositories are marked rate_limited")
+    statuses: dict[str, int] = {}
+    for r in rows:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(rows),
+            "years": ", ".join(map(str, years)),
+            "statuses": dg.MetadataValue.json(statuses),
+            "requests": dg.MetadataValue.json(json.loads(json.dumps(summary["requests"]))),
+            "rate_limited": dg.MetadataValue.json(summary["rate_limited"]),
+            "preview": _preview(rows, ["startup_id", "year", "repo", "commits_in_year", "status"]),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    pool=DUCKDB_POOL,
+    deps=["startups"],
+    metadata=_meta(contract.STATS_PAGE_CHECKS),
+)
+def stats_page_checks(
+    context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Whether each declared stats page and repository answers now: status, time and final URL after redirects."""
+    import json
+
+    from impact_pipeline.defs.quality import checks
+
+    with warehouse.connect() as con:
+        cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
+        names = [d[0] for d in cursor.description]
+        startups = [dict(zip(names, r)) for r in cursor.fetchall()]
+    targets = checks.targets_from_startups(startups)
+    stats: dict = {}
+    if quality.url_checks_recorded:
+        rows = checks.run_recorded_checks(targets, quality.url_checks_recorded)
+        mode = "recorded answers (offline)"
+    elif quality.url_checks:
+        client = quality.client(**quality.check_policy_overrides())
+        try:
+            fetcher = quality.fetcher(client, warehouse.work_dir)
+            rows = checks.run_checks(targets, fetcher)
+            stats = fetcher.stats.as_dict()
+        finally:
+            client.close()
+        mode = "live"
+    else:
+        context.log.info("stats page checks disabled (IMPACT_URL_CHECKS=0): their sub-criteria are unknown")
+        return dg.MaterializeResult(metadata={"status": "disabled", "dagster/row_count": 0})
+    with warehouse.connect() as con:
+        con.execute("BEGIN")
+        # A re-run with the same recorded answers replaces them instead of piling duplicates.
+        if rows:
+            con.execute('DELETE FROM "stats_page_checks" WHERE checked_at = ?::TIMESTAMP', [rows[0]["checked_at"]])
+        _insert(con, contract.STATS_PAGE_CHECKS, rows)
+        con.execute("COMMIT")
+    return dg.MaterializeResult(
+        metadata={
+            "status": mode,
+            "dagster/row_count": len(rows),
+            "n_ok": sum(1 for r in rows if r["ok"]),
+            "requests": dg.MetadataValue.json(json.loads(json.dumps(stats))),
+            "preview": _preview(rows, ["startup_id", "kind", "url", "status_code", "ok", "error"]),
+        }
+    )

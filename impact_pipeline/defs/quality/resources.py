@@ -1,0 +1,50 @@
+"""The quality sources (observatoire, GitHub, GitLab, stats page checks) as one typed resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from impact_pipeline.lib.fetching import Fetcher, ResponseCache
+from impact_pipeline.lib.http import HttpClient, HttpPolicy
+
+
+class QualitySources(dg.ConfigurableResource):
+    """Where criterion (c)'s evidence is read from; an empty URL disables a source (its sub-criteria become unknown)."""
+
+    observatoire_url: str = Field(default="", description="Observatoire base URL, or a local mirror folder (IMPACT_OBSERVATOIRE_URL).")
+    observatoire_hosts_path: str = Field(default="", description="Override file host → startup id (IMPACT_OBSERVATOIRE_HOSTS).")
+    github_api_url: str = Field(default="", description="GitHub REST API, or a local mirror folder (IMPACT_GITHUB_API_URL).")
+    github_token: str | None = Field(default=None, description="GITHUB_TOKEN (optional; 5,000 requests/hour instead of 60).")
+    gitlab_api_url: str = Field(default="", description="gitlab.com API v4, or a local mirror folder (IMPACT_GITLAB_API_URL).")
+    gitlab_token: str | None = Field(default=None, description="GITLAB_TOKEN (optional; sent to the configured GitLab API only).")
+    gitlab_self_hosted: bool = Field(
+        default=True, description="Ask self-hosted GitLab instances (https://<host>/api/v4) for their repositories."
+    )
+    url_checks: bool = Field(default=False, description="Check that declared stats pages and repositories answer (IMPACT_URL_CHECKS).")
+    url_checks_recorded: str = Field(
+        default="", description="Offline: a JSON file of recorded answers used instead of the network (sample world)."
+    )
+    allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
+    check_timeout_seconds: float = Field(default=20.0, description="Total time allowed to one stats page / repository check.")
+
+    def client(self, **overrides) -> HttpClient:
+        return HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network, **overrides))
+
+    def fetcher(self, client: HttpClient, work_dir: str, **kwargs) -> Fetcher:
+        """A Fetcher whose validators and bodies live under `<work_dir>/http_cache/quality`."""
+        return Fetcher(client, cache=ResponseCache(self.cache_dir(work_dir)), **kwargs)
+
+    @staticmethod
+    def cache_dir(work_dir: str) -> Path:
+        return Path(work_dir) / "http_cache" / "quality"
+
+    def check_policy_overrides(self) -> dict:
+        return {
+            "total_timeout": self.check_timeout_seconds,
+            "read_timeout": min(10.0, self.check_timeout_seconds),
+            "connect_timeout": min(10.0, self.check_timeout_seconds),
+            "retries": 1,
+        }

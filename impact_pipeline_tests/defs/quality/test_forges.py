@@ -1,0 +1,183 @@
+"""GitHub and GitLab adapters against local servers: paging, 304s, archived, rate limits, offline mirror."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from impact_pipeline.defs.quality import forges
+from impact_pipeline.defs.quality.forges import CountCache, ForgeApi, collect_activity, parse_repository
+from impact_pipeline.lib.fetching import Fetcher, ResponseCache
+from impact_pipeline.lib.http import HttpClient, HttpPolicy
+from impact_pipeline.settings import SAMPLE_QUALITY_DIR
+from impact_pipeline_tests.support.http_server import Route
+
+NOW = datetime(2025, 11, 1, tzinfo=timezone.utc)
+TOKEN = "ghp_test-token-never-stored"
+
+
+@pytest.mark.parametrize(
+    "url, forge, path",
+    [
+        ("https://github.com/betagouv/monstagedeseconde/", "github", "betagouv/monstagedeseconde"),
+        ("https://github.com/org/repo.git", "github", "org/repo"),
+        ("https://github.com/org/repo/tree/main/app", "github", "org/repo"),
+        ("https://gitlab.com/incubateur/startups/agents/-/tree/main", "gitlab", "incubateur/startups/agents"),
+        ("https://gitlab.mim-libre.fr/dimail/api", "gitlab", "dimail/api"),
+        ("https://framagit.org/drone/app", "gitlab", "drone/app"),
+        ("https://github.com/betagouv", None, None),
+        ("https://pad.numerique.gouv.fr/s/abc", None, "s/abc"),
+    ],
+)
+def test_repository_urls_name_their_forge(url, forge, path):
+    ref = parse_repository(url)
+    assert (ref.forge, ref.path) == (forge, path)
+
+
+def test_non_web_repositories_are_not_parsed():
+    assert parse_repository("git@github.com:org/repo.git") is None and parse_repository("") is None
+
+
+def _etagged(body, tag, headers=None):
+    def handler(request):
+        if request.headers.get("If-None-Match") == tag:
+            return Route(status=304, headers={"ETag": tag})
+        return Route(body=body, headers={"ETag": tag, **(headers or {})})
+    return Route(handler=handler)
+
+
+def _fetcher_factory(client, cache_dir, concurrency=2):
+    return lambda guard: Fetcher(client, cache=ResponseCache(cache_dir), concurrency=concurrency,
+                                 should_skip=guard.should_skip, on_outcome=guard.observe)
+
+
+def _client():
+    return HttpClient(HttpPolicy(allow_private_network=True, retries=0, total_timeout=10))
+
+
+def test_github_and_gitlab_activity_with_paging_archived_missing_and_a_conditional_second_run(local_server, tmp_path):
+    s = local_server
+    gh = "/gh/repos/org"
+    s.add(f"{gh}/active", _etagged({"pushed_at": "2025-10-01T10:00:00Z", "archived": False, "private": False,
+                                    "created_at": "2019-01-01T00:00:00Z"}, '"a"'))
+
+    def commits(request):
+        since = request.query["since"][0]
+        tag = f'"c-{since[:4]}"'
+        if request.headers.get("If-None-Match") == tag:
+            return Route(status=304, headers={"ETag": tag})
+        if since.startswith("2025"):  # 57 commits, one per page: the last page's number is the count
+            link = f'<{s.url(gh + "/active/commits")}?per_page=1&page=2>; rel="next", <{s.url(gh + "/active/commits")}?per_page=1&page=57>; rel="last"'
+            return Route(body=[{"sha": "x"}], headers={"ETag": tag, "Link": link})
+        return Route(body=[], headers={"ETag": tag})
+
+    s.add(f"{gh}/active/commits", Route(handler=commits))
+    s.add(f"{gh}/old", _etagged({"pushed_at": "2020-05-01T00:00:00Z", "archived": True, "private": False}, '"o"'))
+    s.add(f"{gh}/missing", Route(status=404, body={"message": "Not Found"}))
+    gl = "/gl/api/v4/projects/group%2Fsub%2Fproj"
+    s.add(gl, _etagged({"last_activity_at": "2025-09-09T09:09:09.000+02:00", "archived": False, "visibility": "public"}, '"g"'))
+    s.add(f"{gl}/repository/commits", _etagged([{"id": "1"}], '"gc"', {"X-Total": "12"}))
+    big = "/gl/api/v4/projects/group%2Fbig"
+    s.add(big, _etagged({"last_activity_at": "2025-10-10T00:00:00Z", "archived": False, "visibility": "private"}, '"b"'))
+    s.add(f"{big}/repository/commits", _etagged([{"id": "1"}], '"bc"', {"X-Next-Page": "2"}))  # no X-Total
+
+    repos = [(sid, parse_repository(url)) for sid, url in [
+        ("active", "https://github.com/org/active"), ("old", "https://github.com/org/old"),
+        ("missing", "https://github.com/org/missing"), ("gl", "https://gitlab.com/group/sub/proj"),
+        ("big", "https://gitlab.com/group/big"), ("elsewhere", "https://git.example.org/team/app"),
+    ]]
+    apis = {"github": ForgeApi("github", s.url("/gh"), TOKEN), "gitlab": ForgeApi("gitlab", s.url("/gl/api/v4"))}
+    cache = tmp_path / "cache"
+    client = _client()
+
+    def run():
+        return collect_activity(repos, [2024, 2025], apis, _fetcher_factory(client, cache),
+                                counts=CountCache(cache / "counts.json"), now=NOW)
+
+    rows, summary = run()
+    by = {(r["startup_id"], r["year"]): r for r in rows}
+    assert by[("active", 2025)]["commits_in_year"] == 57 and by[("active", 2025)]["status"] == "ok"
+    assert by[("active", 2024)]["commits_in_year"] == 0
+    assert by[("active", 2025)]["last_push"] == "2025-10-01T10:00:00" and by[("active", 2025)]["public"] is True
+    # archived, last push before the years asked: zero without asking for commits
+    assert by[("old", 2025)]["archived"] is True and by[("old", 2025)]["commits_in_year"] == 0
+    assert "no push since 2020-05-01" in by[("old", 2025)]["reason"]
+    assert by[("missing", 2025)]["status"] == "not_found" and by[("missing", 2025)]["commits_in_year"] is None
+    assert by[("gl", 2025)]["commits_in_year"] == 12 and by[("gl", 2025)]["last_push"] == "2025-09-09T07:09:09"
+    assert by[("big", 2025)]["commits_is_lower_bound"] is True and by[("big", 2025)]["public"] is False
+    assert by[("elsewhere", 2025)]["status"] == "unsupported" and by[("elsewhere", 2025)]["forge"] == "other"
+    github_requests = [r for r in s.requests if r.path.startswith("/gh")]
+    assert {r.headers.get("Authorization") for r in github_requests} == {f"Bearer {TOKEN}"}
+    assert not any(r.headers.get("Authorization") for r in s.requests if r.path.startswith("/gl"))
+    # commits asked only where a push can have happened: active 2024 and 2025, not old
+    assert sorted(r.query["since"][0][:4] for r in s.requests if r.path == f"{gh}/active/commits") == ["2024", "2025"]
+    assert not [r for r in s.requests if r.path == f"{gh}/old/commits"]
+
+    first = len(s.requests)
+    rows2, summary2 = run()
+    second = s.requests[first:]
+    # every request that had an ETag is conditional and answered 304; counts survive without paging headers
+    conditional = [r for r in second if r.path != f"{gh}/missing"]
+    assert conditional and all(r.headers.get("If-None-Match") for r in conditional)
+    assert summary2["requests"]["github"]["not_modified"] == 4 and summary2["requests"]["gitlab"]["not_modified"] == 6
+    by2 = {(r["startup_id"], r["year"]): r for r in rows2}
+    assert by2[("active", 2025)]["commits_in_year"] == 57 and by2[("gl", 2025)]["commits_in_year"] == 12
+    assert by2[("big", 2025)]["status"] == "not_modified"
+    # the token is in no stored file
+    assert not any(TOKEN in p.read_text(errors="ignore") for p in cache.rglob("*") if p.is_file())
+    client.close()
+
+
+def test_rate_limit_mid_run_stops_calls_keeps_fetched_and_marks_the_rest(local_server, tmp_path):
+    s = local_server
+    for name in ("a1", "a2"):
+        s.add(f"/gh/repos/org/{name}", Route(body={"pushed_at": "2025-10-01T00:00:00Z", "archived": False, "private": False},
+                                             headers={"X-RateLimit-Remaining": "10"}))
+    s.add("/gh/repos/org/limited", Route(status=403, body={"message": "API rate limit exceeded"},
+                                         headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1764000000"}))
+    for name in ("b1", "b2"):
+        s.add(f"/gh/repos/org/{name}", Route(body={"pushed_at": "2025-10-01T00:00:00Z"}))
+    repos = [(n, parse_repository(f"https://github.com/org/{n}")) for n in ("a1", "a2", "limited", "b1", "b2")]
+    apis = {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", "")}
+    client = _client()
+    rows, summary = collect_activity(repos, [2025], apis, _fetcher_factory(client, tmp_path / "c", concurrency=1), now=NOW)
+    client.close()
+    by = {r["startup_id"]: r for r in rows}
+    asked = [r.path for r in s.requests]
+    assert asked == ["/gh/repos/org/a1", "/gh/repos/org/a2", "/gh/repos/org/limited"]  # nothing after the 403
+    assert by["a1"]["last_push"] == "2025-10-01T00:00:00"  # kept what was fetched
+    for name in ("limited", "b1", "b2", "a1", "a2"):
+        assert by[name]["status"] == "rate_limited", name
+        assert by[name]["commits_in_year"] is None  # unknown, never a silent zero
+    assert "rate limit is exhausted" in by["b1"]["reason"] and "2025-11-24" in by["b1"]["reason"]
+    assert "github" in summary["rate_limited"]
+
+
+def test_disabled_forge_marks_rows_disabled(tmp_path):
+    repos = [("a", parse_repository("https://github.com/org/a"))]
+    apis = {"github": ForgeApi("github", ""), "gitlab": ForgeApi("gitlab", "")}
+    client = _client()
+    rows, _ = collect_activity(repos, [2025], apis, _fetcher_factory(client, tmp_path), now=NOW)
+    client.close()
+    assert rows[0]["status"] == "disabled" and rows[0]["commits_in_year"] is None
+
+
+def test_offline_mirror_serves_the_sample_and_refuses_path_tricks(tmp_path):
+    apis = {"github": ForgeApi("github", str(SAMPLE_QUALITY_DIR / "github")),
+            "gitlab": ForgeApi("gitlab", str(SAMPLE_QUALITY_DIR / "gitlab"))}
+    repos = [("b", parse_repository("https://github.com/exemple-org/boussole-demo")),
+             ("r", parse_repository("https://gitlab.example.org/demo/relais")),
+             ("t", parse_repository("https://github.com/exemple-org/..%2F..%2Fetc"))]
+    client = _client()
+    rows, _ = collect_activity(repos, [2025, 2026], apis, _fetcher_factory(client, tmp_path), gitlab_self_hosted=False,
+                               now=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    client.close()
+    by = {(r["startup_id"], r["year"]): r for r in rows}
+    commits = json.loads((SAMPLE_QUALITY_DIR / "github/repos/exemple-org/boussole-demo/commits.json").read_text())
+    expected = sum(1 for c in commits if c["commit"]["committer"]["date"].startswith("2026"))
+    assert by[("b", 2026)]["commits_in_year"] == expected and by[("b", 2026)]["status"] == "ok"
+    assert by[("r", 2026)]["commits_in_year"] == 1 and by[("r", 2026)]["forge"] == "gitlab"
+    assert by[("t", 2026)]["status"] in ("not_found", "error", "unsupported")
+    assert forges.safe_segment("..") is None and forges.safe_segment("a/b") is None
