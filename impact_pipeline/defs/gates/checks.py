@@ -1,0 +1,78 @@
+"""Blocking Dagster asset checks built from the expectation suites (write, audit, publish).
+
+Each check validates the WHOLE table in the working DuckDB file (every year, not only the run's
+partitions: the published file holds every year), keeps the GX result as JSON in
+`<work_dir>/validations/`, and records its outcome with `Warehouse.record_gate`, so that even a later
+run that only materializes `published_outputs` cannot publish data a gate rejected.
+"""
+
+
+from collections.abc import Iterable
+
+import dagster as dg
+
+from impact_pipeline.defs.gates.specs import Suite
+from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.lib.warehouse import Warehouse
+
+MAX_DESCRIPTION = 2_000
+
+
+def run_gate(
+    context: dg.AssetCheckExecutionContext, suite: Suite, warehouse: Warehouse, criteria: CriteriaSettings
+) -> dg.AssetCheckResult:
+    """Validate `suite` on the working data, record the gate, and report it in the UI."""
+    from impact_pipeline.defs.gates.validate import run_suite, write_result
+
+    run_id = context.run.run_id
+    try:
+        config = criteria.load()
+        with warehouse.connect(read_only=True) as con:
+            outcome = run_suite(con, suite, config)
+    except Exception as exc:
+        # A gate that cannot run is a failing gate: publishing needs positive evidence.
+        warehouse.record_gate(suite.gate_name, False, f"could not be validated: {type(exc).__name__}: {exc}", run_id)
+        raise
+    path = write_result(outcome, warehouse.validations_dir, run_id)
+    summary = outcome.summary()
+    warehouse.record_gate(suite.gate_name, outcome.passed, summary, run_id)
+    if outcome.blocking_failures:
+        context.log.error(f"gate failed, nothing will be published: {summary}")
+    elif outcome.warnings:
+        context.log.warning(summary)
+    only_warnings = bool(outcome.failures) and not outcome.blocking_failures
+    severity = dg.AssetCheckSeverity.WARN if only_warnings else dg.AssetCheckSeverity.ERROR
+    return dg.AssetCheckResult(
+        passed=not outcome.failures,
+        severity=severity,
+        description=summary if len(summary) <= MAX_DESCRIPTION else summary[: MAX_DESCRIPTION - 1] + "…",
+        metadata={
+            "failing_expectations": dg.MetadataValue.md(outcome.markdown()),
+            "expectations": outcome.n_expectations,
+            "failed": len(outcome.failures),
+            "blocking_failed": len(outcome.blocking_failures),
+            "rows_validated": outcome.n_rows,
+            "validation_result": dg.MetadataValue.path(str(path)),
+        },
+    )
+
+
+def build_asset_check(suite: Suite) -> dg.AssetChecksDefinition:
+    """One blocking `@dg.asset_check` for `suite`: a failure skips everything downstream (the publication)."""
+
+    @dg.asset_check(asset=suite.table, name=suite.name, description=suite.description, blocking=True)
+    def _gate(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
+    ) -> dg.AssetCheckResult:
+        return run_gate(context, suite, warehouse, criteria)
+
+    return _gate
+
+
+def build_asset_checks(suites: Iterable[Suite]) -> list[dg.AssetChecksDefinition]:
+    suites = list(suites)
+    names = [s.gate_name for s in suites]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"two expectation suites share a check name: {duplicates}")
+    return [build_asset_check(s) for s in suites]

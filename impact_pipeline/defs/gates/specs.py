@@ -1,0 +1,195 @@
+"""The declarative layer of the data-quality gates: what a table must satisfy, as plain data.
+
+A `Suite` is one Dagster asset check on one table: a list of `ExpectationSpec`, each naming a Great
+Expectations (GX Core 1.x) expectation class and its arguments. Nothing here imports GX, pandas or
+DuckDB: the code location loads this module. `validate.py` turns a suite into a GX validation at run
+time; `checks.py` turns suites into blocking `@dg.asset_check`s.
+
+Cross-table or conditional rules ("a pass needs a qualifying phase", "every incubator id resolves") are
+written as a DuckDB boolean expression (`rule`): it becomes a derived column of the validated frame and
+the GX expectation is "this column is always true". Inside the expression the validated row is `t`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from impact_pipeline import contract
+
+ERROR, WARN = "error", "warn"
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    """One expectation: a GX expectation class (by name) with its arguments, a label and a severity."""
+
+    label: str  # what a person reads in the UI, e.g. "startup_id is unique"
+    expectation: str  # GX class name in `great_expectations.expectations`, e.g. "ExpectColumnValuesToNotBeNull"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    severity: str = ERROR  # ERROR blocks publication; WARN is reported and lets the data through
+    derived: tuple[tuple[str, str], ...] = ()  # (column, DuckDB expression over the row `t`) added to the frame
+    show: tuple[str, ...] = ()  # columns shown beside the key for offending rows
+
+    def __post_init__(self) -> None:
+        if self.severity not in (ERROR, WARN):
+            raise ValueError(f"severity must be {ERROR!r} or {WARN!r}, got {self.severity!r}")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Columns this expectation reads (to show with offending rows)."""
+        cols = [self.kwargs[k] for k in ("column", "column_A", "column_B") if k in self.kwargs]
+        cols += list(self.kwargs.get("column_list", ()))
+        return tuple(dict.fromkeys([*self.show, *cols]))
+
+
+Specs = Sequence[ExpectationSpec]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One blocking asset check: the expectations a table (an asset of the same name) must meet.
+
+    `specs` is a list, or a function of the criteria config (for thresholds read from criteria.yaml).
+    `frame_sql` is the query whose result is validated (default: the whole table, every year).
+    """
+
+    table: str
+    name: str
+    description: str
+    specs: Specs | Callable[[Any], Specs]
+    key: tuple[str, ...] = ()
+    frame_sql: str | None = None
+    additional_deps: tuple[str, ...] = ()  # other assets the check reads (run after them)
+
+    @property
+    def gate_name(self) -> str:
+        return f"{self.table}:{self.name}"
+
+    def resolve(self, config: Any = None) -> list[ExpectationSpec]:
+        specs = self.specs(config) if callable(self.specs) else self.specs
+        return list(specs)
+
+    def query(self, specs: Specs) -> str:
+        base = self.frame_sql or f'SELECT * FROM "{self.table}"'
+        derived = [f'({expr}) AS "{name}"' for spec in specs for name, expr in spec.derived]
+        extra = "".join(", " + d for d in derived)
+        return f"SELECT t.*{extra} FROM ({base}) AS t"
+
+
+# --- building blocks -------------------------------------------------------------------------
+
+
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a config value (numbers as is, text quoted): rules are built from config."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_list(values: Sequence[Any]) -> str:
+    return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
+
+
+def not_null(column: str, severity: str = ERROR) -> ExpectationSpec:
+    return ExpectationSpec(f"{column} is present", "ExpectColumnValuesToNotBeNull", {"column": column}, severity)
+
+
+def unique(columns: Sequence[str], severity: str = ERROR) -> ExpectationSpec:
+    columns = list(columns)
+    if len(columns) == 1:
+        return ExpectationSpec(f"{columns[0]} is unique", "ExpectColumnValuesToBeUnique", {"column": columns[0]}, severity)
+    return ExpectationSpec(
+        f"one row per ({', '.join(columns)})", "ExpectCompoundColumnsToBeUnique", {"column_list": columns}, severity
+    )
+
+
+def in_set(column: str, values: Sequence[Any], severity: str = ERROR, label: str | None = None) -> ExpectationSpec:
+    """Values of `column` (NULLs aside) belong to `values`."""
+    shown = ", ".join(map(str, values))
+    return ExpectationSpec(
+        label or f"{column} in {{{shown}}}", "ExpectColumnValuesToBeInSet",
+        {"column": column, "value_set": list(values)}, severity,
+    )
+
+
+def between(column: str, min_value: Any = None, max_value: Any = None, severity: str = ERROR) -> ExpectationSpec:
+    """Values of `column` (NULLs aside) lie in [min_value, max_value] (None = unbounded)."""
+    lo = "-∞" if min_value is None else min_value
+    hi = "+∞" if max_value is None else max_value
+    return ExpectationSpec(
+        f"{column} within [{lo}, {hi}]", "ExpectColumnValuesToBeBetween",
+        {"column": column, "min_value": min_value, "max_value": max_value}, severity,
+    )
+
+
+def non_negative(column: str, severity: str = ERROR) -> ExpectationSpec:
+    return ExpectationSpec(
+        f"{column} is not negative", "ExpectColumnValuesToBeBetween", {"column": column, "min_value": 0}, severity
+    )
+
+
+def ordered(start: str, end: str, severity: str = ERROR) -> ExpectationSpec:
+    """`start` <= `end` wherever both are present."""
+    return ExpectationSpec(
+        f"{start} <= {end} when both exist", "ExpectColumnPairValuesAToBeGreaterThanB",
+        {"column_A": end, "column_B": start, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+        severity,
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "rule"
+
+
+def rule(label: str, condition: str, show: Sequence[str] = (), severity: str = ERROR) -> ExpectationSpec:
+    """A row-level rule written in DuckDB SQL over the row `t`; NULL counts as broken.
+
+    Example: `rule("a pass has a qualifying phase", "t.criterion_a <> 'pass' OR t.phase_at_year_end IN (...)")`.
+    """
+    column = f"rule_{_slug(label)}"
+    return ExpectationSpec(
+        label, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": [True]}, severity,
+        derived=((column, f"coalesce(({condition}), FALSE)"),), show=tuple(show),
+    )
+
+
+def references(column: str, table: str, key: str, severity: str = ERROR) -> ExpectationSpec:
+    """Every non-NULL `column` value is a `key` of `table` (a foreign key that resolves)."""
+    return rule(
+        f"{column} refers to an existing {table}.{key}",
+        f't."{column}" IS NULL OR t."{column}" IN (SELECT "{key}" FROM "{table}")',
+        show=(column,), severity=severity,
+    )
+
+
+def contract_specs(table: contract.Table, *, not_required: Sequence[str] = ()) -> list[ExpectationSpec]:
+    """What the table contract promises: keys present and unique, required columns non-null."""
+    specs = []
+    if table.key:
+        specs.append(unique(table.key))
+    for column in table.columns:
+        if column.required and column.name not in not_required:
+            specs.append(not_null(column.name))
+    for name in table.key:
+        if not any(c.name == name and c.required for c in table.columns):
+            specs.append(not_null(name))
+    return specs
+
+
+def contract_suite(
+    table: contract.Table, extra: Specs = (), *, name: str = "contract", not_required: Sequence[str] = (),
+    description: str | None = None,
+) -> Suite:
+    """The usual suite of an ingested table: the contract's promises plus the domain's own expectations."""
+    return Suite(
+        table=table.name,
+        name=name,
+        description=description or f"{table.name}: keys unique and present, required columns non-null, domain rules.",
+        specs=[*contract_specs(table, not_required=not_required), *extra],
+        key=table.key,
+    )

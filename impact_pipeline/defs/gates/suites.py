@@ -1,0 +1,276 @@
+"""The expectation suites of the registry tables and of the evaluation (the criterion gates).
+
+Other domains register theirs in their own folder (a `SUITES` list built with `specs.py`) and add it
+to `ALL_SUITES` in `impact_pipeline/definitions.py`'s call to `build_asset_checks`.
+"""
+
+from __future__ import annotations
+
+from impact_pipeline import contract
+from impact_pipeline.defs.gates.specs import (
+    WARN,
+    ExpectationSpec,
+    Suite,
+    contract_suite,
+    in_set,
+    ordered,
+    references,
+    rule,
+    sql_list,
+    sql_literal,
+)
+from impact_pipeline.defs.registry.phases import LIFECYCLE, OLD_NAMES
+
+VERDICTS = ("pass", "fail", "unknown")
+KNOWN_PHASES = tuple(sorted({*LIFECYCLE, *OLD_NAMES}))
+ACCESSIBILITY = ("totalement conforme", "partiellement conforme", "non conforme")
+# An evidence URL a person can open: http(s), with a host that is not loopback/private/link-local.
+PUBLIC_URL_RE = r"^https?://[^/?#\s@]+"
+PRIVATE_HOST_RE = r"^https?://(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|169\.254\.|0\.|\[)"
+
+
+LINK_COLUMNS = ("link", "stats_url", "impact_url", "budget_url", "repository")
+REFUSED_LINK_RE = r"^[\s\x00-\x1f]*(javascript|vbscript|file|ftp|data)\s*:"
+
+
+def _public_url(expr: str) -> str:
+    return (
+        f"regexp_matches(coalesce({expr}, ''), '{PUBLIC_URL_RE}') "
+        f"AND NOT regexp_matches(lower(coalesce({expr}, '')), '{PRIVATE_HOST_RE}')"
+    )
+
+
+# --- registry (ingested tables) ---------------------------------------------------------------
+
+REGISTRY_SUITES: list[Suite] = [
+    # Upstream facts we cannot fix (a dangling incubator id, a phase ending before it starts) are warnings,
+    # listed in the check (and in registry_findings); what the pipeline itself guarantees is blocking.
+    contract_suite(
+        contract.STARTUPS,
+        [
+            references("incubator_id", "incubators", "incubator_id", severity=WARN),
+            rule(
+                "links never carry a refused scheme (javascript:, file:, ftp:, data:…)",
+                " AND ".join(f"NOT regexp_matches(lower(coalesce(t.{c}, '')), '{REFUSED_LINK_RE}')" for c in LINK_COLUMNS),
+                show=LINK_COLUMNS,
+            ),
+        ],
+    ),
+    contract_suite(
+        contract.STARTUP_PHASES,
+        [
+            ordered("start_date", "end_date", severity=WARN),
+            rule(
+                "phase_normalized is the normalisation of a known phase name",
+                "t.phase_normalized IS NULL OR t.phase_normalized IN " + sql_list(LIFECYCLE),
+                show=("phase", "phase_normalized"),
+            ),
+        ],
+    ),
+    Suite(
+        table="startup_phases",
+        name="known_phases",
+        description="Phase names in the 2026 or the old vocabulary; unknown names are a warning, listed here.",
+        specs=[in_set("phase", KNOWN_PHASES, severity=WARN, label="phase names in a known vocabulary")],
+        key=contract.STARTUP_PHASES.key,
+    ),
+    contract_suite(contract.STARTUP_EVENTS),
+    contract_suite(contract.INCUBATORS),
+    contract_suite(
+        contract.REGISTRY_FINDINGS, [in_set("severity", ("warning", "error"))],
+    ),
+    # The raw document is kept only for the latest fetch of each checksum: older rows carry NULL.
+    contract_suite(
+        contract.REGISTRY_RAW,
+        [rule("the latest fetch keeps its document",
+              "t.document IS NOT NULL OR t.fetched_at < (SELECT max(fetched_at) FROM registry_raw)",
+              show=("fetched_at", "sha256"))],
+        not_required=("document",),
+    ),
+]
+
+
+# --- evaluation: the criterion gates ---------------------------------------------------------
+
+
+def _qualifying(config) -> str:
+    return sql_list(config.qualifying_phases)
+
+
+def evaluation_specs(config) -> list[ExpectationSpec]:
+    """criteria_evaluation: vocabularies, three criteria per service-year, and evidence behind each pass."""
+    threshold = sql_literal(config.min_yearly_reach)
+    evidence_url_ok = _public_url("t.evidence->>'evidence_url'")
+    return [
+        in_set("criterion", ("a", "b", "c")),
+        in_set("verdict", VERDICTS),
+        rule(
+            "each evaluated (year, startup) has the three criteria",
+            "(SELECT count(DISTINCT e.criterion) FROM criteria_evaluation e "
+            "WHERE e.year = t.year AND e.startup_id = t.startup_id) = 3",
+            show=("criterion",),
+        ),
+        rule(
+            "(a) pass: the phase at the end of the year is a qualifying phase",
+            f"t.criterion <> 'a' OR t.verdict <> 'pass' OR (t.evidence->>'phase_at_year_end') IN {_qualifying(config)}",
+            show=("criterion", "verdict", "evidence"),
+        ),
+        rule(
+            f"(b) pass: reach >= {config.min_yearly_reach:g} with a public evidence URL",
+            f"t.criterion <> 'b' OR t.verdict <> 'pass' OR ("
+            f"TRY_CAST(t.evidence->>'value' AS DOUBLE) >= {threshold} AND {evidence_url_ok})",
+            show=("criterion", "verdict", "evidence"),
+        ),
+        rule(
+            "(c) pass: no failing sub-criterion",
+            "t.criterion <> 'c' OR t.verdict <> 'pass' OR NOT " + _has_failing_sub_criterion("t.evidence"),
+            show=("criterion", "verdict", "evidence"),
+        ),
+    ]
+
+
+def _has_failing_sub_criterion(evidence: str) -> str:
+    """True when `sub_criteria` (name → verdict, or name → {verdict: …}) holds a 'fail'."""
+    return (
+        f"(coalesce(list_contains(json_extract_string({evidence}, '$.sub_criteria.*'), 'fail'), FALSE) "
+        f"OR coalesce(list_contains(json_extract_string({evidence}, '$.sub_criteria.*.verdict'), 'fail'), FALSE))"
+    )
+
+
+def criterion_a_specs(config) -> list[ExpectationSpec]:
+    return [
+        rule(
+            "(a) pass only with a qualifying phase at the end of the year",
+            f"t.criterion_a <> 'pass' OR t.phase_at_year_end IN {_qualifying(config)}",
+            show=("criterion_a", "phase_at_year_end"),
+        ),
+    ]
+
+
+def criterion_b_specs(config) -> list[ExpectationSpec]:
+    threshold = sql_literal(config.min_yearly_reach)
+    return [
+        rule(
+            f"(b) pass only with a reach >= {config.min_yearly_reach:g} (evidence b.value)",
+            f"t.criterion_b <> 'pass' OR TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= {threshold}",
+            show=("criterion_b", "reach"),
+        ),
+        rule(
+            "(b) pass only with a public evidence URL (evidence b.evidence_url)",
+            "t.criterion_b <> 'pass' OR (" + _public_url("t.evidence->'b'->>'evidence_url'") + ")",
+            show=("criterion_b", "evidence_url"),
+        ),
+    ]
+
+
+def criterion_c_specs(config) -> list[ExpectationSpec]:
+    return [
+        rule(
+            "(c) pass only with no failing sub-criterion (evidence c.sub_criteria)",
+            "t.criterion_c <> 'pass' OR NOT " + _has_failing_sub_criterion("t.evidence->'c'"),
+            show=("criterion_c", "sub_criteria"),
+        ),
+    ]
+
+
+def verdict_specs(config) -> list[ExpectationSpec]:
+    return [
+        *[in_set(f"criterion_{c}", VERDICTS) for c in "abc"],
+        rule(
+            "meets_criteria is exactly 'the three criteria pass'",
+            "t.meets_criteria = (t.criterion_a = 'pass' AND t.criterion_b = 'pass' AND t.criterion_c = 'pass')",
+            show=("criterion_a", "criterion_b", "criterion_c", "meets_criteria"),
+        ),
+        rule(
+            "verdicts are those of criteria_evaluation",
+            "(SELECT list(e.verdict ORDER BY e.criterion) FROM criteria_evaluation e "
+            "WHERE e.year = t.year AND e.startup_id = t.startup_id) = [t.criterion_a, t.criterion_b, t.criterion_c]",
+            show=("criterion_a", "criterion_b", "criterion_c"),
+        ),
+    ]
+
+
+# national_impact as validated: the table plus the evidence fields the rules read, shown for offending rows.
+NATIONAL_IMPACT_FRAME = (
+    "SELECT year, startup_id, name, phase_at_year_end, criterion_a, criterion_b, criterion_c, meets_criteria, "
+    "officially_designated, designation_year, reasons, evidence, criteria_version, "
+    "evidence->'b'->>'value' AS reach, evidence->'b'->>'evidence_url' AS evidence_url, "
+    "(evidence->'c'->'sub_criteria')::VARCHAR AS sub_criteria FROM national_impact"
+)
+
+# The summary beside counts recomputed from national_impact (a FULL JOIN: a year missing on either side shows).
+SUMMARY_FRAME = """
+WITH firsts AS (
+    SELECT startup_id, min(year) AS first_year FROM national_impact WHERE meets_criteria GROUP BY startup_id
+), recount AS (
+    SELECT n.year,
+           count(*) AS table_n_evaluated,
+           count(*) FILTER (WHERE n.meets_criteria) AS table_n_meeting_criteria,
+           count(*) FILTER (WHERE n.meets_criteria AND f.first_year = n.year) AS table_n_first_meeting,
+           count(*) FILTER (WHERE n.meets_criteria AND NOT n.officially_designated) AS table_n_meeting_not_designated
+    FROM national_impact n LEFT JOIN firsts f USING (startup_id)
+    GROUP BY n.year
+)
+SELECT coalesce(s.year, r.year) AS year, s.year IS NOT NULL AS in_summary, r.year IS NOT NULL AS in_table,
+       s.n_evaluated, r.table_n_evaluated, s.n_meeting_criteria, r.table_n_meeting_criteria,
+       s.n_first_meeting, r.table_n_first_meeting, s.n_meeting_not_designated, r.table_n_meeting_not_designated,
+       s.n_designated_in_year, s.n_designated_cumulative, s.n_designated_not_meeting, s.criteria_version
+FROM national_impact_summary s FULL OUTER JOIN recount r ON r.year = s.year
+"""
+
+
+def summary_specs(config) -> list[ExpectationSpec]:
+    specs = [
+        rule("every year of national_impact has a summary row", "t.in_summary", show=("in_summary",)),
+        rule("every summary year has rows in national_impact", "t.in_table", show=("in_table",)),
+    ]
+    for count in ("n_evaluated", "n_meeting_criteria", "n_first_meeting", "n_meeting_not_designated"):
+        specs.append(
+            rule(f"{count} agrees with national_impact", f"t.{count} = t.table_{count}", show=(count, f"table_{count}"))
+        )
+    specs.append(
+        rule(
+            "designation counts are consistent (flow <= cumulative)",
+            "t.n_designated_in_year <= t.n_designated_cumulative AND t.n_designated_not_meeting <= t.n_designated_cumulative",
+            show=("n_designated_in_year", "n_designated_cumulative", "n_designated_not_meeting"),
+        )
+    )
+    return specs
+
+
+IMPACT_SUITES: list[Suite] = [
+    Suite(
+        "criteria_evaluation", "contract",
+        "Keys, vocabularies, three criteria per evaluated service-year, and the evidence behind every pass.",
+        specs=lambda config: [*contract_suite(contract.CRITERIA_EVALUATION).resolve(), *evaluation_specs(config)],
+        key=contract.CRITERIA_EVALUATION.key,
+    ),
+    Suite(
+        "national_impact", "verdicts",
+        "One row per (year, startup); meets_criteria is exactly 'all three pass'; verdicts match the evaluation.",
+        specs=lambda config: [*contract_suite(contract.NATIONAL_IMPACT).resolve(), *verdict_specs(config)],
+        key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+    ),
+    Suite(
+        "national_impact", "criterion_a_evidence",
+        "No (a) pass without a qualifying phase at the end of the year (criteria.yaml).",
+        specs=criterion_a_specs, key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+    ),
+    Suite(
+        "national_impact", "criterion_b_evidence",
+        "No (b) pass without a reach at or above the configured threshold and a public evidence URL.",
+        specs=criterion_b_specs, key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+    ),
+    Suite(
+        "national_impact", "criterion_c_evidence",
+        "No (c) pass with a failing sub-criterion.",
+        specs=criterion_c_specs, key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+    ),
+    Suite(
+        "national_impact_summary", "agrees_with_table",
+        "The yearly counts agree with national_impact, recomputed over every year of the working file.",
+        specs=summary_specs, key=("year",), frame_sql=SUMMARY_FRAME,
+    ),
+]
+
+ALL_SUITES: list[Suite] = [*REGISTRY_SUITES, *IMPACT_SUITES]

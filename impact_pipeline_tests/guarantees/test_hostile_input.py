@@ -1,0 +1,165 @@
+"""Hostile input from the public registry: each case has a clear outcome, and nothing reaches where it should not.
+
+HTTP-layer unit tests (size cap, drip, private addresses, schemes on every redirect hop, token redaction) live in
+`impact_pipeline_tests/lib/test_http.py`; the registry-format failures (not JSON, truncated, `data` not a list) in
+`impact_pipeline_tests/defs/registry/test_registry_pipeline.py`. Here: the same protections through a real run.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+
+import duckdb
+import pytest
+
+from impact_pipeline.settings import SAMPLE_DIR
+from impact_pipeline_tests.support.http_server import LocalServer, Route
+from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
+
+PHASES = [{"name": "investigation", "start": "2019-01-01", "end": ""}, {"name": "acceleration", "start": "2020-01-01", "end": ""}]
+FORMULAS = {"formula-eq": '=HYPERLINK("http://evil.example","clic")', "formula-plus": "+33 1 23 45",
+            "formula-minus": "-2+3+cmd|' /C calc'!A0", "formula-at": "@SUM(A1:A9)"}
+SQL_NAME = "Robert'); DROP TABLE startups;--"
+SQL_PITCH = '"; DELETE FROM national_impact; SELECT \'1\' = \'1'
+NON_LATIN = "خدمة عامة · 公共服务 · Услуга · 🚀 Ünïcödé"
+
+
+def startup(sid, name, **attributes):
+    return {
+        "id": sid, "type": "startup",
+        "attributes": {"name": name, "phases": PHASES, **attributes},
+        "relationships": {"incubator": {"data": {"type": "incubator", "id": "inc"}}},
+    }
+
+
+HOSTILE = {
+    "data": [
+        *[startup(sid, name) for sid, name in FORMULAS.items()],
+        startup("sql", SQL_NAME, pitch=SQL_PITCH),
+        startup("long", "L" * 20_000, pitch="p" * 60_000),
+        startup("non-latin", NON_LATIN, pitch=NON_LATIN * 3),
+        startup("links", "Links", link="javascript:alert(document.cookie)", stats_url="file:///etc/passwd",
+                repository="ftp://ftp.example.org/repo", budget_url="  JavaScript:void(0)",
+                impact_url="https://impact.example.org/"),
+        startup("dup", "First"),
+        startup("dup", "Second"),
+        {"id": "types", "attributes": {"name": 12345, "phases": {"name": "acceleration"}, "events": "none",
+                                       "sponsors": "not-a-list", "link": ["x"]}},
+        {"id": "attrs-list", "attributes": ["a", "b"]},
+        "not an object",
+        {"id": 42, "attributes": {}},
+    ],
+    "included": [{"id": "inc", "type": "incubator", "attributes": {"title": "Incubateur"}}],
+}
+
+
+def digest(paths: PipelinePaths) -> dict[str, str]:
+    files = [paths.duckdb_path, *sorted(p for p in paths.export_dir.rglob("*") if p.is_file())]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_hostile_but_parseable_registry_is_stored_verbatim_and_neutralised(tmp_path):
+    paths = PipelinePaths(tmp_path)
+    with LocalServer({"/startups.json": Route(body=HOSTILE)}) as server:
+        result = run_years(paths.settings(server.url("/startups.json")), 2025, 2025)
+    assert result.success, failure_text(result)
+    con = duckdb.connect(str(paths.duckdb_path), read_only=True)
+    findings = con.execute("SELECT coalesce(startup_id, ''), field, problem FROM registry_findings").fetchall()
+    problems = {(sid, problem) for sid, _, problem in findings}
+    # wrong types, duplicate ids, broken records: findings, never a crash
+    assert ("dup", "duplicate id; later record skipped") in problems
+    assert ("types", "expected text, got int") in problems and ("types", "phases is not a list") in problems
+    assert ("", "record is not an object; skipped") in problems and ("", "record has no usable id; skipped") in problems
+    assert ("attrs-list", "attributes is not an object; record kept with no attributes") in problems
+    assert con.execute("SELECT name FROM startups WHERE startup_id = 'dup'").fetchall() == [("First",)]
+    # refused URL schemes: NULL in the table, the value kept in the finding
+    refused = {(f, p) for sid, f, p in findings if sid == "links"}
+    assert refused == {("link", "refused URL scheme 'javascript'"), ("stats_url", "refused URL scheme 'file'"),
+                       ("repository", "refused URL scheme 'ftp'"), ("budget_url", "refused URL scheme 'javascript'")}
+    assert con.execute(
+        "SELECT link, stats_url, repository, budget_url, impact_url FROM startups WHERE startup_id = 'links'"
+    ).fetchall() == [(None, None, None, None, "https://impact.example.org/")]
+    # SQL fragments and quotes: stored verbatim, never executed (every table still there, every row too)
+    assert con.execute("SELECT name, pitch FROM startups WHERE startup_id = 'sql'").fetchall() == [(SQL_NAME, SQL_PITCH)]
+    assert con.execute("SELECT count(*) FROM national_impact WHERE year = 2025").fetchall() == [(9,)]
+    # very long text is cut at 10,000 characters (and reported); non-Latin text round-trips exactly
+    assert con.execute("SELECT length(name), length(pitch) FROM startups WHERE startup_id = 'long'").fetchall() == [(10_000, 10_000)]
+    assert ("long", "text longer than 10000 characters, truncated") in problems
+    assert con.execute("SELECT name FROM startups WHERE startup_id = 'non-latin'").fetchall() == [(NON_LATIN,)]
+    con.close()
+    # CSV: formula-looking names are neutralised with a leading apostrophe; the rest is verbatim UTF-8
+    rows = {r["startup_id"]: r for r in csv.DictReader(io.StringIO((paths.export_dir / "national_impact_2025.csv").read_text("utf-8")))}
+    for sid, name in FORMULAS.items():
+        assert rows[sid]["name"] == "'" + name
+    assert rows["sql"]["name"] == SQL_NAME and rows["non-latin"]["name"] == NON_LATIN
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A good publication to compare against (shared: every case below must leave it untouched)."""
+    sample = (SAMPLE_DIR / "startups.json").read_bytes()
+    with LocalServer({"/startups.json": Route(body=sample, headers={"Content-Type": "application/json"})}) as server:
+        paths = PipelinePaths(tmp_path_factory.mktemp("published"))
+        good = run_years(paths.settings(server.url("/startups.json")), 2025, 2025)
+        assert good.success, failure_text(good)
+        yield paths, server
+
+
+def test_fatal_registry_answers_fail_the_run_and_leave_the_publication_untouched(published, monkeypatch):
+    paths, server = published
+    before = digest(paths)
+    monkeypatch.setenv("IMPACT_HTTP_TIMEOUT", "2")
+    monkeypatch.setenv("IMPACT_HTTP_RETRIES", "0")
+    server.add("/huge.json", Route(body=b"[" + b" " * 50_000_000 + b"]"))
+    server.add("/drip.json", Route(body=b'{"data": []}' * 100, drip=0.05))
+    server.add("/wrong-types.json", Route(body={"data": "startups"}))
+    cases = [
+        ("/huge.json", "size", True),  # 50 MB: over the 25 MiB cap
+        ("/drip.json", "timed out after 2.0 s", True),  # a server that drips bytes
+        ("/wrong-types.json", "`data` is not a list", True),
+    ]
+    for path, expected, allow_private in cases:
+        settings = dataclasses.replace(paths.settings(server.url(path)), allow_private_network=allow_private)
+        result = run_years(settings, 2025, 2025)
+        assert not result.success, path
+        message = failure_text(result)
+        assert server.url(path) in message and expected in message, message
+        assert digest(paths) == before, path
+
+
+@pytest.mark.parametrize(
+    "path, route",
+    [
+        ("/startups.json", None),
+        ("/to-metadata", Route(status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})),
+        ("/to-private", Route(status=302, headers={"Location": "http://10.1.2.3/startups.json"})),
+    ],
+    ids=["loopback", "redirect-to-metadata", "redirect-to-private-range"],
+)
+def test_private_network_is_refused_before_any_request(published, path, route):
+    """With IMPACT_ALLOW_PRIVATE_NETWORK unset, not a single byte leaves for a private/loopback address."""
+    paths, server = published
+    before = digest(paths)
+    if route is not None:
+        server.add(path, route)
+    for url in (server.url(path), server.url(path).replace("127.0.0.1", "localhost")):
+        n_requests = len(server.requests)
+        settings = dataclasses.replace(paths.settings(url), allow_private_network=False)
+        result = run_years(settings, 2025, 2025)
+        assert not result.success
+        assert "refusing to connect to private/loopback/link-local address" in failure_text(result)
+        assert len(server.requests) == n_requests, "a request reached the server"
+    assert digest(paths) == before
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "ftp://ftp.example.org/startups.json", "gopher://x/"])
+def test_registry_url_with_a_foreign_scheme_is_refused(published, url):
+    paths, _ = published
+    before = digest(paths)
+    result = run_years(paths.settings(url), 2025, 2025)
+    assert not result.success
+    assert "is not allowed (only http and https)" in failure_text(result)
+    assert digest(paths) == before
