@@ -1,0 +1,154 @@
+"""Read what the chart, the yearly report and `explain` show, from the *published* DuckDB file only.
+
+Everything here takes an open DuckDB connection (read-only in practice) and returns plain Python
+values, so the rendering functions stay pure and testable on a hand-made file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CRITERIA = ("a", "b", "c")
+
+# Status of a service in a year, in the order the report lists them (review lists first).
+STATUS_DESIGNATED_NOT_MEETING = "designated, not meeting the criteria"
+STATUS_MEETING_NOT_DESIGNATED = "meeting the criteria, not designated"
+STATUS_MEETING_DESIGNATED = "meeting the criteria, designated"
+STATUS_OTHER = "not meeting the criteria"
+STATUS_ORDER = (
+    STATUS_DESIGNATED_NOT_MEETING,
+    STATUS_MEETING_NOT_DESIGNATED,
+    STATUS_MEETING_DESIGNATED,
+    STATUS_OTHER,
+)
+
+
+class NoPublishedData(RuntimeError):
+    """The published DuckDB file is missing or holds no evaluated year."""
+
+
+def connect_published(path: str | Path):
+    """Open the published file read-only (never blocks a run: publication replaces the file atomically)."""
+    import duckdb
+
+    path = Path(path)
+    if not path.exists():
+        raise NoPublishedData(f"no published data at {path}: run `impact-pipeline materialize` first")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def rows_as_dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params or [])
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def _evidence(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value) if value else {}
+    except (TypeError, ValueError):
+        return {"unparsed": value}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def status_of(meets: bool, designated: bool) -> str:
+    if designated and not meets:
+        return STATUS_DESIGNATED_NOT_MEETING
+    if meets and not designated:
+        return STATUS_MEETING_NOT_DESIGNATED
+    if meets:
+        return STATUS_MEETING_DESIGNATED
+    return STATUS_OTHER
+
+
+def read_summary(con) -> list[dict[str, Any]]:
+    """Every published year of `national_impact_summary`, oldest first."""
+    return rows_as_dicts(con, "SELECT * FROM national_impact_summary ORDER BY year")
+
+
+def read_publication(con) -> dict[str, Any]:
+    rows = rows_as_dicts(con, "SELECT * FROM publish_log ORDER BY published_at DESC LIMIT 1")
+    return rows[0] if rows else {}
+
+
+def read_services(con, year: int | None = None, startup_id: str | None = None) -> list[dict[str, Any]]:
+    """`national_impact` rows (one per service and year) with each criterion's own reason and the product link."""
+    where, params = [], []
+    if year is not None:
+        where.append("n.year = ?")
+        params.append(int(year))
+    if startup_id is not None:
+        where.append("n.startup_id = ?")
+        params.append(startup_id)
+    rows = rows_as_dicts(
+        con,
+        f"""SELECT n.*, s.link, s.stats_url, s.repository
+            FROM national_impact n LEFT JOIN startups s USING (startup_id)
+            {"WHERE " + " AND ".join(where) if where else ""}
+            ORDER BY n.year, n.name, n.startup_id""",
+        params,
+    )
+    reasons: dict[tuple[int, str], dict[str, str]] = {}
+    for r in rows_as_dicts(
+        con,
+        f"""SELECT n.year, n.startup_id, e.criterion, e.reason
+            FROM criteria_evaluation e JOIN national_impact n USING (year, startup_id)
+            {"WHERE " + " AND ".join(where) if where else ""}""",
+        params,
+    ):
+        reasons.setdefault((r["year"], r["startup_id"]), {})[r["criterion"]] = r["reason"]
+    for row in rows:
+        row["evidence"] = _evidence(row.get("evidence"))
+        row["criterion_reasons"] = reasons.get((row["year"], row["startup_id"]), {})
+        row["status"] = status_of(bool(row["meets_criteria"]), bool(row["officially_designated"]))
+    return rows
+
+
+@dataclass
+class YearData:
+    """Everything the report of one year shows."""
+
+    year: int
+    summary: dict[str, Any]
+    all_summary: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    designated_not_meeting: list[dict[str, Any]]
+    meeting_not_designated: list[dict[str, Any]]
+    designated_in_year: list[dict[str, Any]]
+    publication: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict_counts(self) -> dict[str, dict[str, int]]:
+        counts = {c: {"pass": 0, "fail": 0, "unknown": 0} for c in CRITERIA}
+        for s in self.services:
+            for c in CRITERIA:
+                v = s[f"criterion_{c}"]
+                counts[c][v] = counts[c].get(v, 0) + 1
+        return counts
+
+
+def read_year(con, year: int, all_summary: list[dict[str, Any]] | None = None) -> YearData:
+    """One year's report data; the review lists come from the analyst views, so both always agree."""
+    all_summary = read_summary(con) if all_summary is None else all_summary
+    summary = next((s for s in all_summary if int(s["year"]) == int(year)), None)
+    if summary is None:
+        raise NoPublishedData(f"year {year} is not in the published data")
+    services = read_services(con, year=year)
+    services.sort(key=lambda s: (STATUS_ORDER.index(s["status"]), str(s["name"]).casefold(), s["startup_id"]))
+    return YearData(
+        year=int(year),
+        summary=summary,
+        all_summary=all_summary,
+        services=services,
+        designated_not_meeting=rows_as_dicts(
+            con, "SELECT * FROM review_designated_not_meeting WHERE year = ? ORDER BY name, startup_id", [int(year)]),
+        meeting_not_designated=rows_as_dicts(
+            con, "SELECT * FROM review_meeting_not_designated WHERE year = ? ORDER BY name, startup_id", [int(year)]),
+        designated_in_year=[s for s in services if s["designation_year"] == int(year)],
+        publication=read_publication(con),
+    )

@@ -1,0 +1,123 @@
+"""The yearly report: one self-contained HTML page (inline CSS, chart as base64, no external resource).
+
+Everything that comes from the registry or the evidence is escaped (Jinja2 autoescape, `markupsafe.escape`
+for the evidence renderer); only http(s) URLs become links.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from markupsafe import Markup, escape
+
+from impact_pipeline.defs.reporting.data import STATUS_ORDER, YearData
+from impact_pipeline.defs.reporting.labels import CHART_SERIES, CRITERIA_TITLES
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def is_web_url(value: Any) -> bool:
+    """True for an absolute http(s) URL without whitespace (what may become a link in the report)."""
+    if not isinstance(value, str) or any(ch.isspace() for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def link(value: Any, text: Any = None) -> Markup:
+    """An escaped link for http(s) URLs; anything else (javascript:, file paths…) as escaped text."""
+    if is_web_url(value):
+        return Markup('<a href="{}" rel="noopener noreferrer">{}</a>').format(value, value if text is None else text)
+    return escape("" if value is None else value)
+
+
+def verdict_badge(verdict: Any) -> Markup:
+    v = str(verdict)
+    css = v if v in ("pass", "fail", "unknown") else "other"
+    return Markup('<span class="v v-{}">{}</span>').format(css, v)
+
+
+def render_value(value: Any, key: str | None = None) -> Markup:
+    """Evidence of any shape, generically: mappings as key/value lists, lists inline, URLs as links."""
+    if isinstance(value, dict):
+        if not value:
+            return Markup('<span class="muted">none</span>')
+        items = Markup("").join(
+            Markup("<dt>{}</dt><dd>{}</dd>").format(k, render_value(v, key=str(k))) for k, v in value.items()
+        )
+        return Markup('<dl class="kv">{}</dl>').format(items)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return Markup('<span class="muted">none</span>')
+        if all(not isinstance(v, (dict, list, tuple)) for v in value):
+            return Markup(", ").join(render_value(v) for v in value)
+        return Markup("<ul>{}</ul>").format(Markup("").join(Markup("<li>{}</li>").format(render_value(v)) for v in value))
+    if value is None:
+        return Markup('<span class="muted">none</span>')
+    if key == "verdict":
+        return verdict_badge(value)
+    if isinstance(value, bool):
+        return escape("yes" if value else "no")
+    if isinstance(value, int):
+        if key and key.endswith("year"):
+            return escape(str(value))  # a year, not a quantity: no thousands separator
+        return escape(f"{value:,}")
+    if isinstance(value, float):
+        return escape(f"{value:,.0f}" if value.is_integer() else f"{value:,.4g}")
+    return link(value)
+
+
+def _fmt_datetime(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return "" if value is None else str(value)
+
+
+def _environment():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(value=render_value, verdict=verdict_badge, link=link, datetime=_fmt_datetime)
+    return env
+
+
+def render_report(data: YearData, chart_png: bytes | None, today: date | None = None) -> str:
+    """The HTML page of one year: summary, chart, review lists, every evaluated service with evidence."""
+    today = today or date.today()
+    chart_uri = "data:image/png;base64," + base64.b64encode(chart_png).decode("ascii") if chart_png else None
+    s = data.summary
+    figures = [
+        ("Services evaluated", s["n_evaluated"], "services with a known phase by the end of the year"),
+        ("Meeting the criteria", s["n_meeting_criteria"], "all three criteria pass this year (a stock)"),
+        ("Meeting them for the first time", s["n_first_meeting"], "met in no earlier evaluated year"),
+        ("Designated for the year", s["n_designated_in_year"], "official designations for this year (a flow)"),
+        ("Designated, cumulative", s["n_designated_cumulative"], "designated for this year or earlier"),
+        ("Designated, not meeting the criteria", s["n_designated_not_meeting"], "review list 1"),
+        ("Meeting the criteria, not designated", s["n_meeting_not_designated"], "review list 2"),
+    ]
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        data=data,
+        year=data.year,
+        in_progress=data.year >= today.year,
+        figures=figures,
+        criteria_titles=CRITERIA_TITLES,
+        verdict_counts=data.verdict_counts,
+        chart_uri=chart_uri,
+        chart_series=CHART_SERIES,
+        status_order=STATUS_ORDER,
+        status_counts={st: sum(1 for x in data.services if x["status"] == st) for st in STATUS_ORDER},
+    )

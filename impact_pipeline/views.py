@@ -1,0 +1,148 @@
+"""Views for the analysts' common questions, defined like the tables in `contract.py`.
+
+Each view has a description and a description per column, written as `COMMENT ON VIEW` / `COMMENT ON
+COLUMN` so that `duckdb_views()` and `duckdb_columns()` explain them. They are (re)created by
+`ensure_tables` in `lib/warehouse.py`, so every working and published file carries them. Like the tables,
+they are part of the analyst contract: change them on purpose and say so in the README.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from impact_pipeline.contract import Column
+
+C = Column
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    description: str
+    sql: str
+    columns: tuple[Column, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def ddl(self) -> str:
+        return f'CREATE OR REPLACE VIEW "{self.name}" AS\n{self.sql.strip()}'
+
+    def comments(self) -> list[str]:
+        def q(text: str) -> str:
+            return "'" + text.replace("'", "''") + "'"
+
+        out = [f'COMMENT ON VIEW "{self.name}" IS {q(self.description)}']
+        out += [f'COMMENT ON COLUMN "{self.name}"."{c.name}" IS {q(c.description)}' for c in self.columns]
+        return out
+
+
+_YEAR = C("year", "INTEGER", "Evaluated year.")
+_ID = C("startup_id", "VARCHAR", "Registry id of the startup.")
+_NAME = C("name", "VARCHAR", "Name of the service.")
+_PHASE = C("phase_at_year_end", "VARCHAR", "Phase at the end of the year (2026 vocabulary), NULL when unknown.")
+_A = C("criterion_a", "VARCHAR", "(a) national deployment: pass / fail / unknown.")
+_B = C("criterion_b", "VARCHAR", "(b) significant impact: pass / fail / unknown.")
+_C = C("criterion_c", "VARCHAR", "(c) quality standards: pass / fail / unknown.")
+_DESIGNATION_YEAR = C("designation_year", "INTEGER", "Year the service was officially designated for (NULL if never).")
+_FIRST_MEETING = C(
+    "first_year_meeting", "INTEGER",
+    "First evaluated year in which the service met all three criteria (NULL if never).",
+)
+_REASONS = C("reasons", "VARCHAR", "One sentence per criterion that is not a pass.")
+_VERSION = C("criteria_version", "VARCHAR", "Version of the criteria config used.")
+
+# First year each service met all three criteria (shared by two views).
+_FIRST_MEETING_SQL = """
+    SELECT startup_id, min(year) AS first_year_meeting
+    FROM national_impact WHERE meets_criteria GROUP BY startup_id
+"""
+
+REVIEW_DESIGNATED_NOT_MEETING = View(
+    "review_designated_not_meeting",
+    "Review list: services officially designated (for this year or earlier) that do not meet the criteria "
+    "in the year, with the reasons. One row per (year, service).",
+    """
+    SELECT n.year, n.startup_id, n.name, n.designation_year, n.phase_at_year_end,
+           n.criterion_a, n.criterion_b, n.criterion_c, n.reasons, n.criteria_version
+    FROM national_impact n
+    WHERE n.officially_designated AND NOT n.meets_criteria
+    ORDER BY n.year, n.startup_id
+    """,
+    (_YEAR, _ID, _NAME, _DESIGNATION_YEAR, _PHASE, _A, _B, _C, _REASONS, _VERSION),
+)
+
+REVIEW_MEETING_NOT_DESIGNATED = View(
+    "review_meeting_not_designated",
+    "Review list: services meeting the three criteria in the year but not officially designated "
+    "(for this year or earlier). One row per (year, service).",
+    f"""
+    SELECT n.year, n.startup_id, n.name, f.first_year_meeting, n.phase_at_year_end,
+           n.criterion_a, n.criterion_b, n.criterion_c, n.criteria_version
+    FROM national_impact n
+    LEFT JOIN ({_FIRST_MEETING_SQL}) f USING (startup_id)
+    WHERE n.meets_criteria AND NOT n.officially_designated
+    ORDER BY n.year, n.startup_id
+    """,
+    (_YEAR, _ID, _NAME, _FIRST_MEETING, _PHASE, _A, _B, _C, _VERSION),
+)
+
+SERVICE_HISTORY = View(
+    "service_history",
+    "A service's history across years: one row per (service, year) evaluated, with the three criteria, "
+    "the verdict and the designation. Filter on startup_id.",
+    f"""
+    SELECT n.startup_id, n.name, n.year, n.phase_at_year_end,
+           n.criterion_a, n.criterion_b, n.criterion_c, n.meets_criteria,
+           n.designation_year, n.officially_designated,
+           coalesce(n.designation_year = n.year, false) AS designated_this_year,
+           f.first_year_meeting, n.reasons, n.criteria_version
+    FROM national_impact n
+    LEFT JOIN ({_FIRST_MEETING_SQL}) f USING (startup_id)
+    ORDER BY n.startup_id, n.year
+    """,
+    (
+        _ID, _NAME, _YEAR, _PHASE, _A, _B, _C,
+        C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass."),
+        _DESIGNATION_YEAR,
+        C("officially_designated", "BOOLEAN", "True when designated for this year or an earlier one."),
+        C("designated_this_year", "BOOLEAN", "True when the service was designated for exactly this year."),
+        _FIRST_MEETING, _REASONS, _VERSION,
+    ),
+)
+
+LATEST_YEAR = View(
+    "latest_year",
+    "The national_impact rows of the latest evaluated year (which may be the current, unfinished year).",
+    """
+    SELECT n.year, n.startup_id, n.name, n.phase_at_year_end, n.criterion_a, n.criterion_b, n.criterion_c,
+           n.meets_criteria, n.officially_designated, n.designation_year, n.reasons, n.evidence, n.criteria_version
+    FROM national_impact n
+    WHERE n.year = (SELECT max(year) FROM national_impact)
+    ORDER BY n.startup_id
+    """,
+    (
+        _YEAR, _ID, _NAME, _PHASE, _A, _B, _C,
+        C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass."),
+        C("officially_designated", "BOOLEAN", "True when designated for this year or an earlier one."),
+        _DESIGNATION_YEAR, _REASONS,
+        C("evidence", "JSON", "Evidence per criterion: values, sources, URLs."),
+        _VERSION,
+    ),
+)
+
+VIEWS: tuple[View, ...] = (
+    REVIEW_DESIGNATED_NOT_MEETING,
+    REVIEW_MEETING_NOT_DESIGNATED,
+    SERVICE_HISTORY,
+    LATEST_YEAR,
+)
+
+
+def ensure_views(con) -> None:
+    """(Re)create every view and its comments; the tables they read must exist (see `ensure_tables`)."""
+    for view in VIEWS:
+        con.execute(view.ddl())
+        for statement in view.comments():
+            con.execute(statement)
