@@ -61,7 +61,9 @@ def _failure_messages(result) -> list[str]:
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed and data.severity.value == "ERROR":
-                messages.append(f"gate {data.asset_key.to_user_string()}:{data.check_name} failed")
+                detail = (data.description or "").strip()
+                messages.append(f"gate {data.asset_key.to_user_string()}:{data.check_name} failed"
+                                + (f": {detail}" if detail else ""))
     return messages
 
 
@@ -106,12 +108,18 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     job = defs.resolve_job_def("impact_job")
     print(f"impact-pipeline: evaluating {lo}–{hi} from {settings.registry_url}", file=sys.stderr)
     instance = dg.DagsterInstance.get()
-    result = job.execute_in_process(
-        instance=instance,
-        tags={RANGE_START: str(lo), RANGE_END: str(hi), "impact/trigger": "cli"},
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}},
-        raise_on_error=False,
-    )
+    from filelock import FileLock
+
+    # One CLI run at a time on the same working area: a second cron run waits for the first instead of
+    # interleaving its writes (steps are already serialised by the warehouse lock, this makes runs atomic).
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(settings.work_dir / "run.lock")):
+        result = job.execute_in_process(
+            instance=instance,
+            tags={RANGE_START: str(lo), RANGE_END: str(hi), "impact/trigger": "cli"},
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO" if args.verbose else "WARNING"}}}},
+            raise_on_error=False,
+        )
     if not result.success:
         print(f"impact-pipeline: run {result.run_id} FAILED", file=sys.stderr)
         for message in _failure_messages(result) or ["see the run in the Dagster UI"]:
@@ -124,6 +132,15 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    if args.sample:
+        os.environ["IMPACT_SAMPLE"] = "1"
+    from impact_pipeline.explain import run
+    from impact_pipeline.settings import Settings
+
+    return run(Settings.from_env().duckdb_path, args.startup_id, args.year)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="impact-pipeline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     mat.add_argument("--sample", action="store_true", help="use the bundled sample world in data/sample/")
     mat.add_argument("--verbose", "-v", action="store_true", help="show Dagster's step logs")
     mat.set_defaults(func=cmd_materialize)
+    exp = sub.add_parser("explain", help="why a service meets the criteria or not, with the evidence (published data)")
+    exp.add_argument("startup_id", help="registry id of the service, e.g. exemple-boussole-demo")
+    exp.add_argument("--year", type=int, help="explain this year only (default: history, then the latest year)")
+    exp.add_argument("--sample", action="store_true", help="read the sample world's published file")
+    exp.set_defaults(func=cmd_explain)
     args = parser.parse_args(argv)
     return args.func(args)
 

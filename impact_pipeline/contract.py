@@ -200,6 +200,177 @@ PUBLISH_LOG = Table(
     ),
 )
 
+USAGE_OBSERVATIONS = Table(
+    "usage_observations",
+    "Usage figures of each service as read from its sources (impact datasets, Matomo, Metabase, JSON files, "
+    "declared figures), one row per indicator and period; targets and stocks are kept but flagged.",
+    (
+        C("startup_id", "VARCHAR", "Registry id of the service.", True),
+        C("source", "VARCHAR", "Adapter: impact_dataset, matomo, metabase, json, declared.", True),
+        C("source_ref", "VARCHAR", "Which source of that kind, human-readable (instance and site, file, card).", True),
+        C("indicator", "VARCHAR", "Indicator as named by the source (e.g. nb_visits, Nombre d'utilisateurs).", True),
+        C("type_indicateur", "VARCHAR", "usage or impact (impact dataset standard); usage for analytics sources."),
+        C("value", "DOUBLE", "The figure (non-negative).", True),
+        C("unit", "VARCHAR", "Normalised unit: users, visitors, visits, uses, count, percent or other.", True),
+        C("period_start", "DATE", "First day the figure covers; NULL for a stock."),
+        C("period_end", "DATE", "Last day the figure covers (the measurement date for a stock).", True),
+        C("is_target", "BOOLEAN", "True for a target (est_cible): never used as a measure.", True),
+        C("is_stock", "BOOLEAN", "True for a stock since launch (est_periode=false): never a yearly flow.", True),
+        C("evidence_url", "VARCHAR", "Public page a person can open to check the figure (http(s)), or NULL."),
+        C("fetched_at", "TIMESTAMP", "When the source was read (UTC).", True),
+    ),
+)
+
+USAGE_SOURCE_STATUS = Table(
+    "usage_source_status",
+    "One row per usage source read for a service in the latest run: ok, empty or error, with rows kept and rejected.",
+    (
+        C("startup_id", "VARCHAR", "Registry id of the service (NULL for a discovered file matching no service)."),
+        C("source", "VARCHAR", "Adapter: impact_dataset, matomo, metabase, json, declared.", True),
+        C("source_ref", "VARCHAR", "Which source of that kind, human-readable.", True),
+        C("status", "VARCHAR", "ok (figures read), empty (answered without figures) or error (source down or unreadable).", True),
+        C("error", "VARCHAR", "Why the source could not be read (no secrets), NULL when it could."),
+        C("n_observations", "INTEGER", "Rows kept in usage_observations.", True),
+        C("n_rejected", "INTEGER", "Malformed rows reported and left out.", True),
+        C("problems", "VARCHAR", "The reported problems (first ones), NULL when none."),
+        C("fetched_at", "TIMESTAMP", "When the source was read (UTC).", True),
+    ),
+)
+
+YEARLY_REACH = Table(
+    "yearly_reach",
+    "The best yearly reach figure of each service and year, by the evidence ranking of criterion (b), with its source.",
+    (
+        C("startup_id", "VARCHAR", "Registry id of the service.", True),
+        C("year", "INTEGER", "Calendar year the figure is attributed to.", True),
+        C("value", "DOUBLE", "People or uses in the year.", True),
+        C("unit", "VARCHAR", "Unit of the source figure (users, visitors, visits, uses).", True),
+        C("kind", "VARCHAR", "What is counted: users (people), uses or visits.", True),
+        C("evidence_rank", "VARCHAR", "measured_users, measured_uses, monthly_uniques_upper_bound or declared (best first).", True),
+        C("source", "VARCHAR", "Adapter the figure comes from (or observatoire).", True),
+        C("source_ref", "VARCHAR", "Which source of that kind, human-readable.", True),
+        C("evidence_url", "VARCHAR", "Public page a person can open to check the figure, or NULL."),
+        C("upper_bound", "BOOLEAN", "True when the figure over-counts (sum of monthly unique visitors).", True),
+        C("n_candidates", "INTEGER", "Figures available for this service and year, all ranks.", True),
+        C("note", "VARCHAR", "How the figure was derived (period attribution, sums)."),
+        C("period_start", "DATE", "First day the figure covers."),
+        C("period_end", "DATE", "Last day the figure covers."),
+    ),
+    key=("startup_id", "year"),
+)
+
+USAGE_SOURCE_PROPOSALS = Table(
+    "usage_source_proposals",
+    "Usage sources recognised on services' stats pages (Metabase public cards, Matomo sites): proposals, "
+    "used only once confirmed in the reviewed sources file.",
+    (
+        C("startup_id", "VARCHAR", "Registry id of the service.", True),
+        C("stats_url", "VARCHAR", "The stats page that was read.", True),
+        C("kind", "VARCHAR", "metabase_question, metabase_dashboard or matomo.", True),
+        C("instance", "VARCHAR", "Base URL of the Metabase or Matomo instance.", True),
+        C("identifier", "VARCHAR", "Public card/dashboard uuid, or Matomo site id.", True),
+        C("found_at", "TIMESTAMP", "When the page was read (UTC).", True),
+        C("confirmed", "BOOLEAN", "True when the reviewed sources file already has this source for the service.", True),
+    ),
+    key=("startup_id", "kind", "instance", "identifier"),
+)
+
+# --- quality (criterion c) -------------------------------------------------------------------
+
+OBSERVATOIRE_PROCEDURES = Table(
+    "observatoire_procedures",
+    "Observatoire « Vos démarches essentielles »: one row per (edition, démarche, indicator), as published.",
+    (
+        C("edition_id", "VARCHAR", "Observatoire edition id.", True),
+        C("edition", "VARCHAR", "Edition name.", True),
+        C("year", "INTEGER", "Year the edition counts for: year of its end_date, else a year in its name."),
+        C("edition_end", "VARCHAR", "Edition end date as published."),
+        C("procedure_id", "VARCHAR", "Observatoire démarche id.", True),
+        C("title", "VARCHAR", "Démarche title."),
+        C("administration", "VARCHAR", "Administration in charge of the démarche."),
+        C("url", "VARCHAR", "Démarche URL (value of the `online` indicator), http(s) only."),
+        C("host", "VARCHAR", "Normalised host of the URL (lower case, no scheme, no www.), used to join services."),
+        C("volume", "BIGINT", "Yearly volume of online procedures, NULL when unknown."),
+        C("indicator", "VARCHAR", "Indicator slug (online, satisfaction, handicap, dlnuf, auth, simplicity, help_reachable…).", True),
+        C("value", "VARCHAR", "Raw value as published (number, text or placeholder)."),
+        C("label", "VARCHAR", "Level label as published (e.g. '8 / 10', 'Oui', 'À venir')."),
+        C("value_numeric", "DOUBLE", "Value read as a number (score /10, percentage 0–100, ms); NULL for text and placeholders."),
+        C("color", "VARCHAR", "Level colour as published (green, yellow, orange, red, blue, gray)."),
+        C("goal_reached", "BOOLEAN", "The API's goalReached, else read from the colour; NULL for placeholders (never a failure)."),
+        C("placeholder", "BOOLEAN", "True when the value is a text placeholder ('À venir', 'Non applicable', 'Nombre d''avis insuffisant')."),
+        C("fetched_at", "TIMESTAMP", "When the edition's démarches were fetched (UTC)."),
+        C("source_url", "VARCHAR", "API URL the rows were read from."),
+    ),
+    key=("edition_id", "procedure_id", "indicator"),
+)
+
+STARTUP_OBSERVATOIRE = Table(
+    "startup_observatoire",
+    "Per service and year: the observatoire's headline goals, help reachability and online volume of its démarches.",
+    (
+        C("startup_id", "VARCHAR", "Registry id of the startup.", True),
+        C("year", "INTEGER", "Year of the edition (its end_date's year).", True),
+        C("edition", "VARCHAR", "The latest edition of the year listing the service's démarches.", True),
+        C("edition_id", "VARCHAR", "Its id.", True),
+        C("procedure_ids", "VARCHAR[]", "Observatoire démarches joined to the service.", True),
+        C("procedure_titles", "VARCHAR[]", "Their titles."),
+        C("n_procedures", "INTEGER", "Number of démarches joined.", True),
+        C("matched_by", "VARCHAR[]", "How they were joined: 'link host' or 'override' (config/observatoire_hosts.yaml)."),
+        C("online_volume", "BIGINT", "Sum of the démarches' yearly online volumes; NULL when none is known."),
+        C("n_procedures_with_volume", "INTEGER", "Démarches whose volume is known."),
+        C("goals_reached", "INTEGER", "Headline goals (satisfaction, handicap, dlnuf, auth, simplicity) reached.", True),
+        C("goals_total", "INTEGER", "Headline goals with a known value (placeholders excluded).", True),
+        C("satisfaction_goal", "BOOLEAN", "Satisfaction ≥ 8/10 reached by every démarche with a value; NULL when unknown."),
+        C("handicap_goal", "BOOLEAN", "RGAA accessibility goal reached; NULL when unknown."),
+        C("dlnuf_goal", "BOOLEAN", "« Dites-le nous une fois » goal reached; NULL when unknown."),
+        C("auth_goal", "BOOLEAN", "FranceConnect / FranceConnect+ offered; NULL when unknown or not applicable."),
+        C("simplicity_goal", "BOOLEAN", "Clarity of language ≥ 8/10 reached; NULL when unknown."),
+        C("help_reachable", "DOUBLE", "Lowest help reachability (%) among the démarches; NULL when unknown."),
+        C("evidence_url", "VARCHAR", "Observatoire API URL of the edition the figures come from."),
+    ),
+    key=("startup_id", "year"),
+)
+
+REPOSITORY_ACTIVITY = Table(
+    "repository_activity",
+    "Per service and year: activity of its declared repository on GitHub or GitLab (commits, last push, archived).",
+    (
+        C("startup_id", "VARCHAR", "Registry id of the startup.", True),
+        C("year", "INTEGER", "Year the commits are counted in.", True),
+        C("forge", "VARCHAR", "github, gitlab or other (not a supported forge).", True),
+        C("repo", "VARCHAR", "host/owner/repository.", True),
+        C("repo_url", "VARCHAR", "Repository URL as declared in the registry.", True),
+        C("commits_in_year", "INTEGER", "Commits dated in the year on the default branch; NULL when unknown."),
+        C("commits_is_lower_bound", "BOOLEAN", "True when the forge gave no total (GitLab beyond 10,000): at least this many."),
+        C("last_push", "TIMESTAMP", "Last push (GitHub pushed_at, GitLab last_activity_at), UTC, at fetch time."),
+        C("archived", "BOOLEAN", "Archived (read-only) at fetch time."),
+        C("public", "BOOLEAN", "Publicly visible at fetch time."),
+        C("created_at", "TIMESTAMP", "Repository creation time."),
+        C("status", "VARCHAR", "ok, not_modified, rate_limited, error, not_found, unsupported or disabled.", True),
+        C("reason", "VARCHAR", "Why the figures are missing or partial, in words."),
+        C("fetched_at", "TIMESTAMP", "When the forge was asked (UTC).", True),
+        C("api_url", "VARCHAR", "Forge API URL of the repository (no token)."),
+    ),
+    key=("startup_id", "year"),
+)
+
+STATS_PAGE_CHECKS = Table(
+    "stats_page_checks",
+    "Every check of a declared stats page or repository URL: did it answer, with what status, where did it end.",
+    (
+        C("startup_id", "VARCHAR", "Registry id of the startup.", True),
+        C("kind", "VARCHAR", "What was checked: stats_url or repository.", True),
+        C("url", "VARCHAR", "URL as declared (stripped).", True),
+        C("status_code", "INTEGER", "HTTP status of the final answer (304 = unchanged since a 2xx); NULL on network errors."),
+        C("ok", "BOOLEAN", "True when the URL answered with a success status after redirects.", True),
+        C("final_url", "VARCHAR", "URL after redirects."),
+        C("checked_at", "TIMESTAMP", "When it was checked (UTC); such a check is evidence for that year only.", True),
+        C("error", "VARCHAR", "Why it failed (timeout, HTTP 404, not an http(s) URL…)."),
+        C("source", "VARCHAR", "live (fetched) or recorded (offline sample answers)."),
+    ),
+    key=("startup_id", "kind", "checked_at"),
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     REGISTRY_RAW,
     STARTUPS,
@@ -211,6 +382,14 @@ ALL_TABLES: tuple[Table, ...] = (
     NATIONAL_IMPACT,
     NATIONAL_IMPACT_SUMMARY,
     PUBLISH_LOG,
+    USAGE_OBSERVATIONS,
+    USAGE_SOURCE_STATUS,
+    YEARLY_REACH,
+    USAGE_SOURCE_PROPOSALS,
+    OBSERVATOIRE_PROCEDURES,
+    STARTUP_OBSERVATOIRE,
+    REPOSITORY_ACTIVITY,
+    STATS_PAGE_CHECKS,
 )
 
 

@@ -6,13 +6,24 @@ run load it first.
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
+from impact_pipeline.defs.gates.checks import build_asset_checks
+from impact_pipeline.defs.gates.suites import ALL_SUITES
 from impact_pipeline.defs.impact import assets as impact_assets
 from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.impact.schedules import impact_job, nightly_refresh
+from impact_pipeline.defs.quality import assets as quality_assets
+from impact_pipeline.defs.quality import gates as quality_gates
+from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.defs.registry import assets as registry_assets
+from impact_pipeline.defs.reporting import assets as reporting_assets
 from impact_pipeline.defs.registry.resources import RegistrySource
+from impact_pipeline.defs.usage import assets as usage_assets
+from impact_pipeline.defs.usage import checks as usage_checks
+from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import Settings
 
@@ -21,8 +32,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Definitions wired to the configuration read from the environment (or given, in tests)."""
     settings = settings or Settings.from_env()
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([registry_assets, impact_assets]),
-        asset_checks=[],
+        assets=dg.load_assets_from_modules([registry_assets, impact_assets, reporting_assets, usage_assets, quality_assets]),
+        asset_checks=build_asset_checks([*ALL_SUITES, *usage_checks.SUITES, *quality_gates.SUITES]),
         jobs=[impact_job],
         schedules=[nightly_refresh],
         resources={
@@ -33,7 +44,36 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 work_dir=str(settings.work_dir),
             ),
             "criteria": CriteriaSettings(path=str(settings.criteria_path)),
+            "usage": UsageSources(
+                sources_path=settings.usage_sources_path or None,
+                declared_figures_path=settings.declared_figures_path or None,
+                datagouv_url=settings.datagouv_url,
+                discovery=settings.usage_discovery,
+                allow_private_network=settings.allow_private_network,
+                # One token per Matomo instance, from the environment only (never in files or metadata).
+                matomo_tokens={name: dg.EnvVar(name) for name in sorted(os.environ) if name.startswith("IMPACT_MATOMO_TOKEN_")},
+            ),
+            "quality": _quality_sources(settings),
         },
+    )
+
+
+def _quality_sources(settings: Settings) -> QualitySources:
+    """Criterion (c)'s sources; tokens only through dg.EnvVar, and only when set (the sample never sends them)."""
+    def token(name: str):
+        return dg.EnvVar(name) if os.environ.get(name) and not settings.sample else None
+
+    return QualitySources(
+        observatoire_url=settings.observatoire_url,
+        observatoire_hosts_path=settings.observatoire_hosts_path,
+        github_api_url=settings.github_api_url,
+        github_token=token("GITHUB_TOKEN"),
+        gitlab_api_url=settings.gitlab_api_url,
+        gitlab_token=token("GITLAB_TOKEN"),
+        gitlab_self_hosted=settings.gitlab_self_hosted,
+        url_checks=settings.url_checks,
+        url_checks_recorded=settings.url_checks_recorded,
+        allow_private_network=settings.allow_private_network,
     )
 
 

@@ -13,6 +13,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 DEFAULT_REGISTRY_URL = "https://beta.gouv.fr/api/v2.5/startups.json"
 DEFAULT_CRITERIA_PATH = Path(__file__).resolve().parent / "config" / "criteria.yaml"
+# Quality sources (criterion c); an empty string disables a source.
+DEFAULT_OBSERVATOIRE_URL = "https://observatoire.numerique.gouv.fr"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GITLAB_API_URL = "https://gitlab.com/api/v4"
+DEFAULT_OBSERVATOIRE_HOSTS = Path(__file__).resolve().parent / "config" / "observatoire_hosts.yaml"
+SAMPLE_QUALITY_DIR = SAMPLE_DIR / "quality"
+# Usage sources (criterion b): the reviewed sources file, declared figures and data.gouv.fr discovery.
+DEFAULT_USAGE_SOURCES = Path(__file__).resolve().parent / "config" / "usage_sources.yaml"
+DEFAULT_DECLARED_FIGURES = Path(__file__).resolve().parent / "config" / "declared_figures.csv"
+DEFAULT_DATAGOUV_URL = (
+    "https://www.data.gouv.fr/api/1/datasets/?schema=etalab/schema-impact-service-public-numerique&page_size=100"
+)
 
 
 def _env(name: str, default: str) -> str:
@@ -34,6 +46,20 @@ class Settings:
     criteria_path: Path
     allow_private_network: bool
     sample: bool
+    # Quality sources: disabled unless given (tests build Settings directly and stay offline);
+    # `from_env` fills in the live defaults.
+    observatoire_url: str = ""
+    observatoire_hosts_path: str = str(DEFAULT_OBSERVATOIRE_HOSTS)
+    github_api_url: str = ""
+    gitlab_api_url: str = ""
+    gitlab_self_hosted: bool = False
+    url_checks: bool = False
+    url_checks_recorded: str = ""
+    # Usage sources: none unless given (tests build Settings directly and stay offline).
+    usage_sources_path: str = ""
+    declared_figures_path: str = ""
+    datagouv_url: str = ""
+    usage_discovery: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -61,4 +87,46 @@ class Settings:
             criteria_path=criteria_path,
             allow_private_network=os.environ.get("IMPACT_ALLOW_PRIVATE_NETWORK", "") == "1",
             sample=sample,
+            **_quality_settings(sample),
+            **_usage_settings(sample),
         )
+
+
+def _quality_settings(sample: bool) -> dict:
+    """The quality sources: live by default; the sample world reads local mirrors and recorded answers only."""
+    if sample:
+        return {
+            "observatoire_url": str(SAMPLE_QUALITY_DIR / "observatoire"),
+            "observatoire_hosts_path": str(SAMPLE_QUALITY_DIR / "observatoire_hosts.yaml"),
+            "github_api_url": str(SAMPLE_QUALITY_DIR / "github"),
+            "gitlab_api_url": str(SAMPLE_QUALITY_DIR / "gitlab"),
+            "gitlab_self_hosted": False,  # never reach a registry-declared host from the sample
+            "url_checks": True,
+            "url_checks_recorded": str(SAMPLE_QUALITY_DIR / "url_checks.json"),
+        }
+    return {
+        "observatoire_url": _env("IMPACT_OBSERVATOIRE_URL", DEFAULT_OBSERVATOIRE_URL).strip(),
+        "observatoire_hosts_path": _env("IMPACT_OBSERVATOIRE_HOSTS", str(DEFAULT_OBSERVATOIRE_HOSTS)),
+        "github_api_url": _env("IMPACT_GITHUB_API_URL", DEFAULT_GITHUB_API_URL).strip(),
+        "gitlab_api_url": _env("IMPACT_GITLAB_API_URL", DEFAULT_GITLAB_API_URL).strip(),
+        "gitlab_self_hosted": _env("IMPACT_GITLAB_SELF_HOSTED", "1").strip() == "1",
+        "url_checks": _env("IMPACT_URL_CHECKS", "1").strip() == "1",
+        "url_checks_recorded": "",
+    }
+
+
+def _usage_settings(sample: bool) -> dict:
+    """The usage sources: the reviewed files and data.gouv.fr by default; the sample world reads local fixtures only."""
+    if sample:
+        return {
+            "usage_sources_path": str(SAMPLE_DIR / "usage_sources.yaml"),
+            "declared_figures_path": str(SAMPLE_DIR / "usage" / "declared_figures.csv"),
+            "datagouv_url": "",
+            "usage_discovery": True,  # reads the mirrored stats pages listed in the sample sources file only
+        }
+    return {
+        "usage_sources_path": _env("IMPACT_USAGE_SOURCES_PATH", str(DEFAULT_USAGE_SOURCES)).strip(),
+        "declared_figures_path": _env("IMPACT_DECLARED_FIGURES_PATH", str(DEFAULT_DECLARED_FIGURES)).strip(),
+        "datagouv_url": _env("IMPACT_DATAGOUV_URL", DEFAULT_DATAGOUV_URL).strip(),
+        "usage_discovery": _env("IMPACT_USAGE_DISCOVERY", "1").strip() == "1",
+    }

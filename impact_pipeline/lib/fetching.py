@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -51,6 +51,8 @@ class FetchRequest:
     data: dict[str, str] | None = None
     headers: dict[str, str] | None = None
     conditional: bool = True  # send stored validators and accept 304
+    # Only for paths built from a configured source location (offline mirrors), never registry URLs.
+    allow_local_path: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class FetchOutcome:
     request: FetchRequest
     result: FetchResult | None  # on a 304, carries the cached body with not_modified=True
     error: FetchError | None
+    skipped: bool = False  # not sent: `should_skip` gave a reason (in `error.reason`)
 
     @property
     def ok(self) -> bool:
@@ -165,8 +168,15 @@ class Fetcher:
         concurrency: int | None = None,
         per_host: int | None = None,
         stats: FetchStats | None = None,
+        should_skip: Callable[[FetchRequest], str | None] | None = None,
+        on_outcome: Callable[[FetchOutcome], None] | None = None,
     ):
         self.client = client
+        # Asked right before each request is sent (e.g. "the API's rate limit is exhausted"):
+        # a reason skips the request, which becomes a failed outcome with `skipped=True`.
+        self.should_skip = should_skip
+        # Called with every outcome as soon as it is known (e.g. to notice a rate limit mid-run).
+        self.on_outcome = on_outcome
         self.cache = cache
         self.concurrency = concurrency or _env_int("IMPACT_FETCH_CONCURRENCY", DEFAULT_CONCURRENCY)
         self.per_host = per_host or _env_int("IMPACT_FETCH_PER_HOST", DEFAULT_PER_HOST)
@@ -190,6 +200,9 @@ class Fetcher:
         result: FetchResult | None = None
         error: FetchError | None = None
         with self._host_slot(request.url):
+            skip_reason = self.should_skip(request) if self.should_skip else None
+            if skip_reason:
+                return FetchOutcome(request, None, FetchError(request.url, skip_reason), skipped=True)
             try:
                 result = self.client.fetch(
                     request.url,
@@ -198,6 +211,7 @@ class Fetcher:
                     headers=request.headers,
                     etag=etag,
                     last_modified=last_modified,
+                    allow_local_path=request.allow_local_path,
                 )
             except FetchError as exc:
                 error = exc
@@ -207,7 +221,10 @@ class Fetcher:
         elif result is not None and self.cache and request.conditional:
             self.cache.put(request, result)
         self.stats.record(request.source, elapsed=time.monotonic() - started, result=result, error=error)
-        return FetchOutcome(request, result, error)
+        outcome = FetchOutcome(request, result, error)
+        if self.on_outcome:
+            self.on_outcome(outcome)
+        return outcome
 
     def fetch_all(self, requests: Iterable[FetchRequest]) -> list[FetchOutcome]:
         """Outcomes in the order of `requests`; a failure is an outcome, never an exception."""

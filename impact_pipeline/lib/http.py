@@ -116,9 +116,13 @@ _install_log_redaction()
 class FetchError(Exception):
     """A fetch failed; `str(error)` is "<redacted url>: <reason>"."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(self, url: str, reason: str, *, status: int | None = None, headers: Any = None) -> None:
         self.url = redact_url(url) if url else "<empty>"
         self.reason = reason
+        # The HTTP status and headers of an error answer (None for network errors): sources need them
+        # to tell a rate limit (403 + X-RateLimit-Remaining: 0) from a refusal.
+        self.status = status
+        self.headers = headers
         # Both in args so the error survives pickling (process pools, Dagster).
         super().__init__(self.url, reason)
 
@@ -600,7 +604,7 @@ class HttpClient:
                 reason += " without a Location header"
             if retried:
                 reason += f" after {retried} {'retry' if retried == 1 else 'retries'}"
-            raise FetchError(url, reason + where)
+            raise FetchError(url, reason + where, status=status, headers=_Headers(response.headers.items()))
 
         if not_modified or response.request.method == "HEAD":
             response.close()

@@ -69,6 +69,30 @@ def _fsync_and_replace(tmp: Path, target: Path) -> None:
         pass
 
 
+def write_file_atomically(path: Path, data: bytes) -> None:
+    """Write bytes to a temp name beside `path`, fsync, then rename over it (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        _fsync_and_replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy_validations(source: Path, target: Path) -> None:
+    if not source.is_dir():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.json")):
+        tmp = target / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target / path.name)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
 def write_csv_atomically(path: Path, columns: list[str], rows: list[tuple]) -> None:
     """UTF-8, header row, comma separator, `\\n` line ends; written to a temp name, then renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +128,11 @@ class Warehouse(dg.ConfigurableResource):
     def gates_path(self) -> Path:
         return Path(self.work_dir) / "gates.json"
 
+    @property
+    def validations_dir(self) -> Path:
+        """Latest GX result of every gate on the working data, kept even when a gate fails."""
+        return Path(self.work_dir) / "validations"
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """One writer at a time across processes (DuckDB allows a single read-write process per file)."""
@@ -123,6 +152,14 @@ class Warehouse(dg.ConfigurableResource):
             if not work.exists() and self.published_path.exists():
                 # Start from the last good publication so that earlier years are never lost.
                 shutil.copyfile(self.published_path, work)
+            if read_only and not work.exists():
+                # A reader (a gate) before any writer: an empty working file with every table.
+                created = duckdb.connect(str(work))
+                try:
+                    ensure_tables(created)
+                    created.execute("CHECKPOINT")
+                finally:
+                    created.close()
             con = duckdb.connect(str(work), read_only=read_only)
             try:
                 if not read_only:
@@ -209,15 +246,56 @@ class Warehouse(dg.ConfigurableResource):
                     path = export_dir / f"national_impact_{year}.csv"
                     write_csv_atomically(path, cols, rows)
                     csv_paths.append(str(path))
+                # The validation results that let this data through, published beside the exports.
+                _copy_validations(self.validations_dir, export_dir / "validations")
                 _fsync_and_replace(tmp, published)
             finally:
                 tmp.unlink(missing_ok=True)
-            return {"published_path": str(published), "years": years, "csv_paths": csv_paths}
+            return {"published_path": str(published), "years": years, "csv_paths": csv_paths,
+                    "rows_per_year": {year: len(rows) for year, rows in exports.items()}}
 
 
 def ensure_tables(con: Any) -> None:
-    """Create every contract table that is missing and (re)write its comments."""
+    """Create every contract table that is missing and (re)write its comments; then the analyst views."""
+    # Skipped when the file already carries this exact contract (each statement is a catalogue write,
+    # and every asset opens the working file): the fingerprint is stored in a tiny table.
+    fingerprint = contract_fingerprint()
+    try:
+        stored = con.execute("SELECT fingerprint FROM _contract_version").fetchall()
+    except Exception:  # table missing: a new or older file
+        stored = []
+    if stored and stored[0][0] == fingerprint:
+        return
+    from impact_pipeline.views import ensure_views
+
+    con.execute("BEGIN")
+    existing: dict[str, set[str]] = {}
+    for table_name, column_name in con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+    ).fetchall():
+        existing.setdefault(table_name, set()).add(column_name)
     for table in contract.ALL_TABLES:
         con.execute(table.ddl())
+        # A file written by an older contract gains the new columns (NULL for old rows).
+        for column in table.columns:
+            if table.name in existing and column.name not in existing[table.name]:
+                con.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}')
         for statement in table.comments():
             con.execute(statement)
+    ensure_views(con)
+    con.execute("CREATE OR REPLACE TABLE _contract_version (fingerprint VARCHAR)")
+    con.execute("INSERT INTO _contract_version VALUES (?)", [fingerprint])
+    con.execute("COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this file was written with.'")
+    con.execute("COMMENT ON COLUMN _contract_version.fingerprint IS 'SHA-256 of the DDL, comments and views of the contract.'")
+    con.execute("COMMIT")
+
+
+def contract_fingerprint() -> str:
+    """Hash of every table's DDL and comments and of the views: changes whenever the contract does."""
+    import hashlib
+
+    from impact_pipeline import views
+
+    parts = [table.ddl() + "\n".join(table.comments()) for table in contract.ALL_TABLES]
+    parts.append(open(views.__file__, encoding="utf-8").read())
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

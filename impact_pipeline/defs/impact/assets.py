@@ -150,6 +150,8 @@ def national_impact_summary(
     owners=OWNERS,
     pool=DUCKDB_POOL,
     deps=[national_impact, national_impact_summary, "startups", "startup_phases", "startup_events", "incubators"],
+    # The yearly CSV exports have the columns of national_impact.
+    metadata={"dagster/column_schema": contract.table_schema(contract.NATIONAL_IMPACT)},
 )
 def published_outputs(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """The analyst DuckDB file and the yearly CSV exports, replaced atomically once every gate has passed."""
@@ -160,5 +162,10 @@ def published_outputs(context: dg.AssetExecutionContext, warehouse: Warehouse) -
             "duckdb_path": dg.MetadataValue.path(info["published_path"]),
             "years": ", ".join(map(str, info["years"])),
             "csv_files": dg.MetadataValue.json(info["csv_paths"]),
+            "dagster/row_count": sum(info["rows_per_year"].values()),
+            "preview": dg.MetadataValue.md(
+                "| year | rows | CSV file |\n|---|---|---|\n"
+                + "\n".join(f"| {y} | {n} | national_impact_{y}.csv |" for y, n in info["rows_per_year"].items())
+            ),
         }
     )

@@ -63,7 +63,7 @@ def criterion_a(phases: pd.DataFrame, config: CriteriaConfig, source: dict[str, 
     listed = ", ".join(config.qualifying_phases)
     rows = []
     for r in phases.itertuples(index=False):
-        start = r.start_date.isoformat() if hasattr(r.start_date, "isoformat") else str(r.start_date)
+        start = pd.Timestamp(r.start_date).date().isoformat()  # DuckDB DATE arrives as a Timestamp
         norm = r.phase_normalized if isinstance(r.phase_normalized, str) else None
         shown = f"'{norm}'" if norm == r.phase else f"'{norm}' (published '{r.phase}')"
         if norm is None:
@@ -148,17 +148,24 @@ def national_impact(
         return pd.DataFrame(columns=columns)
     wide = evaluation.pivot(index=["year", "startup_id"], columns="criterion", values=["verdict", "reason", "evidence"])
     out = pd.DataFrame(index=wide.index).reset_index()
+    # Whole columns at once (no per-cell DataFrame access: this table has a row per service and year).
+    verdicts = {c: wide[("verdict", c)].to_numpy(dtype=object) for c in CRITERIA}
+    texts = {c: wide[("reason", c)].to_numpy(dtype=object) for c in CRITERIA}
+    proofs = {c: wide[("evidence", c)].to_numpy(dtype=object) for c in CRITERIA}
     for c in CRITERIA:
-        out[f"criterion_{c}"] = wide[("verdict", c)].to_numpy()
+        out[f"criterion_{c}"] = verdicts[c]
     out["meets_criteria"] = (out[[f"criterion_{c}" for c in CRITERIA]] == PASS).all(axis=1)
-    reasons, evidence = [], []
-    for i in range(len(out)):
-        sentences = [wide[("reason", c)].iat[i] for c in CRITERIA if wide[("verdict", c)].iat[i] != PASS]
-        reasons.append(" ".join(sentences))
-        evidence.append(evidence_json({c: json.loads(wide[("evidence", c)].iat[i]) for c in CRITERIA}))
-    out["reasons"] = reasons
-    out["evidence"] = evidence
-    out["phase_at_year_end"] = [json.loads(e)["a"].get("phase_at_year_end") for e in evidence]
+    out["reasons"] = [
+        " ".join(reason for verdict, reason in zip(vs, rs) if verdict != PASS)
+        for vs, rs in zip(zip(*(verdicts[c] for c in CRITERIA)), zip(*(texts[c] for c in CRITERIA)))
+    ]
+    # Each criterion's evidence is already `evidence_json` text (sorted keys, same separators), and JSON
+    # encoding composes: wrapping them under their sorted keys gives the bytes `evidence_json` would.
+    out["evidence"] = [
+        "{" + ",".join(f'"{c}": {e}' for c, e in zip(CRITERIA, parts)) + "}"
+        for parts in zip(*(proofs[c] for c in CRITERIA))
+    ]
+    out["phase_at_year_end"] = [json.loads(e).get("phase_at_year_end") for e in proofs["a"]]
     versions = evaluation.groupby(["year", "startup_id"])["criteria_version"].first()
     out["criteria_version"] = versions.reindex(pd.MultiIndex.from_frame(out[["year", "startup_id"]])).to_numpy()
     out = out.merge(startups[["startup_id", "name"]], on="startup_id", how="left")

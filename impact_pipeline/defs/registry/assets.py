@@ -36,6 +36,9 @@ def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, wa
         got = type(document.get("data")).__name__ if "data" in document else "nothing"
         raise RegistryFormatError(result.url, f"`data` is not a list (got {got})")
     n_startups = len(document["data"])
+    # The decoded document is several times the size of its text: drop it before the text is copied into
+    # DuckDB, so a large registry does not hold both at once (registry_tables parses the stored text).
+    del document
     with warehouse.connect() as con:
         con.execute(
             "INSERT INTO registry_raw VALUES (?::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
@@ -48,6 +51,10 @@ def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, wa
                WHERE document IS NOT NULL AND fetched_at < (SELECT max(fetched_at) FROM registry_raw r2
                                                            WHERE r2.sha256 = registry_raw.sha256)"""
         )
+        history = con.execute(
+            "SELECT fetched_at, source_url, sha256, n_bytes, n_startups, document IS NOT NULL AS document_kept "
+            "FROM registry_raw ORDER BY fetched_at DESC"
+        ).fetchall()
     context.log.info(f"registry: {n_startups} startups from {result.url} ({len(result.content)} bytes)")
     return dg.MaterializeResult(
         metadata={
@@ -56,6 +63,11 @@ def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, wa
             "bytes": len(result.content),
             "n_startups": n_startups,
             "fetched_at": result.fetched_at,
+            "dagster/row_count": len(history),
+            "preview": dg.MetadataValue.md(
+                "| fetched_at | source_url | sha256 | n_bytes | n_startups | document_kept |\n|---|---|---|---|---|---|\n"
+                + "\n".join("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in history[:10])
+            ),
         },
         data_version=dg.DataVersion(result.sha256),
     )
@@ -105,7 +117,11 @@ def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
         if not rows:
             raise RuntimeError("no registry document in the working data: materialize registry_raw first")
         source_url, fetched_at, document = rows[0]
-        tables = parse_registry(json.loads(document), source=source_url, as_of=fetched_at.date())
+        del rows
+        decoded = json.loads(document)
+        del document  # only the decoded form from here on (large registries: hundreds of MB)
+        tables = parse_registry(decoded, source=source_url, as_of=fetched_at.date())
+        del decoded
         con.execute("BEGIN")
         for table in REGISTRY_TABLES:
             frame = getattr(tables, table.name)

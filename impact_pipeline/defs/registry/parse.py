@@ -15,6 +15,7 @@ import pandas as pd
 
 from impact_pipeline import contract
 from impact_pipeline.defs.registry.phases import PhaseEntry, normalize_phase, phase_at
+from impact_pipeline.lib.urls import refused_scheme
 
 MAX_TEXT = 10_000  # longer free-text values are cut (and reported): a registry field is never a book
 
@@ -94,6 +95,16 @@ def _text(findings: _Findings, sid: str | None, name: str, value: Any) -> str | 
     if len(text) > MAX_TEXT:
         findings.add(sid, name, len(text), f"text longer than {MAX_TEXT} characters, truncated")
         text = text[:MAX_TEXT]
+    return text
+
+
+def _link(findings: _Findings, sid: str, name: str, value: Any) -> str | None:
+    """A URL attribute: `javascript:`, `file:`, `ftp:`… links are refused (NULL + finding), never published."""
+    text = _text(findings, sid, name, value)
+    scheme = refused_scheme(text)
+    if scheme is not None:
+        findings.add(sid, name, text, f"refused URL scheme '{scheme}'")
+        return None
     return text
 
 
@@ -231,11 +242,11 @@ def parse_registry(document: Any, *, source: str, as_of: date) -> RegistryTables
                 "incubator_id": _incubator_id(record.get("relationships")),
                 "current_phase": current.phase_normalized if current else None,
                 "current_phase_published": current.phase if current else None,
-                "link": _text(findings, sid, "link", attrs.get("link")),
-                "stats_url": _text(findings, sid, "stats_url", attrs.get("stats_url")),
-                "impact_url": _text(findings, sid, "impact_url", attrs.get("impact_url")),
-                "budget_url": _text(findings, sid, "budget_url", attrs.get("budget_url")),
-                "repository": _text(findings, sid, "repository", attrs.get("repository")),
+                "link": _link(findings, sid, "link", attrs.get("link")),
+                "stats_url": _link(findings, sid, "stats_url", attrs.get("stats_url")),
+                "impact_url": _link(findings, sid, "impact_url", attrs.get("impact_url")),
+                "budget_url": _link(findings, sid, "budget_url", attrs.get("budget_url")),
+                "repository": _link(findings, sid, "repository", attrs.get("repository")),
                 "contact": _text(findings, sid, "contact", attrs.get("contact")),
                 "accessibility_status": _text(findings, sid, "accessibility_status", attrs.get("accessibility_status")) or None,
                 "sponsors": _text_list(findings, sid, "sponsors", attrs.get("sponsors")),
