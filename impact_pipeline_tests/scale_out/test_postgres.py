@@ -80,6 +80,7 @@ def test_sample_world_runs_on_postgres_storage_with_the_multiprocess_executor(tm
         "DAGSTER_PG_PASSWORD": parts.password or "",
         "DAGSTER_PG_DB": parts.path.lstrip("/"),  # the fresh database
         "IMPACT_SAMPLE": "1",
+        "IMPACT_EXECUTOR": "multiprocess",
         "IMPACT_DUCKDB_PATH": str(out / "impact.duckdb"),
         "IMPACT_EXPORT_DIR": str(out / "exports"),
     }

@@ -97,7 +97,7 @@ def _launch_sample_run(base: str, last_year: int) -> str:
         "selector": {"repositoryLocationName": "impact_pipeline", "repositoryName": "__repository__",
                      "jobName": "impact_job"},
         # One process for the whole run (the steps share one DuckDB file and run one at a time anyway).
-        "runConfigData": {"execution": {"config": {"in_process": {}}}},
+        "runConfigData": {},  # the code location's default executor runs every step in one process
         "executionMetadata": {"tags": [
             {"key": "dagster/asset_partition_range_start", "value": "2016"},
             {"key": "dagster/asset_partition_range_end", "value": str(last_year)},
