@@ -4,6 +4,8 @@
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.metadata import preview as _preview
+from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.quality import criterion as quality_criterion
 from impact_pipeline.defs.usage import criterion as usage_criterion
@@ -11,10 +13,6 @@ from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yea
 from impact_pipeline.lib.warehouse import Warehouse
 
 GROUP = "impact"
-
-
-def _meta(table: contract.Table) -> dict:
-    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
 
 
 def _years(context: dg.AssetExecutionContext) -> list[int]:
@@ -30,12 +28,6 @@ def _replace_years(con, table: contract.Table, years: list[int], frame) -> None:
         con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
         con.unregister("_frame")
     con.execute("COMMIT")
-
-
-def _preview(frame, columns: list[str], n: int = 10) -> dg.MetadataValue:
-    if not len(frame):
-        return dg.MetadataValue.md("_empty_")
-    return dg.MetadataValue.md(frame[columns].head(n).to_markdown(index=False))
 
 
 @dg.asset(

@@ -4,15 +4,13 @@
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.metadata import preview as _preview
+from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.lib.warehouse import Warehouse
 
 GROUP = "quality"
-
-
-def _meta(table: contract.Table) -> dict:
-    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
 
 
 def _insert(con, table: contract.Table, rows: list[dict]) -> None:
@@ -26,14 +24,6 @@ def _insert(con, table: contract.Table, rows: list[dict]) -> None:
         con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
     finally:
         con.unregister("_frame")
-
-
-def _preview(rows: list[dict], columns: list[str], n: int = 10) -> dg.MetadataValue:
-    if not rows:
-        return dg.MetadataValue.md("_empty_")
-    import pandas as pd
-
-    return dg.MetadataValue.md(pd.DataFrame(rows)[columns].head(n).to_markdown(index=False))
 
 
 @dg.asset(

@@ -6,15 +6,12 @@ import json
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.registry.resources import RegistrySource
 from impact_pipeline.lib.warehouse import Warehouse
 
 GROUP = "registry"
-
-
-def _meta(table: contract.Table) -> dict:
-    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
 
 
 @dg.asset(

@@ -6,6 +6,8 @@ from pathlib import Path
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.metadata import preview as _preview
+from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.usage.resources import UsageSources
@@ -14,10 +16,6 @@ from impact_pipeline.lib.warehouse import Warehouse
 GROUP = "usage"
 # Built by the quality domain when it lands; read only if present (its yearly online procedures).
 OBSERVATOIRE_TABLE = "startup_observatoire"
-
-
-def _meta(table: contract.Table) -> dict:
-    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
 
 
 def _cache_dir(warehouse: Warehouse) -> Path:
@@ -36,14 +34,6 @@ def _replace_all(con, table: contract.Table, rows: list[dict]) -> None:
         con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
         con.unregister("_frame")
     con.execute("COMMIT")
-
-
-def _preview(rows: list[dict], columns: list[str], n: int = 10) -> dg.MetadataValue:
-    import pandas as pd
-
-    if not rows:
-        return dg.MetadataValue.md("_empty_")
-    return dg.MetadataValue.md(pd.DataFrame(rows)[columns].head(n).to_markdown(index=False))
 
 
 @dg.multi_asset(

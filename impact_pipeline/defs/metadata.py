@@ -1,0 +1,24 @@
+"""Dagster metadata shared by every domain's assets: column schemas from the contract, small previews."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from impact_pipeline import contract
+
+
+def table_metadata(table: contract.Table) -> dict[str, Any]:
+    """Definition metadata of an asset stored as a contract table: its column schema and table name."""
+    return {"dagster/column_schema": contract.table_schema(table), "dagster/table_name": table.name}
+
+
+def preview(rows: Any, columns: list[str], n: int = 10) -> dg.MetadataValue:
+    """The first `n` rows (a DataFrame or a list of dicts) as a markdown table for the UI."""
+    if not len(rows):
+        return dg.MetadataValue.md("_empty_")
+    import pandas as pd
+
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    return dg.MetadataValue.md(frame[columns].head(n).to_markdown(index=False))
