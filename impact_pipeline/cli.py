@@ -107,13 +107,13 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     defs = build_definitions(settings)
     job = defs.resolve_job_def("impact_job")
     print(f"impact-pipeline: evaluating {lo}–{hi} from {settings.registry_url}", file=sys.stderr)
-    instance = dg.DagsterInstance.get()
     from filelock import FileLock
 
     # One CLI run at a time on the same working area: a second cron run waits for the first instead of
     # interleaving its writes (steps are already serialised by the warehouse lock, this makes runs atomic).
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(settings.work_dir / "run.lock")):
+        instance = dg.DagsterInstance.get()  # inside the lock: two CLIs never initialise one SQLite store at once
         result = job.execute_in_process(
             instance=instance,
             tags={RANGE_START: str(lo), RANGE_END: str(hi), "impact/trigger": "cli"},

@@ -255,6 +255,17 @@ class Warehouse(dg.ConfigurableResource):
                     "rows_per_year": {year: len(rows) for year, rows in exports.items()}}
 
 
+def insert_frame(con: Any, table: contract.Table, frame: Any) -> None:
+    """Append a DataFrame's rows to a contract table, matching columns by name (nothing for an empty frame)."""
+    if not len(frame):
+        return
+    con.register("_frame", frame)
+    try:
+        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
+    finally:
+        con.unregister("_frame")
+
+
 def ensure_tables(con: Any) -> None:
     """Create every contract table that is missing and (re)write its comments; then the analyst views."""
     # Skipped when the file already carries this exact contract (each statement is a catalogue write,

@@ -10,7 +10,7 @@ from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.quality import criterion as quality_criterion
 from impact_pipeline.defs.usage import criterion as usage_criterion
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
-from impact_pipeline.lib.warehouse import Warehouse
+from impact_pipeline.lib.warehouse import Warehouse, insert_frame
 
 GROUP = "impact"
 
@@ -23,10 +23,7 @@ def _replace_years(con, table: contract.Table, years: list[int], frame) -> None:
     """Idempotent partition write: delete the years' rows, insert the new ones, in one transaction."""
     con.execute("BEGIN")
     con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
-    if len(frame):
-        con.register("_frame", frame)
-        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
-        con.unregister("_frame")
+    insert_frame(con, table, frame)
     con.execute("COMMIT")
 
 

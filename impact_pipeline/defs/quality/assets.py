@@ -8,7 +8,7 @@ from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
 from impact_pipeline.defs.quality.resources import QualitySources
-from impact_pipeline.lib.warehouse import Warehouse
+from impact_pipeline.lib.warehouse import Warehouse, insert_frame
 
 GROUP = "quality"
 
@@ -18,12 +18,7 @@ def _insert(con, table: contract.Table, rows: list[dict]) -> None:
 
     if not rows:
         return
-    frame = pd.DataFrame(rows, columns=table.column_names)
-    con.register("_frame", frame)
-    try:
-        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
-    finally:
-        con.unregister("_frame")
+    insert_frame(con, table, pd.DataFrame(rows, columns=table.column_names))
 
 
 @dg.asset(

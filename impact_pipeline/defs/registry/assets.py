@@ -9,7 +9,7 @@ from impact_pipeline import contract
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.registry.resources import RegistrySource
-from impact_pipeline.lib.warehouse import Warehouse
+from impact_pipeline.lib.warehouse import Warehouse, insert_frame
 
 GROUP = "registry"
 
@@ -123,9 +123,7 @@ def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
         for table in REGISTRY_TABLES:
             frame = getattr(tables, table.name)
             con.execute(f'DELETE FROM "{table.name}"')
-            con.register("_frame", frame)
-            con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
-            con.unregister("_frame")
+            insert_frame(con, table, frame)
         con.execute("COMMIT")
     for table in REGISTRY_TABLES:
         frame = getattr(tables, table.name)

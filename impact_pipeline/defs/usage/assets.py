@@ -11,7 +11,7 @@ from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.usage.resources import UsageSources
-from impact_pipeline.lib.warehouse import Warehouse
+from impact_pipeline.lib.warehouse import Warehouse, insert_frame
 
 GROUP = "usage"
 # Built by the quality domain when it lands; read only if present (its yearly online procedures).
@@ -29,10 +29,7 @@ def _replace_all(con, table: contract.Table, rows: list[dict]) -> None:
     frame = pd.DataFrame(rows, columns=table.column_names)
     con.execute("BEGIN")
     con.execute(f'DELETE FROM "{table.name}"')
-    if len(frame):
-        con.register("_frame", frame)
-        con.execute(f'INSERT INTO "{table.name}" BY NAME SELECT * FROM _frame')
-        con.unregister("_frame")
+    insert_frame(con, table, frame)
     con.execute("COMMIT")
 
 
