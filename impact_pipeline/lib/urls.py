@@ -24,6 +24,8 @@ def public_http_url(value: object) -> str | None:
 
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.?)", re.DOTALL)
+_PLAIN_HTTP_RE = re.compile(r"https?://", re.IGNORECASE)  # starts with http(s):// — no blank, tab or control first
+_DROPPED = str.maketrans("", "", "\t\n\r")
 
 
 def refused_scheme(value: object) -> str | None:
@@ -34,7 +36,9 @@ def refused_scheme(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return None
-    text = "".join(c for c in value if c not in "\t\n\r").strip(" \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
+    if _PLAIN_HTTP_RE.match(value):  # the common case, decided without rebuilding the string
+        return None
+    text = value.translate(_DROPPED).strip(" \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
                                                                  "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c"
                                                                  "\x1d\x1e\x1f")
     match = _SCHEME_RE.match(text)

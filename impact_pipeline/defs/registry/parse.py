@@ -1,23 +1,45 @@
 """Turn a registry document (JSON:API v2.5) into the registry tables, recording what is wrong.
 
-Pure functions: no I/O, no Dagster. A malformed document raises `RegistryFormatError`; a malformed
-record or field becomes a finding and the rest is kept.
+Rules over DuckDB, no Dagster. DuckDB's JSON functions read and split the document and every
+per-record rule is SQL, so a registry of tens of thousands of services never becomes Python objects.
+Python only sees distinct values, through the functions that define them: `parse_date` for dates,
+`normalize_phase` for phase names, `refused_scheme` for link texts that do not start with http(s)://,
+and `json` for numbers and for the values written into findings. A malformed document raises
+`RegistryFormatError`; a malformed record or field becomes a finding and the rest is kept.
+
+Findings are those a Python reading of the document reports: the field (`phases[2].start`), the value
+(text as is, anything else as `json.dumps` writes it, cut at 200 characters), the problem (with Python
+type names: `expected text, got int`) and the severity, in the order a reader meets them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import pandas as pd
-
 from impact_pipeline import contract
-from impact_pipeline.defs.registry.phases import PhaseEntry, normalize_phase, phase_at
+from impact_pipeline.defs.registry.phases import LIFECYCLE_RANK, normalize_phase
 from impact_pipeline.lib.urls import refused_scheme
 
 MAX_TEXT = 10_000  # longer free-text values are cut (and reported): a registry field is never a book
+MAX_VALUE = 200  # findings keep this much of the offending value
+# What Python's str.strip() removes (the characters for which str.isspace() is true), for SQL's trim().
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# DuckDB json_type names of numbers (a number too large for 64 bits is a DOUBLE whose digits are kept).
+_NUMBERS = "('UBIGINT', 'BIGINT', 'DOUBLE')"
+
+PARSED_TABLES = (
+    contract.STARTUPS,
+    contract.STARTUP_PHASES,
+    contract.STARTUP_EVENTS,
+    contract.INCUBATORS,
+    contract.REGISTRY_FINDINGS,
+)
 
 
 class RegistryFormatError(ValueError):
@@ -29,34 +51,12 @@ class RegistryFormatError(ValueError):
         self.problem = problem
 
 
-@dataclass
+@dataclass(frozen=True)
 class RegistryTables:
-    startups: pd.DataFrame
-    startup_phases: pd.DataFrame
-    startup_events: pd.DataFrame
-    incubators: pd.DataFrame
-    registry_findings: pd.DataFrame
+    """Where `parse_registry` left each table: a temp table with the contract columns plus `_order`."""
 
-
-@dataclass
-class _Findings:
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, startup_id: str | None, field_name: str, value: Any, problem: str, severity: str = "warning"):
-        self.rows.append(
-            {
-                "startup_id": startup_id,
-                "field": field_name,
-                "value": None if value is None else _short(value),
-                "problem": problem,
-                "severity": severity,
-            }
-        )
-
-
-def _short(value: Any, limit: int = 200) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit] + "…"
+    relations: dict[str, str]
+    row_counts: dict[str, int]
 
 
 def parse_date(value: Any) -> date | None:
@@ -69,226 +69,573 @@ def parse_date(value: Any) -> date | None:
     return date.fromisoformat(text)
 
 
-def _date_field(findings: _Findings, sid: str, name: str, value: Any, *, required: bool) -> date | None:
-    if value is None or (isinstance(value, str) and value.strip() == ""):
-        if required:
-            findings.add(sid, name, value, "missing date")
-        return None
-    try:
-        return parse_date(value)
-    except ValueError:
-        findings.add(sid, name, value, "unparsable date (expected YYYY-MM-DD)")
-        return None
+# -- the document ---------------------------------------------------------------------------------------
 
 
-def _text(findings: _Findings, sid: str | None, name: str, value: Any) -> str | None:
-    """A text attribute: None stays None, scalars become strings, structures are reported."""
-    if value is None:
-        return None
-    if isinstance(value, (dict, list)):
-        findings.add(sid, name, value, f"expected text, got {type(value).__name__}")
-        return None
-    text = value if isinstance(value, str) else str(value)
-    if not isinstance(value, str):
-        findings.add(sid, name, value, f"expected text, got {type(value).__name__}")
-    text = text.strip()
-    if len(text) > MAX_TEXT:
-        findings.add(sid, name, len(text), f"text longer than {MAX_TEXT} characters, truncated")
-        text = text[:MAX_TEXT]
+def _json_error(exc: Exception) -> str:
+    """DuckDB's parse error without its echo of the input (which may be megabytes long)."""
+    text = str(exc).split("Input:", 1)[0].split("Error:", 1)[-1].strip().rstrip(".")
+    if "input length is 0" in text:
+        return "empty body"
+    if "unexpected end of data" in text:
+        return f"{text} (the document is truncated)"
     return text
 
 
-def _link(findings: _Findings, sid: str, name: str, value: Any) -> str | None:
-    """A URL attribute: `javascript:`, `file:`, `ftp:`… links are refused (NULL + finding), never published."""
-    text = _text(findings, sid, name, value)
-    scheme = refused_scheme(text)
-    if scheme is not None:
-        findings.add(sid, name, text, f"refused URL scheme '{scheme}'")
-        return None
-    return text
+def insert_document(con: Any, values: list[Any], content: bytes, *, source: str) -> None:
+    """Append a fetched document to registry_raw (n_startups NULL until counted): `values` are fetched_at,
+    source_url, final_url, sha256, n_bytes; DuckDB decodes the bytes, refusing what is not UTF-8."""
+    import duckdb
 
-
-def _text_list(findings: _Findings, sid: str, name: str, value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        findings.add(sid, name, value, f"expected a list, got {type(value).__name__}")
-        return []
-    out = []
-    for item in value:
-        if isinstance(item, (str, int, float)) and not isinstance(item, bool):
-            out.append(str(item).strip())
-        else:
-            findings.add(sid, name, item, "list item is not text")
-    return out
-
-
-def _incubator_id(relationships: Any) -> str | None:
     try:
-        data = relationships["incubator"]["data"]
-    except (KeyError, TypeError):
-        return None
-    if isinstance(data, dict) and isinstance(data.get("id"), str):
-        return data["id"]
-    return None
+        con.execute("INSERT INTO registry_raw VALUES (?::TIMESTAMP, ?, ?, ?, ?, NULL, decode(?::BLOB))", [*values, content])
+    except duckdb.ConversionException:
+        raise RegistryFormatError(source, "response is not valid JSON: not UTF-8 text") from None
 
 
-def parse_registry(document: Any, *, source: str, as_of: date) -> RegistryTables:
-    """Build the registry tables from a decoded registry document.
+def count_records(con: Any, document_sql: str, params: list[Any], *, source: str) -> int:
+    """The number of records of a registry document held by DuckDB; RegistryFormatError when it is not one.
 
-    `as_of` is the date used for `current_phase` (the fetch date).
+    `document_sql` (written by code, never from data) selects one VARCHAR column `document`. One parse
+    of the document in the common case; its shape is only examined to explain a refusal.
     """
-    if not isinstance(document, dict):
-        raise RegistryFormatError(source, f"the document is not a JSON object (got {type(document).__name__})")
-    if "data" not in document:
+    import duckdb
+
+    try:
+        rows = con.execute(f"SELECT json_array_length(document, '$.data') FROM ({document_sql})", params).fetchall()
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        raise RegistryFormatError(source, f"response is not valid JSON: {_json_error(exc)}") from None
+    if not rows:
+        raise RegistryFormatError(source, "no registry document")
+    if rows[0][0]:
+        return int(rows[0][0])
+    # 0 or NULL: an empty list, or no list at all; say which.
+    root, data, root_raw, data_raw = con.execute(
+        f"""SELECT types[1], types[2], CASE WHEN types[1] IN {_NUMBERS} THEN document END,
+                   CASE WHEN types[2] IN {_NUMBERS} THEN document->>'$.data' END
+            FROM (SELECT json_type(document, ['$', '$.data']) AS types, document FROM ({document_sql}))""",
+        params,
+    ).fetchall()[0]
+    if root != "OBJECT":
+        raise RegistryFormatError(source, f"the document is not a JSON object (got {_python_type(root, root_raw)})")
+    if data is None:
         raise RegistryFormatError(source, "the document has no `data` member (not a JSON:API startups document)")
-    records = document["data"]
-    if not isinstance(records, list):
-        raise RegistryFormatError(source, f"`data` is not a list (got {type(records).__name__})")
+    if data != "ARRAY":
+        raise RegistryFormatError(source, f"`data` is not a list (got {_python_type(data, data_raw)})")
+    return 0
 
-    findings = _Findings()
-    startups: list[dict[str, Any]] = []
-    phases: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    seen: set[str] = set()
 
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            findings.add(None, f"data[{index}]", record, "record is not an object; skipped", "error")
-            continue
-        sid = record.get("id")
-        if not isinstance(sid, str) or not sid.strip():
-            findings.add(None, f"data[{index}].id", sid, "record has no usable id; skipped", "error")
-            continue
-        sid = sid.strip()
-        if sid in seen:
-            findings.add(sid, f"data[{index}].id", sid, "duplicate id; later record skipped", "error")
-            continue
-        seen.add(sid)
-        attrs = record.get("attributes")
-        if not isinstance(attrs, dict):
-            findings.add(sid, "attributes", attrs, "attributes is not an object; record kept with no attributes", "error")
-            attrs = {}
+# -- Python over distinct values --------------------------------------------------------------------------
 
-        entries: list[PhaseEntry] = []
-        raw_phases = attrs.get("phases")
-        if raw_phases is None:
-            raw_phases = []
-        if not isinstance(raw_phases, list):
-            findings.add(sid, "phases", raw_phases, "phases is not a list", "error")
-            raw_phases = []
-        for pos, ph in enumerate(raw_phases):
-            if not isinstance(ph, dict):
-                findings.add(sid, f"phases[{pos}]", ph, "phase entry is not an object; skipped", "error")
-                continue
-            name = _text(findings, sid, f"phases[{pos}].name", ph.get("name"))
-            if not name:
-                findings.add(sid, f"phases[{pos}].name", ph.get("name"), "phase without a name; skipped", "error")
-                continue
-            normalized = normalize_phase(name)
-            if normalized is None:
-                findings.add(sid, f"phases[{pos}].name", name, "unknown phase name (neither the 2026 nor the old vocabulary)")
-            start = _date_field(findings, sid, f"phases[{pos}].start", ph.get("start"), required=True)
-            end = _date_field(findings, sid, f"phases[{pos}].end", ph.get("end"), required=False)
-            if start and end and end < start:
-                findings.add(sid, f"phases[{pos}].end", ph.get("end"), "phase ends before it starts")
-            entries.append(PhaseEntry(name, normalized, start, pos))
-            phases.append(
-                {
-                    "startup_id": sid,
-                    "position": pos,
-                    "phase": name,
-                    "phase_normalized": normalized,
-                    "start_date": start,
-                    "end_date": end,
-                }
-            )
-        if not entries:
-            findings.add(sid, "phases", raw_phases, "startup has no phase: it is never evaluated")
 
-        raw_events = attrs.get("events") or []
-        if not isinstance(raw_events, list):
-            findings.add(sid, "events", raw_events, "events is not a list", "error")
-            raw_events = []
-        for pos, ev in enumerate(raw_events):
-            if not isinstance(ev, dict):
-                findings.add(sid, f"events[{pos}]", ev, "event entry is not an object; skipped", "error")
-                continue
-            name = _text(findings, sid, f"events[{pos}].name", ev.get("name"))
-            if not name:
-                findings.add(sid, f"events[{pos}].name", ev.get("name"), "event without a name; skipped", "error")
-                continue
-            events.append(
-                {
-                    "startup_id": sid,
-                    "position": pos,
-                    "name": name,
-                    "event_date": _date_field(findings, sid, f"events[{pos}].date", ev.get("date"), required=True),
-                    "comment": _text(findings, sid, f"events[{pos}].comment", ev.get("comment")),
-                }
-            )
+def _number(raw: str) -> tuple[str, str, str, bool]:
+    """(type name, str(), json.dumps(), truthiness) of a JSON number as Python decodes it."""
+    try:
+        value = json.loads(raw)
+    except ValueError:  # an integer longer than Python's int/str conversion limit
+        return "int", raw, raw, True
+    return type(value).__name__, str(value), json.dumps(value), bool(value)
 
-        current = phase_at(entries, as_of)
-        valid_starts = [e.start for e in entries if e.start is not None]
-        name = _text(findings, sid, "name", attrs.get("name"))
-        if not name:
-            findings.add(sid, "name", attrs.get("name"), "startup has no name; its id is used", "warning")
-            name = sid
-        startups.append(
-            {
-                "startup_id": sid,
-                "name": name,
-                "pitch": _text(findings, sid, "pitch", attrs.get("pitch")),
-                "incubator_id": _incubator_id(record.get("relationships")),
-                "current_phase": current.phase_normalized if current else None,
-                "current_phase_published": current.phase if current else None,
-                "link": _link(findings, sid, "link", attrs.get("link")),
-                "stats_url": _link(findings, sid, "stats_url", attrs.get("stats_url")),
-                "impact_url": _link(findings, sid, "impact_url", attrs.get("impact_url")),
-                "budget_url": _link(findings, sid, "budget_url", attrs.get("budget_url")),
-                "repository": _link(findings, sid, "repository", attrs.get("repository")),
-                "contact": _text(findings, sid, "contact", attrs.get("contact")),
-                "accessibility_status": _text(findings, sid, "accessibility_status", attrs.get("accessibility_status")) or None,
-                "sponsors": _text_list(findings, sid, "sponsors", attrs.get("sponsors")),
-                "thematiques": _text_list(findings, sid, "thematiques", attrs.get("thematiques")),
-                "usertypes": _text_list(findings, sid, "usertypes", attrs.get("usertypes")),
-                "first_phase_start": min(valid_starts) if valid_starts else None,
-            }
-        )
 
-    incubators: list[dict[str, Any]] = []
-    included = document.get("included") or []
-    if not isinstance(included, list):
-        findings.add(None, "included", included, "included is not a list", "error")
-        included = []
-    seen_inc: set[str] = set()
-    for index, inc in enumerate(included):
-        if not isinstance(inc, dict) or inc.get("type", "incubator") != "incubator":
-            continue
-        iid = inc.get("id")
-        if not isinstance(iid, str) or not iid or iid in seen_inc:
-            findings.add(None, f"included[{index}].id", iid, "incubator without a usable or unique id; skipped", "error")
-            continue
-        seen_inc.add(iid)
-        a = inc.get("attributes") if isinstance(inc.get("attributes"), dict) else {}
-        incubators.append(
-            {
-                "incubator_id": iid,
-                "title": _text(findings, None, f"included[{index}].title", a.get("title")),
-                "owner": _text(findings, None, f"included[{index}].owner", a.get("owner")),
-                "website": _text(findings, None, f"included[{index}].website", a.get("website")),
-                "github": _text(findings, None, f"included[{index}].github", a.get("github")),
-                "contact": _text(findings, None, f"included[{index}].contact", a.get("contact")),
-            }
-        )
+def _python_type(json_type: str | None, raw: str | None) -> str:
+    """The type name of a JSON value decoded by Python, from its DuckDB json_type (and text, for numbers)."""
+    names = {"OBJECT": "dict", "ARRAY": "list", "VARCHAR": "str", "BOOLEAN": "bool", "NULL": "NoneType"}
+    return names.get(json_type or "NULL") or _number((raw or "0").strip())[0]
 
-    def frame(rows: list[dict[str, Any]], table: contract.Table) -> pd.DataFrame:
-        return pd.DataFrame(rows, columns=table.column_names)
 
-    return RegistryTables(
-        startups=frame(startups, contract.STARTUPS),
-        startup_phases=frame(phases, contract.STARTUP_PHASES),
-        startup_events=frame(events, contract.STARTUP_EVENTS),
-        incubators=frame(incubators, contract.INCUBATORS),
-        registry_findings=frame(findings.rows, contract.REGISTRY_FINDINGS),
+def _dumps(raw: str) -> str:
+    """A JSON value as `json.dumps(..., ensure_ascii=False)` writes it (how findings spell values)."""
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=False, default=str)
+    except ValueError:
+        return raw
+
+
+def _date_or_none(text: str) -> date | None:
+    try:
+        return parse_date(text)
+    except ValueError:
+        return None
+
+
+def _distinct(con: Any, select_sql: str) -> list[str]:
+    return [r[0] for r in con.execute(f"SELECT DISTINCT v FROM ({select_sql}) WHERE v IS NOT NULL").fetchall()]
+
+
+def _lookup(con: Any, name: str, values: list[str], function: Any, sql_type: str) -> None:
+    """Temp table `name`(value, result) holding `function(value)` for each value.
+
+    The values come from the registry: they travel as bound parameters, never inside SQL text.
+    """
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS value, unnest(?::{sql_type}[]) AS result",
+        [values, [function(v) for v in values]],
     )
+
+
+# -- what is read ------------------------------------------------------------------------------------------
+
+# Paths read in each record (one parse for their types, one for their texts).
+_RECORD_PATHS = (
+    ("id", "$.id"),
+    ("incubator", "$.relationships.incubator.data.id"),
+    ("name", "$.attributes.name"),
+    ("pitch", "$.attributes.pitch"),
+    ("link", "$.attributes.link"),
+    ("stats_url", "$.attributes.stats_url"),
+    ("impact_url", "$.attributes.impact_url"),
+    ("budget_url", "$.attributes.budget_url"),
+    ("repository", "$.attributes.repository"),
+    ("contact", "$.attributes.contact"),
+    ("accessibility_status", "$.attributes.accessibility_status"),
+    ("sponsors", "$.attributes.sponsors"),
+    ("thematiques", "$.attributes.thematiques"),
+    ("usertypes", "$.attributes.usertypes"),
+    ("phases", "$.attributes.phases"),
+    ("events", "$.attributes.events"),
+)
+# Startup attributes read as text, in the order their findings are reported (tier): "link" ones are URLs.
+_TEXT_FIELDS = (
+    ("name", "text", 7),
+    ("pitch", "text", 8),
+    ("link", "link", 9),
+    ("stats_url", "link", 10),
+    ("impact_url", "link", 11),
+    ("budget_url", "link", 12),
+    ("repository", "link", 13),
+    ("contact", "text", 14),
+    ("accessibility_status", "text", 15),
+)
+_LIST_FIELDS = (("sponsors", 16), ("thematiques", 17), ("usertypes", 18))
+_INCUBATOR_FIELDS = ("title", "owner", "website", "github", "contact")
+# Findings are sorted by _order = [block (0 records, 1 incubators), index, tier, position, step].
+
+
+def _paths(paths: Any) -> str:
+    return "[" + ", ".join("'" + p + "'" for p in paths) + "]"
+
+
+def _text(t: str, s: str) -> str:
+    """SQL: the text Python reads from a JSON value (type `t`, text `s`): strings stripped, numbers and
+    booleans as str() writes them, NULL for null and for structures. Not yet cut at MAX_TEXT."""
+    return f"""(CASE WHEN {t} = 'VARCHAR' THEN _reg_strip({s})
+                     WHEN {t} = 'BOOLEAN' THEN CASE {s} WHEN 'true' THEN 'True' ELSE 'False' END
+                     WHEN {t} IN {_NUMBERS} THEN _reg_number({s}).text END)"""
+
+
+def _blank(t: str, s: str) -> str:
+    """SQL: the value is None or a blank string (a missing date)."""
+    return f"({t} IS NULL OR {t} = 'NULL' OR ({t} = 'VARCHAR' AND _reg_strip({s}) = ''))"
+
+
+def _text_findings(table: str, sid: str, field: str, t: str, s: str, full: str, order: str, *, base: int = 0,
+                   where: str = "true", link: bool = False, texts: str | None = None) -> list[str]:
+    """SQL selects of the findings of a value read as text: wrong type, too long, refused URL scheme.
+
+    `order` is the SQL of the finding's _order without its last element, the step: base, base + 1, base + 2.
+    The JSON value (`t`, `s`) is read from `table`, its text `full` from `texts` (default: the same table).
+    """
+    texts = texts or table
+    selects = [
+        f"""SELECT {sid}, {field}, {t}, {s}, 'expected text, got ' || _reg_pytype({t}, {s}), 'warning', {order} || [{base}]
+            FROM {table} WHERE {t} NOT IN ('NULL', 'VARCHAR') AND {where}""",
+        f"""SELECT {sid}, {field}, 'TEXT', length({full})::VARCHAR,
+                   'text longer than {MAX_TEXT} characters, truncated', 'warning', {order} || [{base + 1}]
+            FROM {texts} WHERE strlen({full}) > {MAX_TEXT} AND length({full}) > {MAX_TEXT} AND {where}""",
+    ]
+    if link:
+        selects.append(
+            f"""SELECT {sid}, {field}, 'TEXT', _reg_cut({full}), 'refused URL scheme ''' || s.result || '''', 'warning',
+                       {order} || [{base + 2}]
+                FROM {texts} JOIN _reg_schemes s ON s.value = _reg_cut({full}) WHERE s.result IS NOT NULL AND {where}"""
+        )
+    return selects
+
+
+def _macros(con: Any) -> None:
+    ws = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)
+    # Most texts neither start nor end with a blank: only the others pay for trim() (slow with a set).
+    con.execute(
+        f"""CREATE OR REPLACE TEMP MACRO _reg_strip(x) AS
+            CASE WHEN x = '' OR (ord(x) BETWEEN 33 AND 126 AND ord(x[-1]) BETWEEN 33 AND 126) THEN x ELSE trim(x, {ws}) END"""
+    )
+    con.execute(f"CREATE OR REPLACE TEMP MACRO _reg_cut(x) AS CASE WHEN strlen(x) <= {MAX_TEXT} THEN x ELSE left(x, {MAX_TEXT}) END")
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO _reg_short(x) AS "
+        f"CASE WHEN strlen(x) > {MAX_VALUE} AND length(x) > {MAX_VALUE} THEN left(x, {MAX_VALUE}) || '…' ELSE x END"
+    )
+
+
+def _number_macros(con: Any, values: list[str]) -> None:
+    """`_reg_number(s)`: what Python makes of the JSON number `s` (type name, str(), truthiness)."""
+    results = [_number(v) for v in values]
+    con.execute(
+        """SET VARIABLE _registry_numbers = (
+               SELECT map(list(value), list({'pytype': pytype, 'text': text, 'truthy': truthy}))
+               FROM (SELECT unnest(?::VARCHAR[]) AS value, unnest(?::VARCHAR[]) AS pytype,
+                            unnest(?::VARCHAR[]) AS text, unnest(?::BOOLEAN[]) AS truthy))""",
+        [values, [r[0] for r in results], [r[1] for r in results], [r[3] for r in results]],
+    )
+    con.execute("CREATE OR REPLACE TEMP MACRO _reg_number(s) AS getvariable('_registry_numbers')[s]")
+    con.execute(
+        """CREATE OR REPLACE TEMP MACRO _reg_pytype(t, s) AS CASE t
+               WHEN 'OBJECT' THEN 'dict' WHEN 'ARRAY' THEN 'list' WHEN 'VARCHAR' THEN 'str'
+               WHEN 'BOOLEAN' THEN 'bool' WHEN 'NULL' THEN 'NoneType' ELSE _reg_number(s).pytype END"""
+    )
+    # Python's truthiness of a JSON value (`value or []`).
+    con.execute(
+        """CREATE OR REPLACE TEMP MACRO _reg_truthy(t, s) AS CASE
+               WHEN t IS NULL OR t = 'NULL' THEN false WHEN t = 'BOOLEAN' THEN s = 'true'
+               WHEN t = 'VARCHAR' THEN s <> '' WHEN t = 'OBJECT' THEN s <> '{}' WHEN t = 'ARRAY' THEN s <> '[]'
+               ELSE coalesce(_reg_number(s).truthy, true) END"""
+    )
+
+
+# -- the rules --------------------------------------------------------------------------------------------
+
+
+def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: str, as_of: date) -> RegistryTables:
+    """Build the registry tables from a registry document held by DuckDB, as temp tables of `con`.
+
+    `document_sql` (written by code) selects one VARCHAR column `document`; `as_of` is the date used
+    for `current_phase` (the fetch date). Each result has the contract columns plus `_order`, the
+    order in which a reader of the document meets the rows.
+    """
+    import duckdb
+
+    _macros(con)
+    # 1. One parse of the document into its records (JSON texts), then one parse per record for the
+    #    types and texts of what is read. `included` rides on the first record's row.
+    types = _paths(["$"] + [p for _, p in _RECORD_PATHS] + ["$.attributes"])
+    texts = _paths(p for _, p in _RECORD_PATHS)
+    at = {n: i + 1 for i, (n, _) in enumerate(_RECORD_PATHS)}  # positions in `st`; in `ty`, one more
+    columns = ", ".join(f"ty[{i + 1}] AS {n}_t, st[{i}] AS {n}_s" for n, i in at.items())
+    list_items = ", ".join(
+        f"""CASE WHEN ty[{at[n] + 1}] = 'ARRAY'
+                 THEN list_zip(json_type(st[{at[n]}], '$[*]'), json_extract_string(st[{at[n]}], '$[*]')) END AS {n}_items"""
+        for n, _ in _LIST_FIELDS
+    )
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _reg_rec AS
+                SELECT idx, coalesce(ty[1], 'NULL') AS rt,
+                       CASE WHEN ty[1] IS DISTINCT FROM 'OBJECT' THEN json_extract_string(r, '$') END AS rs,
+                       ty[{len(_RECORD_PATHS) + 2}] AS attributes_t,
+                       -- the attributes' value only matters when they are not an object (it goes into a finding)
+                       CASE WHEN ty[1] = 'OBJECT' AND ty[{len(_RECORD_PATHS) + 2}] IS DISTINCT FROM 'OBJECT'
+                            THEN json_extract_string(r, '$.attributes') END AS attributes_s,
+                       _reg_strip(st[{at['id']}]) AS sid, {columns}, {list_items}, included
+                FROM (SELECT i - 1 AS idx, r, json_type(r, {types}) AS ty, json_extract_string(r, {texts}) AS st,
+                             CASE WHEN i = 1 THEN j.included END AS included
+                      FROM (SELECT json_transform(document, '{{"data": ["JSON"], "included": "JSON"}}') AS j
+                            FROM ({document_sql})),
+                           unnest(j.data) WITH ORDINALITY AS u(r, i))""",
+            params,
+        )
+    except duckdb.InvalidInputException as exc:
+        raise RegistryFormatError(source, f"response is not valid JSON: {_json_error(exc)}") from None
+    if not con.execute("SELECT count(*) FROM _reg_rec").fetchall()[0][0]:
+        # No record: an empty `data` list (the incubators are still read), or not a registry (raises).
+        count_records(con, document_sql, params, source=source)
+        con.execute(
+            f"""INSERT INTO _reg_rec (idx, rt, included)
+                SELECT -1, 'NONE', json_transform(document, '{{"included": "JSON"}}').included FROM ({document_sql})""",
+            params,
+        )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _reg_inc AS
+           SELECT json_type(included) AS t, json_extract_string(included, '$') AS s FROM _reg_rec WHERE idx <= 0"""
+    )
+
+    # 2. Records kept: objects with a usable id (stripped), the first of each id. The others are set
+    #    aside (for their findings) and _reg_rec becomes _reg_kept.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _reg_status AS
+           SELECT idx, sid, CASE WHEN rt = 'NONE' THEN 'none' WHEN rt <> 'OBJECT' THEN 'not_object'
+                                 WHEN NOT usable THEN 'no_id'
+                                 WHEN idx > min(idx) OVER (PARTITION BY usable, sid) THEN 'duplicate'
+                                 ELSE 'kept' END AS status
+           FROM (SELECT idx, rt, sid, rt = 'OBJECT' AND id_t IS NOT DISTINCT FROM 'VARCHAR' AND sid <> '' AS usable
+                 FROM _reg_rec)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _reg_skipped AS
+           SELECT r.idx, s.sid, s.status, r.rt, r.rs, r.id_t, r.id_s
+           FROM _reg_rec r JOIN _reg_status s USING (idx) WHERE s.status IN ('not_object', 'no_id', 'duplicate')"""
+    )
+    con.execute("DELETE FROM _reg_rec WHERE idx IN (SELECT idx FROM _reg_status WHERE status <> 'kept')")
+    con.execute("ALTER TABLE _reg_rec RENAME TO _reg_kept")
+
+    # 3. Phase and event entries (one parse each), incubators.
+    for table, list_column, names in (
+        ("_reg_ph", "phases", ("name", "start", "end")),
+        ("_reg_ev", "events", ("name", "date", "comment")),
+    ):
+        entry_columns = ", ".join(f"ty[{i + 2}] AS {n}_t, st[{i + 1}] AS {n}_s" for i, n in enumerate(names))
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table} AS
+                SELECT idx, sid, pos, coalesce(ty[1], 'NULL') AS et,
+                       CASE WHEN ty[1] IS DISTINCT FROM 'OBJECT' THEN json_extract_string(e, '$') END AS es,
+                       {entry_columns}
+                FROM (SELECT idx, sid, pos, e, json_type(e, {_paths(['$'] + [f'$.{n}' for n in names])}) AS ty,
+                             json_extract_string(e, {_paths(f'$.{n}' for n in names)}) AS st
+                      FROM (SELECT idx, sid, unnest(entries) AS e, unnest(range(len(entries))) AS pos
+                            FROM (SELECT idx, sid, json_extract({list_column}_s, '$[*]') AS entries
+                                  FROM _reg_kept WHERE {list_column}_t = 'ARRAY')))"""
+        )
+    inc_names = ("type", "id", "attributes") + _INCUBATOR_FIELDS
+    inc_paths = ["$.type", "$.id", "$.attributes"] + [f"$.attributes.{f}" for f in _INCUBATOR_FIELDS]
+    inc_columns = ", ".join(f"ty[{i + 2}] AS {n}_t, st[{i + 1}] AS {n}_s" for i, n in enumerate(inc_names))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _reg_in AS
+            SELECT idx, coalesce(ty[1], 'NULL') AS et, {inc_columns}
+            FROM (SELECT u.i - 1 AS idx, json_type(u.e, {_paths(['$'] + inc_paths)}) AS ty,
+                         json_extract_string(u.e, {_paths(inc_paths)}) AS st
+                  FROM _reg_inc, unnest(CASE WHEN _reg_inc.t = 'ARRAY' THEN json_extract(_reg_inc.s, '$[*]') END)
+                       WITH ORDINALITY AS u(e, i))"""
+    )
+
+    # 4. Python over distinct numbers: how Python writes them and their truthiness.
+    numbers = " UNION ALL ".join(
+        [f"SELECT {n}_s AS v FROM _reg_kept WHERE {n}_t IN {_NUMBERS}" for n, _ in _RECORD_PATHS if n != "id"]
+        + [f"SELECT {n}_s FROM {table} WHERE {n}_t IN {_NUMBERS}"
+           for table, names in (("_reg_ph", ("name",)), ("_reg_ev", ("name", "comment")), ("_reg_in", inc_names))
+           for n in names]
+        + [f"SELECT x[2] FROM (SELECT unnest({n}_items) AS x FROM _reg_kept) WHERE x[1] IN {_NUMBERS}" for n, _ in _LIST_FIELDS]
+        + [f"SELECT s FROM _reg_inc WHERE t IN {_NUMBERS}", f"SELECT id_s FROM _reg_skipped WHERE id_t IN {_NUMBERS}"]
+    )
+    _number_macros(con, _distinct(con, numbers))
+
+    # 5. Texts, then Python over distinct phase names, dates and non-http(s) links.
+    text_columns = ", ".join(f"{_text(f'{n}_t', f'{n}_s')} AS {n}_full" for n, _, _ in _TEXT_FIELDS)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _reg_texts AS SELECT idx, sid, {text_columns} FROM _reg_kept")
+    _lookup(con, "_reg_phase_names",
+            _distinct(con, f"SELECT _reg_cut({_text('name_t', 'name_s')}) AS v FROM _reg_ph WHERE et = 'OBJECT'"),
+            normalize_phase, "VARCHAR")
+    _lookup(
+        con, "_reg_dates",
+        _distinct(con, """SELECT start_s AS v FROM _reg_ph WHERE start_t = 'VARCHAR'
+                          UNION ALL SELECT end_s FROM _reg_ph WHERE end_t = 'VARCHAR'
+                          UNION ALL SELECT date_s FROM _reg_ev WHERE date_t = 'VARCHAR'"""),
+        _date_or_none, "DATE",
+    )
+    links = [n for n, kind, _ in _TEXT_FIELDS if kind == "link"]
+    # A text starting with http(s):// never has a refused scheme: only the others go through refused_scheme.
+    _lookup(
+        con, "_reg_schemes",
+        _distinct(con, " UNION ALL ".join(
+            f"SELECT _reg_cut({n}_full) AS v FROM _reg_texts WHERE NOT regexp_matches({n}_full, '^[hH][tT][tT][pP][sS]?://')"
+            for n in links)),
+        refused_scheme, "VARCHAR",
+    )
+
+    # 6. The tables.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _reg_phases AS
+           SELECT p.*, n.result AS normalized, d1.result AS start_date, d2.result AS end_date
+           FROM (SELECT *, _reg_cut(name_full) AS name
+                 FROM (SELECT *, {_text('name_t', 'name_s')} AS name_full FROM _reg_ph WHERE et = 'OBJECT')) p
+           LEFT JOIN _reg_phase_names n ON n.value = p.name
+           LEFT JOIN _reg_dates d1 ON p.start_t = 'VARCHAR' AND d1.value = p.start_s
+           LEFT JOIN _reg_dates d2 ON p.end_t = 'VARCHAR' AND d2.value = p.end_s"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _parsed_startup_phases AS
+           SELECT sid AS startup_id, pos AS position, name AS phase, normalized AS phase_normalized,
+                  start_date, end_date, idx * 4294967296 + pos AS _order
+           FROM _reg_phases WHERE coalesce(name, '') <> ''"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _reg_events AS
+            SELECT e.*, _reg_cut(e.name_full) AS name, d.result AS event_date
+            FROM (SELECT *, {_text('name_t', 'name_s')} AS name_full, {_text('comment_t', 'comment_s')} AS comment_full
+                  FROM _reg_ev WHERE et = 'OBJECT') e
+            LEFT JOIN _reg_dates d ON e.date_t = 'VARCHAR' AND d.value = e.date_s"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _parsed_startup_events AS
+           SELECT sid AS startup_id, pos AS position, name, event_date, _reg_cut(comment_full) AS comment,
+                  idx * 4294967296 + pos AS _order
+           FROM _reg_events WHERE coalesce(name, '') <> ''"""
+    )
+    # current_phase: the phase at the fetch date (latest start on or before it; ties: furthest along the
+    # lifecycle, unknown names lowest, then the later entry): the rule of `phases.phase_at`.
+    ranks = ", ".join(f"('{name}', {rank})" for name, rank in LIFECYCLE_RANK.items())
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _reg_current AS
+            SELECT p.idx,
+                   arg_max_null(p.phase_normalized, (p.start_date, coalesce(r.lifecycle_rank, -1), p.position))
+                       FILTER (WHERE p.start_date <= ?::DATE) AS current_phase,
+                   arg_max_null(p.phase, (p.start_date, coalesce(r.lifecycle_rank, -1), p.position))
+                       FILTER (WHERE p.start_date <= ?::DATE) AS current_phase_published,
+                   min(p.start_date) AS first_phase_start
+            FROM (SELECT idx, pos AS position, name AS phase, normalized AS phase_normalized, start_date
+                  FROM _reg_phases WHERE coalesce(name, '') <> '') p
+            LEFT JOIN (VALUES {ranks}) r(phase_normalized, lifecycle_rank) USING (phase_normalized)
+            GROUP BY ALL""",
+        [as_of, as_of],
+    )
+    link_columns = ", ".join(
+        f"CASE WHEN s_{n}.result IS NULL THEN _reg_cut(t.{n}_full) END AS {n}" for n in links
+    )
+    link_joins = " ".join(f"LEFT JOIN _reg_schemes s_{n} ON s_{n}.value = _reg_cut(t.{n}_full)" for n in links)
+    list_columns = ", ".join(
+        f"""coalesce([CASE WHEN x[1] = 'VARCHAR' THEN _reg_strip(x[2]) ELSE _reg_strip(_reg_number(x[2]).text) END
+                      FOR x IN k.{n}_items IF x[1] = 'VARCHAR' OR x[1] IN {_NUMBERS}], []) AS {n}"""
+        for n, _ in _LIST_FIELDS
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _parsed_startups AS
+            SELECT k.sid AS startup_id,
+                   CASE WHEN coalesce(t.name_full, '') = '' THEN k.sid ELSE _reg_cut(t.name_full) END AS name,
+                   _reg_cut(t.pitch_full) AS pitch,
+                   CASE WHEN k.incubator_t = 'VARCHAR' THEN k.incubator_s END AS incubator_id,
+                   c.current_phase, c.current_phase_published,
+                   {link_columns},
+                   _reg_cut(t.contact_full) AS contact,
+                   nullif(_reg_cut(t.accessibility_status_full), '') AS accessibility_status,
+                   {list_columns},
+                   c.first_phase_start,
+                   k.idx AS _order
+            FROM _reg_kept k JOIN _reg_texts t USING (idx)
+            LEFT JOIN _reg_current c USING (idx)
+            {link_joins}"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _reg_incubators AS
+           SELECT * FROM (
+               SELECT *, CASE WHEN et <> 'OBJECT' OR NOT (type_t IS NULL OR (type_t = 'VARCHAR' AND type_s = 'incubator'))
+                                   THEN 'ignored'
+                              WHEN id_t IS DISTINCT FROM 'VARCHAR' OR id_s = '' THEN 'no_id'
+                              ELSE 'candidate' END AS status
+               FROM _reg_in)
+           WHERE status <> 'ignored'"""
+    )
+    con.execute(
+        """UPDATE _reg_incubators SET status = 'duplicate'
+           WHERE status = 'candidate'
+             AND idx > (SELECT min(i.idx) FROM _reg_incubators i
+                        WHERE i.status = 'candidate' AND i.id_s = _reg_incubators.id_s)"""
+    )
+    # an incubator's attributes that are not an object are read as {}
+    inc_text = ", ".join(
+        f"CASE WHEN attributes_t = 'OBJECT' THEN {_text(f'{f}_t', f'{f}_s')} END AS {f}_full" for f in _INCUBATOR_FIELDS
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _reg_inc_texts AS SELECT *, {inc_text} FROM _reg_incubators WHERE status = 'candidate'"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _parsed_incubators AS
+            SELECT id_s AS incubator_id, {", ".join(f"_reg_cut({f}_full) AS {f}" for f in _INCUBATOR_FIELDS)}, idx AS _order
+            FROM _reg_inc_texts"""
+    )
+
+    # 7. The findings, each value as (JSON type, text); 'TEXT' marks a value already written as reported.
+    findings = [
+        """SELECT NULL AS startup_id, 'data[' || idx || ']' AS field, rt AS vt, rs AS vs,
+                  'record is not an object; skipped' AS problem, 'error' AS severity, [0, idx, 0, 0, 0] AS _order
+           FROM _reg_skipped WHERE status = 'not_object'""",
+        """SELECT NULL, 'data[' || idx || '].id', coalesce(id_t, 'NULL'), id_s, 'record has no usable id; skipped', 'error',
+                  [0, idx, 0, 0, 0]
+           FROM _reg_skipped WHERE status = 'no_id'""",
+        """SELECT sid, 'data[' || idx || '].id', 'TEXT', sid, 'duplicate id; later record skipped', 'error', [0, idx, 0, 0, 0]
+           FROM _reg_skipped WHERE status = 'duplicate'""",
+        """SELECT sid, 'attributes', coalesce(attributes_t, 'NULL'), attributes_s,
+                  'attributes is not an object; record kept with no attributes', 'error', [0, idx, 1, 0, 0]
+           FROM _reg_kept WHERE attributes_t IS DISTINCT FROM 'OBJECT'""",
+        # phases
+        """SELECT sid, 'phases', phases_t, phases_s, 'phases is not a list', 'error', [0, idx, 2, 0, 0]
+           FROM _reg_kept WHERE phases_t NOT IN ('NULL', 'ARRAY')""",
+        """SELECT sid, 'phases[' || pos || ']', et, es, 'phase entry is not an object; skipped', 'error', [0, idx, 3, pos, 0]
+           FROM _reg_ph WHERE et <> 'OBJECT'""",
+        *_text_findings("_reg_phases", "sid", "'phases[' || pos || '].name'", "name_t", "name_s", "name_full",
+                        "[0, idx, 3, pos]"),
+        """SELECT sid, 'phases[' || pos || '].name', coalesce(name_t, 'NULL'), name_s, 'phase without a name; skipped', 'error',
+                  [0, idx, 3, pos, 3]
+           FROM _reg_phases WHERE coalesce(name, '') = ''""",
+        """SELECT sid, 'phases[' || pos || '].name', 'TEXT', name,
+                  'unknown phase name (neither the 2026 nor the old vocabulary)', 'warning', [0, idx, 3, pos, 4]
+           FROM _reg_phases WHERE coalesce(name, '') <> '' AND normalized IS NULL""",
+        f"""SELECT sid, 'phases[' || pos || '].start', coalesce(start_t, 'NULL'), start_s,
+                   CASE WHEN {_blank('start_t', 'start_s')} THEN 'missing date' ELSE 'unparsable date (expected YYYY-MM-DD)' END,
+                   'warning', [0, idx, 3, pos, 5]
+            FROM _reg_phases WHERE coalesce(name, '') <> '' AND start_date IS NULL""",
+        f"""SELECT sid, 'phases[' || pos || '].end', end_t, end_s, 'unparsable date (expected YYYY-MM-DD)', 'warning',
+                   [0, idx, 3, pos, 6]
+            FROM _reg_phases WHERE coalesce(name, '') <> '' AND end_date IS NULL AND NOT {_blank('end_t', 'end_s')}""",
+        """SELECT sid, 'phases[' || pos || '].end', end_t, end_s, 'phase ends before it starts', 'warning', [0, idx, 3, pos, 7]
+           FROM _reg_phases WHERE coalesce(name, '') <> '' AND end_date < start_date""",
+        """SELECT k.sid, 'phases', CASE WHEN k.phases_t = 'ARRAY' THEN 'ARRAY' ELSE 'TEXT' END,
+                  CASE WHEN k.phases_t = 'ARRAY' THEN k.phases_s ELSE '[]' END,
+                  'startup has no phase: it is never evaluated', 'warning', [0, k.idx, 4, 0, 0]
+           FROM _reg_kept k ANTI JOIN _reg_current c USING (idx)""",
+        # events (`attributes.events or []`: any falsy value is no event at all)
+        """SELECT sid, 'events', events_t, events_s, 'events is not a list', 'error', [0, idx, 5, 0, 0]
+           FROM _reg_kept WHERE events_t <> 'ARRAY' AND _reg_truthy(events_t, events_s)""",
+        """SELECT sid, 'events[' || pos || ']', et, es, 'event entry is not an object; skipped', 'error', [0, idx, 6, pos, 0]
+           FROM _reg_ev WHERE et <> 'OBJECT'""",
+        *_text_findings("_reg_events", "sid", "'events[' || pos || '].name'", "name_t", "name_s", "name_full",
+                        "[0, idx, 6, pos]"),
+        """SELECT sid, 'events[' || pos || '].name', coalesce(name_t, 'NULL'), name_s, 'event without a name; skipped', 'error',
+                  [0, idx, 6, pos, 3]
+           FROM _reg_events WHERE coalesce(name, '') = ''""",
+        f"""SELECT sid, 'events[' || pos || '].date', coalesce(date_t, 'NULL'), date_s,
+                   CASE WHEN {_blank('date_t', 'date_s')} THEN 'missing date' ELSE 'unparsable date (expected YYYY-MM-DD)' END,
+                   'warning', [0, idx, 6, pos, 4]
+            FROM _reg_events WHERE coalesce(name, '') <> '' AND event_date IS NULL""",
+        *_text_findings("_reg_events", "sid", "'events[' || pos || '].comment'", "comment_t", "comment_s", "comment_full",
+                        "[0, idx, 6, pos]", base=5, where="coalesce(name, '') <> ''"),
+    ]
+    # startup attributes read as text (the name's step 2 is "no name")
+    for n, kind, tier in _TEXT_FIELDS:
+        findings += _text_findings("_reg_kept", "sid", f"'{n}'", f"{n}_t", f"{n}_s", f"{n}_full", f"[0, idx, {tier}, 0]",
+                                   link=kind == "link", texts="_reg_texts")
+    findings.append(
+        """SELECT k.sid, 'name', coalesce(k.name_t, 'NULL'), k.name_s, 'startup has no name; its id is used', 'warning',
+                  [0, k.idx, 7, 0, 2]
+           FROM _reg_kept k JOIN _reg_texts t USING (idx) WHERE coalesce(t.name_full, '') = ''"""
+    )
+    for n, tier in _LIST_FIELDS:
+        findings += [
+            f"""SELECT sid, '{n}', {n}_t, {n}_s, 'expected a list, got ' || _reg_pytype({n}_t, {n}_s), 'warning',
+                       [0, idx, {tier}, 0, 0]
+                FROM _reg_kept WHERE {n}_t NOT IN ('NULL', 'ARRAY')""",
+            f"""SELECT k.sid, '{n}', x.t, x.s, 'list item is not text', 'warning', [0, k.idx, {tier}, x.item, 0]
+                FROM _reg_kept k JOIN (
+                    SELECT idx, u.x[1] AS t, u.x[2] AS s, u.i - 1 AS item
+                    FROM _reg_kept, unnest({n}_items) WITH ORDINALITY AS u(x, i)
+                    WHERE list_bool_or([y[1] NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE') FOR y IN {n}_items])
+                ) x USING (idx)
+                WHERE x.t NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE')""",
+        ]
+    # incubators
+    findings += [
+        """SELECT NULL, 'included', t, s, 'included is not a list', 'error', [1, -1, 0, 0, 0]
+           FROM _reg_inc WHERE t <> 'ARRAY' AND _reg_truthy(t, s)""",
+        """SELECT NULL, 'included[' || idx || '].id', coalesce(id_t, 'NULL'), id_s,
+                  'incubator without a usable or unique id; skipped', 'error', [1, idx, -1, 0, 0]
+           FROM _reg_incubators WHERE status IN ('no_id', 'duplicate')""",
+    ]
+    for i, f in enumerate(_INCUBATOR_FIELDS):
+        findings += _text_findings("_reg_inc_texts", "NULL", f"'included[' || idx || '].{f}'", f"{f}_t", f"{f}_s",
+                                   f"{f}_full", f"[1, idx, {i}, 0]", where="attributes_t = 'OBJECT'")
+    con.execute("CREATE OR REPLACE TEMP TABLE _reg_findings AS " + "\nUNION ALL\n".join(findings))
+    # Values that are not text are written as json.dumps writes them: Python over the distinct ones.
+    _lookup(con, "_reg_dumped", _distinct(con, "SELECT vs AS v FROM _reg_findings WHERE vt NOT IN ('TEXT', 'VARCHAR', 'NULL')"),
+            _dumps, "VARCHAR")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _parsed_registry_findings AS
+           SELECT f.startup_id, f.field,
+                  _reg_short(CASE WHEN f.vt IS NULL OR f.vt = 'NULL' THEN NULL
+                                  WHEN f.vt IN ('TEXT', 'VARCHAR') THEN f.vs ELSE d.result END) AS value,
+                  f.problem, f.severity, f._order
+           FROM _reg_findings f LEFT JOIN _reg_dumped d ON f.vt NOT IN ('TEXT', 'VARCHAR', 'NULL') AND d.value = f.vs"""
+    )
+    for table in ("_reg_kept", "_reg_skipped", "_reg_status", "_reg_ph", "_reg_ev", "_reg_in", "_reg_inc",
+                  "_reg_texts", "_reg_phases", "_reg_events", "_reg_current", "_reg_incubators", "_reg_inc_texts",
+                  "_reg_findings", "_reg_phase_names", "_reg_dates", "_reg_schemes", "_reg_dumped"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute("RESET VARIABLE _registry_numbers")
+    relations = {t.name: f"_parsed_{t.name}" for t in PARSED_TABLES}
+    counts = {name: con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0][0] for name, rel in relations.items()}
+    return RegistryTables(relations=relations, row_counts=counts)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dagster as dg
 from pydantic import Field
 
@@ -16,15 +14,14 @@ class RegistrySource(dg.ConfigurableResource):
     url: str = Field(description="Registry URL (http/https) or a local path to an offline mirror (IMPACT_REGISTRY_URL).")
     allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
 
-    def fetch(self) -> tuple[FetchResult, Any]:
-        """Fetch and decode the document; raises FetchError naming the URL and the problem."""
+    def fetch(self) -> FetchResult:
+        """Fetch the document, undecoded (DuckDB reads it); raises FetchError naming the URL and the problem."""
         policy = HttpPolicy.from_env(allow_private_network=self.allow_private_network)
         client = HttpClient(policy)
         try:
-            result = client.fetch(self.url, allow_local_path=True)
+            return client.fetch(self.url, allow_local_path=True)
         finally:
             client.close()
-        return result, result.json()
 
 
 __all__ = ["RegistrySource", "FetchError"]

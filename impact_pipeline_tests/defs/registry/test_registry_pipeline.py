@@ -109,7 +109,7 @@ def test_two_runs_on_the_same_input_are_identical(tmp_path, sample_server, publi
         ([Route(status=500, body=b"oops")] * 4, "HTTP 500"),
         (Route(body={"data": {"id": "x"}}), "`data` is not a list"),
         (Route(body=[1, 2, 3]), "not a JSON object"),
-        (Route(body=b'{"data": [{"id": "a", "attributes": {'), "not valid JSON"),
+        (Route(body=b'{"data": [{"id": "a", "attributes": {'), "not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data (the document is truncated)"),
     ],
     ids=["not-json", "http-500", "data-not-a-list", "not-an-object", "truncated"],
 )
