@@ -13,7 +13,7 @@ import json
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -184,15 +184,26 @@ class Fetcher:
         self._host_locks: dict[str, threading.BoundedSemaphore] = {}
         self._guard = threading.Lock()
 
-    def _host_slot(self, url: str) -> threading.BoundedSemaphore:
+    @staticmethod
+    def _host_key(url: str) -> str:
+        """What the per-host limit counts: http:// and https:// on their default ports are one server."""
         parts = urlsplit(url)
-        host = f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"
+        host = (parts.hostname or "").lower()
+        try:
+            port = parts.port
+        except ValueError:
+            return parts.netloc.lower()
+        return host if port in (None, {"http": 80, "https": 443}.get(parts.scheme.lower())) else f"{host}:{port}"
+
+    def _host_slot(self, url: str) -> threading.BoundedSemaphore:
+        host = self._host_key(url)
         with self._guard:
             if host not in self._host_locks:
                 self._host_locks[host] = threading.BoundedSemaphore(self.per_host)
             return self._host_locks[host]
 
-    def fetch_one(self, request: FetchRequest) -> FetchOutcome:
+    def fetch_one(self, request: FetchRequest, *, on_host_free: Callable[[], None] | None = None) -> FetchOutcome:
+        """One request; `on_host_free` is called once its answer is read, before the cache and callbacks."""
         cached = self.cache.get(request) if (self.cache and request.conditional) else None
         etag = cached[0].get("etag") if cached else None
         last_modified = cached[0].get("last_modified") if cached else None
@@ -215,6 +226,8 @@ class Fetcher:
                 )
             except FetchError as exc:
                 error = exc
+        if on_host_free:
+            on_host_free()
         if result is not None and result.not_modified and cached:
             meta, body = cached
             result = replace(result, content=body, sha256=meta["sha256"], final_url=meta.get("final_url") or result.final_url)
@@ -231,18 +244,48 @@ class Fetcher:
         items: Sequence[FetchRequest] = list(requests)
         if not items:
             return []
-        # Interleave hosts so that workers are not all parked behind one host's per-host limit.
-        by_host: dict[str, list[int]] = defaultdict(list)
+        # Each free worker takes the next request of the host with the most requests left among those
+        # below their per-host limit: the busiest host (api.github.com, github.com) keeps its slots busy
+        # from the start while the other workers drain the small hosts, instead of idling at the end.
+        queues: dict[str, deque[int]] = defaultdict(deque)
         for index, request in enumerate(items):
-            by_host[urlsplit(request.url).netloc].append(index)
-        order: list[int] = []
-        queues = list(by_host.values())
-        while queues:
-            order.extend(q.pop(0) for q in queues)
-            queues = [q for q in queues if q]
+            queues[self._host_key(request.url)].append(index)
+        in_flight: Counter[str] = Counter()
+        ready = threading.Condition()
         outcomes: list[FetchOutcome | None] = [None] * len(items)
+
+        def next_request() -> tuple[str, int] | None:
+            with ready:
+                while True:
+                    open_hosts = [h for h, q in queues.items() if q and in_flight[h] < self.per_host]
+                    if open_hosts:
+                        host = max(open_hosts, key=lambda h: len(queues[h]))
+                        in_flight[host] += 1
+                        return host, queues[host].popleft()
+                    if not any(queues.values()):
+                        return None
+                    ready.wait()
+
+        def work() -> None:
+            while (picked := next_request()) is not None:
+                host, index = picked
+                freed = False
+
+                def free() -> None:  # as soon as the answer is read: the cache write overlaps the next request
+                    nonlocal freed
+                    if not freed:
+                        freed = True
+                        with ready:
+                            in_flight[host] -= 1
+                            ready.notify_all()
+
+                try:
+                    outcomes[index] = self.fetch_one(items[index], on_host_free=free)
+                finally:
+                    free()
+
         workers = min(self.concurrency, len(items))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            for index, outcome in zip(order, pool.map(self.fetch_one, [items[i] for i in order])):
-                outcomes[index] = outcome
+            for future in [pool.submit(work) for _ in range(workers)]:
+                future.result()  # a bug in a callback surfaces here, as with pool.map
         return [o for o in outcomes if o is not None]

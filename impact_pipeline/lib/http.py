@@ -607,6 +607,11 @@ class HttpClient:
             raise FetchError(url, reason + where, status=status, headers=_Headers(response.headers.items()))
 
         if not_modified or response.request.method == "HEAD":
+            # No body: finish reading the (empty) answer so that the connection goes back to the pool. Closing
+            # it unread drops the keep-alive connection: every 304 of a warm run would pay a new TCP and TLS
+            # handshake. A chunked answer could drip: that one is closed, as before.
+            if not getattr(response.raw, "chunked", True):
+                response.raw.drain_conn()
             response.close()
             content = b""
         else:

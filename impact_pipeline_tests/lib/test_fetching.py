@@ -64,3 +64,70 @@ def test_a_failing_request_is_an_outcome_not_an_exception():
         )
     assert outcomes[0].error is not None and "HTTP 404" in str(outcomes[0].error)
     assert outcomes[1].ok and outcomes[1].result.content == b"fine"
+
+
+def test_the_busiest_host_keeps_its_slots_busy_while_small_hosts_are_drained():
+    # One host with most requests (api.github.com, github.com in a real run) and several small ones: the
+    # run should last about as long as the busiest host needs at its per-host limit, not longer.
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0}
+
+    def busy(_request):
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return Route(body=b"ok")
+
+    small = [LocalServer({"/p": Route(body=b"ok", delay=0.2)}) for _ in range(4)]
+    with LocalServer({"/x": Route(handler=busy)}) as big:
+        for server in small:
+            server.start()
+        try:
+            requests = [FetchRequest(s.url(f"/p?i={i}"), "pages", key=("small", n, i)) for n, s in enumerate(small) for i in range(3)]
+            requests += [FetchRequest(big.url(f"/x?i={i}"), "pages", key=("big", i)) for i in range(12)]
+            client = _client()
+            # The busiest host's requests alone, as this machine and server answer them (6 rounds at 2 per host).
+            started = time.monotonic()
+            Fetcher(client, concurrency=4, per_host=2).fetch_all(requests[12:])
+            big_alone = time.monotonic() - started
+            state["max"] = 0
+            fetcher = Fetcher(client, concurrency=4, per_host=2)
+            started = time.monotonic()
+            outcomes = fetcher.fetch_all(requests)
+            elapsed = time.monotonic() - started
+        finally:
+            for server in small:
+                server.stop()
+    assert [o.request.key for o in outcomes] == [r.key for r in requests] and all(o.ok for o in outcomes)
+    assert state["max"] == 2
+    # With the small hosts' 12 requests on the 2 other workers meanwhile, the whole takes as long as the big
+    # host alone (6 rounds); taking the requests host by host in turn leaves the big host below its limit
+    # until the small ones are done (8 rounds).
+    assert 6 * 0.2 - 0.02 <= elapsed < big_alone * 7 / 6
+
+
+def test_the_next_request_to_a_host_does_not_wait_for_the_previous_answer_to_be_stored(tmp_path):
+    arrivals: list[float] = []
+
+    def answer(_request):
+        arrivals.append(time.monotonic())
+        return Route(body=b"ok", headers={"ETag": '"e"'}, delay=0.1)
+
+    with LocalServer({"/x": Route(handler=answer)}) as server:
+        # A slow consumer of each outcome (storing, parsing...): the host's only slot is free meanwhile.
+        fetcher = Fetcher(_client(), cache=ResponseCache(tmp_path / "c"), concurrency=2, per_host=1,
+                          on_outcome=lambda _outcome: time.sleep(0.4))
+        outcomes = fetcher.fetch_all(FetchRequest(server.url(f"/x?i={i}"), "s", key=i) for i in range(2))
+    assert all(o.ok for o in outcomes) and len(arrivals) == 2
+    assert arrivals[1] - arrivals[0] < 0.3  # one answer (0.1 s) apart, not answer + consumer (0.5 s)
+
+
+def test_one_per_host_limit_covers_http_and_https_of_a_host():
+    # The registry declares both http://github.com/... and https://github.com/...: one server, one limit.
+    key = Fetcher._host_key
+    assert key("http://GitHub.com/org/a") == key("https://github.com/org/b") == key("https://github.com:443/c")
+    assert key("https://github.com/a") != key("https://api.github.com/a")
+    assert key("http://127.0.0.1:8001/a") != key("http://127.0.0.1:8002/a")  # explicit ports: separate services

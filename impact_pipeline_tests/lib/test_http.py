@@ -127,6 +127,26 @@ def test_conditional_request_gets_not_modified(local_server: LocalServer, client
     assert local_server.requests[1].headers["If-Modified-Since"] == first.last_modified
 
 
+def test_304s_keep_the_connection_for_the_next_request(local_server: LocalServer, client: HttpClient) -> None:
+    # A warm run is mostly 304s: each must not cost a new TCP (and, in production, TLS) handshake.
+    def answer(request: RecordedRequest) -> Route:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Route(status=304, headers={"ETag": '"v1"'})
+        return Route(body={"n": 1}, headers={"ETag": '"v1"'})
+
+    local_server.add("/stats.json", Route(handler=answer))
+    connections: list[object] = []
+    track = local_server._track
+    local_server._track = lambda connection: (connections.append(connection), track(connection))  # type: ignore[method-assign]
+
+    first = client.fetch(local_server.url("/stats.json"))
+    answers = [client.fetch(local_server.url("/stats.json"), etag=first.etag) for _ in range(3)]
+    last = client.fetch(local_server.url("/stats.json"))
+
+    assert [a.status for a in answers] == [304, 304, 304] and last.json() == {"n": 1}
+    assert len(connections) == 1  # one keep-alive connection for the five requests
+
+
 def test_unexpected_304_is_an_error(local_server: LocalServer, client: HttpClient) -> None:
     local_server.add("/x", Route(status=304))
 

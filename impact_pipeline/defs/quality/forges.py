@@ -6,10 +6,12 @@ GitLab: `GET /projects/{url-encoded path}` (`last_activity_at`, `archived`, `vis
 `GET /projects/{path}/repository/commits?since&until&per_page=1` with the `X-Total` header (absent for
 very large sets: the count is then a lower bound).
 
-Every request goes through `Fetcher` (conditional with stored ETags; a 304 costs no rate limit). When a
-forge answers that its rate limit is exhausted (403/429 with `X-RateLimit-Remaining: 0`, or a 429), no
-further request goes to that forge in this run: what was fetched is kept and the rest is marked
-`rate_limited` with the reason. An offline mirror (a local folder as the API URL) serves the sample world.
+Every request goes through one `Fetcher` for both forges (conditional with stored ETags; a 304 costs no
+rate limit). When a repository answers 304 (nothing pushed since), the commit counts read under that answer
+are reused without asking again. When a forge answers that its rate limit is exhausted (403/429 with
+`X-RateLimit-Remaining: 0`, or a 429), no further request goes to that forge in this run: what was fetched
+is kept and the rest is marked `rate_limited` with the reason. An offline mirror (a local folder as the API
+URL) serves the sample world.
 """
 
 from __future__ import annotations
@@ -121,6 +123,19 @@ class RateLimitGuard:
                 self.trip(f"the {self.label} rate limit is exhausted (HTTP {error.status}){self._reset(headers)}")
         elif outcome.result is not None and self._remaining(outcome.result.headers) == "0":
             self.trip(f"the {self.label} rate limit is exhausted{self._reset(outcome.result.headers)}")
+
+
+class _ForgeGuards:
+    """Both forges' guards behind one Fetcher: each request is checked and observed by its forge's guard."""
+
+    def __init__(self, guards: dict[str, RateLimitGuard]):
+        self.guards = guards
+
+    def should_skip(self, request: FetchRequest) -> str | None:
+        return self.guards[request.source].should_skip(request)
+
+    def observe(self, outcome: FetchOutcome) -> None:
+        self.guards[outcome.request.source].observe(outcome)
 
 
 def _iso(value: object) -> str | None:
@@ -335,7 +350,7 @@ def collect_activity(
     repos: list[tuple[str, RepoRef]],
     years: list[int],
     apis: dict[str, ForgeApi],
-    make_fetcher: Callable[[RateLimitGuard], Fetcher],
+    make_fetcher: Callable[[Any], Fetcher],
     *,
     counts: CountCache | None = None,
     gitlab_self_hosted: bool = True,
@@ -348,7 +363,9 @@ def collect_activity(
     now = now or datetime.now(timezone.utc)
     counts = counts or CountCache(None)
     guards = {forge: RateLimitGuard({GITHUB: "GitHub API", GITLAB: "GitLab API"}[forge]) for forge in (GITHUB, GITLAB)}
-    fetchers = {forge: make_fetcher(guard) for forge, guard in guards.items()}
+    # One Fetcher for both forges, so GitLab's requests run beside GitHub's (under one global limit and
+    # the per-host limits) instead of after them; `make_fetcher` wires the guard's should_skip/observe.
+    fetcher = make_fetcher(_ForgeGuards(guards))
     fetched_at = now.strftime("%Y-%m-%dT%H:%M:%S")
 
     def api_base(ref: RepoRef) -> str | None:
@@ -369,6 +386,7 @@ def collect_activity(
         if ref.forge and ref.path:
             unique.setdefault(ref.name, ref)
     meta: dict[str, tuple[str, str | None, dict[str, Any] | None, str | None]] = {}  # name → status, reason, meta, url
+    meta_etags: dict[str, str] = {}  # name → ETag of the repository answer (a 304 means nothing was pushed since)
     pending: dict[str, list[FetchRequest]] = {GITHUB: [], GITLAB: []}
     for name, ref in unique.items():
         api = apis[ref.forge]
@@ -381,19 +399,21 @@ def collect_activity(
             meta[name] = ("unsupported", f"{ref.host} is not served by the configured {ref.forge} API", None, None)
             continue
         pending[ref.forge].append(request(ref, url, name))
-    for forge, requests in pending.items():
-        for outcome in fetchers[forge].fetch_all(requests):
-            name = outcome.request.key
-            status, reason = _outcome_status(outcome, guards[forge])
-            info = None
-            if outcome.result is not None:
-                try:
-                    info = _metadata(apis[forge], outcome.result.json())
-                except ValueError:
-                    info = None
-                if info is None:
-                    status, reason = "error", "the repository answer is not a JSON object"
-            meta[name] = (status, reason, info, outcome.request.url)
+    for outcome in fetcher.fetch_all(pending[GITHUB] + pending[GITLAB]):
+        forge = outcome.request.source
+        name = outcome.request.key
+        status, reason = _outcome_status(outcome, guards[forge])
+        info = None
+        if outcome.result is not None:
+            try:
+                info = _metadata(apis[forge], outcome.result.json())
+            except ValueError:
+                info = None
+            if info is None:
+                status, reason = "error", "the repository answer is not a JSON object"
+        meta[name] = (status, reason, info, outcome.request.url)
+        if outcome.result is not None and outcome.result.etag:
+            meta_etags[name] = outcome.result.etag
 
     # 2. commits per (repository, year), skipped when the last push predates the year
     commit_results: dict[tuple[str, int], tuple[str, str | None, int | None, bool]] = {}
@@ -416,19 +436,31 @@ def collect_activity(
             if url is None:
                 commit_results[(name, year)] = ("error", "no mirror path for this repository", None, False)
                 continue
+            stored = counts.get(url) if status == "not_modified" else None
+            if stored and stored.get("meta_etag") and stored["meta_etag"] == meta_etags.get(name):
+                # The repository answer is unchanged since this count was read (a push changes pushed_at, hence
+                # the ETag): reuse the count instead of asking again (a warm nightly run asks one request a repo).
+                lower = bool(stored.get("lower_bound"))
+                reason = f"at least {stored.get('count')} commits (the forge gave no total)" if lower else None
+                commit_results[(name, year)] = ("not_modified", reason, stored.get("count"), lower)
+                continue
             pending[ref.forge].append(request(ref, url, (name, year)))
-    for forge, requests in pending.items():
-        for outcome in fetchers[forge].fetch_all(requests):
-            name, year = outcome.request.key
-            status, reason = _outcome_status(outcome, guards[forge])
-            count, lower = None, False
-            if outcome.result is not None:
-                count, lower, problem = _count_from(outcome, apis[forge], year, counts)
-                if problem:
-                    status, reason = "error", problem
-                elif lower:
+    for outcome in fetcher.fetch_all(pending[GITHUB] + pending[GITLAB]):
+        forge = outcome.request.source
+        name, year = outcome.request.key
+        status, reason = _outcome_status(outcome, guards[forge])
+        count, lower = None, False
+        if outcome.result is not None:
+            count, lower, problem = _count_from(outcome, apis[forge], year, counts)
+            if problem:
+                status, reason = "error", problem
+            else:
+                if lower:
                     reason = f"at least {count} commits (the forge gave no total)"
-            commit_results[(name, year)] = (status, reason, count, lower)
+                if not apis[forge].local and name in meta_etags:  # this count holds while the repository answer does
+                    counts.put(outcome.request.url, {"etag": outcome.result.etag, "count": count, "lower_bound": lower,
+                                                     "meta_etag": meta_etags[name]})
+        commit_results[(name, year)] = (status, reason, count, lower)
     counts.save()
 
     rows = []
@@ -453,7 +485,7 @@ def collect_activity(
                 status = "ok"
             rows.append({**row, "commits_in_year": count, "commits_is_lower_bound": lower, "status": status, "reason": c_reason})
     summary = {
-        "requests": {forge: f.stats.as_dict().get(forge, {}) for forge, f in fetchers.items()},
+        "requests": {forge: fetcher.stats.as_dict().get(forge, {}) for forge in (GITHUB, GITLAB)},
         "rate_limited": {forge: g.reason for forge, g in guards.items() if g.reason},
     }
     return rows, summary

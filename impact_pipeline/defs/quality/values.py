@@ -8,6 +8,7 @@ failures: they read as None.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -47,6 +48,13 @@ def is_placeholder(value: object) -> bool:
         return True
     if not isinstance(value, str):
         return False
+    return _is_placeholder_text(value)
+
+
+# The observatoire repeats the same few labels and values across démarches and editions (tens of thousands
+# of fields a run): fold each distinct text once.
+@functools.lru_cache(maxsize=1 << 16)
+def _is_placeholder_text(value: str) -> bool:
     folded = _fold(value)
     if not folded:
         return True

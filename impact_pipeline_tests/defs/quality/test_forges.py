@@ -121,7 +121,9 @@ def test_github_and_gitlab_activity_with_paging_archived_missing_and_a_condition
     # every request that had an ETag is conditional and answered 304; counts survive without paging headers
     conditional = [r for r in second if r.path != f"{gh}/missing"]
     assert conditional and all(r.headers.get("If-None-Match") for r in conditional)
-    assert summary2["requests"]["github"]["not_modified"] == 4 and summary2["requests"]["gitlab"]["not_modified"] == 6
+    # unchanged repositories (304): their commit counts are reused, not asked again
+    assert not [r for r in second if r.path.endswith("/commits")]
+    assert summary2["requests"]["github"]["not_modified"] == 2 and summary2["requests"]["gitlab"]["not_modified"] == 2
     by2 = {(r["startup_id"], r["year"]): r for r in rows2}
     assert by2[("active", 2025)]["commits_in_year"] == 57 and by2[("gl", 2025)]["commits_in_year"] == 12
     assert by2[("big", 2025)]["status"] == "not_modified"
@@ -181,3 +183,75 @@ def test_offline_mirror_serves_the_sample_and_refuses_path_tricks(tmp_path):
     assert by[("r", 2026)]["commits_in_year"] == 1 and by[("r", 2026)]["forge"] == "gitlab"
     assert by[("t", 2026)]["status"] in ("not_found", "error", "unsupported")
     assert forges.safe_segment("..") is None and forges.safe_segment("a/b") is None
+
+
+def test_gitlab_is_asked_beside_github_not_after_it(local_server, tmp_path):
+    import threading
+    import time
+
+    from impact_pipeline_tests.support.http_server import LocalServer
+
+    started: dict[str, list[float]] = {"github": [], "gitlab": []}
+    lock = threading.Lock()
+
+    def answer(forge, body):
+        def handler(_request):
+            with lock:
+                started[forge].append(time.monotonic())
+            return Route(body=body, delay=0.3)
+        return Route(handler=handler)
+
+    for name in ("a", "b", "c", "d"):
+        local_server.add(f"/gh/repos/org/{name}", answer("github", {"pushed_at": "2020-01-01T00:00:00Z"}))
+    with LocalServer() as gitlab:  # another host, as gitlab.com is
+        gitlab.add("/api/v4/projects/group%2Fproj", answer("gitlab", {"last_activity_at": "2020-01-01T00:00:00Z"}))
+        repos = [(n, parse_repository(f"https://github.com/org/{n}")) for n in ("a", "b", "c", "d")]
+        repos.append(("g", parse_repository("https://gitlab.com/group/proj")))
+        apis = {"github": ForgeApi("github", local_server.url("/gh")), "gitlab": ForgeApi("gitlab", gitlab.url("/api/v4"))}
+        client = _client()
+        rows, summary = collect_activity(repos, [2025], apis, _fetcher_factory(client, tmp_path, concurrency=4), now=NOW)
+        client.close()
+    assert {r["status"] for r in rows} == {"ok"} and summary["requests"]["gitlab"]["requests"] == 1
+    # GitHub's 4 repositories take two rounds of 0.3 s at 2 per host; GitLab's request starts during the first.
+    assert min(started["gitlab"]) < min(started["github"]) + 0.3
+
+
+def test_a_repository_pushed_to_since_the_last_run_has_its_commits_asked_again(local_server, tmp_path):
+    s = local_server
+    state = {"pushed": "2025-10-01T00:00:00Z", "commits": 5}
+
+    def repo(request):
+        tag = f'"r-{state["pushed"]}"'
+        if request.headers.get("If-None-Match") == tag:
+            return Route(status=304, headers={"ETag": tag})
+        return Route(body={"pushed_at": state["pushed"], "created_at": "2024-01-01T00:00:00Z"}, headers={"ETag": tag})
+
+    def commits(request):
+        tag = f'"c-{request.query["since"][0][:4]}-{state["commits"]}"'
+        if request.headers.get("If-None-Match") == tag:
+            return Route(status=304, headers={"ETag": tag})
+        link = f'<{s.url("/gh/x")}?page=2>; rel="next", <{s.url("/gh/x")}?page={state["commits"]}>; rel="last"'
+        return Route(body=[{"sha": "x"}], headers={"ETag": tag, "Link": link})
+
+    s.add("/gh/repos/org/app", Route(handler=repo))
+    s.add("/gh/repos/org/app/commits", Route(handler=commits))
+    repos = [("app", parse_repository("https://github.com/org/app"))]
+    apis = {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", "")}
+    cache, client = tmp_path / "cache", _client()
+
+    def run():
+        before = len(s.requests)
+        rows, _ = collect_activity(repos, [2025], apis, _fetcher_factory(client, cache),
+                                   counts=CountCache(cache / "counts.json"), now=NOW)
+        return rows[0], [r.path for r in s.requests[before:]]
+
+    first, asked = run()
+    assert first["commits_in_year"] == 5 and asked == ["/gh/repos/org/app", "/gh/repos/org/app/commits"]
+    unchanged, asked = run()
+    assert unchanged["commits_in_year"] == 5 and asked == ["/gh/repos/org/app"]  # 304: the count is reused
+    state.update(pushed="2025-10-20T00:00:00Z", commits=9)  # a push: new metadata, new count
+    pushed, asked = run()
+    assert pushed["commits_in_year"] == 9 and asked == ["/gh/repos/org/app", "/gh/repos/org/app/commits"]
+    again, asked = run()
+    assert again["commits_in_year"] == 9 and asked == ["/gh/repos/org/app"]
+    client.close()
