@@ -49,6 +49,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 duckdb_path=str(settings.duckdb_path),
                 export_dir=str(settings.export_dir),
                 work_dir=str(settings.work_dir),
+                memory_limit=settings.duckdb_memory_limit,
             ),
             "criteria": CriteriaSettings(path=str(settings.criteria_path)),
             "usage": UsageSources(

@@ -60,6 +60,7 @@ class Settings:
     declared_figures_path: str = ""
     datagouv_url: str = ""
     usage_discovery: bool = False
+    duckdb_memory_limit: str = "1.5GB"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,6 +88,7 @@ class Settings:
             criteria_path=criteria_path,
             allow_private_network=os.environ.get("IMPACT_ALLOW_PRIVATE_NETWORK", "") == "1",
             sample=sample,
+            duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "1.5GB").strip() or "1.5GB",
             **_quality_settings(sample),
             **_usage_settings(sample),
         )

@@ -108,6 +108,10 @@ def write_csv_atomically(path: Path, columns: list[str], rows: list[tuple]) -> N
         tmp.unlink(missing_ok=True)
 
 
+# DuckDB's own default is 80 % of the machine's memory; a run shares its machine (UI, daemon, other runs).
+DEFAULT_MEMORY_LIMIT = "1.5GB"
+
+
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB working file, the published analyst file and the export folder."""
 
@@ -115,6 +119,17 @@ class Warehouse(dg.ConfigurableResource):
     export_dir: str = Field(description="Where CSV exports and charts are written (IMPACT_EXPORT_DIR).")
     work_dir: str = Field(description="Working area that runs build into before publishing.")
     lock_timeout_seconds: float = Field(default=900.0, description="How long a writer waits for the lock.")
+    memory_limit: str = Field(
+        default=DEFAULT_MEMORY_LIMIT,
+        description="DuckDB's memory limit for the run's connections (IMPACT_DUCKDB_MEMORY_LIMIT); beyond it DuckDB "
+        "spills to a temp folder in the working area instead of growing.",
+    )
+
+    def _open(self, path: Path, read_only: bool = False) -> Any:
+        import duckdb
+
+        config = {"memory_limit": self.memory_limit, "temp_directory": str(Path(self.work_dir) / "duckdb_tmp")}
+        return duckdb.connect(str(path), read_only=read_only, config=config)
 
     @property
     def published_path(self) -> Path:
@@ -145,8 +160,6 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[Any]:
         """A connection to the working file, with every contract table created and commented."""
-        import duckdb
-
         with self.lock():
             work = self.working_path
             if not work.exists() and self.published_path.exists():
@@ -154,13 +167,13 @@ class Warehouse(dg.ConfigurableResource):
                 shutil.copyfile(self.published_path, work)
             if read_only and not work.exists():
                 # A reader (a gate) before any writer: an empty working file with every table.
-                created = duckdb.connect(str(work))
+                created = self._open(work)
                 try:
                     ensure_tables(created)
                     created.execute("CHECKPOINT")
                 finally:
                     created.close()
-            con = duckdb.connect(str(work), read_only=read_only)
+            con = self._open(work, read_only=read_only)
             try:
                 if not read_only:
                     ensure_tables(con)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from impact_pipeline import contract
+from impact_pipeline.lib.sql import sql_list
 
 ERROR, WARN = "error", "warn"
 
@@ -38,11 +39,16 @@ class ExpectationSpec:
             raise ValueError(f"severity must be {ERROR!r} or {WARN!r}, got {self.severity!r}")
 
     @property
-    def columns(self) -> tuple[str, ...]:
-        """Columns this expectation reads (to show with offending rows)."""
+    def read_columns(self) -> tuple[str, ...]:
+        """Columns the GX expectation itself reads."""
         cols = [self.kwargs[k] for k in ("column", "column_A", "column_B") if k in self.kwargs]
         cols += list(self.kwargs.get("column_list", ()))
-        return tuple(dict.fromkeys([*self.show, *cols]))
+        return tuple(dict.fromkeys(cols))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Columns shown with offending rows: the `show` ones and those the expectation reads."""
+        return tuple(dict.fromkeys([*self.show, *self.read_columns]))
 
 
 Specs = Sequence[ExpectationSpec]
@@ -72,27 +78,50 @@ class Suite:
         specs = self.specs(config) if callable(self.specs) else self.specs
         return list(specs)
 
-    def query(self, specs: Specs) -> str:
-        base = self.frame_sql or f'SELECT * FROM "{self.table}"'
-        derived = [f'({expr}) AS "{name}"' for spec in specs for name, expr in spec.derived]
-        extra = "".join(", " + d for d in derived)
-        return f"SELECT t.*{extra} FROM ({base}) AS t"
+    def base_sql(self) -> str:
+        return self.frame_sql or f'SELECT * FROM "{self.table}"'
+
+    def query(self, specs: Specs, types: dict[str, str] | None = None) -> str:
+        """The validated frame: only the columns the expectations read, the key, and the derived rule columns.
+
+        Columns only shown beside offending rows come only on rows that break a rule (NULL elsewhere), and
+        text-like ones (`types`: column -> DuckDB type) cut to a display width: a table of large JSON
+        evidence is never loaded whole into memory to validate three of its columns.
+        """
+        base = self.base_sql()
+        types = types or {}
+        derived = {name: expr for spec in specs for name, expr in spec.derived}
+        read = list(dict.fromkeys([*self.key, *(c for spec in specs for c in spec.read_columns)]))
+        shown = list(dict.fromkeys(c for spec in specs for c in spec.show if c not in read and c not in derived))
+        # A large text column read only by "is present" expectations needs only its nullness: one character.
+        null_checked = {c for c in read if _is_bulky(types.get(c, "")) and c not in self.key and all(
+            spec.expectation == "ExpectColumnValuesToNotBeNull" for spec in specs if c in spec.read_columns)}
+        inner = [f'left(CAST(t."{c}" AS VARCHAR), 1) AS "{c}"' if c in null_checked else f't."{c}"'
+                 for c in read if c not in derived]
+        inner += [f't."{c}" AS "_shown_{i}"' for i, c in enumerate(shown)]
+        inner += [f'({expr}) AS "{name}"' for name, expr in derived.items()]
+        outer = [f'"{c}"' for c in read if c not in derived]
+        broken = " OR ".join(f'NOT "{name}"' for name in derived) or "FALSE"
+        for i, c in enumerate(shown):
+            value = f'left(CAST("_shown_{i}" AS VARCHAR), {SHOWN_WIDTH})' if _is_bulky(types.get(c, "")) else f'"_shown_{i}"'
+            outer.append(f'CASE WHEN {broken} THEN {value} END AS "{c}"')
+        outer += [f'"{name}"' for name in derived]
+        if not inner:
+            return f"SELECT TRUE AS _row FROM ({base}) AS t"
+        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM ({base}) AS t)"
+
+
+# Shown-only text columns are cut to this width in the frame (offending rows display at most 80 characters).
+SHOWN_WIDTH = 200
+
+
+def _is_bulky(duckdb_type: str) -> bool:
+    """Text, JSON and nested values can be large; numbers, dates and booleans are shown as they are."""
+    t = duckdb_type.upper()
+    return t in ("VARCHAR", "JSON", "BLOB") or t.endswith("[]") or t.startswith(("STRUCT", "MAP", "UNION"))
 
 
 # --- building blocks -------------------------------------------------------------------------
-
-
-def sql_literal(value: Any) -> str:
-    """A SQL literal for a config value (numbers as is, text quoted): rules are built from config."""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_list(values: Sequence[Any]) -> str:
-    return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
 
 
 def not_null(column: str, severity: str = ERROR) -> ExpectationSpec:

@@ -16,9 +16,8 @@ from impact_pipeline.defs.gates.specs import (
     ordered,
     references,
     rule,
-    sql_list,
-    sql_literal,
 )
+from impact_pipeline.lib.sql import sql_list, sql_literal
 from impact_pipeline.defs.registry.phases import LIFECYCLE, OLD_NAMES
 
 VERDICTS = ("pass", "fail", "unknown")
@@ -112,21 +111,25 @@ def evaluation_specs(config) -> list[ExpectationSpec]:
         ),
         rule(
             "(a) pass: the phase at the end of the year is a qualifying phase",
-            f"t.criterion <> 'a' OR t.verdict <> 'pass' OR (t.evidence->>'phase_at_year_end') IN {_qualifying(config)}",
+            _for_pass("t.criterion = 'a'", f"(t.evidence->>'phase_at_year_end') IN {_qualifying(config)}"),
             show=("criterion", "verdict", "evidence"),
         ),
         rule(
             f"(b) pass: reach >= {config.min_yearly_reach:g} with a public evidence URL",
-            f"t.criterion <> 'b' OR t.verdict <> 'pass' OR ("
-            f"TRY_CAST(t.evidence->>'value' AS DOUBLE) >= {threshold} AND {evidence_url_ok})",
+            _for_pass("t.criterion = 'b'", f"TRY_CAST(t.evidence->>'value' AS DOUBLE) >= {threshold} AND {evidence_url_ok}"),
             show=("criterion", "verdict", "evidence"),
         ),
         rule(
             "(c) pass: no failing sub-criterion",
-            "t.criterion <> 'c' OR t.verdict <> 'pass' OR NOT " + _has_failing_sub_criterion("t.evidence"),
+            _for_pass("t.criterion = 'c'", "NOT " + _has_failing_sub_criterion("t.evidence")),
             show=("criterion", "verdict", "evidence"),
         ),
     ]
+
+
+def _for_pass(which: str, check: str) -> str:
+    """`check` holds for the passes of `which`; a CASE, so the evidence is only parsed on those rows."""
+    return f"CASE WHEN {which} AND t.verdict = 'pass' THEN ({check}) ELSE TRUE END"
 
 
 def _has_failing_sub_criterion(evidence: str) -> str:
@@ -152,12 +155,12 @@ def criterion_b_specs(config) -> list[ExpectationSpec]:
     return [
         rule(
             f"(b) pass only with a reach >= {config.min_yearly_reach:g} (evidence b.value)",
-            f"t.criterion_b <> 'pass' OR TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= {threshold}",
+            f"CASE WHEN t.criterion_b = 'pass' THEN TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= {threshold} ELSE TRUE END",
             show=("criterion_b", "reach"),
         ),
         rule(
             "(b) pass only with a public evidence URL (evidence b.evidence_url)",
-            "t.criterion_b <> 'pass' OR (" + _public_url("t.evidence->'b'->>'evidence_url'") + ")",
+            "CASE WHEN t.criterion_b = 'pass' THEN (" + _public_url("t.evidence->'b'->>'evidence_url'") + ") ELSE TRUE END",
             show=("criterion_b", "evidence_url"),
         ),
     ]
@@ -167,7 +170,7 @@ def criterion_c_specs(config) -> list[ExpectationSpec]:
     return [
         rule(
             "(c) pass only with no failing sub-criterion (evidence c.sub_criteria)",
-            "t.criterion_c <> 'pass' OR NOT " + _has_failing_sub_criterion("t.evidence->'c'"),
+            "CASE WHEN t.criterion_c = 'pass' THEN NOT " + _has_failing_sub_criterion("t.evidence->'c'") + " ELSE TRUE END",
             show=("criterion_c", "sub_criteria"),
         ),
     ]

@@ -178,7 +178,8 @@ def validate_frame(frame: Any, suite: Suite, specs: list[ExpectationSpec]) -> Su
 def run_suite(con: Any, suite: Suite, config: Any = None) -> SuiteOutcome:
     """Read the suite's frame from the (read-only) working DuckDB connection and validate it."""
     specs = suite.resolve(config)
-    frame = con.execute(suite.query(specs)).df()
+    types = {row[0]: str(row[1]) for row in con.execute(f"DESCRIBE ({suite.base_sql()})").fetchall()}
+    frame = con.execute(suite.query(specs, types)).df()
     return validate_frame(frame, suite, specs)
 
 

@@ -10,7 +10,7 @@ from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.quality import criterion as quality_criterion
 from impact_pipeline.defs.usage import criterion as usage_criterion
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
-from impact_pipeline.lib.warehouse import Warehouse, insert_frame
+from impact_pipeline.lib.warehouse import Warehouse
 
 GROUP = "impact"
 
@@ -19,12 +19,19 @@ def _years(context: dg.AssetExecutionContext) -> list[int]:
     return [int(k) for k in context.partition_keys]
 
 
-def _replace_years(con, table: contract.Table, years: list[int], frame) -> None:
+def _replace_years(con, table: contract.Table, years: list[int], select_sql: str) -> int:
     """Idempotent partition write: delete the years' rows, insert the new ones, in one transaction."""
+    columns = ", ".join(f'"{c}"' for c in table.column_names)
     con.execute("BEGIN")
     con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
-    insert_frame(con, table, frame)
+    con.execute(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM ({select_sql})')
+    n = con.execute(f'SELECT count(*) FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years]).fetchall()[0][0]
     con.execute("COMMIT")
+    return int(n)
+
+
+def _frame(con, sql: str, params: list | None = None):
+    return con.execute(sql, params or []).df()
 
 
 @dg.asset(
@@ -51,16 +58,22 @@ def criteria_evaluation(
         ).fetchall()
         raw = rows[0] if rows else (None, None)
         source = {"source": "registry", "registry_url": raw[0], "registry_sha256": raw[1]}
-        frame = rules.evaluate(con, years, config, source)
-        _replace_years(con, contract.CRITERIA_EVALUATION, years, frame)
-    counts = frame.groupby(["criterion", "verdict"]).size().to_dict() if len(frame) else {}
+        n_rows = _replace_years(con, contract.CRITERIA_EVALUATION, years, rules.evaluate_sql(con, years, config, source))
+        in_years = "WHERE year IN (SELECT unnest(?::INTEGER[]))"
+        counts = con.execute(
+            f"SELECT criterion, verdict, count(*) FROM criteria_evaluation {in_years} GROUP BY ALL ORDER BY ALL", [years]
+        ).fetchall()
+        preview = _frame(
+            con, f"SELECT year, startup_id, criterion, verdict, reason FROM criteria_evaluation {in_years} "
+            "ORDER BY year, startup_id, criterion LIMIT 10", [years],
+        )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            "dagster/row_count": n_rows,
             "years": ", ".join(map(str, years)),
             "criteria_version": config.version,
-            "verdicts": dg.MetadataValue.json({f"{c}:{v}": int(n) for (c, v), n in sorted(counts.items())}),
-            "preview": _preview(frame, ["year", "startup_id", "criterion", "verdict", "reason"]),
+            "verdicts": dg.MetadataValue.json({f"{c}:{v}": int(n) for c, v, n in counts}),
+            "preview": _preview(preview, list(preview.columns)),
         }
     )
 
@@ -82,22 +95,21 @@ def national_impact(context: dg.AssetExecutionContext, warehouse: Warehouse, cri
     config = criteria.load()
     years = _years(context)
     with warehouse.connect() as con:
-        evaluation = con.execute(
-            "SELECT * FROM criteria_evaluation WHERE year IN (SELECT unnest(?::INTEGER[]))", [years]
-        ).df()
-        startups = con.execute("SELECT startup_id, name FROM startups").df()
-        designated = rules.designations(con.execute("SELECT * FROM startup_events").df(), config)
-        table = rules.national_impact(evaluation, startups, designated)
-        _replace_years(con, contract.NATIONAL_IMPACT, years, table)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
+        n_rows = _replace_years(con, contract.NATIONAL_IMPACT, years, rules.national_impact_sql(years, "_designated"))
+        in_years = "WHERE year IN (SELECT unnest(?::INTEGER[]))"
+        n_meeting = con.execute(f"SELECT count(*) FILTER (WHERE meets_criteria) FROM national_impact {in_years}",
+                                [years]).fetchall()[0][0]
+        preview = _frame(
+            con, "SELECT year, startup_id, name, phase_at_year_end, criterion_a, criterion_b, criterion_c, meets_criteria, "
+            f"officially_designated FROM national_impact {in_years} ORDER BY year, startup_id LIMIT 10", [years],
+        )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(table),
+            "dagster/row_count": n_rows,
             "years": ", ".join(map(str, years)),
-            "n_meeting_criteria": int(table["meets_criteria"].sum()) if len(table) else 0,
-            "preview": _preview(
-                table, ["year", "startup_id", "name", "phase_at_year_end", "criterion_a", "criterion_b",
-                        "criterion_c", "meets_criteria", "officially_designated"]
-            ),
+            "n_meeting_criteria": int(n_meeting),
+            "preview": _preview(preview, list(preview.columns)),
         }
     )
 
@@ -121,13 +133,13 @@ def national_impact_summary(
     config = criteria.load()
     years = _years(context)
     with warehouse.connect() as con:
-        table = con.execute("SELECT year, startup_id, meets_criteria, criteria_version FROM national_impact").df()
-        designated = rules.designations(con.execute("SELECT * FROM startup_events").df(), config)
-        frame = rules.summary(table, designated, years)
-        _replace_years(con, contract.NATIONAL_IMPACT_SUMMARY, years, frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
+        n_rows = _replace_years(con, contract.NATIONAL_IMPACT_SUMMARY, years, rules.summary_sql(years, "_designated"))
+        frame = _frame(con, "SELECT * FROM national_impact_summary WHERE year IN (SELECT unnest(?::INTEGER[])) ORDER BY year",
+                       [years])
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            "dagster/row_count": n_rows,
             "summary": _preview(frame, contract.NATIONAL_IMPACT_SUMMARY.column_names[:-1], n=len(frame)),
         }
     )

@@ -1,4 +1,4 @@
-"""Criterion (c), quality standards, as a rule over the quality tables.
+"""Criterion (c), quality standards, as one DuckDB SELECT over the quality tables.
 
 Six named sub-criteria, each `pass` / `fail` / `unknown` / `not_applicable` with a reason and its evidence;
 rules and thresholds come from `criteria.c` in the criteria config. (c) is `pass` only when no
@@ -8,11 +8,15 @@ Evidence observed "now" (registry declarations, stats page and repository checks
 counts for the year it was observed in, and for the previous year when observed in the first months of
 the next (`current_checks.valid_into_next_year_months`); earlier years are `unknown` for those
 sub-criteria. Commits are dated, so repository activity is judged for any year.
+
+Python only turns the config into SQL and classifies the registry's distinct texts (blank, web address)
+by the same rules as the URL checks; every service-year is judged in SQL.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import functools
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pandas stays out of the code location's import time
@@ -53,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 HEADLINE = ("satisfaction", "handicap", "dlnuf", "auth", "simplicity")
+COLUMNS = ("year", "startup_id", "criterion", "verdict", "reason", "evidence")
 
 
 def rules_from(raw: dict[str, Any]) -> dict[str, Any]:
@@ -69,272 +74,406 @@ def rules_from(raw: dict[str, Any]) -> dict[str, Any]:
     return rules
 
 
-def _as_date(value: Any) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "")).date()
-    except ValueError:
-        return None
+def _lit(value: Any) -> str:
+    from impact_pipeline.lib.sql import sql_literal
+
+    return sql_literal(value)
 
 
-class Window:
-    """Whether something observed on a day is evidence for a year."""
-
-    def __init__(self, rules: dict[str, Any]):
-        checks = rules["current_checks"]
-        self.months = int(checks.get("valid_into_next_year_months", 6))
-        self.past = bool(checks.get("apply_to_past_years", False))
-
-    def valid(self, year: int, observed: Any) -> bool:
-        day = _as_date(observed)
-        if day is None:
-            return False
-        if day.year == year or (day.year == year + 1 and day.month <= self.months):
-            return True
-        return self.past and day.year > year
-
-    @staticmethod
-    def too_old(what: str, observed: Any, year: int) -> str:
-        day = _as_date(observed)
-        when = day.isoformat() if day else "an unknown date"
-        return f"{what} was observed on {when}, which is no evidence for {year}"
+def _cat(*parts: str) -> str:
+    # One `concat` per text: a chain of `||` copies the growing string at every step.
+    return f"concat({', '.join(parts)})"
 
 
-def _sub(verdict: str, reason: str, weak: bool = False, **values: Any) -> dict[str, Any]:
-    return {"verdict": verdict, "reason": reason, "weak": weak, **{k: v for k, v in values.items()}}
+# --- preparation: small tables and macros on the connection ---------------------------------------
+
+# An http(s) URL that `public_http_url` accepts for sure: ASCII host, optional port, then printable ASCII.
+# Other values mentioning http are asked to `public_http_url` itself.
+_PLAIN_WEB_URL = r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]+)?([/?#][!-~]*)?"
 
 
-def _fmt_day(value: Any) -> str | None:
-    day = _as_date(value)
-    return day.isoformat() if day else None
+@functools.cache
+def _whitespace_sql() -> str:
+    """The characters Python's `str.strip()` removes, as a SQL expression (all of them are in the BMP)."""
+    return "concat(" + ", ".join(f"chr({c})" for c in range(0x10000) if chr(c).isspace()) + ")"
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
+def _classify_registry_text(con) -> None:
+    """`_c_web_urls` and `_c_access`: what SQL alone cannot tell as Python would, over distinct registry values.
 
-
-# --- the six sub-criteria -------------------------------------------------------------------------
-
-
-def observatoire_goals(year: int, obs: dict | None, have_observatoire: bool, rule: dict) -> dict:
-    if not have_observatoire:
-        return _sub(UNKNOWN, "no observatoire data was loaded (source disabled or unreachable)")
-    if obs is None:
-        return _sub(NA, f"not in the observatoire's {year} editions")
-    minimum = int(rule["min_goals_reached"])
-    reached, known = int(obs["goals_reached"]), int(obs["goals_total"])
-    goals = {g: obs.get(f"{g}_goal") for g in HEADLINE}
-    values = dict(edition=obs["edition"], goals_reached=reached, goals_known=known, goals=goals,
-                  procedure_ids=list(obs.get("procedure_ids") or []), evidence_url=obs.get("evidence_url"),
-                  min_goals_reached=minimum)
-    text = f"{reached} of the 5 headline goals reached in {obs['edition']} ({known} known)"
-    if reached >= minimum:
-        return _sub(PASS, text, **values)
-    if reached + (len(HEADLINE) - known) < minimum:
-        return _sub(FAIL, f"{text}, fewer than {minimum}", **values)
-    return _sub(UNKNOWN, f"{text}: too many placeholders to tell whether {minimum} are reached", **values)
-
-
-def accessibility(year: int, startup: dict, registry_at: Any, window: Window, rule: dict) -> dict:
-    status = startup.get("accessibility_status")
-    values = dict(accessibility_status=None if _blank(status) else status, as_of=_fmt_day(registry_at))
-    if not window.valid(year, registry_at):
-        return _sub(UNKNOWN, Window.too_old("the registry's accessibility status", registry_at, year), **values)
-    if _blank(status):
-        return _sub(rule["missing_verdict"], "no accessibility status declared in the registry", **values)
-    normalized = str(status).strip().lower()
-    if normalized in {s.lower() for s in rule["passing_statuses"]}:
-        return _sub(PASS, f"accessibility declared '{status}'", **values)
-    if normalized == "non conforme":
-        return _sub(FAIL, "accessibility declared 'non conforme'", **values)
-    return _sub(UNKNOWN, f"accessibility status '{status}' is not a known level", **values)
-
-
-def product_evolving(year: int, startup: dict, activity: dict | None, rule: dict) -> dict:
-    if _blank(startup.get("repository")):
-        return _sub(UNKNOWN, "no repository declared, so no activity to read")
-    if activity is None:
-        return _sub(UNKNOWN, f"repository activity was not fetched for {year}")
-    values = dict(repo=activity["repo"], commits_in_year=activity["commits_in_year"], last_push=_fmt_day(activity["last_push"]),
-                  archived=activity["archived"], status=activity["status"], api_url=activity.get("api_url"))
-    count = activity["commits_in_year"]
-    if count is None or (isinstance(count, float) and count != count):
-        reason = activity.get("reason") or activity["status"]
-        return _sub(UNKNOWN, f"commits in {year} on {activity['repo']} unknown ({activity['status']}: {reason})", **values)
-    minimum = int(rule["min_commits"])
-    count = int(count)
-    if count >= minimum:
-        more = "at least " if activity.get("commits_is_lower_bound") else ""
-        return _sub(PASS, f"{more}{count} commits in {year} on {activity['repo']}", **values)
-    fetched = _as_date(activity.get("fetched_at"))
-    frozen = bool(activity["archived"]) and values["last_push"] is not None and values["last_push"] < f"{year}-01-01"
-    if fetched is not None and fetched.year == year and not frozen:
-        return _sub(UNKNOWN, f"no commit yet in {year} on {activity['repo']}, a year not over", **values)
-    archived = ", archived" if activity["archived"] else ""
-    last = f" (last push {values['last_push']}{archived})" if values["last_push"] else archived
-    return _sub(FAIL, f"{count} commits in {year} on {activity['repo']}{last}", **values)
-
-
-def resources_shared(
-    year: int, startup: dict, forge: dict | None, repo_checks: list[dict], window: Window, rule: dict, registry_at: Any = None
-) -> dict:
+    A web address is what `public_http_url` accepts (the rule of the URL checks): plain URLs are recognised
+    in SQL (`_PLAIN_WEB_URL`); the few other values mentioning http are asked to `public_http_url`, and
+    those it accepts land in `_c_web_urls`. Accessibility levels are compared as `str.strip().lower()`.
+    """
     from impact_pipeline.lib.urls import public_http_url
 
-    repository = startup.get("repository")
-    if _blank(repository):
-        if rule["no_repository_verdict"] == FAIL and not window.valid(year, registry_at):
-            return _sub(UNKNOWN, Window.too_old("the registry's repository declaration", registry_at, year))
-        return _sub(rule["no_repository_verdict"], "no repository declared (open data and API declarations are not in the registry)")
-    if public_http_url(repository) is None:
-        if not window.valid(year, registry_at):
-            return _sub(UNKNOWN, Window.too_old("the registry's repository declaration", registry_at, year), repository=repository)
-        return _sub(FAIL, f"the declared repository '{str(repository)[:60]}' is not a web address", repository=repository)
-    positive, negative = [], []
-    if forge is not None and window.valid(year, forge.get("fetched_at")):
-        if forge.get("public") is True:
-            positive.append(f"{forge['repo']} is public on {forge['forge']} (checked {_fmt_day(forge['fetched_at'])})")
-        elif forge.get("public") is False:
-            negative.append(f"{forge['repo']} is private on {forge['forge']}")
-        elif forge.get("status") == "not_found":
-            negative.append(f"{forge['forge']} does not show {forge['repo']} publicly (HTTP 404)")
-    check = next((c for c in repo_checks if window.valid(year, c["checked_at"])), None)
-    if check is not None:
-        if check["ok"]:
-            positive.append(f"{check['url']} answered HTTP {check['status_code']} on {_fmt_day(check['checked_at'])}")
-        else:
-            negative.append(f"{check['url']} did not answer on {_fmt_day(check['checked_at'])} ({check['error']})")
-    values = dict(repository=repository, repository_check=_check_values(check),
-                  forge_public=None if forge is None else forge.get("public"))
-    if positive:
-        return _sub(PASS, positive[0], **values)
-    if negative:
-        return _sub(FAIL, negative[0], **values)
-    latest = repo_checks[0]["checked_at"] if repo_checks else (forge or {}).get("fetched_at")
-    if latest is None:
-        return _sub(UNKNOWN, "the repository's visibility was not checked", **values)
-    return _sub(UNKNOWN, Window.too_old("the repository's visibility", latest, year), **values)
+    asked = [v for (v,) in con.execute(f"""
+        SELECT DISTINCT value FROM (SELECT unnest([stats_url, repository]) AS value FROM startups)
+        WHERE NOT regexp_full_match(value, {_lit(_PLAIN_WEB_URL)}) AND regexp_matches(value, '[Hh][Tt][Tt][Pp]')""").fetchall()]
+    con.execute("CREATE OR REPLACE TEMP TABLE _c_web_urls AS SELECT unnest(?::VARCHAR[]) AS url",
+                [[v for v in asked if public_http_url(v) is not None]])
+    levels = [v for (v,) in con.execute(
+        "SELECT DISTINCT accessibility_status FROM startups WHERE accessibility_status IS NOT NULL").fetchall()]
+    con.execute("""CREATE OR REPLACE TEMP TABLE _c_access AS
+                   SELECT unnest(?::VARCHAR[]) AS value, unnest(?::BOOLEAN[]) AS is_blank, unnest(?::VARCHAR[]) AS norm""",
+                [levels, [not v.strip() for v in levels], [v.strip().lower() for v in levels]])
 
 
-def _check_values(check: dict | None) -> dict | None:
-    if check is None:
-        return None
-    return {k: (_fmt_day(check[k]) if k == "checked_at" else check[k]) for k in ("url", "status_code", "ok", "final_url", "checked_at", "error")}
+# A stats_page_checks row as the struct its evidence shows.
+_CHECK = "{'url': url, 'status_code': status_code, 'ok': ok, 'final_url': final_url, 'checked_at': checked_at, 'error': error}"
 
 
-def impact_statistics(year: int, startup: dict, registry_at: Any, stats_checks: list[dict], window: Window, rule: dict) -> dict:
-    from impact_pipeline.lib.urls import public_http_url
+def _prepare(con, rules: dict[str, Any]) -> None:
+    """The `_c_*` macros, small tables (per service, run-wide) and views (per service-year) the SELECT reads."""
+    checks = rules["current_checks"]
+    months, past = int(checks.get("valid_into_next_year_months", 6)), bool(checks.get("apply_to_past_years", False))
+    _classify_registry_text(con)
+    # (startup_id, year) is repository_activity's key (its asset rewrites whole years); should a key be
+    # repeated anyway, its last row wins, in the place of its first one, as in a dict keyed by it (the
+    # place breaks ties between equal fetch times). Checking is cheaper than always deduplicating.
+    repeated = con.execute("SELECT count(*) > count(DISTINCT (startup_id, year)) FROM repository_activity").fetchall()[0][0]
+    activity = ("SELECT *, min(rowid) OVER (PARTITION BY startup_id, year) AS row FROM repository_activity "
+                "QUALIFY row_number() OVER (PARTITION BY startup_id, year ORDER BY rowid DESC) = 1" if repeated
+                else "SELECT *, rowid AS row FROM repository_activity")
+    statements = [
+        # Whether something observed on `day` is evidence for year `y` (config `current_checks`).
+        f"""CREATE OR REPLACE TEMP MACRO _c_valid(y, day) AS coalesce(
+                year(day) = y OR (year(day) = y + 1 AND month(day) <= {months}) OR ({_lit(past)} AND year(day) > y), FALSE)""",
+        "CREATE OR REPLACE TEMP MACRO _c_day(day) AS CAST(CAST(day AS DATE) AS VARCHAR)",
+        # Order by time, then by row (the last written wins a tie), as one number: arg_max is fastest on it.
+        """CREATE OR REPLACE TEMP MACRO _c_latest(moment, position) AS
+               coalesce(epoch_us(moment), -4611686018427387904)::HUGEINT * 1099511627776 + position""",
+        # Blank as Python's `not value.strip()` (NULL too); a web address as `public_http_url` (see `_c_web_urls`).
+        f"CREATE OR REPLACE TEMP MACRO _c_blank(text) AS coalesce(trim(text, {_whitespace_sql()}) = '', TRUE)",
+        f"""CREATE OR REPLACE TEMP MACRO _c_is_web(text) AS coalesce(
+                regexp_full_match(text, {_lit(_PLAIN_WEB_URL)}) OR text IN (SELECT url FROM _c_web_urls), FALSE)""",
+        # A value as Python's f-strings print it (None for NULL).
+        "CREATE OR REPLACE TEMP MACRO _c_str(x) AS coalesce(CAST(x AS VARCHAR), 'None')",
+        f"""CREATE OR REPLACE TEMP MACRO _c_too_old(what, day, y) AS
+                {_cat("what", "' was observed on '", "coalesce(_c_day(day), 'an unknown date')",
+                      "', which is no evidence for '", "y")}""",
+        # Run-wide facts: the registry fetch date, and whether any quality source is connected at all.
+        """CREATE OR REPLACE TEMP TABLE _c_context AS
+           SELECT (SELECT max(fetched_at) FROM registry_raw) AS registry_at,
+                  _c_day((SELECT max(fetched_at) FROM registry_raw)) AS registry_day,
+                  (SELECT count(*) FROM observatoire_procedures) > 0 AS have_observatoire,
+                  NOT (SELECT count(*) FROM observatoire_procedures) > 0
+                  AND NOT EXISTS (SELECT 1 FROM repository_activity
+                                  WHERE status IS NULL OR status NOT IN ('disabled', 'unsupported'))
+                  AND NOT EXISTS (SELECT 1 FROM stats_page_checks) AS no_source""",
+        # One row per (service, year) of each yearly source (the last row wins, as a dict keyed by it would).
+        # Views: each is read once by the SELECT, so nothing is written ahead.
+        """CREATE OR REPLACE TEMP VIEW _c_observatoire AS
+           SELECT * FROM startup_observatoire
+           QUALIFY row_number() OVER (PARTITION BY startup_id, year ORDER BY rowid DESC) = 1""",
+        f"CREATE OR REPLACE TEMP VIEW _c_activity AS {activity}",
+        # A check as the struct the evidence shows (picked by rowid: arg_max of a struct is much slower).
+        f"""CREATE OR REPLACE TEMP VIEW _c_check AS
+            SELECT rowid AS row, {_CHECK} AS chk FROM stats_page_checks""",
+        # The latest check of each kind valid for a year when checks are not applied to past years: made
+        # in the year, or early in the next one.
+        f"""CREATE OR REPLACE TEMP VIEW _c_check_near AS
+            SELECT g.startup_id, g.year, r.chk AS repo_chk, s.chk AS stats_chk
+            FROM (SELECT startup_id, y AS year,
+                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository') AS repo_row,
+                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url') AS stats_row
+                  FROM (SELECT startup_id, kind, checked_at, rowid,
+                               unnest(CASE WHEN month(checked_at) <= {months} THEN [year(checked_at), year(checked_at) - 1]
+                                           ELSE [year(checked_at)] END) AS y
+                        FROM stats_page_checks WHERE checked_at IS NOT NULL)
+                  GROUP BY startup_id, y) g
+            LEFT JOIN _c_check r ON r.row = g.repo_row
+            LEFT JOIN _c_check s ON s.row = g.stats_row""",
+        # Per service (one row per registry id, the last wins): its classified declarations, the
+        # repository's visibility at the latest forge fetch (any year's row of that fetch), and its checks
+        # (the latest one itself only matters when checks apply to past years).
+        f"""CREATE OR REPLACE TEMP VIEW _c_startup AS
+            WITH forge AS (
+                -- The latest fetch, then the last row written; a NULL date comes first, as Python's ''.
+                SELECT startup_id, {", ".join(f"arg_max_null({f}, _c_latest(fetched_at, row)) AS f_{f}"
+                                              for f in ("repo", "forge", "public", "status", "fetched_at"))}
+                FROM _c_activity GROUP BY startup_id
+            ), latest AS (
+                SELECT startup_id, count(*) FILTER (WHERE kind = 'repository') AS repo_checks,
+                       max(checked_at) FILTER (WHERE kind = 'repository') AS repo_latest_at,
+                       arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository') AS repo_row,
+                       count(*) FILTER (WHERE kind = 'stats_url') AS stats_checks,
+                       max(checked_at) FILTER (WHERE kind = 'stats_url') AS stats_latest_at,
+                       arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url') AS stats_row
+                FROM stats_page_checks GROUP BY startup_id
+            )
+            SELECT s.startup_id,
+                   s.stats_url, _c_blank(s.stats_url) AS stats_blank, _c_is_web(s.stats_url) AS stats_web,
+                   left(s.stats_url, 60) AS stats_short,  -- code points, as Python slices
+                   s.repository, _c_blank(s.repository) AS repo_blank, _c_is_web(s.repository) AS repo_web,
+                   left(s.repository, 60) AS repo_short,
+                   _c_blank(s.contact) AS contact_blank,
+                   s.accessibility_status AS access, ta.is_blank AS access_blank, ta.norm AS access_norm,
+                   f.startup_id IS NOT NULL AS f_found, f.f_repo, f.f_forge, f.f_public, f.f_status, f.f_fetched_at,
+                   l.repo_checks, l.repo_latest_at, l.stats_checks, l.stats_latest_at,
+                   {"rc.chk" if past else "NULL"} AS repo_latest, {"sc.chk" if past else "NULL"} AS stats_latest
+            FROM (SELECT * FROM startups QUALIFY row_number() OVER (PARTITION BY startup_id ORDER BY rowid DESC) = 1) s
+            LEFT JOIN _c_access ta ON ta.value = s.accessibility_status
+            LEFT JOIN forge f ON f.startup_id = s.startup_id
+            LEFT JOIN latest l ON l.startup_id = s.startup_id
+            {"LEFT JOIN _c_check rc ON rc.row = l.repo_row LEFT JOIN _c_check sc ON sc.row = l.stats_row" if past else ""}""",
+    ]
+    for statement in statements:
+        con.execute(statement)
 
-    stats_url = startup.get("stats_url")
-    if _blank(stats_url):
-        if not window.valid(year, registry_at):
-            return _sub(UNKNOWN, Window.too_old("the registry's stats page declaration", registry_at, year))
-        return _sub(rule["missing_verdict"], "no stats page declared in the registry", stats_url=None)
-    if public_http_url(stats_url) is None:
-        if not window.valid(year, registry_at):
-            return _sub(UNKNOWN, Window.too_old("the registry's stats page declaration", registry_at, year), stats_url=stats_url)
-        return _sub(FAIL, f"the declared stats page '{str(stats_url)[:60]}' is not a web address", stats_url=stats_url)
-    check = next((c for c in stats_checks if window.valid(year, c["checked_at"])), None)
-    values = dict(stats_url=stats_url, check=_check_values(check))
-    if check is None:
-        if not stats_checks:
-            return _sub(UNKNOWN, "the stats page was not checked (checks disabled)", **values)
-        return _sub(UNKNOWN, Window.too_old("the stats page", stats_checks[0]["checked_at"], year), **values)
-    if check["ok"]:
-        where = f", ending at {check['final_url']}" if check["final_url"] and check["final_url"] != check["url"] else ""
-        return _sub(PASS, f"{check['url']} answered HTTP {check['status_code']} on {_fmt_day(check['checked_at'])}{where}", **values)
-    return _sub(FAIL, f"{check['url']} did not answer on {_fmt_day(check['checked_at'])} ({check['error']})", **values)
+
+# --- the six sub-criteria, as decision lists ------------------------------------------------------
 
 
-def team_answering(year: int, startup: dict, obs: dict | None, registry_at: Any, window: Window, rule: dict) -> dict:
-    minimum = float(rule["min_help_reachable"])
-    help_reachable = None if obs is None else obs.get("help_reachable")
-    if help_reachable is not None and help_reachable == help_reachable:
-        values = dict(help_reachable=float(help_reachable), min_help_reachable=minimum, edition=obs["edition"],
-                      evidence_url=obs.get("evidence_url"))
-        text = f"the observatoire measured {float(help_reachable):g} % of users reaching help in {obs['edition']}"
-        return _sub(PASS if help_reachable >= minimum else FAIL, text + ("" if help_reachable >= minimum else f", under {minimum:g} %"), **values)
-    contact = startup.get("contact")
-    values = dict(contact_declared=not _blank(contact), as_of=_fmt_day(registry_at))
-    if not window.valid(year, registry_at):
-        return _sub(UNKNOWN, Window.too_old("the registry's contact", registry_at, year), weak=True, **values)
-    if _blank(contact):
-        return _sub(UNKNOWN, "no help reachability measured and no contact declared", weak=True, **values)
-    verdict = PASS if rule.get("weak_signals_pass", True) else UNKNOWN
-    return _sub(verdict, "a contact is declared (weak signal: no measured help reachability)", weak=True, **values)
+class _Sub:
+    """A sub-criterion as ordered branches (condition, verdict, reason, shape): the first true condition decides.
+
+    `decide()` is one CASE giving the struct {v: verdict, r: reason, s: shape}, so each condition is evaluated
+    once per row. `shape` says which values the evidence carries on that branch (`shapes`: shape → [(key, SQL)]).
+    """
+
+    def __init__(self, name: str, branches: list[tuple[str, str, str, int]], shapes: dict[int, list[tuple[str, str]]],
+                 weak_shape: int | None = None):
+        self.name, self.branches, self.shapes, self.weak_shape = name, branches, shapes, weak_shape
+        self.v, self.r, self.s = (f"b.{name}.{f}" for f in "vrs")
+
+    def decide(self) -> str:
+        def outcome(verdict: str, reason: str, shape: int) -> str:
+            return f"{{'v': CAST({verdict} AS VARCHAR), 'r': CAST({reason} AS VARCHAR), 's': {shape}::TINYINT}}"
+
+        whens = " ".join(f"WHEN {cond} THEN {outcome(v, r, s)}" for cond, v, r, s in self.branches[:-1])
+        return f"CASE {whens} ELSE {outcome(*self.branches[-1][1:])} END"
+
+    def weak(self) -> str:
+        return "FALSE" if self.weak_shape is None else f"({self.s} = {self.weak_shape})"
+
+    def evidence(self) -> str:
+        """The evidence object as JSON text: `to_json` of one struct per shape, keys in a fixed order."""
+        head = f"'verdict': {self.v}, 'reason': {self.r}, 'weak': {self.weak()}"
+        whens = " ".join(
+            f"WHEN {shape} THEN to_json({{{head}{''.join(f', {_lit(k)}: {e}' for k, e in values)}}})"
+            for shape, values in self.shapes.items()
+        )
+        return f"CASE {self.s} {whens} END"
 
 
-def combine(subs: dict[str, dict], required: list[str]) -> tuple[str, str]:
-    """(verdict, reason) of (c) from its sub-criteria."""
-    failing = [n for n in SUB_CRITERIA if subs[n]["verdict"] == FAIL]
-    if failing:
-        listed = "; ".join(f"{LABELS[n]}: {subs[n]['reason']}" for n in failing)
-        return FAIL, f"(c) fails: {listed}."
-    missing = [n for n in required if subs[n]["verdict"] != PASS]
-    if not missing:
-        weak = [LABELS[n] for n in required if subs[n].get("weak")]
-        note = f" ({', '.join(weak)} on a weak signal)" if weak else ""
-        return PASS, f"(c) pass: no sub-criterion fails and every required one passes{note}."
-    listed = "; ".join(f"{LABELS[n]}: {subs[n]['reason']}" for n in missing)
-    return UNKNOWN, f"(c) unknown: no sub-criterion fails but required ones lack evidence ({listed})."
+def _check_struct(chk: str) -> str:
+    return (f"CASE WHEN {chk}.checked_at IS NOT NULL THEN {{'url': {chk}.url, 'status_code': {chk}.status_code, "
+            f"'ok': {chk}.ok, 'final_url': {chk}.final_url, 'checked_at': _c_day({chk}.checked_at), "
+            f"'error': {chk}.error}} END")
 
 
-# --- the criterion --------------------------------------------------------------------------------
+def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
+    """The six sub-criteria over the base row `b` (one service-year with everything it needs joined)."""
+    subs = rules["sub_criteria"]
+    pass_, fail, unknown, na = (_lit(v) for v in (PASS, FAIL, UNKNOWN, NA))
+    too_old = lambda what, day: f"_c_too_old({_lit(what)}, {day}, b.year_text)"  # noqa: E731
+    registry_too_old = lambda what: too_old(what, "b.registry_at")  # noqa: E731
+
+    goals_min = int(subs["observatoire_goals"]["min_goals_reached"])
+    goals_text = ("CAST(b.goals_reached AS VARCHAR)", "' of the 5 headline goals reached in '", "_c_str(b.edition)",
+                  "' ('", "CAST(b.goals_total AS VARCHAR)", "' known)'")
+    observatoire_goals = _Sub("observatoire_goals", [
+        ("NOT b.have_observatoire", unknown, _lit("no observatoire data was loaded (source disabled or unreachable)"), 0),
+        ("NOT b.in_observatoire", na, _cat("'not in the observatoire''s '", "b.year_text", "' editions'"), 0),
+        (f"b.goals_reached >= {goals_min}", pass_, _cat(*goals_text), 1),
+        (f"b.goals_reached + ({len(HEADLINE)} - b.goals_total) < {goals_min}", fail,
+         _cat(*goals_text, f"', fewer than {goals_min}'"), 1),
+        ("TRUE", unknown, _cat(*goals_text, f"': too many placeholders to tell whether {goals_min} are reached'"), 1),
+    ], {0: [], 1: [("edition", "b.edition"), ("goals_reached", "b.goals_reached::INTEGER"),
+                   ("goals_known", "b.goals_total::INTEGER"),
+                   ("goals", "{" + ", ".join(f"{_lit(g)}: b.{g}_goal" for g in HEADLINE) + "}"),
+                   ("procedure_ids", "coalesce(b.procedure_ids, []::VARCHAR[])"), ("evidence_url", "b.evidence_url"),
+                   ("min_goals_reached", str(goals_min))]})
+
+    rule = subs["accessibility"]
+    passing = "[" + ", ".join(_lit(str(s).lower()) for s in rule["passing_statuses"]) + "]::VARCHAR[]"
+    accessibility = _Sub("accessibility", [
+        ("NOT b.registry_valid", unknown, registry_too_old("the registry's accessibility status"), 1),
+        ("b.access_blank", _lit(rule["missing_verdict"]), _lit("no accessibility status declared in the registry"), 1),
+        (f"list_contains({passing}, b.access_norm)", pass_, _cat("'accessibility declared '''", "b.access", "''''"), 1),
+        ("b.access_norm = 'non conforme'", fail, _lit("accessibility declared 'non conforme'"), 1),
+        ("TRUE", unknown, _cat("'accessibility status '''", "b.access", "''' is not a known level'"), 1),
+    ], {1: [("accessibility_status", "CASE WHEN b.access_blank THEN NULL ELSE b.access END"), ("as_of", "b.registry_day")]})
+
+    commits_min = int(subs["product_evolving"]["min_commits"])
+    on_repo = ("' in '", "b.year_text", "' on '", "_c_str(b.a_repo)")
+    archived = "CASE WHEN coalesce(b.a_archived, FALSE) THEN ', archived' ELSE '' END"
+    frozen = ("(coalesce(b.a_archived, FALSE) AND b.a_last_push IS NOT NULL "
+              "AND CAST(b.a_last_push AS DATE) < make_date(b.year, 1, 1))")
+    product_evolving = _Sub("product_evolving", [
+        ("b.repo_blank", unknown, _lit("no repository declared, so no activity to read"), 0),
+        ("NOT b.in_activity", unknown, _cat("'repository activity was not fetched for '", "b.year_text"), 0),
+        ("b.a_commits IS NULL", unknown,
+         _cat("'commits'", *on_repo, "' unknown ('", "_c_str(b.a_status)", "': '",
+              "_c_str(coalesce(nullif(b.a_reason, ''), b.a_status))", "')'"), 1),
+        (f"b.a_commits >= {commits_min}", pass_,
+         _cat("CASE WHEN coalesce(b.a_lower_bound, FALSE) THEN 'at least ' ELSE '' END", "CAST(b.a_commits AS VARCHAR)",
+              "' commits'", *on_repo), 1),
+        (f"year(b.a_fetched_at) = b.year AND NOT {frozen}", unknown, _cat("'no commit yet'", *on_repo, "', a year not over'"), 1),
+        ("TRUE", fail,
+         _cat("CAST(b.a_commits AS VARCHAR)", "' commits'", *on_repo,
+              f"CASE WHEN b.a_last_push IS NOT NULL THEN concat(' (last push ', _c_day(b.a_last_push), {archived}, ')') "
+              f"ELSE {archived} END"), 1),
+    ], {0: [], 1: [("repo", "b.a_repo"), ("commits_in_year", "b.a_commits"), ("last_push", "_c_day(b.a_last_push)"),
+                   ("archived", "b.a_archived"), ("status", "b.a_status"), ("api_url", "b.a_api_url")]})
+
+    rule = subs["resources_shared"]
+    forge_valid = "(b.f_found AND _c_valid(b.year, b.f_fetched_at))"
+    checked = "b.repo_chk.checked_at IS NOT NULL"
+    # The forge's word comes before the URL check's; anything positive before anything negative.
+    resources_shared = _Sub("resources_shared", [
+        (f"b.repo_blank AND {_lit(rule['no_repository_verdict'] == FAIL)} AND NOT b.registry_valid", unknown,
+         registry_too_old("the registry's repository declaration"), 0),
+        ("b.repo_blank", _lit(rule["no_repository_verdict"]),
+         _lit("no repository declared (open data and API declarations are not in the registry)"), 0),
+        ("NOT b.repo_web AND NOT b.registry_valid", unknown, registry_too_old("the registry's repository declaration"), 1),
+        ("NOT b.repo_web", fail, _cat("'the declared repository '''", "b.repo_short", "''' is not a web address'"), 1),
+        (f"{forge_valid} AND b.f_public IS TRUE", pass_,
+         _cat("_c_str(b.f_repo)", "' is public on '", "_c_str(b.f_forge)", "' (checked '", "_c_day(b.f_fetched_at)", "')'"), 2),
+        (f"{checked} AND b.repo_chk.ok", pass_,
+         _cat("_c_str(b.repo_chk.url)", "' answered HTTP '", "_c_str(b.repo_chk.status_code)", "' on '",
+              "_c_day(b.repo_chk.checked_at)"), 2),
+        (f"{forge_valid} AND b.f_public IS FALSE", fail, _cat("_c_str(b.f_repo)", "' is private on '", "_c_str(b.f_forge)"), 2),
+        (f"{forge_valid} AND b.f_public IS NULL AND b.f_status = 'not_found'", fail,
+         _cat("_c_str(b.f_forge)", "' does not show '", "_c_str(b.f_repo)", "' publicly (HTTP 404)'"), 2),
+        (checked, fail,
+         _cat("_c_str(b.repo_chk.url)", "' did not answer on '", "_c_day(b.repo_chk.checked_at)", "' ('",
+              "_c_str(b.repo_chk.error)", "')'"), 2),
+        ("b.repo_visibility_at IS NULL", unknown, _lit("the repository's visibility was not checked"), 2),
+        ("TRUE", unknown, too_old("the repository's visibility", "b.repo_visibility_at"), 2),
+    ], {0: [], 1: [("repository", "b.repository")],
+        2: [("repository", "b.repository"), ("repository_check", _check_struct("b.repo_chk")), ("forge_public", "b.f_public")]})
+
+    rule = subs["impact_statistics"]
+    checked = "b.stats_chk.checked_at IS NOT NULL"
+    where = ("CASE WHEN b.stats_chk.final_url IS NOT NULL AND b.stats_chk.final_url <> '' "
+             "AND b.stats_chk.final_url IS DISTINCT FROM b.stats_chk.url THEN concat(', ending at ', b.stats_chk.final_url) "
+             "ELSE '' END")
+    stats_url = [("stats_url", "CASE WHEN b.stats_blank THEN NULL ELSE b.stats_url END")]
+    impact_statistics = _Sub("impact_statistics", [
+        ("b.stats_blank AND NOT b.registry_valid", unknown, registry_too_old("the registry's stats page declaration"), 0),
+        ("b.stats_blank", _lit(rule["missing_verdict"]), _lit("no stats page declared in the registry"), 1),
+        ("NOT b.stats_web AND NOT b.registry_valid", unknown, registry_too_old("the registry's stats page declaration"), 1),
+        ("NOT b.stats_web", fail, _cat("'the declared stats page '''", "b.stats_short", "''' is not a web address'"), 1),
+        (f"NOT {checked} AND b.stats_checks = 0", unknown, _lit("the stats page was not checked (checks disabled)"), 2),
+        (f"NOT {checked}", unknown, too_old("the stats page", "b.stats_latest_at"), 2),
+        ("b.stats_chk.ok", pass_,
+         _cat("_c_str(b.stats_chk.url)", "' answered HTTP '", "_c_str(b.stats_chk.status_code)", "' on '",
+              "_c_day(b.stats_chk.checked_at)", where), 2),
+        ("TRUE", fail,
+         _cat("_c_str(b.stats_chk.url)", "' did not answer on '", "_c_day(b.stats_chk.checked_at)", "' ('",
+              "_c_str(b.stats_chk.error)", "')'"), 2),
+    ], {0: [], 1: stats_url, 2: [*stats_url, ("check", _check_struct("b.stats_chk"))]})
+
+    rule = subs["team_answering"]
+    help_min = float(rule["min_help_reachable"])
+    measured = "(b.help_reachable IS NOT NULL AND NOT isnan(b.help_reachable))"
+    measure_text = ("'the observatoire measured '", "format('{:g}', b.help_reachable)", "' % of users reaching help in '",
+                    "_c_str(b.edition)")
+    team_answering = _Sub("team_answering", [
+        (f"{measured} AND b.help_reachable >= {help_min!r}::DOUBLE", pass_, _cat(*measure_text), 1),
+        (measured, fail, _cat(*measure_text, _lit(f", under {help_min:g} %")), 1),
+        ("NOT b.registry_valid", unknown, registry_too_old("the registry's contact"), 2),
+        ("b.contact_blank", unknown, _lit("no help reachability measured and no contact declared"), 2),
+        ("TRUE", pass_ if rule.get("weak_signals_pass", True) else unknown,
+         _lit("a contact is declared (weak signal: no measured help reachability)"), 2),
+    ], {1: [("help_reachable", "b.help_reachable::DOUBLE"), ("min_help_reachable", f"{help_min!r}::DOUBLE"),
+            ("edition", "b.edition"), ("evidence_url", "b.evidence_url")],
+        2: [("contact_declared", "NOT b.contact_blank"), ("as_of", "b.registry_day")]}, weak_shape=2)
+
+    return [observatoire_goals, accessibility, product_evolving, resources_shared, impact_statistics, team_answering]
 
 
-def _dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+def _combine(subs: list[_Sub], required: list[str], no_source_reason: str) -> tuple[str, str]:
+    """(verdict, reason) of (c): fails when one sub-criterion fails, passes when every required one passes."""
+    by = {s.name: s for s in subs}
+    any_failing = " OR ".join(f"{by[n].v} = 'fail'" for n in SUB_CRITERIA)
+    any_missing = " OR ".join(f"{by[n].v} IS DISTINCT FROM 'pass'" for n in required) or "FALSE"
+    failing = ", ".join(
+        f"CASE WHEN {by[n].v} = 'fail' THEN concat({_lit(LABELS[n] + ': ')}, {by[n].r}) END" for n in SUB_CRITERIA
+    )
+    missing = ", ".join(
+        f"CASE WHEN {by[n].v} IS DISTINCT FROM 'pass' THEN concat({_lit(LABELS[n] + ': ')}, {by[n].r}) END" for n in required
+    ) or "NULL"
+    weak = [f"CASE WHEN {by[n].weak()} THEN {_lit(LABELS[n])} END" for n in required if by[n].weak_shape is not None]
+    listed = f"concat_ws(', ', {', '.join(weak)})"
+    weak_note = f"CASE WHEN {listed} <> '' THEN concat(' (', {listed}, ' on a weak signal)') ELSE '' END" if weak else "''"
+    verdict = f"CASE WHEN {any_failing} THEN 'fail' WHEN {any_missing} THEN 'unknown' ELSE 'pass' END"
+    reason = (
+        f"CASE WHEN {any_failing} THEN concat('(c) fails: ', concat_ws('; ', {failing}), '.') "
+        f"WHEN {any_missing} THEN concat('(c) unknown: ', "
+        f"CASE WHEN b.no_source THEN {_lit(no_source_reason + '; ')} ELSE '' END, "
+        f"'no sub-criterion fails but required ones lack evidence (', concat_ws('; ', {missing}), ').') "
+        f"ELSE concat('(c) pass: no sub-criterion fails and every required one passes', {weak_note}, '.') END"
+    )
+    return verdict, reason
+
+
+def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
+    """One SELECT judging (c) for every row of the `keys` table (year INTEGER, startup_id VARCHAR).
+
+    Prepares `_c_*` temp tables, views and macros on `con` (idempotent), then returns a statement yielding
+    `year, startup_id, criterion ('c'), verdict, reason, evidence JSON`, one row per key. The evidence
+    object holds `source`, `sub_criteria` (name → verdict, reason, weak and the values read), `required`
+    and `registry_as_of`.
+    """
+    rules = rules_from(config.raw)
+    _prepare(con, rules)
+    subs = _sub_criteria(rules)
+    past = _lit(bool(rules["current_checks"].get("apply_to_past_years", False)))
+    decisions = ", ".join(f"{s.decide()} AS {s.name}" for s in subs)
+    verdict, reason = _combine(subs, rules["required"], config.no_quality_reason)
+    # The evidence object as text in one `concat`, then JSON (nested `json_object` re-parses its arguments).
+    sub_evidence = ", ',', ".join(f"{_lit(json.dumps(s.name) + ':')}, {s.evidence()}" for s in subs)
+    required = _lit(json.dumps(rules["required"], separators=(",", ":")))
+    evidence = (f"""concat('{{"source":"quality","sub_criteria":{{', {sub_evidence}, '}},"required":', {required}, """
+                f"""',"registry_as_of":', coalesce(to_json(registry_day), 'null'), '}}')""")
+    # `d` is MATERIALIZED so that each decision, read several times, is computed once; with a single
+    # consumer DuckDB streams it (nothing is buffered).
+    return f"""
+        WITH b AS (
+            SELECT k.year::INTEGER AS year, k.startup_id::VARCHAR AS startup_id, CAST(k.year AS VARCHAR) AS year_text,
+                   x.registry_at, x.registry_day, x.have_observatoire, x.no_source,
+                   _c_valid(k.year, x.registry_at) AS registry_valid,
+                   coalesce(s.stats_blank, TRUE) AS stats_blank, coalesce(s.stats_web, FALSE) AS stats_web,
+                   s.stats_url, s.stats_short,
+                   coalesce(s.repo_blank, TRUE) AS repo_blank, coalesce(s.repo_web, FALSE) AS repo_web,
+                   s.repository, s.repo_short, coalesce(s.contact_blank, TRUE) AS contact_blank,
+                   s.access, coalesce(s.access_blank, TRUE) AS access_blank, s.access_norm,
+                   o.startup_id IS NOT NULL AS in_observatoire, o.edition, o.goals_reached, o.goals_total,
+                   {", ".join(f"o.{g}_goal" for g in HEADLINE)}, o.procedure_ids, o.evidence_url,
+                   o.help_reachable::DOUBLE AS help_reachable,
+                   a.startup_id IS NOT NULL AS in_activity, a.repo AS a_repo, a.commits_in_year AS a_commits,
+                   a.commits_is_lower_bound AS a_lower_bound, a.last_push AS a_last_push, a.archived AS a_archived,
+                   a.status AS a_status, a.reason AS a_reason, a.fetched_at AS a_fetched_at, a.api_url AS a_api_url,
+                   coalesce(s.f_found, FALSE) AS f_found, s.f_repo, s.f_forge, s.f_public, s.f_status, s.f_fetched_at,
+                   CASE WHEN {past} AND year(s.repo_latest_at) >= k.year THEN s.repo_latest ELSE n.repo_chk END AS repo_chk,
+                   CASE WHEN s.repo_checks > 0 THEN s.repo_latest_at ELSE s.f_fetched_at END AS repo_visibility_at,
+                   CASE WHEN {past} AND year(s.stats_latest_at) >= k.year THEN s.stats_latest ELSE n.stats_chk END AS stats_chk,
+                   coalesce(s.stats_checks, 0) AS stats_checks, s.stats_latest_at
+            FROM {keys} k
+            CROSS JOIN _c_context x
+            LEFT JOIN _c_startup s ON s.startup_id = k.startup_id
+            LEFT JOIN _c_observatoire o ON o.startup_id = k.startup_id AND o.year = k.year
+            LEFT JOIN _c_activity a ON a.startup_id = k.startup_id AND a.year = k.year
+            LEFT JOIN _c_check_near n ON n.startup_id = k.startup_id AND n.year = k.year
+        ), d AS MATERIALIZED (
+            SELECT b.*, {decisions} FROM b
+        )
+        SELECT year, startup_id, 'c' AS criterion, {verdict} AS verdict, {reason} AS reason, ({evidence})::JSON AS evidence
+        FROM d AS b
+    """
 
 
 def criterion_c(con, keys: pd.DataFrame, config: CriteriaConfig) -> pd.DataFrame:
-    """Rows (year, startup_id, criterion='c', verdict, reason, evidence: dict) for every key."""
+    """`criterion_c_sql` over a frame of keys (year, startup_id): rows in the keys' order, evidence as dicts."""
     import pandas as pd
 
-    rules = rules_from(config.raw)
-    window = Window(rules)
-    subs_rules = rules["sub_criteria"]
-    startups = {r["startup_id"]: r for r in _dicts(
-        con, "SELECT startup_id, link, stats_url, repository, contact, accessibility_status FROM startups")}
-    fetched = con.execute("SELECT max(fetched_at) FROM registry_raw").fetchall()
-    registry_at = fetched[0][0] if fetched else None
-    observatoire = {(r["startup_id"], int(r["year"])): r for r in _dicts(con, "SELECT * FROM startup_observatoire")}
-    have_observatoire = con.execute("SELECT count(*) FROM observatoire_procedures").fetchall()[0][0] > 0
-    activity = {(r["startup_id"], int(r["year"])): r for r in _dicts(con, "SELECT * FROM repository_activity")}
-    latest_forge: dict[str, dict] = {}
-    for r in sorted(activity.values(), key=lambda r: str(r["fetched_at"] or "")):
-        latest_forge[r["startup_id"]] = r  # the latest fetch's visibility
-    checks: dict[tuple[str, str], list[dict]] = {}
-    for r in _dicts(con, "SELECT * FROM stats_page_checks ORDER BY checked_at DESC"):
-        checks.setdefault((r["startup_id"], r["kind"]), []).append(r)
-
-    # No quality source connected at all (every source disabled): said first in the unknown reasons.
-    forges_used = any(r["status"] not in ("disabled", "unsupported") for r in activity.values())
-    no_source = not have_observatoire and not forges_used and not checks
-    rows = []
-    for key in keys[["year", "startup_id"]].itertuples(index=False):
-        year, sid = int(key.year), key.startup_id
-        startup = startups.get(sid, {"startup_id": sid})
-        obs = observatoire.get((sid, year))
-        subs = {
-            "observatoire_goals": observatoire_goals(year, obs, have_observatoire, subs_rules["observatoire_goals"]),
-            "accessibility": accessibility(year, startup, registry_at, window, subs_rules["accessibility"]),
-            "product_evolving": product_evolving(year, startup, activity.get((sid, year)), subs_rules["product_evolving"]),
-            "resources_shared": resources_shared(year, startup, latest_forge.get(sid), checks.get((sid, "repository"), []),
-                                                 window, subs_rules["resources_shared"], registry_at),
-            "impact_statistics": impact_statistics(year, startup, registry_at, checks.get((sid, "stats_url"), []),
-                                                   window, subs_rules["impact_statistics"]),
-            "team_answering": team_answering(year, startup, obs, registry_at, window, subs_rules["team_answering"]),
-        }
-        verdict, reason = combine(subs, rules["required"])
-        if verdict == UNKNOWN and no_source:
-            reason = f"(c) unknown: {config.no_quality_reason}; " + reason[len("(c) unknown: "):]
-        evidence = {"source": "quality", "sub_criteria": subs, "required": rules["required"],
-                    "registry_as_of": _fmt_day(registry_at)}
-        rows.append((year, sid, "c", verdict, reason, evidence))
-    return pd.DataFrame(rows, columns=["year", "startup_id", "criterion", "verdict", "reason", "evidence"])
+    years, ids = [int(y) for y in keys["year"]], [str(s) for s in keys["startup_id"]]
+    con.execute("CREATE OR REPLACE TEMP TABLE _c_keys AS SELECT unnest(?::INTEGER[]) AS year, "
+                "unnest(?::VARCHAR[]) AS startup_id, unnest(?::BIGINT[]) AS position", [years, ids, list(range(len(ids)))])
+    con.execute("CREATE OR REPLACE TEMP VIEW _c_keys_distinct AS SELECT DISTINCT year, startup_id FROM _c_keys")
+    sql = criterion_c_sql(con, "_c_keys_distinct", config)
+    rows = con.execute(f"SELECT c.* FROM ({sql}) c JOIN _c_keys k USING (year, startup_id) ORDER BY k.position").fetchall()
+    return pd.DataFrame([(*r[:5], json.loads(r[5])) for r in rows], columns=list(COLUMNS))

@@ -7,6 +7,7 @@ exact shape a real publication has.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -85,23 +86,25 @@ def make_published(path: Path) -> Path:
     rows = []
     for (year, sid), per_criterion in verdicts().items():
         for c, (verdict, reason, evidence) in per_criterion.items():
-            rows.append((year, sid, c, verdict, reason, rules.evidence_json(evidence), VERSION))
+            rows.append((year, sid, c, verdict, reason, json.dumps(evidence, ensure_ascii=False, sort_keys=True), VERSION))
     evaluation = pd.DataFrame(rows, columns=contract.CRITERIA_EVALUATION.column_names)
     startups = pd.DataFrame(
         [(sid, name, link) for sid, (name, link, _) in STARTUPS.items()], columns=["startup_id", "name", "link"])
     designated = pd.DataFrame(
         [(sid, date(dy + 1, 2, 1), dy) for sid, (_, _, dy) in STARTUPS.items() if dy is not None],
         columns=["startup_id", "event_date", "designation_year"])
-    table = rules.national_impact(evaluation, startups, designated)
-    summary = rules.summary(table, designated, list(YEARS))
     con = duckdb.connect(str(path))
     try:
         ensure_tables(con)
-        for name, frame in (("criteria_evaluation", evaluation), ("startups", startups),
-                            ("national_impact", table), ("national_impact_summary", summary)):
+        for name, frame in (("criteria_evaluation", evaluation), ("startups", startups)):
             con.register("_frame", frame)
             con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM _frame')
             con.unregister("_frame")
+        # The published tables are derived with the pipeline's own rules.
+        con.register("_designated", designated)
+        for name, sql in (("national_impact", rules.national_impact_sql(list(YEARS), "_designated")),
+                          ("national_impact_summary", rules.summary_sql(list(YEARS), "_designated"))):
+            con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM ({sql})')
         con.execute("INSERT INTO publish_log VALUES (TIMESTAMP '2026-01-02 03:04:05', 'run-test', '2024,2025', ?)",
                     [VERSION])
         con.execute("CHECKPOINT")

@@ -1,0 +1,32 @@
+"""SQL literals for rules built from code or the criteria config (never from registry data: that is bound)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a config value: NULL, booleans, numbers as is, text quoted."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_list(values: Sequence[Any]) -> str:
+    """`(v1, v2…)` for `IN`; `(NULL)` when empty, which matches nothing."""
+    return "(" + ", ".join(sql_literal(v) for v in values) + ")" if values else "(NULL)"
+
+
+def sql_array(values: Sequence[Any]) -> str:
+    """`[v1, v2…]`, a DuckDB list literal."""
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
+
+
+def sql_values(rows: Sequence[Sequence[Any]]) -> str:
+    """The rows of a `VALUES` clause (small lookup tables built from code or config)."""
+    return ", ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows)
