@@ -459,7 +459,7 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
            FROM _reg_events WHERE coalesce(name, '') <> ''"""
     )
     # current_phase: the phase at the fetch date (latest start on or before it; ties: furthest along the
-    # lifecycle, unknown names lowest, then the later entry): the rule of `phases.phase_at`.
+    # lifecycle, unknown names lowest, then the later entry): the rule of `rules.phase_at_year_end_sql`.
     ranks = ", ".join(f"('{name}', {rank})" for name, rank in LIFECYCLE_RANK.items())
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _reg_current AS

@@ -1,10 +1,11 @@
-"""The two phase vocabularies of the registry and how to read a startup's phase at a date."""
+"""The two phase vocabularies of the registry.
+
+The phase in force at a date (latest start on or before it; on a tie the phase furthest along the
+lifecycle, unknown names lowest, then the later entry) is read in SQL: `rules.phase_at_year_end_sql`
+for December 31 of each year, `parse.py` for the current phase at the fetch date.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date
 
 # 2026 vocabulary, in lifecycle order: on a tie (several phases starting the same day) the one
 # furthest along wins, which is how the registry itself reads its data.
@@ -38,27 +39,3 @@ def normalize_phase(name: str | None) -> str | None:
     if key in LIFECYCLE_RANK:
         return key
     return OLD_NAMES.get(key)
-
-
-@dataclass(frozen=True)
-class PhaseEntry:
-    phase: str  # as published
-    phase_normalized: str | None
-    start: date | None
-    position: int = 0
-
-
-def phase_at(entries: Iterable[PhaseEntry], when: date) -> PhaseEntry | None:
-    """The phase in force at `when`: latest start on or before it, ties broken by lifecycle rank.
-
-    Unknown names rank below every known phase on a tie; entries without a valid start are ignored.
-    """
-    best: PhaseEntry | None = None
-    best_key: tuple | None = None
-    for entry in entries:
-        if entry.start is None or entry.start > when:
-            continue
-        key = (entry.start, LIFECYCLE_RANK.get(entry.phase_normalized or "", -1), entry.position)
-        if best_key is None or key > best_key:
-            best, best_key = entry, key
-    return best
