@@ -16,6 +16,12 @@ class Column:
     type: str
     description: str
     required: bool = False
+    # DuckDB storage compression for the column ("zstd" for long JSON/text documents), "" for DuckDB's choice.
+    compression: str = ""
+
+    def definition(self) -> str:
+        using = f" USING COMPRESSION {self.compression}" if self.compression else ""
+        return f'"{self.name}" {self.type}{using}'
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,7 @@ class Table:
         return [c.name for c in self.columns]
 
     def ddl(self) -> str:
-        cols = ",\n  ".join(f'"{c.name}" {c.type}' for c in self.columns)
+        cols = ",\n  ".join(c.definition() for c in self.columns)
         return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  {cols}\n)'
 
     def comments(self) -> list[str]:
@@ -43,6 +49,9 @@ class Table:
 
 
 C = Column
+# Long texts and JSON documents (one per service-year and criterion): DuckDB's default string compressions
+# (dictionary, FSST) analyse and compress them slowly; zstd writes them about 3x faster and reads them faster.
+LONG_TEXT = "zstd"
 
 REGISTRY_RAW = Table(
     "registry_raw",
@@ -54,7 +63,7 @@ REGISTRY_RAW = Table(
         C("sha256", "VARCHAR", "SHA-256 of the raw bytes.", True),
         C("n_bytes", "BIGINT", "Size of the raw document in bytes.", True),
         C("n_startups", "INTEGER", "Number of records in the document's `data` list.", True),
-        C("document", "VARCHAR", "The raw JSON document, verbatim.", True),
+        C("document", "VARCHAR", "The raw JSON document, verbatim.", True, compression=LONG_TEXT),
     ),
 )
 
@@ -144,8 +153,8 @@ CRITERIA_EVALUATION = Table(
         C("startup_id", "VARCHAR", "Registry id of the startup.", True),
         C("criterion", "VARCHAR", "a (national deployment), b (significant impact) or c (quality standards).", True),
         C("verdict", "VARCHAR", "pass, fail or unknown (unknown is never counted as pass).", True),
-        C("reason", "VARCHAR", "Human-readable explanation of the verdict.", True),
-        C("evidence", "JSON", "Values, sources and URLs the verdict rests on.", True),
+        C("reason", "VARCHAR", "Human-readable explanation of the verdict.", True, compression=LONG_TEXT),
+        C("evidence", "JSON", "Values, sources and URLs the verdict rests on.", True, compression=LONG_TEXT),
         C("criteria_version", "VARCHAR", "Version of the criteria config used.", True),
     ),
     key=("year", "startup_id", "criterion"),
@@ -165,8 +174,8 @@ NATIONAL_IMPACT = Table(
         C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass.", True),
         C("officially_designated", "BOOLEAN", "True when the service was officially designated for this year or an earlier one.", True),
         C("designation_year", "INTEGER", "Year the service was officially designated for (NULL if never)."),
-        C("reasons", "VARCHAR", "One sentence per criterion that is not a pass.", True),
-        C("evidence", "JSON", "Evidence per criterion: values, sources, URLs.", True),
+        C("reasons", "VARCHAR", "One sentence per criterion that is not a pass.", True, compression=LONG_TEXT),
+        C("evidence", "JSON", "Evidence per criterion: values, sources, URLs.", True, compression=LONG_TEXT),
         C("criteria_version", "VARCHAR", "Version of the criteria config used.", True),
     ),
     key=("year", "startup_id"),

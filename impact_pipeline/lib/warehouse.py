@@ -109,7 +109,7 @@ def write_csv_atomically(path: Path, columns: list[str], rows: list[tuple]) -> N
 
 
 # DuckDB's own default is 80 % of the machine's memory; a run shares its machine (UI, daemon, other runs).
-DEFAULT_MEMORY_LIMIT = "1.5GB"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -298,7 +298,10 @@ def ensure_tables(con: Any) -> None:
         "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
     ).fetchall():
         existing.setdefault(table_name, set()).add(column_name)
+    created_as = dict(con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE schema_name = 'main'").fetchall())
     for table in contract.ALL_TABLES:
+        if table.name in existing and _compression_differs(table, created_as.get(table.name) or ""):
+            _rebuild(con, table, existing[table.name])
         con.execute(table.ddl())
         # A file written by an older contract gains the new columns (NULL for old rows).
         for column in table.columns:
@@ -312,6 +315,28 @@ def ensure_tables(con: Any) -> None:
     con.execute("COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this file was written with.'")
     con.execute("COMMENT ON COLUMN _contract_version.fingerprint IS 'SHA-256 of the DDL, comments and views of the contract.'")
     con.execute("COMMIT")
+
+
+def _compression_differs(table: contract.Table, created_as: str) -> bool:
+    """True when a column's declared compression is missing from the table as DuckDB created it."""
+    import re
+
+    for column in table.columns:
+        if column.compression and not re.search(
+            rf'(^|[(,])\s*"?{re.escape(column.name)}"?\s+[A-Z]+\s+USING COMPRESSION {re.escape(column.compression)}\b',
+            created_as, re.IGNORECASE,
+        ):
+            return True
+    return False
+
+
+def _rebuild(con: Any, table: contract.Table, columns: set[str]) -> None:
+    """Recreate `table` with the contract's storage (DuckDB cannot change a column's compression in place)."""
+    kept = ", ".join(f'"{c}"' for c in table.column_names if c in columns)
+    con.execute(f'ALTER TABLE "{table.name}" RENAME TO "_rebuild_{table.name}"')
+    con.execute(table.ddl())
+    con.execute(f'INSERT INTO "{table.name}" ({kept}) SELECT {kept} FROM "_rebuild_{table.name}"')
+    con.execute(f'DROP TABLE "_rebuild_{table.name}"')
 
 
 def contract_fingerprint() -> str:
