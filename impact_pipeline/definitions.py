@@ -11,6 +11,7 @@ import os
 import dagster as dg
 
 from impact_pipeline.defs.gates.checks import build_asset_checks
+from impact_pipeline.defs.gates.resources import GateEngine
 from impact_pipeline.defs.gates.suites import ALL_SUITES
 from impact_pipeline.defs.impact import assets as impact_assets
 from impact_pipeline.defs.impact.resources import CriteriaSettings
@@ -52,6 +53,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 memory_limit=settings.duckdb_memory_limit,
             ),
             "criteria": CriteriaSettings(path=str(settings.criteria_path)),
+            "gates": GateEngine(chunk_rows=settings.gate_chunk_rows),
             "usage": UsageSources(
                 sources_path=settings.usage_sources_path or None,
                 declared_figures_path=settings.declared_figures_path or None,

@@ -32,6 +32,20 @@ def _env(name: str, default: str) -> str:
     return default if value is None else value
 
 
+def env_int(name: str, default: int) -> int:
+    """A whole number of at least 1 from the environment, `default` when unset or empty; a clear error otherwise."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1, got {number}")
+    return number
+
+
 def sample_mode() -> bool:
     """True when the bundled sample world replaces the configured sources (`--sample`)."""
     return os.environ.get("IMPACT_SAMPLE", "") == "1"
@@ -60,7 +74,8 @@ class Settings:
     declared_figures_path: str = ""
     datagouv_url: str = ""
     usage_discovery: bool = False
-    duckdb_memory_limit: str = "1.5GB"
+    duckdb_memory_limit: str = "1GB"
+    gate_chunk_rows: int = 100_000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -88,7 +103,8 @@ class Settings:
             criteria_path=criteria_path,
             allow_private_network=os.environ.get("IMPACT_ALLOW_PRIVATE_NETWORK", "") == "1",
             sample=sample,
-            duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "1.5GB").strip() or "1.5GB",
+            duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "1GB").strip() or "1GB",
+            gate_chunk_rows=env_int("IMPACT_GATE_CHUNK_ROWS", 100_000),
             **_quality_settings(sample),
             **_usage_settings(sample),
         )

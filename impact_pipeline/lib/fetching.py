@@ -22,22 +22,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient, redact_url
+from impact_pipeline.settings import env_int
 
 DEFAULT_CONCURRENCY = 8  # requests in flight in total
 DEFAULT_PER_HOST = 2  # and per host: public APIs (GitHub, Matomo, data.gouv.fr) expect a few at most
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name} must be at least 1, got {number}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -178,8 +166,8 @@ class Fetcher:
         # Called with every outcome as soon as it is known (e.g. to notice a rate limit mid-run).
         self.on_outcome = on_outcome
         self.cache = cache
-        self.concurrency = concurrency or _env_int("IMPACT_FETCH_CONCURRENCY", DEFAULT_CONCURRENCY)
-        self.per_host = per_host or _env_int("IMPACT_FETCH_PER_HOST", DEFAULT_PER_HOST)
+        self.concurrency = concurrency or env_int("IMPACT_FETCH_CONCURRENCY", DEFAULT_CONCURRENCY)
+        self.per_host = per_host or env_int("IMPACT_FETCH_PER_HOST", DEFAULT_PER_HOST)
         self.stats = stats or FetchStats()
         self._host_locks: dict[str, threading.BoundedSemaphore] = {}
         self._guard = threading.Lock()

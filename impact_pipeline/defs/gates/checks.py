@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from impact_pipeline.defs.gates.resources import GateEngine
 from impact_pipeline.defs.gates.specs import Suite
 from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.lib.warehouse import Warehouse
@@ -19,7 +20,8 @@ MAX_DESCRIPTION = 2_000
 
 
 def run_gate(
-    context: dg.AssetCheckExecutionContext, suite: Suite, warehouse: Warehouse, criteria: CriteriaSettings
+    context: dg.AssetCheckExecutionContext, suite: Suite, warehouse: Warehouse, criteria: CriteriaSettings,
+    gates: GateEngine | None = None,
 ) -> dg.AssetCheckResult:
     """Validate `suite` on the working data, record the gate, and report it in the UI."""
     from impact_pipeline.defs.gates.validate import run_suite, write_result
@@ -28,7 +30,7 @@ def run_gate(
     try:
         config = criteria.load()
         with warehouse.connect(read_only=True) as con:
-            outcome = run_suite(con, suite, config)
+            outcome = run_suite(con, suite, config, chunk_rows=(gates or GateEngine()).chunk_rows)
     except Exception as exc:
         # A gate that cannot run is a failing gate: publishing needs positive evidence.
         warehouse.record_gate(suite.gate_name, False, f"could not be validated: {type(exc).__name__}: {exc}", run_id)
@@ -62,9 +64,9 @@ def build_asset_check(suite: Suite) -> dg.AssetChecksDefinition:
 
     @dg.asset_check(asset=suite.table, name=suite.name, description=suite.description, blocking=True)
     def _gate(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings, gates: GateEngine
     ) -> dg.AssetCheckResult:
-        return run_gate(context, suite, warehouse, criteria)
+        return run_gate(context, suite, warehouse, criteria, gates)
 
     return _gate
 

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from impact_pipeline.defs.gates.specs import ERROR, WARN, ExpectationSpec, Suite
@@ -117,70 +118,194 @@ def _quiet_gx() -> None:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
+# Frames are validated this many rows at a time: GX's pandas engine needs several times a frame's size, so a
+# large table (a million service-year criteria at 100x the registry) is never held, nor validated, whole.
+CHUNK_ROWS = 100_000
+_VECTOR = 2048  # DuckDB's vector size: result chunks are fetched in whole vectors
+
+
+class _Validation:
+    """One GX suite, built once in an ephemeral context, run over one or more frames; results add up."""
+
+    def __init__(self, suite: Suite, specs: list[ExpectationSpec]) -> None:
+        _quiet_gx()
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        self.suite, self.specs = suite, specs
+        # In memory only: no temporary Data Docs folder, no progress bars, no analytics.
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+            analytics_enabled=False,
+        )
+        context = gx.get_context(mode="ephemeral", project_config=config)
+        self.batch_definition = (
+            context.data_sources.add_pandas("working_duckdb")
+            .add_dataframe_asset(suite.table)
+            .add_batch_definition_whole_dataframe("whole_table")
+        )
+        self.gx_suite = gx.ExpectationSuite(name=suite.gate_name)
+        for index, spec in enumerate(specs):
+            # `meta` carries our label and position: results are mapped back to specs through it.
+            meta = {"spec_index": index, "label": spec.label, "severity": spec.severity}
+            self.gx_suite.add_expectation(getattr(gxe, spec.expectation)(**spec.kwargs, meta=meta))
+        self.n_rows = 0
+        self.n_frames = 0
+        self.failures: dict[int, Failure] = {}
+        self.elements: dict[int, int] = {}
+        self.document: dict[str, Any] | None = None  # the GX result, counts summed over the frames
+
+    def add(self, frame: Any) -> None:
+        """Validate one frame and fold its results into the running outcome."""
+        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(self.gx_suite, result_format="SUMMARY")
+        self.n_rows += len(frame)
+        self.n_frames += 1
+        self._fold_document(result.to_json_dict())
+        shown_key = [c for c in self.suite.key if c in frame.columns]
+        for item in result.results:
+            index = int((item.expectation_config.meta or {})["spec_index"])
+            # Rows seen by each expectation, failing frames or not: the counts are those of the whole table.
+            self.elements[index] = self.elements.get(index, 0) + int((item.result or {}).get("element_count") or 0)
+            if item.success:
+                continue
+            spec = self.specs[index]
+            info = item.exception_info or {}
+            if info.get("raised_exception"):
+                message = (info.get("exception_message") or "error").splitlines()[0]
+                self.failures.setdefault(index, Failure(spec, None, None, error=message))
+                continue
+            res = item.result or {}
+            failure = self.failures.setdefault(index, Failure(spec, 0, 0))
+            if failure.error:
+                continue
+            failure.unexpected_count = (failure.unexpected_count or 0) + int(res.get("unexpected_count") or 0)
+            if len(failure.rows) >= MAX_ROWS_SHOWN:
+                continue
+            indexes = list(res.get("partial_unexpected_index_list") or [])[: MAX_ROWS_SHOWN - len(failure.rows)]
+            columns = [c for c in dict.fromkeys([*shown_key, *spec.columns]) if c in frame.columns
+                       and not (c.startswith("rule_") and c in dict(spec.derived))]
+            rows = []
+            for row_index in indexes:
+                try:
+                    rows.append({c: frame.at[row_index, c] for c in columns})
+                except KeyError:
+                    continue
+            if not rows:
+                rows = [{"value": v} for v in list(res.get("partial_unexpected_list") or [])[: MAX_ROWS_SHOWN - len(failure.rows)]]
+            failure.rows.extend(rows)
+
+    def _fold_document(self, document: dict[str, Any]) -> None:
+        """Keep one GX result document: each expectation's counts summed, its success only if every frame's."""
+        if self.document is None:
+            self.document = document
+            return
+        for kept, new in zip(self.document.get("results") or [], document.get("results") or []):
+            kept["success"] = bool(kept.get("success")) and bool(new.get("success"))
+            kept_res, new_res = kept.get("result") or {}, new.get("result") or {}
+            for count in ("element_count", "unexpected_count", "missing_count"):
+                if isinstance(kept_res.get(count), int) and isinstance(new_res.get(count), int):
+                    kept_res[count] += new_res[count]
+            for listed in ("partial_unexpected_list", "partial_unexpected_index_list"):
+                if listed in kept_res and new_res.get(listed):
+                    kept_res[listed] = (list(kept_res[listed] or []) + list(new_res[listed]))[:20]
+            elements = kept_res.get("element_count")
+            if isinstance(elements, int) and isinstance(kept_res.get("unexpected_count"), int):
+                kept_res["unexpected_percent"] = 100.0 * kept_res["unexpected_count"] / elements if elements else None
+            if (new.get("exception_info") or {}).get("raised_exception"):
+                kept["exception_info"] = new["exception_info"]
+        results = self.document.get("results") or []
+        n_ok = sum(1 for r in results if r.get("success"))
+        self.document["success"] = n_ok == len(results)
+        statistics = self.document.setdefault("statistics", {})
+        statistics.update({"evaluated_expectations": len(results), "successful_expectations": n_ok,
+                           "unsuccessful_expectations": len(results) - n_ok,
+                           "success_percent": 100.0 * n_ok / len(results) if results else None})
+
+    def outcome(self) -> SuiteOutcome:
+        document = dict(self.document or {})
+        document["meta"] = {**(document.get("meta") or {}), "frames_validated": self.n_frames, "rows_validated": self.n_rows}
+        failures = [self.failures[i] for i in sorted(self.failures)]
+        for index, failure in self.failures.items():
+            if not failure.error:
+                failure.element_count = self.elements.get(index, 0)
+        return SuiteOutcome(self.suite, self.n_rows, len(self.specs), failures, document)
+
+
 def validate_frame(frame: Any, suite: Suite, specs: list[ExpectationSpec]) -> SuiteOutcome:
     """Validate `frame` against `specs` in one ephemeral GX context; map results back to the specs."""
-    _quiet_gx()
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    # In memory only: no temporary Data Docs folder, no progress bars, no analytics.
-    config = DataContextConfig(
-        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-        analytics_enabled=False,
-    )
-    context = gx.get_context(mode="ephemeral", project_config=config)
-    batch = (
-        context.data_sources.add_pandas("working_duckdb")
-        .add_dataframe_asset(suite.table)
-        .add_batch_definition_whole_dataframe("whole_table")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    gx_suite = gx.ExpectationSuite(name=suite.gate_name)
-    for index, spec in enumerate(specs):
-        # `meta` carries our label and position: results are mapped back to specs through it.
-        meta = {"spec_index": index, "label": spec.label, "severity": spec.severity}
-        gx_suite.add_expectation(getattr(gxe, spec.expectation)(**spec.kwargs, meta=meta))
-    result = batch.validate(gx_suite, result_format="SUMMARY")
-
-    failures = []
-    shown_key = [c for c in suite.key if c in frame.columns]
-    for item in result.results:
-        if item.success:
-            continue
-        spec = specs[int((item.expectation_config.meta or {})["spec_index"])]
-        info = item.exception_info or {}
-        if info.get("raised_exception"):
-            message = (info.get("exception_message") or "error").splitlines()[0]
-            failures.append(Failure(spec, None, None, error=message))
-            continue
-        res = item.result or {}
-        indexes = list(res.get("partial_unexpected_index_list") or [])[:MAX_ROWS_SHOWN]
-        columns = [c for c in dict.fromkeys([*shown_key, *spec.columns]) if c in frame.columns
-                   and not (c.startswith("rule_") and c in dict(spec.derived))]
-        rows = []
-        for index in indexes:
-            try:
-                rows.append({c: frame.at[index, c] for c in columns})
-            except KeyError:
-                continue
-        if not rows:
-            rows = [{"value": v} for v in list(res.get("partial_unexpected_list") or [])[:MAX_ROWS_SHOWN]]
-        failures.append(Failure(spec, res.get("unexpected_count"), res.get("element_count"), rows))
-    return SuiteOutcome(suite, len(frame), len(specs), failures, result.to_json_dict())
+    validation = _Validation(suite, specs)
+    validation.add(frame)
+    return validation.outcome()
 
 
-def run_suite(con: Any, suite: Suite, config: Any = None) -> SuiteOutcome:
-    """Read the suite's frame from the (read-only) working DuckDB connection and validate it."""
+def _grouping_columns(specs: list[ExpectationSpec]) -> list[str] | None:
+    """Columns whose equal values must land in the same frame for the uniqueness expectations to hold.
+
+    `[]` when no expectation compares rows with each other (any split will do); `None` when two uniqueness
+    expectations share no column (the frame cannot be split).
+    """
+    groups = [set(spec.read_columns) for spec in specs
+              if spec.expectation in ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")]
+    if not groups:
+        return []
+    common = set.intersection(*groups)
+    return sorted(common) or None
+
+
+def run_suite(con: Any, suite: Suite, config: Any = None, chunk_rows: int = CHUNK_ROWS) -> SuiteOutcome:
+    """Read the suite's frame from the (read-only) working DuckDB connection and validate it, `chunk_rows` at a time.
+
+    Rows are streamed from DuckDB; when an expectation compares rows (uniqueness), they come sorted on the
+    columns it reads and a chunk never splits rows with equal values, so the verdict is that of the whole table.
+    """
     specs = suite.resolve(config)
     types = {row[0]: str(row[1]) for row in con.execute(f"DESCRIBE ({suite.base_sql()})").fetchall()}
-    frame = con.execute(suite.query(specs, types)).df()
-    return validate_frame(frame, suite, specs)
+    query = suite.query(specs, types)
+    grouping = _grouping_columns(specs)
+    if grouping is None:
+        return validate_frame(con.execute(query).df(), suite, specs)
+    if grouping:
+        query = f"SELECT * FROM ({query}) ORDER BY {', '.join(f'{chr(34)}{c}{chr(34)}' for c in grouping)}"
+    validation = _Validation(suite, specs)
+    for frame in _frames(con.execute(query), max(1, -(-chunk_rows // _VECTOR)), grouping):
+        validation.add(frame)
+    return validation.outcome()
+
+
+def _frames(cursor: Any, vectors: int, grouping: list[str]) -> Iterator[Any]:
+    """The result as pandas frames of about `vectors` DuckDB vectors; rows sharing `grouping` values stay together."""
+    import pandas as pd
+
+    pending = None
+    while True:
+        chunk = cursor.fetch_df_chunk(vectors)
+        done = not len(chunk)
+        if pending is not None:
+            chunk = pending if done else pd.concat([pending, chunk], ignore_index=True)
+            pending = None
+        if not len(chunk):
+            return
+        if grouping and not done:
+            # Hold back the rows equal to the last one on `grouping`: the next chunk may hold more of them.
+            keys, tail = chunk[grouping], chunk[grouping].iloc[-1]
+            same = ((keys == tail) | (keys.isna() & tail.isna())).all(axis=1).to_numpy()
+            boundary = len(chunk)
+            while boundary > 0 and same[boundary - 1]:
+                boundary -= 1
+            pending = chunk.iloc[boundary:].reset_index(drop=True)
+            chunk = chunk.iloc[:boundary]
+            if not len(chunk):
+                continue
+        yield chunk
+        if done:
+            return
 
 
 def write_result(outcome: SuiteOutcome, folder: Path, run_id: str | None) -> Path:
