@@ -102,18 +102,20 @@ _DESCRIPTIONS = {
 )
 def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Parse the latest raw registry document into the registry tables, replacing them whole."""
-    from impact_pipeline.defs.registry.parse import parse_registry
+    from impact_pipeline.defs.registry.parse import parse_memory, parse_registry
 
     latest = "SELECT document FROM registry_raw WHERE document IS NOT NULL ORDER BY fetched_at DESC LIMIT 1"
     with warehouse.connect() as con:
         rows = con.execute(
-            "SELECT source_url, fetched_at FROM registry_raw WHERE document IS NOT NULL ORDER BY fetched_at DESC LIMIT 1"
+            "SELECT source_url, fetched_at, n_bytes FROM registry_raw WHERE document IS NOT NULL "
+            "ORDER BY fetched_at DESC LIMIT 1"
         ).fetchall()
         if not rows:
             raise RuntimeError("no registry document in the working data: materialize registry_raw first")
-        source_url, fetched_at = rows[0]
+        source_url, fetched_at, n_bytes = rows[0]
         # Parsed inside DuckDB into temp tables, then swapped in whole.
-        tables = parse_registry(con, latest, [], source=source_url, as_of=fetched_at.date())
+        with parse_memory(con, n_bytes):
+            tables = parse_registry(con, latest, [], source=source_url, as_of=fetched_at.date())
         con.execute("BEGIN")
         for table in REGISTRY_TABLES:
             columns = ", ".join(f'"{c}"' for c in table.column_names)

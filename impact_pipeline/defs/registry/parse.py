@@ -15,6 +15,8 @@ type names: `expected text, got int`) and the severity, in the order a reader me
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -292,6 +294,42 @@ def _number_macros(con: Any, values: list[str]) -> None:
 
 
 # -- the rules --------------------------------------------------------------------------------------------
+
+
+# DuckDB parses a JSON value whole, and cannot spill that parse to disk: the registry document (one value)
+# needs about 10 times its size, plus some fixed room, while it is parsed (a 120 MB registry fails under 1 GB).
+PARSE_MEMORY_FACTOR = 10
+PARSE_MEMORY_BASE = 64 * 2**20
+
+
+@contextmanager
+def parse_memory(con: Any, n_bytes: int | None) -> Iterator[None]:
+    """Raise `con`'s memory limit to what parsing a document of `n_bytes` needs, if it is lower; then restore it."""
+    needed = PARSE_MEMORY_BASE + int(n_bytes or 0) * PARSE_MEMORY_FACTOR
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    in_bytes = _bytes(limit)
+    if in_bytes is None or needed <= in_bytes:
+        yield
+        return
+    con.execute(f"SET memory_limit = '{needed}B'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{in_bytes}B'")
+
+
+def _bytes(setting: str) -> int | None:
+    """DuckDB's memory limit as it prints it ('953.6 MiB', '1.3 GiB') in bytes; None when unlimited or unknown."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([KMGT]?i?B|bytes)\s*", setting or "")
+    if not match:
+        return None
+    units = {"B": 1, "bytes": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+             "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    # DuckDB prints one decimal, cut rather than rounded: the limit lies within [x, x + 0.1) units.
+    decimals = len(match.group(1).partition(".")[2])
+    return int((float(match.group(1)) + (0.5 * 10**-decimals if decimals else 0)) * units.get(match.group(2), 0)) or None
 
 
 def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: str, as_of: date) -> RegistryTables:
