@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -166,6 +167,10 @@ def _child(args: argparse.Namespace) -> None:
     if not args.full:  # ingest and evaluation (with their gates); not the publication, chart and report
         graph = job.asset_layer.asset_graph
         selection = [k for k in graph.get_all_asset_keys() if k.to_user_string() not in PUBLISH_ASSETS]
+    samples: list[tuple[float, int]] = []
+    sampling = threading.Event()
+    sampler = threading.Thread(target=_sample_rss, args=(samples, sampling), daemon=True)
+    sampler.start()
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,
@@ -174,7 +179,10 @@ def _child(args: argparse.Namespace) -> None:
         raise_on_error=False,
     )
     seconds = time.perf_counter() - started
+    sampling.set()
+    sampler.join()
     steps: dict[str, float] = {}
+    step_rss: dict[str, int] = {}
     starts: dict[str, float] = {}
     for entry in instance.all_logs(result.run_id):
         event = entry.dagster_event
@@ -183,7 +191,9 @@ def _child(args: argparse.Namespace) -> None:
         if event.event_type_value == "STEP_START":
             starts[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
-            steps[event.step_key] = round(entry.timestamp - starts[event.step_key], 2)
+            begin = starts[event.step_key]
+            steps[event.step_key] = round(entry.timestamp - begin, 2)
+            step_rss[event.step_key] = max((rss for t, rss in samples if begin <= t <= entry.timestamp), default=0)
     verdicts = {}
     if result.success:
         import duckdb
@@ -202,6 +212,7 @@ def _child(args: argparse.Namespace) -> None:
                 "failure": "" if result.success else failure_text(result)[-2000:],
                 "seconds": seconds,
                 "steps": steps,
+                "step_rss": step_rss,
                 "first": first,
                 "last": last,
                 "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -210,6 +221,17 @@ def _child(args: argparse.Namespace) -> None:
         ),
         flush=True,
     )
+
+
+def _sample_rss(samples: list, done: "threading.Event", every: float = 0.05) -> None:
+    """Record (time, RSS bytes) of this process until `done` is set: each step's own peak comes from it."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    while not done.wait(every):
+        try:
+            with open("/proc/self/statm") as statm:
+                samples.append((time.time(), int(statm.read().split()[1]) * page))
+        except OSError:  # not Linux: no per-step figure
+            return
 
 
 def run_pipeline(path: Path, workdir: Path, profile: str | None = None, full: bool = False) -> dict:
@@ -289,7 +311,7 @@ def main() -> int:
             same = pipe["verdicts"] == fl["verdicts"]
             results[factor] = {**info, "floor": fl["seconds"], "pipeline": pipe["seconds"],
                                "process": pipe["process_seconds"], "peak": pipe["peak_rss_bytes"],
-                               "steps": pipe["steps"], "same_verdicts": same}
+                               "steps": pipe["steps"], "step_rss": pipe.get("step_rss", {}), "same_verdicts": same}
             r = results[factor]
             print(
                 f"{factor:>4}x: {r['records']:>6} services, {r['bytes'] / 1e6:7.1f} MB (generated in {gen_seconds:.1f} s) | "
@@ -299,6 +321,9 @@ def main() -> int:
                 flush=True,
             )
             print("       steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(r["steps"].items(), key=lambda kv: -kv[1])))
+            if r["step_rss"]:
+                top = sorted(r["step_rss"].items(), key=lambda kv: -kv[1])[:8]
+                print("       peak RSS during the step (largest): " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in top))
             if not same:
                 diff = {k: (pipe["verdicts"].get(k), fl["verdicts"].get(k))
                         for k in sorted(set(pipe["verdicts"]) | set(fl["verdicts"]))
