@@ -63,7 +63,7 @@ REGISTRY_RAW = Table(
         C("sha256", "VARCHAR", "SHA-256 of the raw bytes.", True),
         C("n_bytes", "BIGINT", "Size of the raw document in bytes.", True),
         C("n_startups", "INTEGER", "Number of records in the document's `data` list.", True),
-        C("document", "VARCHAR", "The raw JSON document, verbatim.", True, compression=LONG_TEXT),
+        C("document", "VARCHAR", "The raw JSON document, verbatim.", True),
     ),
 )
 
