@@ -168,7 +168,9 @@ def repository_activity(
     table = contract.REPOSITORY_ACTIVITY
     with warehouse.connect() as con:
         startups = con.execute("SELECT startup_id, repository FROM startups WHERE repository IS NOT NULL").fetchall()
-    repos = [(sid, ref) for sid, value in startups if (ref := forges.parse_repository(value)) is not None]
+    # Parsed once per distinct value (RepoRef is immutable): services often share a repository.
+    parsed = {value: forges.parse_repository(value) for value in {value for _, value in startups}}
+    repos = [(sid, ref) for sid, value in startups if (ref := parsed[value]) is not None]
     apis = {
         forges.GITHUB: forges.ForgeApi(forges.GITHUB, quality.github_api_url, quality.github_token),
         forges.GITLAB: forges.ForgeApi(forges.GITLAB, quality.gitlab_api_url, quality.gitlab_token),
