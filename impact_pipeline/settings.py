@@ -74,7 +74,7 @@ class Settings:
     declared_figures_path: str = ""
     datagouv_url: str = ""
     usage_discovery: bool = False
-    duckdb_memory_limit: str = "1GB"
+    duckdb_memory_limit: str = "900MB"
     gate_chunk_rows: int = 100_000
 
     @classmethod
@@ -103,7 +103,7 @@ class Settings:
             criteria_path=criteria_path,
             allow_private_network=os.environ.get("IMPACT_ALLOW_PRIVATE_NETWORK", "") == "1",
             sample=sample,
-            duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "1GB").strip() or "1GB",
+            duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "900MB").strip() or "900MB",
             gate_chunk_rows=env_int("IMPACT_GATE_CHUNK_ROWS", 100_000),
             **_quality_settings(sample),
             **_usage_settings(sample),

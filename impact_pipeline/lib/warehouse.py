@@ -109,7 +109,7 @@ def write_csv_atomically(path: Path, columns: list[str], rows: list[tuple]) -> N
 
 
 # DuckDB's own default is 80 % of the machine's memory; a run shares its machine (UI, daemon, other runs).
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "900MB"
 
 
 class Warehouse(dg.ConfigurableResource):
