@@ -1,11 +1,126 @@
+import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from impact_pipeline_tests.support.http_server import LocalServer
+from impact_pipeline_tests.support.http_server import LocalServer, Route
+
+
+def pytest_configure(config):
+    """Temporary folders in memory (/dev/shm) when it has room and no other place was asked for.
+
+    The CLI, UI and secrets tests keep Dagster's run history in SQLite under tmp_path, which syncs every event to
+    disk: on a virtual disk those waits cost several seconds per run. Nothing tested depends on the disk (a
+    SIGKILLed process loses nothing already written). xdist workers inherit the controller's choice.
+    """
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    try:
+        free = shutil.disk_usage("/dev/shm").free
+    except OSError:
+        return
+    if free >= 2 * 1024**3 and os.access("/dev/shm", os.W_OK):
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"  # pytest's documented root for tmp_path folders
 
 
 @pytest.fixture
 def local_server() -> Iterator[LocalServer]:
     with LocalServer() as server:
         yield server
+
+
+# -- Runs of the sample world shared by several modules ----------------------------------------------------------
+# A run of the job costs 10-20 s; tests that only read a good publication, or start from one, share these
+# (once per xdist worker). Tests that run the pipeline again work on `run.copy_to(tmp_path)`.
+
+
+@pytest.fixture(scope="session")
+def sample_registry() -> Iterator[LocalServer]:
+    """The sample world's registry over HTTP at `/startups.json` (tests may add routes of their own)."""
+    from impact_pipeline.settings import SAMPLE_DIR
+
+    body = (SAMPLE_DIR / "startups.json").read_bytes()
+    with LocalServer({"/startups.json": Route(body=body, headers={"Content-Type": "application/json"})}) as server:
+        yield server
+
+
+def _publish(root, url: str, first: int, last: int):
+    from impact_pipeline_tests.support.pipeline import PipelinePaths, PublishedRun, failure_text, run_years
+
+    paths = PipelinePaths(root)
+    result = run_years(paths.settings(url), first, last)
+    assert result.success, failure_text(result)
+    return PublishedRun(paths, result)
+
+
+@pytest.fixture(scope="session")
+def sample_every_year(tmp_path_factory, sample_registry):
+    """One good run of the sample world over every year, 2016-2026, in one year-range run."""
+    return _publish(tmp_path_factory.mktemp("sample-2016-2026"), sample_registry.url("/startups.json"), 2016, 2026)
+
+
+@pytest.fixture(scope="session")
+def sample_2025(tmp_path_factory, sample_registry):
+    """One good run of the sample world for 2025 alone: the last good publication of the fault tests."""
+    return _publish(tmp_path_factory.mktemp("sample-2025"), sample_registry.url("/startups.json"), 2025, 2025)
+
+
+# -- Scheduling on the xdist workers (`pytest -n 2`) ---------------------------------------------------------------
+# The suite's wall time is bounded by its slowest tests and by how evenly the two workers are loaded. Slow units
+# start first, longest first, each unit whole on one worker; the tests sharing a session run above form one unit,
+# so that run is made once. Everything else follows, one unit per module (its module fixtures are made once), in
+# collection order. Seconds measured on 2 cores (Nov. 2026); a renamed test only loses its place in the queue.
+SLOW_UNITS: dict[str, tuple[int, list[str]]] = {
+    "postgres": (105, ["scale_out/test_postgres.py"]),
+    "sample world 2016-2026": (85, ["defs/gates/test_gates_pipeline.py", "defs/registry/test_registry_pipeline.py",
+                                    "defs/reporting/test_sample_outputs.py"]),
+    "sample world 2025": (80, ["guarantees/test_faults.py::test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds",
+                               "guarantees/test_faults.py::test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file",
+                               "guarantees/test_hostile_input.py"]),
+    "browser": (75, ["ui/test_browser.py"]),
+    "two CLI runs": (50, ["guarantees/test_faults.py::test_two_runs_started_together_are_serialised_without_corruption"]),
+    "real snapshot": (20, ["defs/impact/test_real_snapshot.py"]),
+    "secrets": (17, ["guarantees/test_secrets.py"]),
+    "quality run": (14, ["defs/quality/test_quality_pipeline.py"]),
+    "usage run": (11, ["defs/usage/test_usage_pipeline.py"]),
+    "definitions": (5, ["test_definitions.py"]),
+}
+_UNIT_OF = {pattern: unit for unit, (_, patterns) in SLOW_UNITS.items() for pattern in patterns}
+
+
+def scheduling_unit(nodeid: str) -> str:
+    """The unit a test is scheduled with: its slow unit, else its module."""
+    module, _, name = nodeid.partition("::")
+    module = module.removeprefix("impact_pipeline_tests/")
+    test = f"{module}::{name.split('[')[0]}"
+    return _UNIT_OF.get(test) or _UNIT_OF.get(module) or module
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow units first, longest first; a unit's tests stay together and in their order."""
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(scheduling_unit(item.nodeid), index)
+
+    def key(indexed):
+        index, item = indexed
+        unit = scheduling_unit(item.nodeid)
+        return -SLOW_UNITS.get(unit, (0, []))[0], first_seen[unit], index
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=key)]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With the default `--dist load`: hand out whole units, in the order above (xdist's scope scheduling)."""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist choice wins
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scheduling_unit(nodeid)
+
+    config.option.loadscopereorder = False  # keep our order, not "units with most tests first"
+    return UnitScheduling(config, log)

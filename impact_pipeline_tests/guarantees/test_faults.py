@@ -69,10 +69,8 @@ def server():
 
 
 @pytest.mark.timeout(600)
-def test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds(tmp_path, server):
-    paths = PipelinePaths(tmp_path)
-    good = run_years(paths.settings(server.url("/v1.json")), 2025, 2025)
-    assert good.success, failure_text(good)
+def test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds(tmp_path, server, sample_2025):
+    paths = sample_2025.copy_to(tmp_path / "run")  # a good run of the sample world (v1) for 2025 (conftest)
     before = digest(paths)
     marker = paths.work_dir / "validations" / "startups.contract.json"
     marker_mtime = marker.stat().st_mtime_ns
@@ -96,9 +94,8 @@ def test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succee
     assert n_startups(paths.duckdb_path) == len(SAMPLE["data"]) - 1
 
 
-def test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file(tmp_path, server):
-    paths = PipelinePaths(tmp_path)
-    assert run_years(paths.settings(server.url("/v1.json")), 2025, 2025).success
+def test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file(tmp_path, server, sample_2025):
+    paths = sample_2025.copy_to(tmp_path / "run")  # a good run of the sample world (v1) for 2025 (conftest)
     analyst = duckdb.connect(str(paths.duckdb_path), read_only=True)
     try:
         seen_before = analyst.execute("SELECT count(*) FROM startups").fetchall()

@@ -98,14 +98,14 @@ def test_hostile_but_parseable_registry_is_stored_verbatim_and_neutralised(tmp_p
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """A good publication to compare against (shared: every case below must leave it untouched)."""
+def published(tmp_path_factory, sample_2025):
+    """A good publication to compare against (shared: every case below must leave it untouched).
+
+    A copy of the sample world's 2025 run (conftest), served by this module's own server at `/startups.json`.
+    """
     sample = (SAMPLE_DIR / "startups.json").read_bytes()
     with LocalServer({"/startups.json": Route(body=sample, headers={"Content-Type": "application/json"})}) as server:
-        paths = PipelinePaths(tmp_path_factory.mktemp("published"))
-        good = run_years(paths.settings(server.url("/startups.json")), 2025, 2025)
-        assert good.success, failure_text(good)
-        yield paths, server
+        yield sample_2025.copy_to(tmp_path_factory.mktemp("published") / "run"), server
 
 
 def test_fatal_registry_answers_fail_the_run_and_leave_the_publication_untouched(published, monkeypatch):

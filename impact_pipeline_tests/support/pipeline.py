@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -41,6 +43,22 @@ class PipelinePaths:
             allow_private_network=True,
             sample=False,
         )
+
+
+@dataclass
+class PublishedRun:
+    """A successful run shared by several tests (a session fixture): read its folders, never write them.
+
+    A test that runs the pipeline again from this state works on `copy_to(tmp_path)`: the settings of a copy
+    point into it, so its runs read and write the copy only (the registry tests have always worked this way).
+    """
+
+    paths: PipelinePaths
+    result: Any  # Dagster's ExecuteInProcessResult of the run
+
+    def copy_to(self, target: Path) -> PipelinePaths:
+        shutil.copytree(self.paths.root, target)
+        return PipelinePaths(target)
 
 
 def run_years(settings: Settings, first: int, last: int, instance: dg.DagsterInstance | None = None):

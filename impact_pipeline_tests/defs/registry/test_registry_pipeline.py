@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from impact_pipeline.settings import SAMPLE_DIR
-from impact_pipeline_tests.support.http_server import LocalServer, Route
+from impact_pipeline_tests.support.http_server import Route
 from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
-
-SAMPLE = SAMPLE_DIR / "startups.json"
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -34,28 +29,12 @@ def _tables(db: Path) -> dict[str, list]:
         con.close()
 
 
-@pytest.fixture(scope="module")
-def sample_server():
-    with LocalServer({"/startups.json": Route(body=SAMPLE.read_bytes(), headers={"Content-Type": "application/json"})}) as s:
-        yield s
+# `sample_every_year` (conftest): one good run of the sample world, 2016-2026, shared read-only; tests that run
+# the pipeline again work on a copy of it.
 
 
-@pytest.fixture(scope="module")
-def published_sample(tmp_path_factory, sample_server) -> PipelinePaths:
-    """One good run of the sample world, shared read-only; tests that write work on a copy."""
-    paths = PipelinePaths(tmp_path_factory.mktemp("sample"))
-    result = run_years(paths.settings(sample_server.url("/startups.json")), 2016, 2026)
-    assert result.success, failure_text(result)
-    return paths
-
-
-def _copy(paths: PipelinePaths, target: Path) -> PipelinePaths:
-    shutil.copytree(paths.root, target)
-    return PipelinePaths(target)
-
-
-def test_sample_world_exercises_every_path(published_sample):
-    paths = published_sample
+def test_sample_world_exercises_every_path(sample_every_year):
+    paths = sample_every_year.paths
     con = duckdb.connect(str(paths.duckdb_path), read_only=True)
     findings = con.execute("SELECT startup_id, field, problem FROM registry_findings ORDER BY ALL").fetchall()
     problems = {(sid, problem.split(" (")[0]) for sid, _, problem in findings}
@@ -88,15 +67,15 @@ def test_sample_world_exercises_every_path(published_sample):
     assert ",'=Démo tableur," in csv_text and ",=Démo" not in csv_text
 
 
-def test_two_runs_on_the_same_input_are_identical(tmp_path, sample_server, published_sample):
-    first, second = _copy(published_sample, tmp_path / "one"), PipelinePaths(tmp_path / "two")
-    result = run_years(second.settings(sample_server.url("/startups.json")), 2016, 2026)
+def test_two_runs_on_the_same_input_are_identical(tmp_path, sample_registry, sample_every_year):
+    first, second = sample_every_year.copy_to(tmp_path / "one"), PipelinePaths(tmp_path / "two")
+    result = run_years(second.settings(sample_registry.url("/startups.json")), 2016, 2026)
     assert result.success, failure_text(result)
     assert _tables(first.duckdb_path) == _tables(second.duckdb_path)
     assert _digest(first.export_dir) == _digest(second.export_dir)
     assert len([name for name in _digest(first.export_dir) if name.endswith(".csv")]) == 11
     # and a re-run in the same place does not duplicate anything
-    result = run_years(first.settings(sample_server.url("/startups.json")), 2016, 2026)
+    result = run_years(first.settings(sample_registry.url("/startups.json")), 2016, 2026)
     assert result.success
     assert _tables(first.duckdb_path) == _tables(second.duckdb_path)
     assert _digest(first.export_dir) == _digest(second.export_dir)
@@ -114,14 +93,14 @@ def test_two_runs_on_the_same_input_are_identical(tmp_path, sample_server, publi
     ids=["not-json", "http-500", "data-not-a-list", "not-an-object", "truncated"],
 )
 def test_broken_registry_fails_the_run_and_keeps_published_outputs(
-    tmp_path, sample_server, published_sample, route, expected
+    tmp_path, sample_registry, sample_every_year, route, expected
 ):
-    paths = _copy(published_sample, tmp_path / "copy")  # the last good publication
+    paths = sample_every_year.copy_to(tmp_path / "copy")  # the last good publication
     before_db = hashlib.sha256(paths.duckdb_path.read_bytes()).hexdigest()
     before_csv = _digest(paths.export_dir)
 
-    sample_server.add("/broken.json", route)
-    url = sample_server.url("/broken.json")
+    sample_registry.add("/broken.json", route)
+    url = sample_registry.url("/broken.json")
     result = run_years(paths.settings(url), 2016, 2026)
     assert not result.success
     message = failure_text(result)

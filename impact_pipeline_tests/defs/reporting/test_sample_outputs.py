@@ -9,19 +9,16 @@ import duckdb
 import pytest
 
 from impact_pipeline.defs.reporting.chart import HEIGHT_PX, WIDTH_PX, png_size
-from impact_pipeline.settings import PROJECT_ROOT, SAMPLE_DIR
+from impact_pipeline.settings import PROJECT_ROOT
 from impact_pipeline.views import VIEWS
-from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
 
 FIRST, LAST = 2016, 2026
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    paths = PipelinePaths(tmp_path_factory.mktemp("sample"))
-    result = run_years(paths.settings(str(SAMPLE_DIR / "startups.json")), FIRST, LAST)
-    assert result.success, failure_text(result)
-    return paths, result
+@pytest.fixture
+def sample_run(sample_every_year):
+    """The sample world's 2016-2026 run, shared read-only with other modules (conftest)."""
+    return sample_every_year.paths, sample_every_year.result
 
 
 @pytest.fixture
