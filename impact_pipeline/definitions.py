@@ -53,7 +53,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 memory_limit=settings.duckdb_memory_limit,
             ),
             "criteria": CriteriaSettings(path=str(settings.criteria_path)),
-            "gates": GateEngine(chunk_rows=settings.gate_chunk_rows),
+            "gates": GateEngine(chunk_rows=settings.gate_chunk_rows, reuse_unchanged=settings.gate_reuse),
             "usage": UsageSources(
                 sources_path=settings.usage_sources_path or None,
                 declared_figures_path=settings.declared_figures_path or None,

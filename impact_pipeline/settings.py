@@ -76,6 +76,7 @@ class Settings:
     usage_discovery: bool = False
     duckdb_memory_limit: str = "900MB"
     gate_chunk_rows: int = 100_000
+    gate_reuse: bool = True
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -105,6 +106,7 @@ class Settings:
             sample=sample,
             duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "900MB").strip() or "900MB",
             gate_chunk_rows=env_int("IMPACT_GATE_CHUNK_ROWS", 100_000),
+            gate_reuse=_env("IMPACT_GATE_REUSE", "1").strip().lower() not in ("0", "false", "no", "off"),
             **_quality_settings(sample),
             **_usage_settings(sample),
         )

@@ -24,13 +24,15 @@ def run_gate(
     gates: GateEngine | None = None,
 ) -> dg.AssetCheckResult:
     """Validate `suite` on the working data, record the gate, and report it in the UI."""
-    from impact_pipeline.defs.gates.validate import run_suite, write_result
+    from impact_pipeline.defs.gates.validate import result_path, run_suite, write_result
 
     run_id = context.run.run_id
+    engine = gates or GateEngine()
+    reuse = result_path(suite, warehouse.validations_dir) if engine.reuse_unchanged else None
     try:
         config = criteria.load()
         with warehouse.connect(read_only=True) as con:
-            outcome = run_suite(con, suite, config, chunk_rows=(gates or GateEngine()).chunk_rows)
+            outcome = run_suite(con, suite, config, chunk_rows=engine.chunk_rows, reuse=reuse)
     except Exception as exc:
         # A gate that cannot run is a failing gate: publishing needs positive evidence.
         warehouse.record_gate(suite.gate_name, False, f"could not be validated: {type(exc).__name__}: {exc}", run_id)
@@ -38,6 +40,12 @@ def run_gate(
     path = write_result(outcome, warehouse.validations_dir, run_id)
     summary = outcome.summary()
     warehouse.record_gate(suite.gate_name, outcome.passed, summary, run_id)
+    if outcome.reused_from:
+        validation = (f"reused: the validated rows are unchanged since run {outcome.reused_from.get('run_id')} "
+                      f"({outcome.reused_from.get('validated_at')}), where every expectation held")
+        context.log.info(f"{suite.gate_name}: GX result {validation}")
+    else:
+        validation = "run with Great Expectations"
     if outcome.blocking_failures:
         context.log.error(f"gate failed, nothing will be published: {summary}")
     elif outcome.warnings:
@@ -54,6 +62,7 @@ def run_gate(
             "failed": len(outcome.failures),
             "blocking_failed": len(outcome.blocking_failures),
             "rows_validated": outcome.n_rows,
+            "validation": validation,
             "validation_result": dg.MetadataValue.path(str(path)),
         },
     )

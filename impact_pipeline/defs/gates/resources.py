@@ -54,6 +54,11 @@ class GateEngine(dg.ConfigurableResource):
         description="Rows validated at a time (IMPACT_GATE_CHUNK_ROWS): GX's pandas engine needs several times a "
         "frame's size, so large tables are validated in chunks (same verdicts, bounded memory).",
     )
+    reuse_unchanged: bool = Field(
+        default=True,
+        description="Reuse a gate's earlier clean result when the validated rows are unchanged (IMPACT_GATE_REUSE; "
+        "0 always runs GX): their fingerprint, a digest computed in DuckDB, is compared with the earlier one's.",
+    )
     preload: bool = Field(
         default=True,
         description="Start importing Great Expectations in a background thread when a run with gates begins.",

@@ -48,6 +48,10 @@ class SuiteOutcome:
     n_expectations: int
     failures: list[Failure]
     result: dict[str, Any]  # GX ExpectationSuiteValidationResult.to_json_dict()
+    # What the verdict is a function of (the suite's definition, GX and DuckDB versions, the validated frame's
+    # rows); None when not computed. A later run whose frame has the same fingerprint may reuse a clean result.
+    fingerprint: str | None = None
+    reused_from: dict[str, Any] | None = None  # {"run_id", "validated_at"} of the validation whose result is reused
 
     @property
     def blocking_failures(self) -> list[Failure]:
@@ -259,29 +263,77 @@ def _grouping_columns(specs: list[ExpectationSpec]) -> list[str] | None:
     return sorted(common) or None
 
 
-def run_suite(con: Any, suite: Suite, config: Any = None, chunk_rows: int = CHUNK_ROWS) -> SuiteOutcome:
+def run_suite(
+    con: Any, suite: Suite, config: Any = None, chunk_rows: int = CHUNK_ROWS, reuse: Path | None = None
+) -> SuiteOutcome:
     """Read the suite's frame from the (read-only) working DuckDB connection and validate it, `chunk_rows` at a time.
 
     Rows are streamed from DuckDB; when an expectation compares rows (uniqueness), they come sorted on the
     columns it reads and a chunk never splits rows with equal values, so the verdict is that of the whole table.
+
+    With `reuse` (the result file an earlier run of this gate wrote), the frame's fingerprint is computed in
+    DuckDB first; when that earlier result has the same fingerprint and every expectation held, its result
+    is returned without running GX: the same frame under the same suite gets the same verdict.
     """
     specs = suite.resolve(config)
     types = {row[0]: str(row[1]) for row in con.execute(f"DESCRIBE ({suite.base_sql()})").fetchall()}
     query = suite.query(specs, types)
+    fingerprint = None
+    if reuse is not None:
+        fingerprint = frame_fingerprint(con, suite, specs, query)
+        earlier = reusable_result(reuse, fingerprint)
+        if earlier is not None:
+            document, origin = earlier
+            rows = int((document.get("meta") or {}).get("rows_validated") or 0)
+            return SuiteOutcome(suite, rows, len(specs), [], document, fingerprint, origin)
     grouping = _grouping_columns(specs)
     if grouping is None:
         outcome = validate_frame(con.execute(query).df(), suite, specs)
-        _release_freed_memory()
-        return outcome
-    if grouping:
-        query = f"SELECT * FROM ({query}) ORDER BY {', '.join(f'{chr(34)}{c}{chr(34)}' for c in grouping)}"
-    validation = _Validation(suite, specs)
-    for frame in _frames(con.execute(query), max(1, -(-chunk_rows // _VECTOR)), grouping):
-        validation.add(frame)
-        del frame
-    outcome = validation.outcome()
+    else:
+        if grouping:
+            query = f"SELECT * FROM ({query}) ORDER BY {', '.join(f'{chr(34)}{c}{chr(34)}' for c in grouping)}"
+        validation = _Validation(suite, specs)
+        for frame in _frames(con.execute(query), max(1, -(-chunk_rows // _VECTOR)), grouping):
+            validation.add(frame)
+            del frame
+        outcome = validation.outcome()
+    outcome.fingerprint = fingerprint
     _release_freed_memory()
     return outcome
+
+
+def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], query: str) -> str:
+    """A digest of what a suite's verdict depends on: its expectations, the GX and DuckDB versions and the rows of
+    the validated frame (`query`: only the columns the expectations read, with the rule columns computed).
+
+    The rows are summed as DuckDB row hashes (order does not change a verdict; a duplicated row changes the sum).
+    """
+    import hashlib
+    from importlib.metadata import version
+
+    n_rows, row_sum = con.execute(f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({query}) AS f").fetchall()[0]
+    definition = json.dumps(
+        {"gate": suite.gate_name, "query": query,
+         "expectations": [[s.expectation, s.kwargs, s.severity, s.label] for s in specs],
+         "great_expectations": version("great_expectations"), "duckdb": version("duckdb")},
+        sort_keys=True, default=str,
+    )
+    return f"{hashlib.sha256(definition.encode()).hexdigest()[:32]}:{n_rows}:{row_sum}"
+
+
+def reusable_result(path: Path, fingerprint: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The GX result kept at `path` and where it comes from, if it was clean (every expectation held) for `fingerprint`."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        ours = document["meta"]["impact_pipeline"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if ours.get("fingerprint") != fingerprint or ours.get("clean") is not True or document.get("success") is not True:
+        return None
+    origin = ours.get("reused_from") or {"run_id": ours.get("run_id"), "validated_at": ours.get("validated_at")}
+    document = dict(document)
+    document["meta"] = {k: v for k, v in document["meta"].items() if k != "impact_pipeline"}
+    return document, origin
 
 
 def _release_freed_memory() -> None:
@@ -298,38 +350,44 @@ def _release_freed_memory() -> None:
 
 
 def _frames(cursor: Any, vectors: int, grouping: list[str]) -> Iterator[Any]:
-    """The result as pandas frames of about `vectors` DuckDB vectors; rows sharing `grouping` values stay together."""
+    """The result as pandas frames of about `vectors` DuckDB vectors; rows sharing `grouping` values stay together.
+
+    The next chunk is fetched before a chunk is yielded: the last chunk is known to be the last, so its rows are
+    never held back into a frame of their own (a table smaller than one chunk is validated once, not twice).
+    """
     import pandas as pd
 
-    pending = None
-    while True:
-        chunk = cursor.fetch_df_chunk(vectors)
-        done = not len(chunk)
-        if pending is not None:
-            chunk = pending if done else pd.concat([pending, chunk], ignore_index=True)
-            pending = None
-        if not len(chunk):
+    chunk = cursor.fetch_df_chunk(vectors)
+    while len(chunk):
+        following = cursor.fetch_df_chunk(vectors)
+        if not len(following):
+            yield chunk
             return
-        if grouping and not done:
+        if grouping:
             # Hold back the rows equal to the last one on `grouping`: the next chunk may hold more of them.
             keys, tail = chunk[grouping], chunk[grouping].iloc[-1]
             same = ((keys == tail) | (keys.isna() & tail.isna())).all(axis=1).to_numpy()
             boundary = len(chunk)
             while boundary > 0 and same[boundary - 1]:
                 boundary -= 1
-            pending = chunk.iloc[boundary:].reset_index(drop=True)
-            chunk = chunk.iloc[:boundary]
-            if not len(chunk):
-                continue
-        yield chunk
-        if done:
-            return
+            if boundary < len(chunk):
+                following = pd.concat([chunk.iloc[boundary:], following], ignore_index=True)
+                chunk = chunk.iloc[:boundary]
+        if len(chunk):
+            yield chunk
+        del chunk
+        chunk = following
+
+
+def result_path(suite: Suite, folder: Path) -> Path:
+    """Where a gate's latest GX result is kept."""
+    return folder / f"{suite.table}.{suite.name}.json"
 
 
 def write_result(outcome: SuiteOutcome, folder: Path, run_id: str | None) -> Path:
     """Keep the GX result as JSON at `<folder>/<table>.<check>.json` (temp file, then rename)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{outcome.suite.table}.{outcome.suite.name}.json"
+    path = result_path(outcome.suite, folder)
     document = dict(outcome.result)
     document["meta"] = {
         **(document.get("meta") or {}),
@@ -338,7 +396,10 @@ def write_result(outcome: SuiteOutcome, folder: Path, run_id: str | None) -> Pat
             "run_id": run_id,
             "validated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "passed": outcome.passed,
+            "clean": not outcome.failures,
             "summary": outcome.summary(),
+            "fingerprint": outcome.fingerprint,
+            **({"reused_from": outcome.reused_from} if outcome.reused_from else {}),
         },
     }
     tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"

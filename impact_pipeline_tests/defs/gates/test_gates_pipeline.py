@@ -60,6 +60,10 @@ def test_failing_gate_blocks_publication_names_the_rows_and_keeps_the_results(tm
     assert "national_impact: " in failure_text(bad) and "criterion_b_evidence" in failure_text(bad)
     gate = check_evaluations(bad)["national_impact:criterion_b_evidence"]
     assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    # The changed table is validated again; a table the run rewrote with the same rows reuses its clean result.
+    assert gate.metadata["validation"].value == "run with Great Expectations"
+    unchanged = check_evaluations(bad)["startups:contract"]
+    assert unchanged.passed and unchanged.metadata["validation"].value.startswith("reused: the validated rows are unchanged")
     assert "reach" in gate.description and "public evidence URL" in gate.description and sid in gate.description
     table = gate.metadata["failing_expectations"].value
     assert f"| 2017 | {sid} |" in table
