@@ -62,9 +62,7 @@ def national_impact_chart(context: dg.AssetExecutionContext, warehouse: Warehous
     """Chart of each published year: services meeting the criteria (stock, first time) beside the designations."""
     import base64
 
-    from impact_pipeline.defs.reporting.chart import render_chart
     from impact_pipeline.defs.reporting.data import connect_published, read_summary
-    from impact_pipeline.lib.warehouse import write_file_atomically
 
     con = connect_published(warehouse.published_path)
     try:
@@ -73,16 +71,12 @@ def national_impact_chart(context: dg.AssetExecutionContext, warehouse: Warehous
         con.close()
     export_dir = Path(warehouse.export_dir)
     this_year = date.today().year
-    png = render_chart(summary, in_progress_year=this_year)
     overall = export_dir / "national_impact.png"
-    write_file_atomically(overall, png)
+    png, drawn = _chart(overall, summary, None, this_year)
     for year in _years_to_render(context, [int(r["year"]) for r in summary], export_dir, "national_impact_{year}.png"):
         upto = [r for r in summary if int(r["year"]) <= year]
-        write_file_atomically(
-            export_dir / f"national_impact_{year}.png",
-            render_chart(upto, highlight_year=year, in_progress_year=this_year),
-        )
-    context.log.info(f"chart: {overall} and the yearly charts in {export_dir}")
+        drawn += _chart(export_dir / f"national_impact_{year}.png", upto, year, this_year)[1]
+    context.log.info(f"chart: {overall} and the yearly charts in {export_dir} ({drawn} drawn, the others unchanged)")
     image = base64.b64encode(png).decode("ascii")
     return dg.MaterializeResult(
         metadata={
@@ -94,17 +88,35 @@ def national_impact_chart(context: dg.AssetExecutionContext, warehouse: Warehous
     )
 
 
-def _yearly_chart(export_dir: Path, published: Path, summary: list[dict], year: int, this_year: int) -> bytes:
-    """The chart asset's PNG of `year` when it is newer than the publication, else rendered afresh."""
-    from impact_pipeline.defs.reporting.chart import render_chart
+def _chart(path: Path, rows: list[dict], highlight_year: int | None, this_year: int) -> tuple[bytes, int]:
+    """The chart at `path`, drawn and written only when what it shows changed (its PNG carries its input's key);
+    with the number of charts drawn (0 or 1). matplotlib is not even imported for an unchanged chart."""
+    from impact_pipeline.defs.reporting.chart import chart_key, drawn_from, render_chart
+    from impact_pipeline.lib.warehouse import write_file_atomically
 
-    path = export_dir / f"national_impact_{year}.png"
     try:
-        if path.stat().st_mtime >= published.stat().st_mtime:
-            return path.read_bytes()
+        existing = path.read_bytes()
     except OSError:
-        pass
-    return render_chart([r for r in summary if int(r["year"]) <= year], highlight_year=year, in_progress_year=this_year)
+        existing = b""
+    if existing and drawn_from(existing) == chart_key(rows, highlight_year, None, this_year):
+        return existing, 0
+    png = render_chart(rows, highlight_year=highlight_year, in_progress_year=this_year)
+    write_file_atomically(path, png)
+    return png, 1
+
+
+def _yearly_chart(export_dir: Path, summary: list[dict], year: int, this_year: int) -> bytes:
+    """The chart asset's PNG of `year` when it shows the published counts, else drawn afresh."""
+    from impact_pipeline.defs.reporting.chart import chart_key, drawn_from, render_chart
+
+    upto = [r for r in summary if int(r["year"]) <= year]
+    try:
+        existing = (export_dir / f"national_impact_{year}.png").read_bytes()
+    except OSError:
+        existing = b""
+    if existing and drawn_from(existing) == chart_key(upto, year, None, this_year):
+        return existing
+    return render_chart(upto, highlight_year=year, in_progress_year=this_year)
 
 
 @dg.asset(
@@ -128,7 +140,7 @@ def national_impact_report(context: dg.AssetExecutionContext, warehouse: Warehou
         summary = read_summary(con)
         for year in _years_to_render(context, [int(r["year"]) for r in summary], export_dir, "report_{year}.html"):
             data = read_year(con, year, summary)
-            png = _yearly_chart(export_dir, warehouse.published_path, summary, year, this_year)
+            png = _yearly_chart(export_dir, summary, year, this_year)
             path = export_dir / f"report_{year}.html"
             write_file_atomically(path, render_report(data, png).encode("utf-8"))
             paths.append(path)

@@ -23,6 +23,49 @@ _COLORS = {
 }
 
 
+# A PNG text chunk naming what the chart was drawn from (`chart_key`): an unchanged chart is not drawn again.
+KEY_CHUNK = "impact_pipeline:input"
+
+
+def chart_key(
+    summary: Iterable[Mapping[str, Any]],
+    highlight_year: int | None = None,
+    title: str | None = None,
+    in_progress_year: int | None = None,
+) -> str:
+    """A digest of everything `render_chart` draws from: its arguments and the code that draws (this module and
+    the labels), so that a changed chart, label or drawing code is drawn again."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from impact_pipeline.defs.reporting import labels
+
+    rows = sorted((dict(r) for r in summary), key=lambda r: int(r["year"]))
+    digest = hashlib.sha256(json.dumps([rows, highlight_year, title, in_progress_year], sort_keys=True, default=str).encode())
+    for module in (__file__, labels.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def drawn_from(png: bytes) -> str | None:
+    """The `chart_key` a PNG written by `render_chart` carries, or None."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    at = 8
+    while at + 8 <= len(png):
+        length, kind = int.from_bytes(png[at:at + 4], "big"), png[at + 4:at + 8]
+        data = png[at + 8:at + 8 + length]
+        if kind == b"tEXt":
+            keyword, _, text = data.partition(b"\0")
+            if keyword.decode("latin-1") == KEY_CHUNK:
+                return text.decode("latin-1")
+        if kind in (b"IDAT", b"IEND"):  # matplotlib writes its text chunks before the image data
+            return None
+        at += 12 + length
+    return None
+
+
 def render_chart(
     summary: Iterable[Mapping[str, Any]],
     highlight_year: int | None = None,
@@ -33,8 +76,10 @@ def render_chart(
 
     Bars: meeting the criteria (stock), meeting them for the first time, designated for the year.
     Line: designated, cumulative. `in_progress_year` (the current year) is labelled as unfinished.
-    The bytes are deterministic for the same input.
+    The bytes are deterministic for the same input, and carry its `chart_key`.
     """
+    summary = list(summary)
+    input_key = chart_key(summary, highlight_year, title, in_progress_year)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -77,7 +122,7 @@ def render_chart(
     fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.24)
     buffer = io.BytesIO()
     # No "Software" tag: the same input gives the same bytes, whatever the matplotlib version.
-    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None, KEY_CHUNK: input_key})
     return buffer.getvalue()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from impact_pipeline.defs.reporting.chart import HEIGHT_PX, WIDTH_PX, png_size, render_chart
+from impact_pipeline.defs.reporting.chart import HEIGHT_PX, WIDTH_PX, chart_key, drawn_from, png_size, render_chart
 
 SUMMARY = [
     {"year": 2023, "n_meeting_criteria": 3, "n_first_meeting": 3, "n_designated_in_year": 1, "n_designated_cumulative": 4},
@@ -37,3 +37,34 @@ def test_chart_handles_no_year_and_a_single_year(rows):
 def test_png_size_refuses_other_bytes():
     with pytest.raises(ValueError):
         png_size(b"GIF89a" + b"\0" * 30)
+
+
+def test_a_chart_carries_the_key_of_what_it_was_drawn_from():
+    png = render_chart(SUMMARY, highlight_year=2024, in_progress_year=2025)
+    key = drawn_from(png)
+    assert key == chart_key(SUMMARY, 2024, None, 2025)
+    assert key == chart_key(list(reversed(SUMMARY)), 2024, None, 2025)  # the chart sorts its rows too
+    changed = [dict(r, n_first_meeting=r["n_first_meeting"] + 1) for r in SUMMARY]
+    assert len({key, chart_key(changed, 2024, None, 2025), chart_key(SUMMARY, 2023, None, 2025),
+                chart_key(SUMMARY, 2024, None, 2026), chart_key(SUMMARY[:2], 2024, None, 2025)}) == 5
+    assert drawn_from(b"GIF89a" + b"\0" * 30) is None
+    assert drawn_from(png.replace(b"impact_pipeline:input", b"impact_pipeline:other")) is None
+
+
+def test_the_chart_asset_draws_only_a_changed_chart(tmp_path):
+    from impact_pipeline.defs.reporting.assets import _chart, _yearly_chart
+
+    path = tmp_path / "national_impact_2024.png"
+    upto = SUMMARY[:2]
+    png, drawn = _chart(path, upto, 2024, 2025)
+    assert drawn == 1 and path.read_bytes() == png
+    written = path.stat().st_mtime_ns
+    again, drawn = _chart(path, upto, 2024, 2025)
+    assert drawn == 0 and again == png and path.stat().st_mtime_ns == written
+    # The report takes the chart file when it shows the same counts, and draws afresh when it does not.
+    assert _yearly_chart(tmp_path, SUMMARY, 2024, 2025) == png
+    changed = [dict(r, n_meeting_criteria=9) for r in SUMMARY]
+    fresh = _yearly_chart(tmp_path, changed, 2024, 2025)
+    assert fresh != png and drawn_from(fresh) == chart_key(changed[:2], 2024, None, 2025)
+    redrawn, drawn = _chart(path, changed[:2], 2024, 2025)
+    assert drawn == 1 and redrawn == fresh and path.read_bytes() == fresh
