@@ -26,7 +26,8 @@ The runs (each the real Dagster job in a child process, temp DAGSTER_HOME, SQLit
 
 Definitions.
   fetch phase   the Dagster steps that fetch per-service data: observatoire_procedures,
-                repository_activity (GitHub, GitLab), stats_page_checks (url_checks), usage_observations
+                activity_and_page_checks (one step materializing repository_activity, from GitHub and GitLab,
+                and stats_page_checks, the url_checks, their requests side by side), usage_observations
                 (Matomo, Metabase, JSON, data.gouv.fr) and usage_source_proposals (stats pages read by
                 discovery). Its time is the sum of these steps' durations (STEP_START to STEP_SUCCESS in the
                 event log; the in-process executor runs steps one after another), so parsing and DuckDB
@@ -82,9 +83,11 @@ OBSERVATOIRE_CSV = ROOT.parent / "shared" / "data" / "observatoire" / "dashlord_
 TARGET_COLD = 1.3
 TARGET_WARM = 0.30
 DEFAULT_CONCURRENCY, DEFAULT_PER_HOST = 8, 2  # the Fetcher's defaults (lib/fetching.py)
-# Steps whose requests are per-service fetches, and the sources each one fetches.
-FETCH_STEPS = ("observatoire_procedures", "repository_activity", "stats_page_checks", "usage_observations",
-               "usage_source_proposals")
+# Steps whose requests are per-service fetches (activity_and_page_checks materializes repository_activity and
+# stats_page_checks in one step, their requests side by side).
+FETCH_STEPS = ("observatoire_procedures", "activity_and_page_checks", "usage_observations", "usage_source_proposals")
+# A step's requests for declared pages (the "page" kind of the world) are the source it reads them for.
+PAGE_SOURCES = {"activity_and_page_checks": "url_checks", "usage_source_proposals": "stats_page"}
 REGISTRY_URL = "https://beta.gouv.fr/api/v2.5/startups.json"
 DATAGOUV_LISTING = "/api/1/datasets/"
 MATOMO_HOST = "stats.beta.gouv.fr"
@@ -583,11 +586,12 @@ def _child(args: argparse.Namespace) -> None:
             steps[event.step_key] = [entry.timestamp, entry.timestamp]
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in steps:
             steps[event.step_key][1] = entry.timestamp
-        elif event.event_type_value == "ASSET_MATERIALIZATION" and event.step_key not in counters:
+        elif event.event_type_value == "ASSET_MATERIALIZATION":
+            # A step materializing several assets (or partitions) reports each asset's sources: merged per step.
             metadata = event.event_specific_data.materialization.metadata
             for name in ("requests", "fetch_counters"):
                 if name in metadata:
-                    counters[event.step_key] = metadata[name].data
+                    counters.setdefault(event.step_key, {}).update(metadata[name].data)
     print("BENCH " + json.dumps({
         "success": result.success, "failure": "" if result.success else failure_text(result)[-3000:],
         "started": started, "ended": ended, "steps": steps, "counters": counters, "years": [keys[0], keys[-1]],
@@ -639,7 +643,7 @@ def analyse(run: dict[str, Any], entries: list[dict[str, Any]], latency: float, 
         step = step_of(e["t0"])
         source = e["kind"]
         if source == "page":
-            source = {"stats_page_checks": "url_checks", "usage_source_proposals": "stats_page"}.get(step or "", "page")
+            source = PAGE_SOURCES.get(step or "", "page")
         seen[(step or "?", source)].append(e)
     rows = []
     order = ("registry_raw",) + FETCH_STEPS

@@ -4,6 +4,8 @@ Every per-service source (stats pages, forges, usage APIs) fetches through `Fetc
 requests run in total and per host, remembers each response's validators (ETag / Last-Modified) and body
 in a cache folder so that the next run asks conditionally and a `304 Not Modified` reuses the stored body,
 and counts requests, bytes, 304s and errors per source for the run metadata and the benchmarks.
+Fetchers that run at the same time share one `FetchLimits` (see `process_limits`), so that the limits hold
+for all their requests together; `side_by_side` runs such fetch sets in threads.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient, redact_url
@@ -26,6 +28,7 @@ from impact_pipeline.settings import env_int
 
 DEFAULT_CONCURRENCY = 8  # requests in flight in total
 DEFAULT_PER_HOST = 2  # and per host: public APIs (GitHub, Matomo, data.gouv.fr) expect a few at most
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,8 +148,183 @@ class ResponseCache:
             os.replace(tmp, self.folder / f"{key}{suffix}")
 
 
+def host_key(url: str) -> str:
+    """What the per-host limit counts: http:// and https:// on their default ports are one server."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return parts.netloc.lower()
+    return host if port in (None, {"http": 80, "https": 443}.get(parts.scheme.lower())) else f"{host}:{port}"
+
+
+class _PendingSet:
+    """The requests of one `fetch_all` call not sent yet, by host, and how many of its workers wait for one."""
+
+    def __init__(self, queues: dict[str, deque[int]]):
+        self.queues = queues  # only hosts with requests left
+        self.waiting = 0
+
+
+class FetchLimits:
+    """Requests in flight at most, in total and per host, for every Fetcher that shares this object.
+
+    Fetchers running at the same time (repository activity and URL checks, each in its thread) share one
+    instance so that the configured limits hold for all their requests together. A free slot goes to the host
+    with the most requests left across all of them (a worker defers to another fetch set's busier host when
+    that set has a worker ready), so the busiest host (api.github.com, github.com) never idles below its limit.
+    """
+
+    def __init__(self, concurrency: int | None = None, per_host: int | None = None):
+        self.concurrency = concurrency or env_int("IMPACT_FETCH_CONCURRENCY", DEFAULT_CONCURRENCY)
+        self.per_host = per_host or env_int("IMPACT_FETCH_PER_HOST", DEFAULT_PER_HOST)
+        if self.concurrency < 1 or self.per_host < 1:
+            raise ValueError("fetch limits must be at least 1")
+        self._changed = threading.Condition()
+        self._total = 0
+        self._in_flight: Counter[str] = Counter()
+        self._left: Counter[str] = Counter()  # requests not sent yet per host, over every registered set
+        self._sets: list[_PendingSet] = []
+        self._deferring = 0  # workers waiting because another set's busier host goes first
+
+    def _open(self, host: str) -> bool:
+        return self._total < self.concurrency and self._in_flight[host] < self.per_host
+
+    def _take(self, host: str) -> None:
+        self._total += 1
+        self._in_flight[host] += 1
+        if self._deferring:  # a worker that deferred to this host may go now
+            self._changed.notify_all()
+
+    def acquire(self, host: str) -> None:
+        """Blocks until one more request to `host` may be sent (a request outside `fetch_all`)."""
+        with self._changed:
+            while not self._open(host):
+                self._changed.wait()
+            self._take(host)
+
+    def release(self, host: str) -> None:
+        with self._changed:
+            self._total -= 1
+            self._in_flight[host] -= 1
+            if not self._in_flight[host]:
+                del self._in_flight[host]  # the process-wide limits see hundreds of hosts over a run
+            self._changed.notify_all()
+
+    def register(self, hosts: Sequence[str]) -> _PendingSet:
+        """A new set of requests (`hosts[i]` is request i's host), served by `next_request`."""
+        queues: dict[str, deque[int]] = defaultdict(deque)
+        for index, host in enumerate(hosts):
+            queues[host].append(index)
+        pending = _PendingSet(dict(queues))
+        with self._changed:
+            self._sets.append(pending)
+            self._left.update(hosts)
+        return pending
+
+    def unregister(self, pending: _PendingSet) -> None:
+        with self._changed:
+            self._sets.remove(pending)
+            for host, queue in pending.queues.items():  # left unsent (a worker failed)
+                self._left[host] -= len(queue)
+                if self._left[host] <= 0:
+                    del self._left[host]
+            pending.queues.clear()
+            self._changed.notify_all()
+
+    def _pick(self, pending: _PendingSet) -> tuple[str | None, bool]:
+        """(host to send to, or None; whether None is deferring to another set's busier host)."""
+        if self._total >= self.concurrency:
+            return None, False
+        mine = [h for h in pending.queues if self._in_flight[h] < self.per_host]
+        if not mine:
+            return None, False
+        best = max(mine, key=self._left.__getitem__)
+        most = self._left[best]
+        for other in self._sets:
+            if other is pending or not other.waiting:
+                continue
+            if any(self._left[h] > most and self._in_flight[h] < self.per_host for h in other.queues):
+                return None, True  # that set's waiting worker takes the slot for its busier host
+        return best, False
+
+    def next_request(self, pending: _PendingSet) -> tuple[str, int] | None:
+        """Blocks until a request of `pending` may be sent and takes its slot; None once none is left."""
+        with self._changed:
+            pending.waiting += 1
+            try:
+                while pending.queues:
+                    host, deferring = self._pick(pending)
+                    if host is None:
+                        self._deferring += deferring
+                        try:
+                            self._changed.wait()
+                        finally:
+                            self._deferring -= deferring
+                        continue
+                    queue = pending.queues[host]
+                    index = queue.popleft()
+                    if not queue:
+                        del pending.queues[host]
+                    self._left[host] -= 1
+                    if not self._left[host]:
+                        del self._left[host]
+                    self._take(host)
+                    return host, index
+                return None
+            finally:
+                pending.waiting -= 1
+
+
+_PROCESS_LIMITS: dict[tuple[int, int], FetchLimits] = {}
+_PROCESS_LIMITS_GUARD = threading.Lock()
+
+
+def process_limits(concurrency: int | None = None, per_host: int | None = None) -> FetchLimits:
+    """The limits shared by every fetcher of this process built with them (one instance per configuration)."""
+    limits = FetchLimits(concurrency, per_host)
+    with _PROCESS_LIMITS_GUARD:
+        return _PROCESS_LIMITS.setdefault((limits.concurrency, limits.per_host), limits)
+
+
+@dataclass(frozen=True)
+class SideBySide(Generic[T]):
+    """What one task of `side_by_side` gave: its value, or the exception it raised."""
+
+    value: T | None = None
+    error: Exception | None = None
+
+
+def side_by_side(tasks: Mapping[str, Callable[[], T]]) -> dict[str, SideBySide[T]]:
+    """Runs each task in its own thread and waits for all; one task failing never loses another's result.
+
+    Meant for fetch sets whose Fetchers share one `FetchLimits`: their requests overlap within the limits.
+    """
+    if len(tasks) <= 1:
+        out: dict[str, SideBySide[T]] = {}
+        for name, task in tasks.items():
+            try:
+                out[name] = SideBySide(task())
+            except Exception as exc:  # noqa: BLE001 - handed to the caller, as with several tasks
+                out[name] = SideBySide(error=exc)
+        return out
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="fetch-set") as pool:
+        futures = {name: pool.submit(task) for name, task in tasks.items()}
+    results: dict[str, SideBySide[T]] = {}
+    for name, future in futures.items():
+        error = future.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt, SystemExit: not a task's failure
+        results[name] = SideBySide(error=error) if error is not None else SideBySide(future.result())
+    return results
+
+
 class Fetcher:
-    """Runs FetchRequests concurrently through one HttpClient, politely and conditionally."""
+    """Runs FetchRequests concurrently through one HttpClient, politely and conditionally.
+
+    Its limits are its own unless `limits` is given: fetchers sharing one `FetchLimits` count together.
+    """
 
     def __init__(
         self,
@@ -155,10 +333,13 @@ class Fetcher:
         cache: ResponseCache | None = None,
         concurrency: int | None = None,
         per_host: int | None = None,
+        limits: FetchLimits | None = None,
         stats: FetchStats | None = None,
         should_skip: Callable[[FetchRequest], str | None] | None = None,
         on_outcome: Callable[[FetchOutcome], None] | None = None,
     ):
+        if limits is not None and (concurrency or per_host):
+            raise ValueError("give either shared limits or concurrency/per_host, not both")
         self.client = client
         # Asked right before each request is sent (e.g. "the API's rate limit is exhausted"):
         # a reason skips the request, which becomes a failed outcome with `skipped=True`.
@@ -166,39 +347,43 @@ class Fetcher:
         # Called with every outcome as soon as it is known (e.g. to notice a rate limit mid-run).
         self.on_outcome = on_outcome
         self.cache = cache
-        self.concurrency = concurrency or env_int("IMPACT_FETCH_CONCURRENCY", DEFAULT_CONCURRENCY)
-        self.per_host = per_host or env_int("IMPACT_FETCH_PER_HOST", DEFAULT_PER_HOST)
+        self.limits = limits or FetchLimits(concurrency, per_host)
         self.stats = stats or FetchStats()
-        self._host_locks: dict[str, threading.BoundedSemaphore] = {}
-        self._guard = threading.Lock()
 
-    @staticmethod
-    def _host_key(url: str) -> str:
-        """What the per-host limit counts: http:// and https:// on their default ports are one server."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
+    @property
+    def concurrency(self) -> int:
+        return self.limits.concurrency
+
+    @property
+    def per_host(self) -> int:
+        return self.limits.per_host
+
+    _host_key = staticmethod(host_key)
+
+    def fetch_one(self, request: FetchRequest) -> FetchOutcome:
+        """One request, once the limits allow it."""
+        host = host_key(request.url)
+        self.limits.acquire(host)
+        return self._send(request, host)
+
+    def _send(self, request: FetchRequest, host: str) -> FetchOutcome:
+        """Sends a request whose slot is taken; the slot is freed as soon as the answer is read, so the cache
+        write and the callbacks overlap the next request to that host."""
+        freed = False
+
+        def free() -> None:
+            nonlocal freed
+            if not freed:
+                freed = True
+                self.limits.release(host)
+
         try:
-            port = parts.port
-        except ValueError:
-            return parts.netloc.lower()
-        return host if port in (None, {"http": 80, "https": 443}.get(parts.scheme.lower())) else f"{host}:{port}"
-
-    def _host_slot(self, url: str) -> threading.BoundedSemaphore:
-        host = self._host_key(url)
-        with self._guard:
-            if host not in self._host_locks:
-                self._host_locks[host] = threading.BoundedSemaphore(self.per_host)
-            return self._host_locks[host]
-
-    def fetch_one(self, request: FetchRequest, *, on_host_free: Callable[[], None] | None = None) -> FetchOutcome:
-        """One request; `on_host_free` is called once its answer is read, before the cache and callbacks."""
-        cached = self.cache.get(request) if (self.cache and request.conditional) else None
-        etag = cached[0].get("etag") if cached else None
-        last_modified = cached[0].get("last_modified") if cached else None
-        started = time.monotonic()
-        result: FetchResult | None = None
-        error: FetchError | None = None
-        with self._host_slot(request.url):
+            cached = self.cache.get(request) if (self.cache and request.conditional) else None
+            etag = cached[0].get("etag") if cached else None
+            last_modified = cached[0].get("last_modified") if cached else None
+            started = time.monotonic()
+            result: FetchResult | None = None
+            error: FetchError | None = None
             skip_reason = self.should_skip(request) if self.should_skip else None
             if skip_reason:
                 return FetchOutcome(request, None, FetchError(request.url, skip_reason), skipped=True)
@@ -214,18 +399,19 @@ class Fetcher:
                 )
             except FetchError as exc:
                 error = exc
-        if on_host_free:
-            on_host_free()
-        if result is not None and result.not_modified and cached:
-            meta, body = cached
-            result = replace(result, content=body, sha256=meta["sha256"], final_url=meta.get("final_url") or result.final_url)
-        elif result is not None and self.cache and request.conditional:
-            self.cache.put(request, result)
-        self.stats.record(request.source, elapsed=time.monotonic() - started, result=result, error=error)
-        outcome = FetchOutcome(request, result, error)
-        if self.on_outcome:
-            self.on_outcome(outcome)
-        return outcome
+            free()
+            if result is not None and result.not_modified and cached:
+                meta, body = cached
+                result = replace(result, content=body, sha256=meta["sha256"], final_url=meta.get("final_url") or result.final_url)
+            elif result is not None and self.cache and request.conditional:
+                self.cache.put(request, result)
+            self.stats.record(request.source, elapsed=time.monotonic() - started, result=result, error=error)
+            outcome = FetchOutcome(request, result, error)
+            if self.on_outcome:
+                self.on_outcome(outcome)
+            return outcome
+        finally:
+            free()
 
     def fetch_all(self, requests: Iterable[FetchRequest]) -> list[FetchOutcome]:
         """Outcomes in the order of `requests`; a failure is an outcome, never an exception."""
@@ -233,47 +419,21 @@ class Fetcher:
         if not items:
             return []
         # Each free worker takes the next request of the host with the most requests left among those
-        # below their per-host limit: the busiest host (api.github.com, github.com) keeps its slots busy
-        # from the start while the other workers drain the small hosts, instead of idling at the end.
-        queues: dict[str, deque[int]] = defaultdict(deque)
-        for index, request in enumerate(items):
-            queues[self._host_key(request.url)].append(index)
-        in_flight: Counter[str] = Counter()
-        ready = threading.Condition()
+        # below their per-host limit (see FetchLimits): the busiest host (api.github.com, github.com) keeps
+        # its slots busy from the start while the other workers drain the small hosts, instead of idling at the end.
+        pending = self.limits.register([host_key(r.url) for r in items])
         outcomes: list[FetchOutcome | None] = [None] * len(items)
 
-        def next_request() -> tuple[str, int] | None:
-            with ready:
-                while True:
-                    open_hosts = [h for h, q in queues.items() if q and in_flight[h] < self.per_host]
-                    if open_hosts:
-                        host = max(open_hosts, key=lambda h: len(queues[h]))
-                        in_flight[host] += 1
-                        return host, queues[host].popleft()
-                    if not any(queues.values()):
-                        return None
-                    ready.wait()
-
         def work() -> None:
-            while (picked := next_request()) is not None:
+            while (picked := self.limits.next_request(pending)) is not None:
                 host, index = picked
-                freed = False
+                outcomes[index] = self._send(items[index], host)
 
-                def free() -> None:  # as soon as the answer is read: the cache write overlaps the next request
-                    nonlocal freed
-                    if not freed:
-                        freed = True
-                        with ready:
-                            in_flight[host] -= 1
-                            ready.notify_all()
-
-                try:
-                    outcomes[index] = self.fetch_one(items[index], on_host_free=free)
-                finally:
-                    free()
-
-        workers = min(self.concurrency, len(items))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            for future in [pool.submit(work) for _ in range(workers)]:
-                future.result()  # a bug in a callback surfaces here, as with pool.map
+        workers = min(self.limits.concurrency, len(items))
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+                for future in [pool.submit(work) for _ in range(workers)]:
+                    future.result()  # a bug in a callback surfaces here, as with pool.map
+        finally:
+            self.limits.unregister(pending)
         return [o for o in outcomes if o is not None]

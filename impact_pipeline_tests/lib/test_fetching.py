@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 
-from impact_pipeline.lib.fetching import Fetcher, FetchRequest, ResponseCache
+import pytest
+
+from impact_pipeline.lib.fetching import Fetcher, FetchLimits, FetchRequest, ResponseCache, process_limits, side_by_side
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline_tests.support.http_server import LocalServer, Route
+from impact_pipeline_tests.support.in_flight import InFlight
 
 
 def _client() -> HttpClient:
@@ -131,3 +135,96 @@ def test_one_per_host_limit_covers_http_and_https_of_a_host():
     assert key("http://GitHub.com/org/a") == key("https://github.com/org/b") == key("https://github.com:443/c")
     assert key("https://github.com/a") != key("https://api.github.com/a")
     assert key("http://127.0.0.1:8001/a") != key("http://127.0.0.1:8002/a")  # explicit ports: separate services
+
+
+def test_fetch_sets_sharing_limits_overlap_on_two_hosts_within_the_limits():
+    # Repository activity (api.github.com) and URL checks (github.com): each bounded by its own host's limit.
+    flight = InFlight()
+    with LocalServer({"/x": flight.route("api")}) as api, LocalServer({"/x": flight.route("pages")}) as pages:
+        limits = FetchLimits(concurrency=8, per_host=2)
+        forges, checks = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
+        results = side_by_side({
+            "forges": lambda: forges.fetch_all(FetchRequest(api.url(f"/x?i={i}"), "github", key=i) for i in range(8)),
+            "checks": lambda: checks.fetch_all(FetchRequest(pages.url(f"/x?i={i}"), "url_checks", key=i) for i in range(8)),
+        })
+    assert all(o.ok for r in results.values() for o in r.value) and not any(r.error for r in results.values())
+    assert flight.peak_host == {"api": 2, "pages": 2}  # each host at its limit, never above
+    assert flight.together == {frozenset({"api", "pages"})}  # the two sets were in flight at the same time
+    assert flight.peak_total == 4  # so more than one host's limit in flight, within the total
+    # each fetcher still counts its own requests (the assets' `requests` metadata)
+    assert forges.stats.as_dict() == {"github": forges.stats.as_dict()["github"]} and forges.stats.as_dict()["github"]["requests"] == 8
+    assert checks.stats.as_dict()["url_checks"]["requests"] == 8
+
+
+def test_shared_limits_hold_in_total_and_per_host_across_fetchers():
+    flight = InFlight()
+    servers = [LocalServer({"/x": flight.route(name)}) for name in ("a", "b", "c")]
+    for server in servers:
+        server.start()
+    try:
+        a, b, c = servers
+        limits = FetchLimits(concurrency=3, per_host=2)
+        first, second = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
+        # host b is asked by both (gitlab.com serves both the GitLab API and repository pages)
+        results = side_by_side({
+            "first": lambda: first.fetch_all(FetchRequest(s.url(f"/x?f=1&i={i}"), "one") for s in (a, b) for i in range(5)),
+            "second": lambda: second.fetch_all(FetchRequest(s.url(f"/x?f=2&i={i}"), "two") for s in (b, c) for i in range(5)),
+        })
+    finally:
+        for server in servers:
+            server.stop()
+    assert all(o.ok for r in results.values() for o in r.value)
+    assert flight.peak_total == 3  # the total limit, reached and held over both fetchers together
+    assert max(flight.peak_host.values()) == 2 and flight.peak_host["b"] == 2  # host b: 2 for both, not 2 each
+
+
+def test_a_freed_slot_goes_to_the_busiest_host_of_all_fetch_sets():
+    # One slot in total, freed by this test once every worker waits for it; one set with 6 requests to a big host
+    # (2 workers), another with one request to each of 4 small hosts (4 workers). Whichever worker wakes first,
+    # the big host is served while it has more requests left than any small one.
+    limits = FetchLimits(concurrency=1, per_host=1)
+    limits.acquire("gate")
+    big, small = limits.register(["big"] * 6), limits.register(["s1", "s2", "s3", "s4"])
+    picked: queue.Queue[str] = queue.Queue()
+
+    def worker(pending):
+        while (request := limits.next_request(pending)) is not None:
+            picked.put(request[0])  # the slot stays taken until the test frees it
+
+    workers = {id(big): 2, id(small): 4}
+    threads = [threading.Thread(target=worker, args=(p,), daemon=True) for p in [big] * 2 + [small] * 4]
+    for thread in threads:
+        thread.start()
+
+    def free(host):  # once every worker still having requests to send waits for the slot
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(p.waiting != (workers[id(p)] if p.queues else 0) for p in (big, small)):
+            time.sleep(0.005)
+        limits.release(host)
+
+    order, host = [], "gate"
+    for _ in range(10):
+        free(host)
+        host = picked.get(timeout=10)
+        order.append(host)
+    limits.release(host)
+    for thread in threads:
+        thread.join(10)
+    limits.unregister(big)
+    limits.unregister(small)
+    assert order[:5] == ["big"] * 5 and sorted(order) == ["big"] * 6 + ["s1", "s2", "s3", "s4"]
+
+
+def test_side_by_side_keeps_one_task_result_when_the_other_fails():
+    def broken():
+        raise ValueError("recorded answers are not JSON")
+
+    results = side_by_side({"activity": lambda: ["row"], "checks": broken})
+    assert results["activity"].value == ["row"] and results["activity"].error is None
+    assert isinstance(results["checks"].error, ValueError)
+
+
+def test_process_limits_are_one_object_per_configuration():
+    assert process_limits(8, 2) is process_limits(8, 2) and process_limits(8, 3) is not process_limits(8, 2)
+    with pytest.raises(ValueError):  # shared limits or its own, not both
+        Fetcher(_client(), limits=process_limits(8, 2), per_host=3)

@@ -146,48 +146,97 @@ def startup_observatoire(
     )
 
 
-@dg.asset(
+REPOSITORY_ACTIVITY = dg.AssetSpec(
+    "repository_activity",
+    description="Per service and year, the activity of its declared repository: commits in the year, last push, archived, public.",
     group_name=GROUP,
     kinds={"python", "duckdb"},
     owners=OWNERS,
-    pool=DUCKDB_POOL,
     partitions_def=yearly_partitions,
-    backfill_policy=single_run,
     deps=["startups"],
     metadata=_meta(contract.REPOSITORY_ACTIVITY),
 )
-def repository_activity(
-    context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
-) -> dg.MaterializeResult:
-    """Per service and year, the activity of its declared repository: commits in the year, last push, archived, public."""
-    import json
+STATS_PAGE_CHECKS = dg.AssetSpec(
+    "stats_page_checks",
+    description="Whether each declared stats page and repository answers now: status, time and final URL after redirects.",
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    deps=["startups"],
+    metadata=_meta(contract.STATS_PAGE_CHECKS),
+)
 
+
+@dg.multi_asset(
+    specs=[REPOSITORY_ACTIVITY, STATS_PAGE_CHECKS],
+    can_subset=True,  # each one stays materializable alone
+    pool=DUCKDB_POOL,
+    backfill_policy=single_run,
+)
+def activity_and_page_checks(context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse):
+    """Repository activity and stats page checks, fetched side by side under the shared fetch limits.
+
+    Each is bounded by its own busiest host (api.github.com, github.com): run in one step, their requests
+    overlap instead of queueing one step after the other. One failing never loses the other's rows.
+    """
+    from impact_pipeline.lib.fetching import process_limits, side_by_side
+
+    selected = context.selected_asset_keys
+    with warehouse.connect() as con:
+        cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
+        names = [d[0] for d in cursor.description]
+        startups = [dict(zip(names, r)) for r in cursor.fetchall()]
+    limits = process_limits()  # both fetch sets count against the same totals, per host and overall
+    tasks, writers = {}, {}
+    if REPOSITORY_ACTIVITY.key in selected:
+        years = [int(k) for k in context.partition_keys]
+        tasks["repository_activity"] = lambda: _fetch_activity(quality, warehouse.work_dir, startups, years, limits)
+        writers["repository_activity"] = lambda fetched: _write_activity(context, warehouse, years, *fetched)
+    if STATS_PAGE_CHECKS.key in selected:
+        tasks["stats_page_checks"] = lambda: _fetch_page_checks(quality, warehouse.work_dir, startups, limits)
+        writers["stats_page_checks"] = lambda fetched: _write_page_checks(context, warehouse, *fetched)
+    failures = []
+    for name, outcome in side_by_side(tasks).items():
+        try:
+            if outcome.error is not None:
+                raise outcome.error
+            yield writers[name](outcome.value)
+        except Exception as exc:
+            failures.append(exc)
+            context.log.error(f"{name} failed ({type(exc).__name__}: {exc}); the other asset's results are kept")
+    if failures:
+        raise failures[0]
+
+
+def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict], years: list[int], limits):
     from impact_pipeline.defs.quality import forges
 
-    years = [int(k) for k in context.partition_keys]
-    table = contract.REPOSITORY_ACTIVITY
-    with warehouse.connect() as con:
-        startups = con.execute("SELECT startup_id, repository FROM startups WHERE repository IS NOT NULL").fetchall()
     # Parsed once per distinct value (RepoRef is immutable): services often share a repository.
-    parsed = {value: forges.parse_repository(value) for value in {value for _, value in startups}}
-    repos = [(sid, ref) for sid, value in startups if (ref := parsed[value]) is not None]
+    values = [(s["startup_id"], s["repository"]) for s in startups if s["repository"] is not None]
+    parsed = {value: forges.parse_repository(value) for value in {value for _, value in values}}
+    repos = [(sid, ref) for sid, value in values if (ref := parsed[value]) is not None]
     apis = {
         forges.GITHUB: forges.ForgeApi(forges.GITHUB, quality.github_api_url, quality.github_token),
         forges.GITLAB: forges.ForgeApi(forges.GITLAB, quality.gitlab_api_url, quality.gitlab_token),
     }
     client = quality.client()
     try:
-        counts = forges.CountCache(quality.cache_dir(warehouse.work_dir) / "commit_counts.json")
-        rows, summary = forges.collect_activity(
+        return forges.collect_activity(
             repos,
             years,
             apis,
-            lambda guard: quality.fetcher(client, warehouse.work_dir, should_skip=guard.should_skip, on_outcome=guard.observe),
-            counts=counts,
+            lambda guard: quality.fetcher(client, work_dir, limits=limits, should_skip=guard.should_skip, on_outcome=guard.observe),
+            counts=forges.CountCache(quality.cache_dir(work_dir) / "commit_counts.json"),
             gitlab_self_hosted=quality.gitlab_self_hosted,
         )
     finally:
         client.close()
+
+
+def _write_activity(context, warehouse: Warehouse, years: list[int], rows: list[dict], summary: dict) -> dg.MaterializeResult:
+    import json
+
+    table = contract.REPOSITORY_ACTIVITY
     with warehouse.connect() as con:
         con.execute("BEGIN")
         con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
@@ -199,6 +248,7 @@ def repository_activity(
     for r in rows:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     return dg.MaterializeResult(
+        asset_key=REPOSITORY_ACTIVITY.key,
         metadata={
             "dagster/row_count": len(rows),
             "years": ", ".join(map(str, years)),
@@ -206,47 +256,34 @@ def repository_activity(
             "requests": dg.MetadataValue.json(json.loads(json.dumps(summary["requests"]))),
             "rate_limited": dg.MetadataValue.json(summary["rate_limited"]),
             "preview": _preview(rows, ["startup_id", "year", "repo", "commits_in_year", "status"]),
-        }
+        },
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    pool=DUCKDB_POOL,
-    deps=["startups"],
-    metadata=_meta(contract.STATS_PAGE_CHECKS),
-)
-def stats_page_checks(
-    context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
-) -> dg.MaterializeResult:
-    """Whether each declared stats page and repository answers now: status, time and final URL after redirects."""
-    import json
-
+def _fetch_page_checks(quality: QualitySources, work_dir: str, startups: list[dict], limits) -> tuple[str, list[dict], dict]:
+    """(mode, rows, request counters); mode "disabled" when IMPACT_URL_CHECKS=0."""
     from impact_pipeline.defs.quality import checks
 
-    with warehouse.connect() as con:
-        cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
-        names = [d[0] for d in cursor.description]
-        startups = [dict(zip(names, r)) for r in cursor.fetchall()]
     targets = checks.targets_from_startups(startups)
-    stats: dict = {}
     if quality.url_checks_recorded:
-        rows = checks.run_recorded_checks(targets, quality.url_checks_recorded)
-        mode = "recorded answers (offline)"
-    elif quality.url_checks:
-        client = quality.client(**quality.check_policy_overrides())
-        try:
-            fetcher = quality.fetcher(client, warehouse.work_dir)
-            rows = checks.run_checks(targets, fetcher)
-            stats = fetcher.stats.as_dict()
-        finally:
-            client.close()
-        mode = "live"
-    else:
+        return "recorded answers (offline)", checks.run_recorded_checks(targets, quality.url_checks_recorded), {}
+    if not quality.url_checks:
+        return "disabled", [], {}
+    client = quality.client(**quality.check_policy_overrides())
+    try:
+        fetcher = quality.fetcher(client, work_dir, limits=limits)
+        rows = checks.run_checks(targets, fetcher)
+        return "live", rows, fetcher.stats.as_dict()
+    finally:
+        client.close()
+
+
+def _write_page_checks(context, warehouse: Warehouse, mode: str, rows: list[dict], stats: dict) -> dg.MaterializeResult:
+    import json
+
+    if mode == "disabled":
         context.log.info("stats page checks disabled (IMPACT_URL_CHECKS=0): their sub-criteria are unknown")
-        return dg.MaterializeResult(metadata={"status": "disabled", "dagster/row_count": 0})
+        return dg.MaterializeResult(asset_key=STATS_PAGE_CHECKS.key, metadata={"status": "disabled", "dagster/row_count": 0})
     with warehouse.connect() as con:
         con.execute("BEGIN")
         # A re-run with the same recorded answers replaces them instead of piling duplicates.
@@ -255,11 +292,12 @@ def stats_page_checks(
         _insert(con, contract.STATS_PAGE_CHECKS, rows)
         con.execute("COMMIT")
     return dg.MaterializeResult(
+        asset_key=STATS_PAGE_CHECKS.key,
         metadata={
             "status": mode,
             "dagster/row_count": len(rows),
             "n_ok": sum(1 for r in rows if r["ok"]),
             "requests": dg.MetadataValue.json(json.loads(json.dumps(stats))),
             "preview": _preview(rows, ["startup_id", "kind", "url", "status_code", "ok", "error"]),
-        }
+        },
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from impact_pipeline.lib.fetching import Fetcher, ResponseCache
+from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache, process_limits
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 
 
@@ -33,9 +33,13 @@ class QualitySources(dg.ConfigurableResource):
     def client(self, **overrides) -> HttpClient:
         return HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network, **overrides))
 
-    def fetcher(self, client: HttpClient, work_dir: str, **kwargs) -> Fetcher:
-        """A Fetcher whose validators and bodies live under `<work_dir>/http_cache/quality`."""
-        return Fetcher(client, cache=ResponseCache(self.cache_dir(work_dir)), **kwargs)
+    def fetcher(self, client: HttpClient, work_dir: str, *, limits: FetchLimits | None = None, **kwargs) -> Fetcher:
+        """A Fetcher whose validators and bodies live under `<work_dir>/http_cache/quality`.
+
+        Its requests count against the process's fetch limits (IMPACT_FETCH_CONCURRENCY / IMPACT_FETCH_PER_HOST)
+        together with every other quality fetcher running at the same time, unless `limits` says otherwise.
+        """
+        return Fetcher(client, cache=ResponseCache(self.cache_dir(work_dir)), limits=limits or process_limits(), **kwargs)
 
     @staticmethod
     def cache_dir(work_dir: str) -> Path:
