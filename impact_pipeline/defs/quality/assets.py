@@ -64,39 +64,59 @@ def observatoire_procedures(
             editions, problems = [], [f"{first.result.url}: not JSON"]
         wanted = [(e, obs.procedures_url(base, e.id)) for e in editions if e.year is not None]
         outcomes = fetcher.fetch_all(request(url, key=e) for e, url in wanted if url)
-        rows: list[dict] = []
-        fetched_editions: list[str] = []
-        for o in outcomes:
-            edition = o.request.key
-            if o.result is None:
-                problems.append(f"edition {edition.id}: {o.error.reason} (previous rows kept)")
-                continue
-            try:
-                document = o.result.json()
-            except ValueError:
-                problems.append(f"edition {edition.id}: the answer is not JSON (previous rows kept)")
-                continue
-            edition_rows, edition_problems = obs.procedure_rows(edition, document, o.result.fetched_at.rstrip("Z"), o.request.url)
-            problems += edition_problems
-            rows += edition_rows
-            fetched_editions.append(edition.id)
         stats = fetcher.stats.as_dict()
     finally:
         client.close()
+
+    parsed = obs.ParsedEditions(quality.cache_dir(warehouse.work_dir) / "observatoire_editions.json")
+    digests = obs.rows_digest_sql(table.name, table.column_names)
+    with warehouse.connect(read_only=True) as con:
+        stored = dict(con.execute(digests).fetchall())
+    rows: list[dict] = []
+    fetched_editions: list[str] = []
+    kept: dict[str, str] = {}  # edition id -> fetch time: same bytes as the stored rows', not parsed again
+    for o in outcomes:
+        edition = o.request.key
+        if o.result is None:
+            problems.append(f"edition {edition.id}: {o.error.reason} (previous rows kept)")
+            continue
+        key = obs.edition_key(edition, o.result.sha256, o.request.url)
+        if (entry := parsed.unchanged(edition.id, key, stored.get(edition.id))) is not None:
+            kept[edition.id] = o.result.fetched_at.rstrip("Z")
+            problems += entry.get("problems") or []
+            continue
+        try:
+            document = o.result.json()
+        except ValueError:
+            problems.append(f"edition {edition.id}: the answer is not JSON (previous rows kept)")
+            continue
+        edition_rows, edition_problems = obs.procedure_rows(edition, document, o.result.fetched_at.rstrip("Z"), o.request.url)
+        problems += edition_problems
+        rows += edition_rows
+        fetched_editions.append(edition.id)
+        parsed.put(edition.id, key, edition_problems)
 
     with warehouse.connect() as con:
         con.execute("BEGIN")
         con.execute(f'DELETE FROM "{table.name}" WHERE edition_id IN (SELECT unnest(?::VARCHAR[]))', [fetched_editions])
         _insert(con, table, rows)
+        for edition_id, fetched_at in kept.items():
+            con.execute(f'UPDATE "{table.name}" SET fetched_at = ?::TIMESTAMP WHERE edition_id = ?', [fetched_at, edition_id])
         con.execute("COMMIT")
+        n_rows, n_procedures = con.execute(
+            f'SELECT count(*), count(DISTINCT (edition_id, procedure_id)) FROM "{table.name}"').fetchall()[0]
+        parsed.stored(dict(con.execute(digests).fetchall()) if fetched_editions else {})
+    parsed.save()  # after the commit: a key never names rows that were not stored
     for problem in problems:
         context.log.warning(f"observatoire: {problem}")
     return dg.MaterializeResult(
         metadata={
             "status": "ok",
-            "dagster/row_count": len(rows),
+            "dagster/row_count": n_rows,
             "editions": dg.MetadataValue.json([{"id": e.id, "name": e.name, "year": e.year} for e in editions]),
-            "n_procedures": len({(r["edition_id"], r["procedure_id"]) for r in rows}),
+            "n_procedures": n_procedures,
+            "editions_parsed": len(fetched_editions),
+            "editions_unchanged": dg.MetadataValue.json(sorted(kept)),
             "problems": dg.MetadataValue.json(problems),
             "requests": dg.MetadataValue.json(json.loads(json.dumps(stats))),
         }

@@ -162,6 +162,70 @@ def procedure_rows(edition: Edition, document: Any, fetched_at: str | None, sour
     return list(rows.values()), problems
 
 
+def edition_key(edition: Edition, document_sha256: str, source_url: str) -> str:
+    """What an edition's rows are a function of: its answer's bytes, the edition as listed, the URL, and the code
+    that turns them into rows (this module and the value parsers). Equal keys give equal rows."""
+    import hashlib
+    import json
+
+    from impact_pipeline.defs.quality import values
+    from impact_pipeline.lib import urls
+
+    digest = hashlib.sha256(json.dumps([document_sha256, edition.id, edition.name, edition.year, edition.end_date,
+                                        source_url]).encode())
+    for module in (__file__, values.__file__, urls.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def rows_digest_sql(table: str, columns: list[str]) -> str:
+    """Per edition, a digest of its stored rows (the fetch time aside): `edition_id, digest`."""
+    fields = ", ".join(f'"{c}"' for c in columns if c != "fetched_at")
+    return (f'SELECT edition_id, count(*) || \':\' || sum(hash(row({fields})))::HUGEINT AS digest '
+            f'FROM "{table}" GROUP BY edition_id')
+
+
+class ParsedEditions:
+    """The key (`edition_key`) and parse problems of the rows stored for each edition, kept beside the HTTP cache:
+    an edition answered with the same bytes (a 304 in a nightly run) keeps its rows instead of being parsed again."""
+
+    def __init__(self, path: Path):
+        import json
+
+        self.path = path
+        try:
+            self.data: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.data = {}
+
+    def unchanged(self, edition_id: str, key: str, stored_rows: str | None) -> dict[str, Any] | None:
+        """The entry when `key` is the one the edition's rows were parsed with and those rows are still the ones
+        stored (`stored_rows`: `rows_digest` of the table now; a working file restored from an older publication
+        does not match)."""
+        entry = self.data.get(edition_id)
+        if isinstance(entry, dict) and entry.get("key") == key and stored_rows is not None and entry.get("rows") == stored_rows:
+            return entry
+        return None
+
+    def put(self, edition_id: str, key: str, problems: list[str]) -> None:
+        self.data[edition_id] = {"key": key, "problems": problems, "rows": None}
+
+    def stored(self, digests: dict[str, str]) -> None:
+        """Record the digest of the rows now stored for the editions parsed in this run."""
+        for edition_id, entry in self.data.items():
+            if entry.get("rows") is None:
+                entry["rows"] = digests.get(edition_id)
+
+    def save(self) -> None:
+        import json
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.data, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
 @dataclass
 class HostOverrides:
     """`config/observatoire_hosts.yaml`: explicit host → startup ids, and hosts never joined by host."""

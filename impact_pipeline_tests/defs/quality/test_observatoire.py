@@ -126,8 +126,31 @@ def test_observatoire_ingest_joins_hosts_aggregates_and_refreshes_conditionally(
     assert len(second) == 3 and all(r.headers.get("If-None-Match") for r in second)
     meta = result.asset_materializations_for_node("observatoire_procedures")[0].metadata
     assert meta["requests"].data["observatoire"]["not_modified"] == 3
+    # Same bytes: the stored rows are kept, not parsed again; only their fetch time moves.
+    assert meta["editions_parsed"].value == 0 and meta["editions_unchanged"].data == ["e1", "e2"]
+    assert meta["dagster/row_count"].value == len(long)
+    columns = "edition_id, procedure_id, indicator, value, value_numeric, goal_reached, placeholder, host"
+    con = duckdb.connect(str(warehouse.working_path))
+    assert con.execute(f"SELECT {columns} FROM observatoire_procedures ORDER BY ALL").fetchall() == long
+    con.execute("UPDATE observatoire_procedures SET fetched_at = TIMESTAMP '2000-01-01'")  # to see it move
+    # Rows that are no longer the ones parsed (a working file restored from an older publication) are parsed again.
+    con.execute("DELETE FROM observatoire_procedures WHERE edition_id = 'e1' AND indicator = 'auth'")
+    con.close()
+    PROCEDURES["e2"][1]["volume"] = 55
+    try:
+        result = _materialize(quality, warehouse)
+        _serve(local_server, etag_prefix="v2")  # e2 changed: new ETags everywhere
+        changed = _materialize(quality, warehouse)
+    finally:
+        PROCEDURES["e2"][1]["volume"] = None
+    meta = result.asset_materializations_for_node("observatoire_procedures")[0].metadata
+    assert meta["editions_parsed"].value == 1 and meta["editions_unchanged"].data == ["e2"]  # e2 still answers 304
+    meta = changed.asset_materializations_for_node("observatoire_procedures")[0].metadata
+    assert meta["editions_parsed"].value == 1 and meta["editions_unchanged"].data == ["e1"]  # e1: same bytes again
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
     assert con.execute("SELECT count(*) FROM observatoire_procedures").fetchall()[0][0] == len(long)
+    assert con.execute("SELECT DISTINCT volume FROM observatoire_procedures WHERE procedure_id = 'p2'").fetchall() == [(55,)]
+    assert con.execute("SELECT min(fetched_at) FROM observatoire_procedures").fetchall()[0][0].year > 2000
     con.close()
 
 
