@@ -57,13 +57,18 @@ REGISTRY_RAW = Table(
     "registry_raw",
     "Every fetch of the startups registry: where from, when, checksum and the raw document as received.",
     (
-        C("fetched_at", "TIMESTAMP", "When the document was fetched (UTC).", True),
+        C("fetched_at", "TIMESTAMP", "When the registry was fetched (UTC), also when it answered 304 Not Modified.", True),
         C("source_url", "VARCHAR", "URL or local path the registry was read from.", True),
         C("final_url", "VARCHAR", "URL after redirects.", True),
-        C("sha256", "VARCHAR", "SHA-256 of the raw bytes.", True),
-        C("n_bytes", "BIGINT", "Size of the raw document in bytes.", True),
+        C("sha256", "VARCHAR", "SHA-256 of the raw bytes (of the stored document for a 304).", True),
+        C("n_bytes", "BIGINT", "Size of the raw document in bytes (of the stored document for a 304).", True),
         C("n_startups", "INTEGER", "Number of records in the document's `data` list.", True),
-        C("document", "VARCHAR", "The raw JSON document, verbatim.", True),
+        C("document", "VARCHAR", "The raw JSON document, verbatim; kept only on the latest fetch of each checksum.", True),
+        C("etag", "VARCHAR", "ETag the server gave the document (sent as If-None-Match by the next fetch)."),
+        C("last_modified", "VARCHAR", "Last-Modified the server gave the document (sent as If-Modified-Since by the next fetch)."),
+        C("not_modified", "BOOLEAN", "True when the server answered 304 Not Modified to a conditional request: the document is "
+          "the one stored for this checksum, not downloaded again; false for a full download or a local file; NULL for "
+          "fetches recorded before this column existed."),
     ),
 )
 

@@ -12,6 +12,68 @@ from impact_pipeline.lib.warehouse import Warehouse
 GROUP = "registry"
 
 
+# Every column of registry_raw but the document: what a fetch's history row is made of.
+_FETCH_COLUMNS = ", ".join(c for c in contract.REGISTRY_RAW.column_names if c != "document")
+
+
+def _stored_validators(con, source_url: str) -> tuple[str | None, str | None, str] | None:
+    """(etag, last_modified, sha256) of the last fetch of `source_url` when the document it gave is still stored.
+
+    None (ask unconditionally) when that fetch had no validators or its document is gone: a 304 would then
+    leave the run without a document.
+    """
+    rows = con.execute(
+        "SELECT etag, last_modified, sha256 FROM registry_raw WHERE source_url = ? ORDER BY fetched_at DESC LIMIT 1",
+        [source_url],
+    ).fetchall()
+    if not rows or not (rows[0][0] or rows[0][1]):
+        return None
+    etag, last_modified, sha256 = rows[0]
+    stored = con.execute(
+        "SELECT count(*) FROM registry_raw WHERE sha256 = ? AND document IS NOT NULL AND n_startups IS NOT NULL", [sha256]
+    ).fetchall()[0][0]
+    return (etag, last_modified, sha256) if stored else None
+
+
+def _utc_now() -> str:
+    """Now in UTC to the microsecond: two fetches in the same second still have an order."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+
+
+def _record_not_modified(con, result, fetched_at: str, sha256: str) -> tuple[int, int] | None:
+    """Record a 304 answer as the latest fetch of the stored document with `sha256`; (n_bytes, n_startups).
+
+    None, with nothing written, when that document is missing or no longer matches its checksum.
+    """
+    con.execute("BEGIN")
+    try:
+        rows = con.execute(
+            "SELECT rowid, n_bytes, n_startups, sha256(document) = sha256 FROM registry_raw "
+            "WHERE sha256 = ? AND document IS NOT NULL AND n_startups IS NOT NULL ORDER BY fetched_at DESC LIMIT 1",
+            [sha256],
+        ).fetchall()
+        if not rows or not rows[0][3]:
+            con.execute("ROLLBACK")
+            return None
+        kept, n_bytes, n_startups, _ = rows[0]
+        # The document stays on the latest fetch of its checksum without being copied (~120 MB at 100x): the
+        # row holding it takes this fetch's details, and the earlier fetch's details are re-inserted without it.
+        con.execute(f"INSERT INTO registry_raw ({_FETCH_COLUMNS}) SELECT {_FETCH_COLUMNS} FROM registry_raw WHERE rowid = ?",
+                    [kept])
+        con.execute(
+            "UPDATE registry_raw SET fetched_at = ?::TIMESTAMP, source_url = ?, final_url = ?, etag = ?, last_modified = ?, "
+            "not_modified = true WHERE rowid = ?",
+            [fetched_at, result.url, result.final_url, result.etag, result.last_modified, kept],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return n_bytes, n_startups
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"python", "duckdb"},
@@ -22,45 +84,74 @@ GROUP = "registry"
 def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, warehouse: Warehouse) -> dg.MaterializeResult:
     """The beta.gouv.fr startups registry document as fetched, with its fetch time and checksum."""
     from impact_pipeline.defs.registry.parse import count_records, insert_document
+    from impact_pipeline.lib.http import redact_url
 
-    result = registry.fetch()
-    url, n_bytes, sha256, fetched_at = result.url, len(result.content), result.sha256, result.fetched_at
-    this_fetch = "FROM registry_raw WHERE n_startups IS NULL AND fetched_at = ?::TIMESTAMP AND sha256 = ?"
-    key = [fetched_at.rstrip("Z"), sha256]
+    # Conditional when the last fetch of this URL gave validators and its document is stored: an unchanged
+    # registry then answers 304 and is not downloaded, stored or parsed for its count again.
     with warehouse.connect() as con:
-        # DuckDB checks the text (UTF-8, JSON, shape) where it is stored: the document never becomes
-        # Python objects. Shape errors fail here, naming the source, and roll the row back.
-        con.execute("BEGIN")
-        try:
-            insert_document(con, [key[0], url, result.final_url, sha256, n_bytes], result.content, source=url)
-            del result  # the bytes are in DuckDB now: a large registry is not held twice
-            n_startups = count_records(con, f"SELECT document {this_fetch}", key, source=url)
-            con.execute(f"UPDATE registry_raw SET n_startups = ? WHERE rowid IN (SELECT rowid {this_fetch})", [n_startups, *key])
-            # Keep every fetch's metadata but the document only for the latest of each checksum.
-            con.execute(
-                """UPDATE registry_raw SET document = NULL
-                   WHERE document IS NOT NULL AND fetched_at < (SELECT max(fetched_at) FROM registry_raw r2
-                                                               WHERE r2.sha256 = registry_raw.sha256)"""
-            )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+        stored = _stored_validators(con, redact_url(registry.url.strip()))
+    fetched_at = _utc_now()
+    result = registry.fetch(etag=stored[0], last_modified=stored[1]) if stored else registry.fetch()
+    kept = None
+    if result.not_modified:
+        with warehouse.connect() as con:
+            kept = _record_not_modified(con, result, fetched_at, stored[2])
+        if kept is None:
+            context.log.warning(f"registry: {result.url} answered 304 Not Modified but the stored document "
+                                f"{stored[2][:12]}… is missing or damaged: fetching it again in full")
+            fetched_at = _utc_now()
+            result = registry.fetch()
+    url, not_modified, received = result.url, result.not_modified, len(result.content)
+    if kept is not None:
+        sha256, (n_bytes, n_startups) = stored[2], kept
+    else:
+        sha256, n_bytes = result.sha256, received
+    this_fetch = "FROM registry_raw WHERE n_startups IS NULL AND fetched_at = ?::TIMESTAMP AND sha256 = ?"
+    key = [fetched_at, sha256]
+    with warehouse.connect() as con:
+        if kept is None:
+            # DuckDB checks the text (UTF-8, JSON, shape) where it is stored: the document never becomes
+            # Python objects. Shape errors fail here, naming the source, and roll the row back.
+            con.execute("BEGIN")
+            try:
+                validators = [result.etag, result.last_modified]
+                insert_document(con, [key[0], url, result.final_url, sha256, n_bytes], result.content, source=url)
+                del result  # the bytes are in DuckDB now: a large registry is not held twice
+                n_startups = count_records(con, f"SELECT document {this_fetch}", key, source=url)
+                con.execute(
+                    "UPDATE registry_raw SET n_startups = ?, etag = ?, last_modified = ?, not_modified = false "
+                    f"WHERE rowid IN (SELECT rowid {this_fetch})",
+                    [n_startups, *validators, *key],
+                )
+                # Keep every fetch's metadata but the document only for the latest of each checksum.
+                con.execute(
+                    """UPDATE registry_raw SET document = NULL
+                       WHERE document IS NOT NULL AND fetched_at < (SELECT max(fetched_at) FROM registry_raw r2
+                                                                   WHERE r2.sha256 = registry_raw.sha256)"""
+                )
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
         history = con.execute(
-            "SELECT fetched_at, source_url, sha256, n_bytes, n_startups, document IS NOT NULL AS document_kept "
+            "SELECT fetched_at, source_url, sha256, n_bytes, n_startups, not_modified, document IS NOT NULL AS document_kept "
             "FROM registry_raw ORDER BY fetched_at DESC"
         ).fetchall()
-    context.log.info(f"registry: {n_startups} startups from {url} ({n_bytes} bytes)")
+    answer = "304 Not Modified, stored document reused" if not_modified else f"{n_bytes} bytes"
+    context.log.info(f"registry: {n_startups} startups from {url} ({answer})")
     return dg.MaterializeResult(
         metadata={
             "source_url": dg.MetadataValue.url(url) if url.startswith("http") else url,
             "sha256": sha256,
             "bytes": n_bytes,
+            "bytes_received": received,
+            "not_modified": not_modified,
             "n_startups": n_startups,
-            "fetched_at": fetched_at,
+            "fetched_at": f"{fetched_at}Z",
             "dagster/row_count": len(history),
             "preview": dg.MetadataValue.md(
-                "| fetched_at | source_url | sha256 | n_bytes | n_startups | document_kept |\n|---|---|---|---|---|---|\n"
+                "| fetched_at | source_url | sha256 | n_bytes | n_startups | not_modified | document_kept |\n"
+                "|---|---|---|---|---|---|---|\n"
                 + "\n".join("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in history[:10])
             ),
         },

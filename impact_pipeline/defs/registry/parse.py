@@ -90,7 +90,8 @@ def insert_document(con: Any, values: list[Any], content: bytes, *, source: str)
     import duckdb
 
     try:
-        con.execute("INSERT INTO registry_raw VALUES (?::TIMESTAMP, ?, ?, ?, ?, NULL, decode(?::BLOB))", [*values, content])
+        con.execute("INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) "
+                    "VALUES (?::TIMESTAMP, ?, ?, ?, ?, NULL, decode(?::BLOB))", [*values, content])
     except duckdb.ConversionException:
         raise RegistryFormatError(source, "response is not valid JSON: not UTF-8 text") from None
 

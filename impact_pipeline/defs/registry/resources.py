@@ -14,12 +14,16 @@ class RegistrySource(dg.ConfigurableResource):
     url: str = Field(description="Registry URL (http/https) or a local path to an offline mirror (IMPACT_REGISTRY_URL).")
     allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
 
-    def fetch(self) -> FetchResult:
-        """Fetch the document, undecoded (DuckDB reads it); raises FetchError naming the URL and the problem."""
+    def fetch(self, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """Fetch the document, undecoded (DuckDB reads it); raises FetchError naming the URL and the problem.
+
+        With the validators of the stored document the request is conditional: a `304 Not Modified` comes back
+        as a result with `not_modified=True` and no body. A local path is always read whole.
+        """
         policy = HttpPolicy.from_env(allow_private_network=self.allow_private_network)
         client = HttpClient(policy)
         try:
-            return client.fetch(self.url, allow_local_path=True)
+            return client.fetch(self.url, allow_local_path=True, etag=etag, last_modified=last_modified)
         finally:
             client.close()
 

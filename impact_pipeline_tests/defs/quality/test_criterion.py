@@ -36,7 +36,7 @@ def world(warehouse_factory, startups, *, registry_at=NOW, observatoire=(), acti
     warehouse = warehouse_factory(startups)
     with warehouse.connect() as con:
         if registry_at:
-            con.execute("INSERT INTO registry_raw VALUES (?, 'u', 'u', 's', 1, 1, NULL)", [registry_at])
+            con.execute("INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) VALUES (?, 'u', 'u', 's', 1, 1, NULL)", [registry_at])
         if procedures:
             con.execute("INSERT INTO observatoire_procedures (edition_id, edition, procedure_id, indicator) "
                         "VALUES ('e', 'E', 'p', 'online')")
@@ -236,7 +236,7 @@ def test_criterion_over_the_quality_tables(warehouse_factory):
          "contact": "l@l.fr", "accessibility_status": "totalement conforme"},
     ])
     with warehouse.connect() as con:
-        con.execute("INSERT INTO registry_raw VALUES ('2026-02-01 10:00:00', 'u', 'u', 's', 1, 3, NULL)")
+        con.execute("INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) VALUES ('2026-02-01 10:00:00', 'u', 'u', 's', 1, 3, NULL)")
         con.execute("""INSERT INTO startup_observatoire (startup_id, year, edition, edition_id, procedure_ids, n_procedures,
                        goals_reached, goals_total, help_reachable, evidence_url)
                        VALUES ('good', 2025, 'E25', 'e', ['p1'], 1, 4, 5, 92.5, 'https://obs/api/procedures?editionId=e')""")
@@ -272,7 +272,7 @@ def test_criterion_over_the_quality_tables(warehouse_factory):
 def test_without_any_quality_source_the_reason_says_so(warehouse_factory):
     warehouse = warehouse_factory([{"startup_id": "a", "repository": "https://github.com/o/a", "contact": "a@a.fr"}])
     with warehouse.connect() as con:
-        con.execute("INSERT INTO registry_raw VALUES ('2026-11-28 10:00:00', 'u', 'u', 's', 1, 1, NULL)")
+        con.execute("INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) VALUES ('2026-11-28 10:00:00', 'u', 'u', 's', 1, 1, NULL)")
         con.execute("INSERT INTO repository_activity (startup_id, year, forge, repo, repo_url, status, reason, fetched_at) "
                     "VALUES ('a', 2020, 'github', 'github.com/o/a', 'https://github.com/o/a', 'disabled', 'off', '2026-11-28')")
         out = c.criterion_c(con, pd.DataFrame({"year": [2020], "startup_id": ["a"]}), CONFIG)
