@@ -38,10 +38,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     executor = (
         dg.multi_or_in_process_executor if os.environ.get("IMPACT_EXECUTOR") == "multiprocess" else dg.in_process_executor
     )
+    assets = dg.load_assets_from_modules([registry_assets, impact_assets, reporting_assets, usage_assets, quality_assets])
+    # Gates on the tables one step writes run in one step (fewer Dagster steps: ~0.2 s of overhead each).
+    producers = {key.to_user_string(): a.node_def.name for a in assets
+                 if isinstance(a, dg.AssetsDefinition) for key in a.keys}
     return dg.Definitions(
         executor=executor,
-        assets=dg.load_assets_from_modules([registry_assets, impact_assets, reporting_assets, usage_assets, quality_assets]),
-        asset_checks=build_asset_checks([*ALL_SUITES, *usage_checks.SUITES, *quality_gates.SUITES]),
+        assets=assets,
+        asset_checks=build_asset_checks([*ALL_SUITES, *usage_checks.SUITES, *quality_gates.SUITES], producers),
         jobs=[impact_job],
         schedules=[nightly_refresh],
         resources={

@@ -80,10 +80,46 @@ def build_asset_check(suite: Suite) -> dg.AssetChecksDefinition:
     return _gate
 
 
-def build_asset_checks(suites: Iterable[Suite]) -> list[dg.AssetChecksDefinition]:
+def build_gates_step(name: str, suites: list[Suite]) -> dg.AssetChecksDefinition:
+    """One step running several suites whose tables one asset step writes (`@dg.multi_asset_check`): each
+    suite still is its own blocking check, with its own result; one Dagster step instead of one per suite."""
+    specs = [dg.AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=True) for s in suites]
+    by_key = {spec.key: suite for spec, suite in zip(specs, suites)}
+
+    @dg.multi_asset_check(name=name, specs=specs, can_subset=True,
+                          description=f"The gates of {', '.join(sorted({s.table for s in suites}))}, in one step.")
+    def _gates(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings, gates: GateEngine):
+        errors = []
+        for key in sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+            try:
+                result = run_gate(context, by_key[key], warehouse, criteria, gates)
+            except Exception as exc:  # noqa: BLE001 - recorded as failing; the other gates still run
+                errors.append(exc)
+                context.log.error(f"{by_key[key].gate_name} could not be validated: {type(exc).__name__}: {exc}")
+                continue
+            yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=result.passed,
+                                      severity=result.severity, description=result.description, metadata=result.metadata)
+        if errors:
+            raise errors[0]
+
+    return _gates
+
+
+def build_asset_checks(suites: Iterable[Suite], producers: dict[str, str] | None = None) -> list[dg.AssetChecksDefinition]:
+    """The gates: one blocking check per suite; with `producers` (table -> name of the asset step writing it),
+    the suites of tables written by one step run in one step (`<step>_gates`), as they are ready together."""
     suites = list(suites)
     names = [s.gate_name for s in suites]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"two expectation suites share a check name: {duplicates}")
-    return [build_asset_check(s) for s in suites]
+    groups: dict[str, list[Suite]] = {}
+    for suite in suites:
+        groups.setdefault((producers or {}).get(suite.table, f"table:{suite.table}:{suite.name}"), []).append(suite)
+    checks = []
+    for step, group in groups.items():
+        if len(group) == 1:
+            checks.append(build_asset_check(group[0]))
+        else:
+            checks.append(build_gates_step(f"{step}_gates", group))
+    return checks

@@ -214,3 +214,5 @@ def test_another_domain_registers_a_suite_in_a_few_lines(con):
     assert isinstance(check, dg.AssetChecksDefinition)
     spec = next(iter(check.check_specs))
     assert spec.blocking and spec.asset_key == dg.AssetKey("usage_demo") and spec.name == "contract"
+
+
