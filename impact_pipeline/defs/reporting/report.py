@@ -94,9 +94,45 @@ def _environment():
     return env
 
 
-def render_report(data: YearData, chart_png: bytes | None, today: date | None = None) -> str:
-    """The HTML page of one year: summary, chart, review lists, every evaluated service with evidence."""
+KEY_MARK = "<!-- impact_pipeline:input "
+
+
+def report_key(data: YearData, chart_png: bytes | None, today: date | None = None) -> str:
+    """A digest of everything `render_report` shows (the publication's time and run aside, which the page does not
+    show) and of the code and template that render it: an unchanged page is not rendered again."""
+    import dataclasses
+    import hashlib
+    import json
+
+    from impact_pipeline.defs.reporting import data as data_module
+    from impact_pipeline.defs.reporting import labels
+
     today = today or date.today()
+    shown = {k: v for k, v in dataclasses.asdict(data).items() if k != "publication"}
+    digest = hashlib.sha256(json.dumps([shown, data.year >= today.year], sort_keys=True, default=str).encode())
+    digest.update(hashlib.sha256(chart_png or b"").digest())
+    for path in (Path(__file__), Path(data_module.__file__), Path(labels.__file__), *sorted(TEMPLATES.iterdir())):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def rendered_from(page_start: bytes) -> str | None:
+    """The `report_key` a page written by `render_report` names in its first lines, or None."""
+    text = page_start.decode("utf-8", "replace")
+    at = text.find(KEY_MARK)
+    if at < 0:
+        return None
+    end = text.find(" -->", at)
+    return text[at + len(KEY_MARK):end] if end > 0 else None
+
+
+def render_report(data: YearData, chart_png: bytes | None, today: date | None = None) -> str:
+    """The HTML page of one year: summary, chart, review lists, every evaluated service with evidence.
+
+    Its second line names the `report_key` it was rendered from."""
+    today = today or date.today()
+    key = report_key(data, chart_png, today)
     chart_uri = "data:image/png;base64," + base64.b64encode(chart_png).decode("ascii") if chart_png else None
     s = data.summary
     figures = [
@@ -109,7 +145,7 @@ def render_report(data: YearData, chart_png: bytes | None, today: date | None = 
         ("Meeting the criteria, not designated", s["n_meeting_not_designated"], "review list 2"),
     ]
     template = _environment().get_template("report.html.j2")
-    return template.render(
+    page = template.render(
         data=data,
         year=data.year,
         in_progress=data.year >= today.year,
@@ -121,3 +157,5 @@ def render_report(data: YearData, chart_png: bytes | None, today: date | None = 
         status_order=STATUS_ORDER,
         status_counts={st: sum(1 for x in data.services if x["status"] == st) for st in STATUS_ORDER},
     )
+    doctype, newline, rest = page.partition("\n")
+    return f"{doctype}{newline}{KEY_MARK}{key} -->\n{rest}"

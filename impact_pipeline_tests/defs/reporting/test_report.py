@@ -153,3 +153,45 @@ def test_same_data_gives_the_same_page_whatever_the_publication(published, pages
         con.close()
     page = render_report(data, render_chart(data.all_summary, highlight_year=2024), today=date(2026, 1, 1))
     assert page == pages[2024][1]
+
+
+def test_a_page_names_what_it_was_rendered_from(pages):
+    import dataclasses
+
+    from impact_pipeline.defs.reporting.report import rendered_from, report_key
+
+    data, page = pages[2024]
+    chart = render_chart(data.all_summary, highlight_year=2024)
+    key = rendered_from(page.encode("utf-8")[:200])
+    assert page.startswith("<!DOCTYPE html>\n<!-- impact_pipeline:input ")
+    assert key == report_key(data, chart, today=date(2026, 1, 1))
+    # The publication's time and run are not shown: they do not change the key; anything shown does.
+    assert report_key(dataclasses.replace(data, publication={"run_id": "other"}), chart, date(2026, 1, 1)) == key
+    renamed = [dict(s, name=s["name"] + " (renamed)") if i == 0 else s for i, s in enumerate(data.services)]
+    assert len({key, report_key(dataclasses.replace(data, services=renamed), chart, date(2026, 1, 1)),
+                report_key(data, chart + b"\0", date(2026, 1, 1)), report_key(data, chart, date(2024, 6, 1))}) == 4
+    assert rendered_from(b"<!DOCTYPE html>\n<html>") is None
+
+
+def test_the_report_asset_renders_only_a_changed_page(published, tmp_path):
+    import dagster as dg
+
+    from impact_pipeline.defs.reporting.assets import national_impact_report
+    from impact_pipeline.lib.warehouse import Warehouse
+
+    warehouse = Warehouse(duckdb_path=str(published), export_dir=str(tmp_path / "exports"), work_dir=str(tmp_path / "work"))
+
+    def run():
+        result = dg.materialize([national_impact_report], resources={"warehouse": warehouse})
+        assert result.success
+        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "exports").glob("report_*.html")}
+
+    first = run()
+    assert set(first) == {f"report_{y}.html" for y in world.YEARS}
+    again = run()
+    assert again == first  # same bytes, and not even rewritten
+    page = tmp_path / "exports" / f"report_{world.YEARS[0]}.html"
+    page.write_bytes(page.read_bytes().replace(b"impact_pipeline:input ", b"impact_pipeline:input stale"))
+    redone = run()
+    assert redone[page.name][0] == first[page.name][0] and redone[page.name][1] != first[page.name][1]
+    assert all(redone[name] == first[name] for name in first if name != page.name)
