@@ -598,8 +598,10 @@ def _child(args: argparse.Namespace) -> None:
     }), flush=True)
 
 
-def run_child(mode: str, env: dict[str, str]) -> dict[str, Any]:
+def run_child(mode: str, env: dict[str, str], profile: Path | None = None) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--child", mode]
+    if profile is not None:
+        command[1:1] = ["-m", "cProfile", "-o", str(profile / f"{mode}.prof")]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if proc.returncode != 0 or not lines:
@@ -698,6 +700,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, help="IMPACT_FETCH_CONCURRENCY for the runs (default: the pipeline's, 8)")
     parser.add_argument("--per-host", type=int, help="IMPACT_FETCH_PER_HOST for the runs (default: the pipeline's, 2)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (DuckDB files, caches, certificate)")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile each run into <temp dir>/cold.prof and warm.prof (implies --keep; times are inflated)")
     parser.add_argument("--child", choices=("cold", "warm"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -746,7 +750,7 @@ def main() -> int:
             results = {}
             for mode in ("cold", "warm"):
                 internet.log.reset()
-                run = run_child(mode, env)
+                run = run_child(mode, env, Path(tmp) if args.profile else None)
                 with internet.log.lock:
                     entries = list(internet.log.entries)
                     peak, peak_host, tls_errors = internet.log.max_total, dict(internet.log.max_host), dict(internet.log.tls_errors)
@@ -772,7 +776,7 @@ def main() -> int:
                 slow = sorted(((k, b - a) for k, (a, b) in run["steps"].items() if k not in FETCH_STEPS), key=lambda kv: -kv[1])[:6]
                 print("  slowest other steps: " + ", ".join(f"{k} {s:.1f} s" for k, s in slow), flush=True)
     finally:
-        if not args.keep:
+        if not (args.keep or args.profile):
             shutil.rmtree(tmp, ignore_errors=True)
 
     cold, warm = results["cold"], results["warm"]

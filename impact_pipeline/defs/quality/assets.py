@@ -27,6 +27,10 @@ def _insert(con, table: contract.Table, rows: list[dict]) -> None:
     owners=OWNERS,
     pool=DUCKDB_POOL,
     metadata=_meta(contract.OBSERVATOIRE_PROCEDURES),
+    # Needs nothing upstream, but runs after the registry chain that every other step waits for: its parse
+    # (~50,000 indicator rows in Python) would otherwise share the interpreter with GX's import in the background
+    # (`GateEngine`), and a fresh working file would get its schema in this fetching step.
+    op_tags={"dagster/priority": "-1"},
 )
 def observatoire_procedures(
     context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
