@@ -96,9 +96,11 @@ class Suite:
         # A column read only by "is present" expectations needs only its nullness: a large JSON text is not loaded
         # to be found non-null, and a fetch time that moves at each run leaves the frame (and its fingerprint,
         # see `validate.frame_fingerprint`) as it was.
+        # A column shown beside offending rows keeps its value, unless it is large (the frame never holds the
+        # JSON evidence of a million service-years: offending rows then show whether it is present).
         shown_anywhere = {c for spec in specs for c in spec.show}
-        null_checked = {c for c in read if c not in self.key and c not in shown_anywhere and all(
-            spec.expectation == "ExpectColumnValuesToNotBeNull" for spec in specs if c in spec.read_columns)}
+        null_checked = {c for c in read if c not in self.key and (c not in shown_anywhere or _is_bulky(types.get(c, "")))
+                        and all(spec.expectation == "ExpectColumnValuesToNotBeNull" for spec in specs if c in spec.read_columns)}
         inner = [f'(t."{c}" IS NOT NULL OR NULL) AS "{c}"' if c in null_checked else f't."{c}"'
                  for c in read if c not in derived]
         inner += [f't."{c}" AS "_shown_{i}"' for i, c in enumerate(shown)]

@@ -280,14 +280,11 @@ def run_suite(
     query = suite.query(specs, types)
     fingerprint = None
     if reuse is not None:
-        # The frame is computed once (rule columns can be costly: windows, cross-table lookups), into a
-        # temporary table of this read-only connection, for its fingerprint and, if need be, for GX.
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{_FRAME}" AS {query}')
-        fingerprint = frame_fingerprint(con, suite, specs, query, frame=f'SELECT * FROM "{_FRAME}"')
-        query = f'SELECT * FROM "{_FRAME}"'
+        # The frame's query runs twice when GX runs after all (rule columns are recomputed): keeping the frame in
+        # a temporary table instead was measured to raise a 100x run's peak memory from 1.41 GB to 1.78 GB.
+        fingerprint = frame_fingerprint(con, suite, specs, query)
         earlier = reusable_result(reuse, fingerprint)
         if earlier is not None:
-            con.execute(f'DROP TABLE "{_FRAME}"')
             document, origin = earlier
             rows = int((document.get("meta") or {}).get("rows_validated") or 0)
             return SuiteOutcome(suite, rows, len(specs), [], document, fingerprint, origin)
@@ -302,28 +299,21 @@ def run_suite(
             validation.add(frame)
             del frame
         outcome = validation.outcome()
-    if reuse is not None:
-        con.execute(f'DROP TABLE IF EXISTS "{_FRAME}"')
     outcome.fingerprint = fingerprint
     _release_freed_memory()
     return outcome
 
 
-_FRAME = "_gate_frame"
-
-
-def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], query: str, frame: str | None = None) -> str:
+def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], query: str) -> str:
     """A digest of what a suite's verdict depends on: its expectations, the GX and DuckDB versions and the rows of
-    the validated frame (`query`: only the columns the expectations read, with the rule columns computed; `frame`,
-    when given, is the same rows already computed).
+    the validated frame (`query`: only the columns the expectations read, with the rule columns computed).
 
     The rows are summed as DuckDB row hashes (order does not change a verdict; a duplicated row changes the sum).
     """
     import hashlib
     from importlib.metadata import version
 
-    rows_sql = frame or query
-    n_rows, row_sum = con.execute(f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({rows_sql}) AS f").fetchall()[0]
+    n_rows, row_sum = con.execute(f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({query}) AS f").fetchall()[0]
     definition = json.dumps(
         {"gate": suite.gate_name, "query": query,
          "expectations": [[s.expectation, s.kwargs, s.severity, s.label] for s in specs],

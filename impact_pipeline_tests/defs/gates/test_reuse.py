@@ -110,3 +110,16 @@ def test_a_table_smaller_than_a_chunk_is_validated_once(con):
     assert outcome.result["meta"]["frames_validated"] == 1 and outcome.n_rows == N
     chunked = run_suite(con, suite(), chunk_rows=1024)
     assert chunked.result["meta"]["frames_validated"] == 2 and chunked.n_rows == N  # 2048 + 952 rows
+
+
+def test_columns_only_checked_for_presence_enter_the_frame_as_present_or_absent():
+    s = Suite("t", "reuse", "a test suite", [
+        not_null("fetched_at"), not_null("evidence"), not_null("phase"),
+        rule("a pass has evidence", "t.score < 9", show=("evidence", "phase")),
+    ], key=("k",))
+    query = s.query(s.resolve(), {"fetched_at": "TIMESTAMP", "evidence": "JSON", "phase": "VARCHAR", "score": "BIGINT"})
+    assert '(t."fetched_at" IS NOT NULL OR NULL) AS "fetched_at"' in query  # a new fetch time keeps the fingerprint
+    # Large text stays reduced even when shown beside offending rows (never a million JSON documents in memory);
+    # a short value shown beside them keeps its value.
+    assert '(t."evidence" IS NOT NULL OR NULL) AS "evidence"' in query
+    assert '(t."phase" IS NOT NULL OR NULL)' not in query and 't."phase"' in query
