@@ -70,15 +70,15 @@ def sample_2025(tmp_path_factory, sample_registry):
 # The suite's wall time is bounded by its slowest tests and by how evenly the two workers are loaded. Slow units
 # start first, longest first, each unit whole on one worker; the tests sharing a session run above form one unit,
 # so that run is made once. Everything else follows, one unit per module (its module fixtures are made once), in
-# collection order. Seconds measured on 2 cores (Nov. 2026); a renamed test only loses its place in the queue.
+# collection order. Seconds measured on 2 cores (29 Nov. 2026); a renamed test only loses its place in the queue.
 SLOW_UNITS: dict[str, tuple[int, list[str]]] = {
-    "postgres": (105, ["scale_out/test_postgres.py"]),
+    "postgres": (95, ["scale_out/test_postgres.py"]),
     "sample world 2016-2026": (85, ["defs/gates/test_gates_pipeline.py", "defs/registry/test_registry_pipeline.py",
                                     "defs/reporting/test_sample_outputs.py"]),
     "sample world 2025": (80, ["guarantees/test_faults.py::test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds",
                                "guarantees/test_faults.py::test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file",
                                "guarantees/test_hostile_input.py"]),
-    "browser": (75, ["ui/test_browser.py"]),
+    "browser": (90, ["ui/test_browser.py"]),
     "two CLI runs": (50, ["guarantees/test_faults.py::test_two_runs_started_together_are_serialised_without_corruption"]),
     "real snapshot": (20, ["defs/impact/test_real_snapshot.py"]),
     "secrets": (17, ["guarantees/test_secrets.py"]),
