@@ -81,12 +81,17 @@ class Suite:
     def base_sql(self) -> str:
         return self.frame_sql or f'SELECT * FROM "{self.table}"'
 
-    def query(self, specs: Specs, types: dict[str, str] | None = None) -> str:
+    def query(self, specs: Specs, types: dict[str, str] | None = None, *, verdict_only: bool = False) -> str:
         """The validated frame: only the columns the expectations read, the key, and the derived rule columns.
 
         Columns only shown beside offending rows come only on rows that break a rule (NULL elsewhere), and
         text-like ones (`types`: column -> DuckDB type) cut to a display width: a table of large JSON
         evidence is never loaded whole into memory to validate three of its columns.
+
+        `verdict_only` gives the frame reduced to what the expectations' outcomes depend on (for its fingerprint,
+        `validate.frame_fingerprint`): no shown-only columns (NULL on every row of a clean frame), and every column
+        read only by "is present" expectations as present/absent, shown or not (a new fetch time shown beside a
+        broken row cannot change a verdict: a broken row changes its rule column).
         """
         base = self.base_sql()
         types = types or {}
@@ -99,10 +104,13 @@ class Suite:
         # A column shown beside offending rows keeps its value, unless it is large (the frame never holds the
         # JSON evidence of a million service-years: offending rows then show whether it is present).
         shown_anywhere = {c for spec in specs for c in spec.show}
-        null_checked = {c for c in read if c not in self.key and (c not in shown_anywhere or _is_bulky(types.get(c, "")))
+        null_checked = {c for c in read if c not in self.key
+                        and (verdict_only or c not in shown_anywhere or _is_bulky(types.get(c, "")))
                         and all(spec.expectation == "ExpectColumnValuesToNotBeNull" for spec in specs if c in spec.read_columns)}
         inner = [f'(t."{c}" IS NOT NULL OR NULL) AS "{c}"' if c in null_checked else f't."{c}"'
                  for c in read if c not in derived]
+        if verdict_only:
+            shown = []
         inner += [f't."{c}" AS "_shown_{i}"' for i, c in enumerate(shown)]
         inner += [f'({expr}) AS "{name}"' for name, expr in derived.items()]
         outer = [f'"{c}"' for c in read if c not in derived]

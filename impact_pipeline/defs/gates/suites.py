@@ -11,6 +11,7 @@ from impact_pipeline.defs.gates.specs import (
     WARN,
     ExpectationSpec,
     Suite,
+    contract_specs,
     contract_suite,
     in_set,
     ordered,
@@ -40,6 +41,15 @@ def _public_url(expr: str) -> str:
 
 
 # --- registry (ingested tables) ---------------------------------------------------------------
+
+# registry_raw is the log of every fetch (a 304 adds a row too). Its gate validates the latest fetch of each
+# checksum: the rows that keep a document, which is what a run reads. An older fetch was the latest of its
+# checksum when the run that wrote it validated it; validating the whole log again each night would make the
+# frame, and its fingerprint, change with every fetch, so that an unchanged registry could never reuse a result.
+REGISTRY_RAW_FRAME = (
+    "SELECT * FROM registry_raw "
+    "QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY fetched_at DESC NULLS FIRST) = 1"
+)
 
 REGISTRY_SUITES: list[Suite] = [
     # Upstream facts we cannot fix (a dangling incubator id, a phase ending before it starts) are warnings,
@@ -79,12 +89,19 @@ REGISTRY_SUITES: list[Suite] = [
         contract.REGISTRY_FINDINGS, [in_set("severity", ("warning", "error"))],
     ),
     # The raw document is kept only for the latest fetch of each checksum: older rows carry NULL.
-    contract_suite(
-        contract.REGISTRY_RAW,
-        [rule("the latest fetch keeps its document",
-              "t.document IS NOT NULL OR t.fetched_at < (SELECT max(fetched_at) FROM registry_raw)",
-              show=("fetched_at", "sha256"))],
-        not_required=("document",),
+    Suite(
+        table="registry_raw",
+        name="contract",
+        description="registry_raw: the latest fetch of each checksum (the rows a run can read; each row was "
+        "validated by the run that wrote it) has its required columns, and the latest fetch keeps its document.",
+        specs=[
+            *contract_specs(contract.REGISTRY_RAW, not_required=("document",)),
+            rule("the latest fetch keeps its document",
+                 "t.document IS NOT NULL OR t.fetched_at < (SELECT max(fetched_at) FROM registry_raw)",
+                 show=("fetched_at", "sha256")),
+        ],
+        key=contract.REGISTRY_RAW.key,
+        frame_sql=REGISTRY_RAW_FRAME,
     ),
 ]
 

@@ -282,7 +282,7 @@ def run_suite(
     if reuse is not None:
         # The frame's query runs twice when GX runs after all (rule columns are recomputed): keeping the frame in
         # a temporary table instead was measured to raise a 100x run's peak memory from 1.41 GB to 1.78 GB.
-        fingerprint = frame_fingerprint(con, suite, specs, query)
+        fingerprint = frame_fingerprint(con, suite, specs, suite.query(specs, types, verdict_only=True))
         earlier = reusable_result(reuse, fingerprint)
         if earlier is not None:
             document, origin = earlier
@@ -306,7 +306,8 @@ def run_suite(
 
 def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], query: str) -> str:
     """A digest of what a suite's verdict depends on: its expectations, the GX and DuckDB versions and the rows of
-    the validated frame (`query`: only the columns the expectations read, with the rule columns computed).
+    the validated frame (`query`: `Suite.query(..., verdict_only=True)`, only what the expectations' outcomes
+    depend on, with the rule columns computed).
 
     The rows are summed as DuckDB row hashes (order does not change a verdict; a duplicated row changes the sum).
     """

@@ -30,7 +30,7 @@ def suite(max_score: int = 9) -> Suite:
 
 def fingerprint(con, s: Suite) -> str:
     specs = s.resolve()
-    return frame_fingerprint(con, s, specs, s.query(specs))
+    return frame_fingerprint(con, s, specs, s.query(specs, verdict_only=True))
 
 
 def validate_and_keep(con, s: Suite, folder, run_id: str):
@@ -123,3 +123,26 @@ def test_columns_only_checked_for_presence_enter_the_frame_as_present_or_absent(
     # a number shown beside them keeps its value.
     assert '(t."evidence" IS NOT NULL OR NULL) AS "evidence"' in query
     assert '(t."year" IS NOT NULL OR NULL)' not in query and 't."year"' in query
+
+
+def test_a_value_only_shown_beside_broken_rows_does_not_change_the_fingerprint(con, tmp_path):
+    # fetched_at is checked for presence and shown beside the rows breaking a rule: GX's frame keeps its value
+    # (to show it), the fingerprint only its presence and the rule's outcome.
+    shown = Suite("t", "reuse", "a test suite", [
+        unique(["k"]), not_null("fetched_at"), rule("score below 10", "t.score < 10", show=("fetched_at", "v")),
+    ], key=("k",))
+    specs = shown.resolve()
+    types = {"k": "BIGINT", "score": "BIGINT", "fetched_at": "TIMESTAMP", "v": "VARCHAR"}
+    assert 't."fetched_at"' in shown.query(specs, types)
+    assert '(t."fetched_at" IS NOT NULL OR NULL) AS "fetched_at"' in shown.query(specs, types, verdict_only=True)
+    assert '"v"' not in shown.query(specs, types, verdict_only=True)
+    first = validate_and_keep(con, shown, tmp_path, "run-1")
+    assert first.passed and not first.failures
+    con.execute("UPDATE t SET fetched_at = now(), v = 'y'")
+    assert validate_and_keep(con, shown, tmp_path, "run-2").reused_from["run_id"] == "run-1"
+    # A row breaking the rule changes the rule column: validated again, and the offending row shows its values.
+    con.execute("UPDATE t SET score = 12 WHERE k = 7")
+    broken = validate_and_keep(con, shown, tmp_path, "run-3")
+    assert broken.reused_from is None and [f.spec.label for f in broken.failures] == ["score below 10"]
+    assert broken.failures[0].rows[0]["k"] == 7 and broken.failures[0].rows[0]["v"] == "y"
+    assert broken.failures[0].rows[0]["fetched_at"] is not None and broken.failures[0].rows[0]["fetched_at"] is not True
