@@ -1,7 +1,8 @@
 """Blocking Dagster asset checks built from the expectation suites (write, audit, publish).
 
 Each check validates the WHOLE table in the working DuckDB file (every year, not only the run's
-partitions: the published file holds every year), keeps the GX result as JSON in
+partitions: the published file holds every year; a suite's `frame_sql` may narrow it, as registry_raw's does to
+the fetches a run reads), keeps the GX result as JSON in
 `<work_dir>/validations/`, and records its outcome with `Warehouse.record_gate`, so that even a later
 run that only materializes `published_outputs` cannot publish data a gate rejected.
 """
