@@ -92,13 +92,15 @@ class UsageSources(dg.ConfigurableResource):
 
         return load_sources(self.sources_path)
 
-    def _fetcher(self, cache_dir: str | Path | None):
-        from impact_pipeline.lib.fetching import Fetcher, ResponseCache
+    def _fetcher(self, cache_dir: str | Path | None, stats: FetchStats | None = None):
+        """A fetcher counting in the process's limits (`process_limits`): fetchers running side by side, in this step
+        or another of the process, share them."""
+        from impact_pipeline.lib.fetching import Fetcher, ResponseCache, process_limits
         from impact_pipeline.lib.http import HttpClient, HttpPolicy
 
         client = HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network))
         cache = ResponseCache(Path(cache_dir)) if cache_dir else None
-        return Fetcher(client, cache=cache, concurrency=self.concurrency, per_host=self.per_host)
+        return Fetcher(client, cache=cache, limits=process_limits(self.concurrency, self.per_host), stats=stats)
 
     def _run_jobs(self, fetcher, jobs: list[_Job]) -> list[FetchOutcome]:
         """Remote requests through the Fetcher; configured local paths read directly (same size cap)."""
@@ -256,25 +258,45 @@ class UsageSources(dg.ConfigurableResource):
 
         `startups` maps startup_id → name (for data.gouv.fr files naming their service).
         """
+        from impact_pipeline.lib.fetching import side_by_side
+
         config = self.load_config()
         today = today or date.today()
-        fetcher = self._fetcher(cache_dir)
-        observations: list[dict[str, Any]] = []
-        runs: list[SourceRun] = []
-        try:
-            jobs = [job for spec in config.all_sources for job in self._jobs_for(spec, config, today)]
-            for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
-                self._apply(job, outcome, observations)
+        stats = FetchStats()
+        configured_urls = {s.get("url") for s in config.all_sources if s.type == "impact_csv"}
+
+        def configured() -> tuple[list[dict[str, Any]], list[SourceRun]]:
+            fetcher, observed = self._fetcher(cache_dir, stats), []
+            try:
+                jobs = [job for spec in config.all_sources for job in self._jobs_for(spec, config, today)]
+                for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+                    self._apply(job, outcome, observed)
+            finally:
+                fetcher.client.close()
             # A Matomo source is one status even when it took two requests (years and months).
-            runs += _merge_runs([j.run for j in jobs])
-            runs += self._declared(observations, set(startups))
-            configured_urls = {s.get("url") for s in config.all_sources if s.type == "impact_csv"}
-            runs += self._datagouv(fetcher, config, startups, configured_urls, observations)
-        finally:
-            fetcher.client.close()
+            return observed, _merge_runs([j.run for j in jobs])
+
+        def discovered() -> tuple[list[dict[str, Any]], list[SourceRun]]:
+            fetcher, observed = self._fetcher(cache_dir, stats), []
+            try:
+                return observed, self._datagouv(fetcher, config, startups, configured_urls, observed)
+            finally:
+                fetcher.client.close()
+
+        # The configured sources and the data.gouv.fr discovery (a listing, then its files) are independent: their
+        # requests overlap within the shared limits instead of one set waiting for the other.
+        done = side_by_side({"configured": configured, "discovered": discovered})
+        for outcome in done.values():
+            if outcome.error is not None:
+                raise outcome.error  # a bug, not a source down (those are statuses): the step fails as before
+        observations, runs = done["configured"].value
+        observations, runs = list(observations), list(runs)
+        runs += self._declared(observations, set(startups))
+        observations += done["discovered"].value[0]
+        runs += done["discovered"].value[1]
         for row in observations:
             row["fetched_at"] = _timestamp(row["fetched_at"])
-        return Collected(observations, runs, fetcher.stats.as_dict())
+        return Collected(observations, runs, stats.as_dict())
 
     def _declared(self, observations: list[dict], known: set[str]) -> list[SourceRun]:
         from impact_pipeline.defs.usage.declared import parse_declared

@@ -265,3 +265,33 @@ def test_sources_file_errors_name_the_entry(tmp_path):
                                                "value_column": "v", "unit": "people"}]})
     with pytest.raises(SourcesConfigError, match=r"services.svc-card\[0\]: a metabase source needs date_column"):
         usage.load_config()
+
+
+def test_configured_sources_and_datagouv_discovery_are_fetched_side_by_side(tmp_path):
+    from impact_pipeline_tests.support.in_flight import InFlight
+
+    flight = InFlight(delay=0.2)
+    with LocalServer() as stats, LocalServer() as datagouv:
+        for i in range(4):
+            stats.add(f"/s{i}.json", flight.route("stats", {"total": i}))
+        datagouv.add("/api/1/datasets/", flight.route("datagouv", {"data": [
+            {"id": f"ds{i}", "title": f"Impact {i}", "page": f"https://www.data.gouv.fr/fr/datasets/d{i}/",
+             "resources": [{"id": f"r{i}", "url": datagouv.url(f"/r{i}.csv"), "format": "csv",
+                            "schema": {"name": "etalab/schema-impact-service-public-numerique"}}]} for i in range(2)],
+            "next_page": None}))
+        for i in range(2):
+            datagouv.add(f"/r{i}.csv", flight.route("datagouv", IMPACT_CSV.replace("Service CSV", "TRACKDECHETS")))
+        usage = _resource(tmp_path, {"svc-json": [{"type": "json", "url": stats.url(f"/s{i}.json"), "value_path": "total",
+                                                   "year": 2020 + i, "unit": "uses"} for i in range(4)]},
+                          datagouv_url=datagouv.url("/api/1/datasets/"), concurrency=3, per_host=2)
+        collected = usage.collect(STARTUPS, today=TODAY)
+    # Both sets were in flight at once, within the limits they share (3 in total, 2 per host).
+    assert frozenset({"stats", "datagouv"}) in flight.together
+    assert flight.peak_total <= 3 and max(flight.peak_host.values()) == 2
+    # Nothing lost, and the same order as one after the other: configured sources, then the discovered datasets.
+    assert sorted(o["value"] for o in _rows(collected, "svc-json")) == [0.0, 1.0, 2.0, 3.0]
+    assert {o["source_ref"] for o in _rows(collected, "trackdechets")} == {
+        "data.gouv.fr dataset ds0 resource r0", "data.gouv.fr dataset ds1 resource r1"}
+    sources = [o["source"] for o in collected.observations]
+    assert sources == sorted(sources, key=lambda s: s != "json") and "impact_dataset" in sources
+    assert collected.stats["json"]["requests"] == 4 and collected.stats["datagouv"]["requests"] == 3
