@@ -146,3 +146,20 @@ def test_a_value_only_shown_beside_broken_rows_does_not_change_the_fingerprint(c
     assert broken.reused_from is None and [f.spec.label for f in broken.failures] == ["score below 10"]
     assert broken.failures[0].rows[0]["k"] == 7 and broken.failures[0].rows[0]["v"] == "y"
     assert broken.failures[0].rows[0]["fetched_at"] is not None and broken.failures[0].rows[0]["fetched_at"] is not True
+
+
+@pytest.mark.parametrize("expectations", [
+    [unique(["k"]), not_null("fetched_at")],  # sorted and chunked on k
+    [not_null("fetched_at"), between("score", 0, 9)],  # chunked as it comes
+])
+def test_an_empty_table_gets_a_clean_gx_result_that_later_runs_reuse(con, tmp_path, expectations):
+    # A table with no rows (registry_findings of a clean registry) is validated as an empty frame: a GX result
+    # where every expectation holds, so the next run reuses it instead of importing GX to find it empty again.
+    con.execute("DELETE FROM t")
+    empty = Suite("t", "reuse", "a test suite", expectations, key=("k",))
+    first = validate_and_keep(con, empty, tmp_path, "run-1")
+    assert first.result["success"] is True and first.result["meta"]["frames_validated"] == 1
+    assert first.n_rows == 0 and [r["success"] for r in first.result["results"]] == [True, True]
+    assert validate_and_keep(con, empty, tmp_path, "run-2").reused_from["run_id"] == "run-1"
+    con.execute("INSERT INTO t VALUES (1, 42, NULL, 'x')")  # a first row (a broken one): validated again
+    assert validate_and_keep(con, empty, tmp_path, "run-3").reused_from is None
