@@ -203,8 +203,12 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     Each is bounded by its own busiest host (api.github.com, github.com): run in one step, their requests
     overlap instead of queueing one step after the other. One failing never loses the other's rows.
     """
+    from impact_pipeline.defs.gates.resources import preload_for_gates
     from impact_pipeline.lib.fetching import process_limits, side_by_side
 
+    # The gates of these tables validate new rows (stats_page_checks keeps every check): GX's import overlaps the
+    # wait for the forges' and pages' answers.
+    preload_for_gates()
     selected = context.selected_asset_keys
     with warehouse.connect() as con:
         cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")

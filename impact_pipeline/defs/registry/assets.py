@@ -83,6 +83,7 @@ def _record_not_modified(con, result, fetched_at: str, sha256: str) -> tuple[int
 )
 def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, warehouse: Warehouse) -> dg.MaterializeResult:
     """The beta.gouv.fr startups registry document as fetched, with its fetch time and checksum."""
+    from impact_pipeline.defs.gates.resources import preload_for_gates
     from impact_pipeline.defs.registry.parse import count_records, insert_document
     from impact_pipeline.lib.http import redact_url
 
@@ -110,6 +111,9 @@ def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, wa
     key = [fetched_at, sha256]
     with warehouse.connect() as con:
         if kept is None:
+            # A new document: every registry gate will validate new rows. GX's import overlaps the parse below
+            # (DuckDB releases the interpreter lock) and the next steps.
+            preload_for_gates()
             # DuckDB checks the text (UTF-8, JSON, shape) where it is stored: the document never becomes
             # Python objects. Shape errors fail here, naming the source, and roll the row back.
             con.execute("BEGIN")
