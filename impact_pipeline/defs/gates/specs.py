@@ -107,8 +107,24 @@ class Suite:
         null_checked = {c for c in read if c not in self.key
                         and (verdict_only or c not in shown_anywhere or _is_bulky(types.get(c, "")))
                         and all(spec.expectation == "ExpectColumnValuesToNotBeNull" for spec in specs if c in spec.read_columns)}
-        inner = [f'(t."{c}" IS NOT NULL OR NULL) AS "{c}"' if c in null_checked else f't."{c}"'
-                 for c in read if c not in derived]
+        # For the fingerprint, a column only checked for presence and membership of a set counts as its presence and
+        # membership (a repository's status going from `ok` to `not_modified` changes no verdict).
+        in_sets = {c: [spec.kwargs["value_set"] for spec in specs if c in spec.read_columns
+                       and spec.expectation == "ExpectColumnValuesToBeInSet"] for c in read}
+        membership = {c for c in read if verdict_only and c not in self.key and c not in derived and c not in null_checked
+                      and in_sets[c] and all(spec.expectation in ("ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeInSet")
+                                             for spec in specs if c in spec.read_columns)}
+
+        def column(c: str) -> str:
+            if c in null_checked:
+                return f'(t."{c}" IS NOT NULL OR NULL) AS "{c}"'
+            if c in membership:
+                tests = ", ".join(f'CASE WHEN t."{c}" IS NULL THEN NULL ELSE t."{c}" IN {sql_list(values)} END'
+                                  for values in in_sets[c])
+                return f'[t."{c}" IS NOT NULL, {tests}] AS "{c}"'
+            return f't."{c}"'
+
+        inner = [column(c) for c in read if c not in derived]
         if verdict_only:
             shown = []
         inner += [f't."{c}" AS "_shown_{i}"' for i, c in enumerate(shown)]

@@ -163,3 +163,25 @@ def test_an_empty_table_gets_a_clean_gx_result_that_later_runs_reuse(con, tmp_pa
     assert validate_and_keep(con, empty, tmp_path, "run-2").reused_from["run_id"] == "run-1"
     con.execute("INSERT INTO t VALUES (1, 42, NULL, 'x')")  # a first row (a broken one): validated again
     assert validate_and_keep(con, empty, tmp_path, "run-3").reused_from is None
+
+
+def test_a_value_checked_only_for_a_set_counts_as_its_membership(con, tmp_path):
+    from impact_pipeline.defs.gates.specs import in_set
+
+    con.execute("ALTER TABLE t ADD COLUMN status VARCHAR DEFAULT 'ok'")
+    statuses = Suite("t", "reuse", "a test suite", [
+        unique(["k"]), not_null("status"), in_set("status", ["ok", "not_modified", "error"]),
+    ], key=("k",))
+    first = validate_and_keep(con, statuses, tmp_path, "run-1")
+    assert first.passed and not first.failures
+    # A status moving within the set (a 304 answer the next night) changes no verdict: the result is reused.
+    con.execute("UPDATE t SET status = 'not_modified' WHERE k % 2 = 0")
+    assert validate_and_keep(con, statuses, tmp_path, "run-2").reused_from["run_id"] == "run-1"
+    # A status that vanished or left the set is validated again, and caught.
+    con.execute("UPDATE t SET status = NULL WHERE k = 3")
+    missing = validate_and_keep(con, statuses, tmp_path, "run-3")
+    assert missing.reused_from is None and [f.spec.label for f in missing.failures] == ["status is present"]
+    con.execute("UPDATE t SET status = 'exploded' WHERE k = 3")
+    strange = validate_and_keep(con, statuses, tmp_path, "run-4")
+    assert strange.reused_from is None and [f.spec.expectation for f in strange.failures] == ["ExpectColumnValuesToBeInSet"]
+    assert strange.failures[0].rows[0]["status"] == "exploded"  # GX's frame keeps the value to show it
