@@ -27,9 +27,9 @@ The runs (each the real Dagster job in a child process, temp DAGSTER_HOME, SQLit
 Definitions.
   fetch phase   the Dagster steps that fetch per-service data: observatoire_procedures,
                 activity_and_page_checks (one step materializing repository_activity, from GitHub and GitLab,
-                and stats_page_checks, the url_checks, their requests side by side), usage_observations
-                (Matomo, Metabase, JSON, data.gouv.fr) and usage_source_proposals (stats pages read by
-                discovery). Its time is the sum of these steps' durations (STEP_START to STEP_SUCCESS in the
+                and stats_page_checks, the url_checks, their requests side by side) and usage_sources (one step
+                materializing usage_observations, from Matomo, Metabase, JSON and data.gouv.fr, and
+                usage_source_proposals, the stats pages read by discovery, side by side). Its time is the sum of these steps' durations (STEP_START to STEP_SUCCESS in the
                 event log; the in-process executor runs steps one after another), so parsing and DuckDB
                 writes inside those steps count against it. The registry fetch (one request) is ingest,
                 shown apart.
@@ -84,10 +84,10 @@ TARGET_COLD = 1.3
 TARGET_WARM = 0.30
 DEFAULT_CONCURRENCY, DEFAULT_PER_HOST = 8, 2  # the Fetcher's defaults (lib/fetching.py)
 # Steps whose requests are per-service fetches (activity_and_page_checks materializes repository_activity and
-# stats_page_checks in one step, their requests side by side).
-FETCH_STEPS = ("observatoire_procedures", "activity_and_page_checks", "usage_observations", "usage_source_proposals")
+# stats_page_checks in one step, their requests side by side; usage_sources the usage tables and the proposals).
+FETCH_STEPS = ("observatoire_procedures", "activity_and_page_checks", "usage_sources")
 # A step's requests for declared pages (the "page" kind of the world) are the source it reads them for.
-PAGE_SOURCES = {"activity_and_page_checks": "url_checks", "usage_source_proposals": "stats_page"}
+PAGE_SOURCES = {"activity_and_page_checks": "url_checks", "usage_sources": "stats_page"}
 REGISTRY_URL = "https://beta.gouv.fr/api/v2.5/startups.json"
 DATAGOUV_LISTING = "/api/1/datasets/"
 MATOMO_HOST = "stats.beta.gouv.fr"

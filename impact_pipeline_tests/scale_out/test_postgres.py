@@ -61,7 +61,7 @@ def fresh_database():
         admin.close()
 
 
-@pytest.mark.timeout(900)  # 24 steps, each in its own process; slower than the in-process runs
+@pytest.mark.timeout(900)  # 23 steps, each in its own process; slower than the in-process runs
 def test_sample_world_runs_on_postgres_storage_with_the_multiprocess_executor(tmp_path, fresh_database):
     import psycopg2
 

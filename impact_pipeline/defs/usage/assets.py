@@ -33,30 +33,80 @@ def _replace_all(con, table: contract.Table, rows: list[dict]) -> None:
     con.execute("COMMIT")
 
 
+USAGE_OBSERVATIONS = dg.AssetSpec(
+    "usage_observations", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+    description="Usage figures of every service from its impact datasets, Matomo, Metabase, JSON files and declared figures.",
+    metadata=_meta(contract.USAGE_OBSERVATIONS),
+)
+USAGE_SOURCE_STATUS = dg.AssetSpec(
+    "usage_source_status", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+    description="Whether each usage source could be read in the latest run, with rows kept and rejected.",
+    metadata=_meta(contract.USAGE_SOURCE_STATUS),
+)
+USAGE_SOURCE_PROPOSALS = dg.AssetSpec(
+    "usage_source_proposals", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+    description="Usage sources recognised on the services' stats pages, proposed for review in the sources file.",
+    metadata=_meta(contract.USAGE_SOURCE_PROPOSALS),
+)
+# One read of the configured sources writes both tables: they are materialized together.
+_READ_TOGETHER = (USAGE_OBSERVATIONS.key, USAGE_SOURCE_STATUS.key)
+
+
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            "usage_observations", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
-            description="Usage figures of every service from its impact datasets, Matomo, Metabase, JSON files and declared figures.",
-            metadata=_meta(contract.USAGE_OBSERVATIONS),
-        ),
-        dg.AssetSpec(
-            "usage_source_status", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
-            description="Whether each usage source could be read in the latest run, with rows kept and rejected.",
-            metadata=_meta(contract.USAGE_SOURCE_STATUS),
-        ),
-    ],
+    specs=[USAGE_OBSERVATIONS, USAGE_SOURCE_STATUS, USAGE_SOURCE_PROPOSALS],
+    can_subset=True,  # the proposals stay materializable alone
     pool=DUCKDB_POOL,
 )
-def usage_observations(context: dg.AssetExecutionContext, usage: UsageSources, warehouse: Warehouse):
-    """Read every configured usage source (a source down is recorded, never fatal) into the long table."""
-    with warehouse.connect() as con:
-        startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
+def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, warehouse: Warehouse):
+    """The configured usage sources and the discovery of new ones on the stats pages, fetched side by side.
+
+    Both wait on many hosts (Matomo, Metabase, data.gouv.fr; the services' own pages): in one step their requests
+    overlap under the process's fetch limits instead of one set queueing behind the other. One failing never loses
+    the other's rows.
+    """
+    from impact_pipeline.lib.fetching import side_by_side
+
+    selected = context.selected_asset_keys
+    read = [key in selected for key in _READ_TOGETHER]
+    if any(read) and not all(read):
+        raise dg.Failure("usage_observations and usage_source_status are written by one read of the sources: "
+                         "materialize them together")
+    tasks, writers = {}, {}
+    if all(read):
+        with warehouse.connect() as con:
+            startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
+        tasks["usage_observations"] = lambda: _collect(context, usage, warehouse, startups)
+        writers["usage_observations"] = lambda collected: _write_observations(context, warehouse, startups, *collected)
+    if USAGE_SOURCE_PROPOSALS.key in selected:
+        with warehouse.connect() as con:  # read here: the tasks only fetch and parse
+            pages = con.execute(
+                "SELECT startup_id, stats_url FROM startups WHERE coalesce(trim(stats_url), '') <> '' ORDER BY startup_id"
+            ).fetchall()
+        tasks["usage_source_proposals"] = lambda: _discover(usage, warehouse, pages)
+        writers["usage_source_proposals"] = lambda found: _write_proposals(context, warehouse, found)
+    failures = []
+    for name, outcome in side_by_side(tasks).items():
+        try:
+            if outcome.error is not None:
+                raise outcome.error
+            yield from writers[name](outcome.value)
+        except Exception as exc:
+            failures.append(exc)
+            context.log.error(f"{name} failed ({type(exc).__name__}: {exc}); the other's results are kept")
+    if failures:
+        raise failures[0]
+
+
+def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[str, str]):
     config = usage.load_config()
     unknown = sorted(set(config.services) - set(startups))
     if unknown:
         context.log.warning(f"usage sources file names services not in the registry: {', '.join(unknown)}")
-    collected = usage.collect(startups, cache_dir=_cache_dir(warehouse))
+    return config, usage.collect(startups, cache_dir=_cache_dir(warehouse))
+
+
+def _write_observations(context, warehouse: Warehouse, startups: dict[str, str], config, collected):
+    """The observations of every configured source (a source down is a status, never fatal) and their statuses."""
     observations = [r for r in collected.observations if r["startup_id"] in startups]
     runs = [r.row() for r in collected.runs]
     with warehouse.connect() as con:
@@ -91,30 +141,27 @@ def usage_observations(context: dg.AssetExecutionContext, usage: UsageSources, w
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    pool=DUCKDB_POOL,
-    deps=["startups"],
-    metadata=_meta(contract.USAGE_SOURCE_PROPOSALS),
-)
-def usage_source_proposals(context: dg.AssetExecutionContext, usage: UsageSources, warehouse: Warehouse) -> dg.MaterializeResult:
-    """Usage sources recognised on the services' stats pages, proposed for review in the sources file."""
+def _discover(usage: UsageSources, warehouse: Warehouse, pages: list[tuple[str, str]]):
+    """Usage sources recognised on the services' stats pages (None when discovery is off)."""
     if not usage.discovery:
+        return None
+    return pages, usage.discover(pages, cache_dir=_cache_dir(warehouse))
+
+
+def _write_proposals(context, warehouse: Warehouse, found):
+    if found is None:
         with warehouse.connect() as con:
             n = con.execute("SELECT count(*) FROM usage_source_proposals").fetchall()[0][0]
-        return dg.MaterializeResult(metadata={"dagster/row_count": n, "skipped": "discovery disabled (IMPACT_USAGE_DISCOVERY=0)"})
-    with warehouse.connect() as con:
-        pages = con.execute(
-            "SELECT startup_id, stats_url FROM startups WHERE coalesce(trim(stats_url), '') <> '' ORDER BY startup_id"
-        ).fetchall()
-    rows, problems, stats = usage.discover(pages, cache_dir=_cache_dir(warehouse))
+        yield dg.MaterializeResult(asset_key="usage_source_proposals", metadata={
+            "dagster/row_count": n, "skipped": "discovery disabled (IMPACT_USAGE_DISCOVERY=0)"})
+        return
+    pages, (rows, problems, stats) = found
     with warehouse.connect() as con:
         _replace_all(con, contract.USAGE_SOURCE_PROPOSALS, rows)
     if problems:
         context.log.info(f"discovery: {len(problems)} stats pages not read (first: {problems[0]})")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="usage_source_proposals",
         metadata={
             "dagster/row_count": len(rows),
             "n_pages": len(pages),
