@@ -61,30 +61,76 @@ def sample_every_year(tmp_path_factory, sample_registry):
 
 
 @pytest.fixture(scope="session")
+def sample_with_sources(tmp_path_factory, sample_registry):
+    """One good run of the sample world with its offline usage (b) and quality (c) sources, 2021-2026, as `--sample`
+    runs it: the usage and the quality pipeline tests each read their criterion from it (one run instead of two)."""
+    import dataclasses
+
+    from impact_pipeline.settings import SAMPLE_DIR, SAMPLE_QUALITY_DIR
+    from impact_pipeline_tests.support.pipeline import PipelinePaths, PublishedRun, failure_text, run_years
+
+    paths = PipelinePaths(tmp_path_factory.mktemp("sample-sources-2021-2026"))
+    settings = dataclasses.replace(
+        paths.settings(sample_registry.url("/startups.json")),
+        usage_sources_path=str(SAMPLE_DIR / "usage_sources.yaml"),
+        declared_figures_path=str(SAMPLE_DIR / "usage" / "declared_figures.csv"),
+        usage_discovery=True,
+        observatoire_url=str(SAMPLE_QUALITY_DIR / "observatoire"),
+        observatoire_hosts_path=str(SAMPLE_QUALITY_DIR / "observatoire_hosts.yaml"),
+        github_api_url=str(SAMPLE_QUALITY_DIR / "github"),
+        gitlab_api_url=str(SAMPLE_QUALITY_DIR / "gitlab"),
+        gitlab_self_hosted=False,
+        url_checks=True,
+        url_checks_recorded=str(SAMPLE_QUALITY_DIR / "url_checks.json"),
+    )
+    result = run_years(settings, 2021, 2026)
+    assert result.success, failure_text(result)
+    return PublishedRun(paths, result)
+
+
+@pytest.fixture(scope="session")
 def sample_2025(tmp_path_factory, sample_registry):
-    """One good run of the sample world for 2025 alone: the last good publication of the fault tests."""
-    return _publish(tmp_path_factory.mktemp("sample-2025"), sample_registry.url("/startups.json"), 2025, 2025)
+    """One good run of the sample world for 2025 alone: the last good publication of the fault tests.
+
+    It is also the good run of the secrets test (one run instead of two): the registry URL carries the CANARY token
+    and the run is recorded in a SQLite instance (`.instance`, `.home`) for that test to search. The other tests only
+    read or copy the published folders, where the URL is stored redacted.
+    """
+    import dagster as dg
+
+    from impact_pipeline_tests.support.pipeline import CANARY, PipelinePaths, PublishedRun, failure_text, run_years
+
+    home = tmp_path_factory.mktemp("sample-2025-dagster-home")
+    paths = PipelinePaths(tmp_path_factory.mktemp("sample-2025"))
+    # set_dagster_home=False: the session's other tests keep their own DAGSTER_HOME.
+    with dg.instance_for_test(temp_dir=str(home), set_dagster_home=False) as instance:
+        url = sample_registry.url("/startups.json") + f"?token={CANARY}"
+        result = run_years(paths.settings(url), 2025, 2025, instance=instance)
+        assert result.success, failure_text(result)
+        yield PublishedRun(paths, result, instance=instance, home=home)
 
 
 # -- Scheduling on the xdist workers (`pytest -n 2`) ---------------------------------------------------------------
 # The suite's wall time is bounded by its slowest tests and by how evenly the two workers are loaded. Slow units
 # start first, longest first, each unit whole on one worker; the tests sharing a session run above form one unit,
 # so that run is made once. Everything else follows, one unit per module (its module fixtures are made once), in
-# collection order. Seconds measured on 2 cores (29 Nov. 2026); a renamed test only loses its place in the queue.
+# collection order. Seconds measured on 2 cores with `-n 2` (29 Nov. 2026); a renamed test only loses its place.
+# The postgres and browser units start side by side: both spend much of their time waiting on processes of their
+# own (a step process per step, a web server and a browser), so together they keep both cores busy and barely slow
+# each other (80 s and 56 s measured); next to the in-process units they slowed those down by half.
 SLOW_UNITS: dict[str, tuple[int, list[str]]] = {
-    "postgres": (95, ["scale_out/test_postgres.py"]),
-    "sample world 2016-2026": (85, ["defs/gates/test_gates_pipeline.py", "defs/registry/test_registry_pipeline.py",
-                                    "defs/reporting/test_sample_outputs.py"]),
-    "sample world 2025": (80, ["guarantees/test_faults.py::test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds",
+    "postgres": (90, ["scale_out/test_postgres.py"]),
+    "browser": (60, ["ui/test_browser.py"]),
+    "sample world 2025": (55, ["guarantees/test_faults.py::test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds",
                                "guarantees/test_faults.py::test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file",
-                               "guarantees/test_hostile_input.py"]),
-    "browser": (90, ["ui/test_browser.py"]),
-    "two CLI runs": (50, ["guarantees/test_faults.py::test_two_runs_started_together_are_serialised_without_corruption"]),
-    "real snapshot": (20, ["defs/impact/test_real_snapshot.py"]),
-    "secrets": (17, ["guarantees/test_secrets.py"]),
-    "quality run": (14, ["defs/quality/test_quality_pipeline.py"]),
-    "usage run": (11, ["defs/usage/test_usage_pipeline.py"]),
-    "definitions": (5, ["test_definitions.py"]),
+                               "guarantees/test_hostile_input.py", "guarantees/test_secrets.py"]),
+    "sample world 2016-2026": (50, ["defs/gates/test_gates_pipeline.py", "defs/registry/test_registry_pipeline.py",
+                                    "defs/reporting/test_sample_outputs.py"]),
+    "two CLI runs": (35, ["guarantees/test_faults.py::test_two_runs_started_together_are_serialised_without_corruption"]),
+    "real snapshot": (18, ["defs/impact/test_real_snapshot.py"]),
+    "conditional fetch": (17, ["defs/registry/test_conditional_fetch.py"]),
+    "sample world with sources": (10, ["defs/usage/test_usage_pipeline.py", "defs/quality/test_quality_pipeline.py"]),
+    "definitions": (4, ["test_definitions.py"]),
 }
 _UNIT_OF = {pattern: unit for unit, (_, patterns) in SLOW_UNITS.items() for pattern in patterns}
 

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import duckdb
-import dagster as dg
 
-from impact_pipeline.settings import SAMPLE_DIR
-from impact_pipeline_tests.support.http_server import LocalServer, Route
-from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
-
-CANARY = "CANARY-7f3e9b1c0d2a-do-not-leak"
+from impact_pipeline_tests.support.http_server import Route
+from impact_pipeline_tests.support.pipeline import CANARY, failure_text, run_years
 
 
 def database_text(db) -> str:
@@ -22,29 +18,32 @@ def database_text(db) -> str:
         con.close()
 
 
-def test_canary_token_never_leaks(tmp_path):
-    paths = PipelinePaths(tmp_path / "out")
-    sample = (SAMPLE_DIR / "startups.json").read_bytes()
-    (tmp_path / "dagster_home").mkdir()
-    with LocalServer({"/ok.json": Route(body=sample), "/down.json": [Route(status=503, body=b"down")] * 5}) as server, \
-            dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
-        good = run_years(paths.settings(server.url("/ok.json") + f"?token={CANARY}"), 2025, 2025, instance=instance)
-        assert good.success, failure_text(good)
-        bad = run_years(paths.settings(server.url("/down.json") + f"?token={CANARY}&x=1"), 2025, 2025, instance=instance)
-        assert not bad.success
-        # the token was really used (so the test would see a leak), and the failure names the redacted URL
-        assert any(r.query.get("token") == [CANARY] for r in server.requests)
-        message = failure_text(bad)
-        assert "token=***" in message and CANARY not in message
-        for result in (good, bad):
-            for record in instance.all_logs(result.run_id):
-                assert CANARY not in repr(record)
-            assert CANARY not in repr(instance.get_run_by_id(result.run_id))
+def test_canary_token_never_leaks(tmp_path, monkeypatch, sample_registry, sample_2025):
+    # The good run: the sample world's 2025 run (conftest), fetched with `?token=CANARY` and recorded in a SQLite
+    # instance. The failing run below goes into the same instance, on a copy of that publication.
+    good, instance = sample_2025.result, sample_2025.instance
+    assert good.success, failure_text(good)
+    paths = sample_2025.copy_to(tmp_path / "out")
+    sample_registry.add("/down.json", [Route(status=503, body=b"down")] * 2)
+    # One retry is enough to log a retry (with the URL) and to fail the same way; the default three wait ~3 s.
+    monkeypatch.setenv("IMPACT_HTTP_RETRIES", "1")
+    bad = run_years(paths.settings(sample_registry.url("/down.json") + f"?token={CANARY}&x=1"), 2025, 2025,
+                    instance=instance)
+    assert not bad.success
+    # the token was really used (so the test would see a leak), and the failure names the redacted URL
+    assert any(r.query.get("token") == [CANARY] for r in sample_registry.requests if r.path == "/startups.json")
+    assert [r.query.get("token") for r in sample_registry.requests if r.path == "/down.json"] == [[CANARY]] * 2
+    message = failure_text(bad)
+    assert "token=***" in message and CANARY not in message
+    for result in (good, bad):
+        for record in instance.all_logs(result.run_id):
+            assert CANARY not in repr(record)
+        assert CANARY not in repr(instance.get_run_by_id(result.run_id))
     # nothing on disk either: the event log storage (SQLite), the outputs, the working area, the validations
-    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    files = [p for folder in (sample_2025.home, sample_2025.paths.root, tmp_path) for p in folder.rglob("*") if p.is_file()]
     assert any(p.suffix == ".db" for p in files)  # the instance's SQLite storage is among them
     for path in files:
         assert CANARY.encode() not in path.read_bytes(), path
-    for db in (paths.duckdb_path, paths.work_dir / "impact.duckdb"):
+    for db in (sample_2025.paths.duckdb_path, paths.duckdb_path, paths.work_dir / "impact.duckdb"):
         text = database_text(db)
         assert "token=***" in text and CANARY not in text

@@ -15,6 +15,9 @@ from impact_pipeline.settings import DEFAULT_CRITERIA_PATH, Settings
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 REAL_SNAPSHOT = SHARED_DATA / "betagouv" / "startups.json"
 OFFICIAL_LIST = SHARED_DATA / "betagouv" / "official_national_impact.csv"
+# A token in the registry URL that must never be written anywhere (logs, run metadata, outputs): the sample world's
+# shared 2025 run (conftest `sample_2025`) fetches with it, guarantees/test_secrets.py searches for it.
+CANARY = "CANARY-7f3e9b1c0d2a-do-not-leak"
 
 
 @dataclass
@@ -55,6 +58,8 @@ class PublishedRun:
 
     paths: PipelinePaths
     result: Any  # Dagster's ExecuteInProcessResult of the run
+    instance: Any = None  # the DagsterInstance that recorded it, when not an ephemeral one
+    home: Path | None = None  # that instance's folder (its SQLite storage)
 
     def copy_to(self, target: Path) -> PipelinePaths:
         shutil.copytree(self.paths.root, target)

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import duckdb
 
-from impact_pipeline.settings import SAMPLE_DIR, SAMPLE_QUALITY_DIR
-from impact_pipeline_tests.support.http_server import LocalServer, Route
-from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
 
-
-def test_sample_world_gets_c_with_sub_criteria_and_reasons_for_every_service(tmp_path):
-    body = (SAMPLE_DIR / "startups.json").read_bytes()
-    with LocalServer({"/startups.json": Route(body=body, headers={"Content-Type": "application/json"})}) as server:
-        paths = PipelinePaths(tmp_path)
-        settings = dataclasses.replace(
-            paths.settings(server.url("/startups.json")),
-            observatoire_url=str(SAMPLE_QUALITY_DIR / "observatoire"),
-            observatoire_hosts_path=str(SAMPLE_QUALITY_DIR / "observatoire_hosts.yaml"),
-            github_api_url=str(SAMPLE_QUALITY_DIR / "github"),
-            gitlab_api_url=str(SAMPLE_QUALITY_DIR / "gitlab"),
-            gitlab_self_hosted=False,
-            url_checks=True,
-            url_checks_recorded=str(SAMPLE_QUALITY_DIR / "url_checks.json"),
-        )
-        result = run_years(settings, 2025, 2026)
-    assert result.success, failure_text(result)
+def test_sample_world_gets_c_with_sub_criteria_and_reasons_for_every_service(sample_with_sources):
+    # The sample world's run with its quality sources (and its usage sources, as `--sample`), 2021-2026: conftest.
+    paths = sample_with_sources.paths
     con = duckdb.connect(str(paths.duckdb_path), read_only=True)
     rows = con.execute("SELECT year, startup_id, criterion_c, reasons, evidence FROM national_impact ORDER BY ALL").fetchall()
     assert rows

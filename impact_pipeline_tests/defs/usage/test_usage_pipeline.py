@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import duckdb
 
-from impact_pipeline.settings import SAMPLE_DIR
-from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
 
-
-def test_sample_world_passes_fails_and_unknowns_with_reasons_and_evidence(tmp_path):
-    paths = PipelinePaths(tmp_path)
-    settings = dataclasses.replace(
-        paths.settings(str(SAMPLE_DIR / "startups.json")),
-        usage_sources_path=str(SAMPLE_DIR / "usage_sources.yaml"),
-        declared_figures_path=str(SAMPLE_DIR / "usage" / "declared_figures.csv"),
-        usage_discovery=True,
-    )
-    result = run_years(settings, 2021, 2024)
-    assert result.success, failure_text(result)
+def test_sample_world_passes_fails_and_unknowns_with_reasons_and_evidence(sample_with_sources):
+    # The sample world's run with its usage sources (and its quality sources, as `--sample`), 2021-2026: conftest.
+    paths = sample_with_sources.paths
     con = duckdb.connect(str(paths.duckdb_path), read_only=True)
     try:
         b = {(y, s): (v, r, json.loads(e)) for y, s, v, r, e in con.execute(
