@@ -91,6 +91,10 @@ def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, wa
     # registry then answers 304 and is not downloaded, stored or parsed for its count again.
     with warehouse.connect() as con:
         stored = _stored_validators(con, redact_url(registry.url.strip()))
+    if not stored:
+        # Nothing to compare with (a first run, a wiped working area): the document will be new, and every registry
+        # gate will validate it. GX's import starts now and overlaps the download.
+        preload_for_gates()
     fetched_at = _utc_now()
     result = registry.fetch(etag=stored[0], last_modified=stored[1]) if stored else registry.fetch()
     kept = None
