@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -318,6 +318,25 @@ def side_by_side(tasks: Mapping[str, Callable[[], T]]) -> dict[str, SideBySide[T
             raise error  # KeyboardInterrupt, SystemExit: not a task's failure
         results[name] = SideBySide(error=error) if error is not None else SideBySide(future.result())
     return results
+
+
+def side_by_side_then_write(
+    tasks: Mapping[str, Callable[[], T]], writers: Mapping[str, Callable[[T], Iterable[Any]]], log: Any
+) -> Iterator[Any]:
+    """Runs `tasks` side by side, then each one's writer on its value, in the tasks' order, yielding what the writers
+    yield (an asset step's results). A task or writer that fails is logged (`log.error`) and the others still write;
+    the first failure is raised at the end, so the step fails without losing the rows that were fetched."""
+    failures = []
+    for name, outcome in side_by_side(tasks).items():
+        try:
+            if outcome.error is not None:
+                raise outcome.error
+            yield from writers[name](outcome.value)
+        except Exception as exc:  # noqa: BLE001 - kept and raised once the others are written
+            failures.append(exc)
+            log.error(f"{name} failed ({type(exc).__name__}: {exc}); the others' results are kept")
+    if failures:
+        raise failures[0]
 
 
 class Fetcher:

@@ -204,7 +204,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     overlap instead of queueing one step after the other. One failing never loses the other's rows.
     """
     from impact_pipeline.defs.gates.resources import preload_for_gates
-    from impact_pipeline.lib.fetching import process_limits, side_by_side
+    from impact_pipeline.lib.fetching import process_limits, side_by_side_then_write
 
     # The gates of these tables validate new rows (stats_page_checks keeps every check): GX's import overlaps the
     # wait for the forges' and pages' answers.
@@ -219,21 +219,11 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     if REPOSITORY_ACTIVITY.key in selected:
         years = [int(k) for k in context.partition_keys]
         tasks["repository_activity"] = lambda: _fetch_activity(quality, warehouse.work_dir, startups, years, limits)
-        writers["repository_activity"] = lambda fetched: _write_activity(context, warehouse, years, *fetched)
+        writers["repository_activity"] = lambda fetched: [_write_activity(context, warehouse, years, *fetched)]
     if STATS_PAGE_CHECKS.key in selected:
         tasks["stats_page_checks"] = lambda: _fetch_page_checks(quality, warehouse.work_dir, startups, limits)
-        writers["stats_page_checks"] = lambda fetched: _write_page_checks(context, warehouse, *fetched)
-    failures = []
-    for name, outcome in side_by_side(tasks).items():
-        try:
-            if outcome.error is not None:
-                raise outcome.error
-            yield writers[name](outcome.value)
-        except Exception as exc:
-            failures.append(exc)
-            context.log.error(f"{name} failed ({type(exc).__name__}: {exc}); the other asset's results are kept")
-    if failures:
-        raise failures[0]
+        writers["stats_page_checks"] = lambda fetched: [_write_page_checks(context, warehouse, *fetched)]
+    yield from side_by_side_then_write(tasks, writers, context.log)
 
 
 def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict], years: list[int], limits):

@@ -64,7 +64,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
     overlap under the process's fetch limits instead of one set queueing behind the other. One failing never loses
     the other's rows.
     """
-    from impact_pipeline.lib.fetching import side_by_side
+    from impact_pipeline.lib.fetching import side_by_side_then_write
 
     selected = context.selected_asset_keys
     read = [key in selected for key in _READ_TOGETHER]
@@ -84,17 +84,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             ).fetchall()
         tasks["usage_source_proposals"] = lambda: _discover(usage, warehouse, pages)
         writers["usage_source_proposals"] = lambda found: _write_proposals(context, warehouse, found)
-    failures = []
-    for name, outcome in side_by_side(tasks).items():
-        try:
-            if outcome.error is not None:
-                raise outcome.error
-            yield from writers[name](outcome.value)
-        except Exception as exc:
-            failures.append(exc)
-            context.log.error(f"{name} failed ({type(exc).__name__}: {exc}); the other's results are kept")
-    if failures:
-        raise failures[0]
+    yield from side_by_side_then_write(tasks, writers, context.log)
 
 
 def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[str, str]):
