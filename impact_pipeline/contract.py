@@ -232,6 +232,8 @@ USAGE_OBSERVATIONS = Table(
         C("is_stock", "BOOLEAN", "True for a stock since launch (est_periode=false): never a yearly flow.", True),
         C("evidence_url", "VARCHAR", "Public page a person can open to check the figure (http(s)), or NULL."),
         C("fetched_at", "TIMESTAMP", "When the source was read (UTC).", True),
+        C("not_computed", "BOOLEAN", "True when the source reports 0 for a metric it did not compute (Matomo nb_users or "
+          "nb_uniq_visitors = 0 beside visits > 0): kept for the record, never a measure."),
     ),
 )
 
@@ -269,6 +271,11 @@ YEARLY_REACH = Table(
         C("note", "VARCHAR", "How the figure was derived (period attribution, sums)."),
         C("period_start", "DATE", "First day the figure covers."),
         C("period_end", "DATE", "Last day the figure covers."),
+        C("lower_bound", "BOOLEAN", "True when the periods summed do not cover the whole year: at least this many."),
+        C("coverage", "VARCHAR", "What a lower bound covers, e.g. 'May–December'; NULL when the year is covered."),
+        C("last_uncovered_day", "DATE", "Last day of the year no period covers (a lower bound); NULL when covered."),
+        C("top_figure", "VARCHAR", "JSON of the top-ranked figure when it has no public evidence URL and this public "
+          "figure, ranked lower, decides instead; NULL otherwise."),
     ),
     key=("startup_id", "year"),
 )

@@ -197,7 +197,8 @@ def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criter
                  "evidence_url": public_http_url(url)}
                 for sid, y, v, url in volumes
             ]
-        rows = rule(observations, ranking, lambda url: public_http_url(url) is not None)
+        rows = rule(observations, ranking, lambda url: public_http_url(url) is not None,
+                    threshold=float(config.min_yearly_reach))
         _replace_all(con, contract.YEARLY_REACH, rows)
     by_rank: dict[str, int] = {}
     for r in rows:

@@ -1,8 +1,10 @@
 """Criterion (b), significant impact, as SQL over `yearly_reach` and `usage_source_status`.
 
-pass: the year's best figure meets the threshold (criteria config) and has a public evidence URL;
-fail: it is below the threshold; unknown: no figure (saying why: no source, a source down, no data for
-the year), or a figure meeting the threshold without a public evidence URL.
+pass: the year's deciding figure (`yearly_reach`: the best-ranked one, or the best-ranked public one meeting the
+threshold when the best has no public URL) meets the threshold (criteria config) and has a public evidence URL;
+fail: it is below the threshold (a lower bound only when the months it does not cover precede the service's first
+phase); unknown: no figure (saying why: no source, a source down, no data for the year), a lower bound below the
+threshold with months missing while the service existed, or a figure meeting the threshold without a public URL.
 
 The verdicts are computed in DuckDB: `yearly_reach` (one row per service-year with a figure) and the
 source statuses (one row per service) are judged once into small temp tables, and the evaluation joins
@@ -26,8 +28,10 @@ _NO_REACH = (
     "SELECT NULL::VARCHAR AS startup_id, NULL::INTEGER AS year, NULL::DOUBLE AS value, NULL::VARCHAR AS unit, "
     "NULL::VARCHAR AS kind, NULL::VARCHAR AS evidence_rank, NULL::VARCHAR AS source, NULL::VARCHAR AS source_ref, "
     "NULL::VARCHAR AS evidence_url, NULL::BOOLEAN AS upper_bound, NULL::INTEGER AS n_candidates, "
-    "NULL::VARCHAR AS note, NULL::DATE AS period_start, NULL::DATE AS period_end WHERE false"
+    "NULL::VARCHAR AS note, NULL::DATE AS period_start, NULL::DATE AS period_end, NULL::BOOLEAN AS lower_bound, "
+    "NULL::VARCHAR AS coverage, NULL::DATE AS last_uncovered_day, NULL::VARCHAR AS top_figure WHERE false"
 )
+_NO_PHASES = "SELECT NULL::VARCHAR AS startup_id, NULL::DATE AS start_date WHERE false"
 _NO_STATUS = (
     "SELECT NULL::VARCHAR AS startup_id, NULL::VARCHAR AS source, NULL::VARCHAR AS source_ref, "
     "NULL::VARCHAR AS status, NULL::VARCHAR AS error WHERE false"
@@ -57,6 +61,8 @@ WITH reach AS (
     SELECT r.startup_id, r.year::INTEGER AS year, r.value::DOUBLE AS value, r.unit, r.kind, r.source, r.source_ref,
            r.evidence_url, r.evidence_rank, coalesce(r.upper_bound, false) AS upper_bound, r.note,
            r.n_candidates::INTEGER AS n_candidates,
+           coalesce(r.lower_bound, false) AS lower_bound, r.coverage, CAST(r.last_uncovered_day AS DATE) AS uncovered_until,
+           r.top_figure, f.first_start,
            p.url IS NOT NULL AS public,
            CASE WHEN r.kind = 'users' THEN 'people' ELSE _b_text(r.kind) END AS words,
            _b_describe(r.source, r.source_ref) AS place,
@@ -64,31 +70,51 @@ WITH reach AS (
            CAST(CAST(r.period_end AS DATE) AS VARCHAR) AS day_end
     FROM reach r
     LEFT JOIN _b_public p ON p.url = r.evidence_url
+    LEFT JOIN (SELECT startup_id, min(CAST(start_date AS DATE)) AS first_start FROM ({phases}) GROUP BY startup_id) f
+           ON f.startup_id = r.startup_id
 ), figures AS (
     SELECT *,
            CASE WHEN day_start IS NOT NULL AND day_end IS NOT NULL THEN day_start || '/' || day_end END AS period,
            CASE
                WHEN upper_bound THEN format('at most {} {} in {} ({}; {})', _b_fmt(value), words, year, _b_text(note), place)
                WHEN evidence_rank = 'declared' THEN format('{} {} in {} ({})', _b_fmt(value), words, year, place)
-               ELSE format('{} {} in {} ({}{})', _b_fmt(value),
+               ELSE format('{}{} {} in {} ({}{})', CASE WHEN lower_bound THEN 'at least ' ELSE '' END, _b_fmt(value),
                            CASE WHEN kind = 'users' THEN 'people' ELSE 'yearly ' || words END, year, place,
-                           CASE WHEN day_start IS NULL OR day_end IS NULL
+                           CASE WHEN lower_bound THEN format('; figures cover {} only', _b_text(coverage))
+                                WHEN day_start IS NULL OR day_end IS NULL
                                      OR day_start || '/' || day_end = format('{}-01-01/{}-12-31', year, year) THEN ''
                                 ELSE ', 12 months ' || day_start || '→' || day_end END)
-           END AS figure
+           END AS figure,
+           -- A lower bound below the threshold fails only when the days no figure covers precede the service.
+           lower_bound AND NOT coalesce(uncovered_until < first_start, false) AS undecided
     FROM parts
 )
 SELECT f.startup_id, f.year,
-       CASE WHEN f.value < c.threshold THEN 'fail' WHEN NOT f.public THEN 'unknown' ELSE 'pass' END AS verdict,
-       CASE WHEN f.value < c.threshold THEN format('(b) fails: {} is below the threshold of {}.', f.figure, c.limit_text)
+       CASE WHEN f.value < c.threshold AND f.undecided THEN 'unknown' WHEN f.value < c.threshold THEN 'fail'
+            WHEN NOT f.public THEN 'unknown' ELSE 'pass' END AS verdict,
+       CASE WHEN f.value < c.threshold AND f.undecided
+                 THEN format('(b) unknown: {} is below the threshold of {}, but the months not covered {}.',
+                             f.figure, c.limit_text,
+                             CASE WHEN f.first_start IS NULL THEN 'cannot be compared with the service''s first phase (none known)'
+                                  ELSE format('are not all before the service''s first phase ({})', f.first_start) END)
+            WHEN f.value < c.threshold AND f.lower_bound
+                 THEN format('(b) fails: {} is below the threshold of {} (the months not covered precede the service''s '
+                             'first phase, {}).', f.figure, c.limit_text, f.first_start)
+            WHEN f.value < c.threshold THEN format('(b) fails: {} is below the threshold of {}.', f.figure, c.limit_text)
             WHEN NOT f.public THEN format('(b) unknown: {} meets the threshold of {} but has no public evidence URL.',
                                           f.figure, c.limit_text)
+            WHEN f.top_figure IS NOT NULL
+                 THEN format('(b) pass: {} meets the threshold of {} (evidence: {}); the top-ranked figure, {} {} ({} {}), '
+                             'has no public evidence URL.', f.figure, c.limit_text, f.evidence_url,
+                             _b_fmt(f.top_figure->>'value'), _b_text(f.top_figure->>'kind'),
+                             _b_text(f.top_figure->>'source'), _b_text(f.top_figure->>'source_ref'))
             ELSE format('(b) pass: {} meets the threshold of {} (evidence: {}).', f.figure, c.limit_text, f.evidence_url)
        END AS reason,
        json_object('value', f.value, 'unit', f.unit, 'kind', f.kind, 'threshold', c.threshold, 'source', f.source,
                    'source_ref', f.source_ref, 'evidence_url', CASE WHEN f.public THEN f.evidence_url END,
                    'evidence_rank', f.evidence_rank, 'period', f.period, 'upper_bound', f.upper_bound, 'year', f.year,
-                   'note', f.note, 'n_candidates', f.n_candidates) AS evidence
+                   'note', f.note, 'n_candidates', f.n_candidates, 'lower_bound', f.lower_bound, 'coverage', f.coverage,
+                   'first_phase_start', CAST(f.first_start AS VARCHAR), 'top_figure', f.top_figure::JSON) AS evidence
 FROM figures f CROSS JOIN _b_config c
 """
 
@@ -159,7 +185,8 @@ def criterion_b_sql(con, keys: str, config: CriteriaConfig) -> str:
     urls = [u for (u,) in con.execute(f"SELECT DISTINCT evidence_url FROM ({reach}) WHERE evidence_url IS NOT NULL").fetchall()]
     con.execute("CREATE OR REPLACE TEMP TABLE _b_public AS SELECT unnest(?::VARCHAR[]) AS url",
                 [[u for u in urls if public_http_url(u) is not None]])
-    con.execute(_REACH.replace("{source}", reach))
+    phases = "SELECT startup_id, start_date FROM startup_phases" if _table_exists(con, "startup_phases") else _NO_PHASES
+    con.execute(_REACH.replace("{source}", reach).replace("{phases}", phases))
     con.execute(_RUNS.replace("{source}", status))
     return _SELECT.replace("{keys}", keys)
 

@@ -4,7 +4,8 @@ Shapes (documented by Matomo): one period answers `{"nb_visits": …, "nb_uniq_v
 periods answer an object keyed by period (`{"2023": {…}, "2024": {…}}`, months `"2024-01"`), an empty
 period is `[]`; errors come back with HTTP 200 as `{"result": "error", "message": …}`. Unique visitors are
 usually not computed for year periods: yearly `nb_visits` is the measure, monthly uniques are summed
-later and flagged as an upper bound.
+later and flagged as an upper bound. `nb_users` is 0 unless the site uses User-ID (the common case), and
+`nb_uniq_visitors` 0 when not processed: a 0 beside visits > 0 is kept, flagged `not_computed`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from impact_pipeline.defs.usage.observations import Observation, Parsed, SourceError, period_bounds
+from impact_pipeline.defs.usage.observations import Observation, Parsed, SourceError, parse_number, period_bounds
 
 _PERIOD_KEY = re.compile(r"^\d{4}(-\d{2})?(-\d{2})?$")
 # Metrics kept, with the unit they count.
 METRICS = {"nb_visits": "visits", "nb_uniq_visitors": "visitors", "nb_users": "users"}
+# Metrics that read 0 when Matomo did not compute them (no User-ID; uniques not processed for the period):
+# 0 beside visits > 0 is "not computed", not a measure.
+NOT_COMPUTED_WHEN_ZERO = ("nb_users", "nb_uniq_visitors")
 
 
 def instance_name(base_url: str) -> str:
@@ -98,6 +102,7 @@ def parse_visits_summary(
             continue
         end = min(end, today)  # the running period is partial: say so with its real end
         url = evidence_url(start.year) if callable(evidence_url) else evidence_url
+        visits, _ = parse_number(values.get("nb_visits"))
         for metric, unit in METRICS.items():
             raw = values.get(metric)
             if raw is None:
@@ -113,5 +118,7 @@ def parse_visits_summary(
             parsed.observations.append(Observation(
                 startup_id=startup_id, source="matomo", source_ref=source_ref, indicator=metric, value=value,
                 unit=unit, period_start=start, period_end=end, evidence_url=url, fetched_at=fetched_at,
+                # Matomo prints 0 users without User-ID, 0 uniques when it does not compute them for the period.
+                not_computed=metric in NOT_COMPUTED_WHEN_ZERO and value == 0 and bool(visits),
             ))
     return parsed

@@ -34,6 +34,7 @@ class Observation:
     is_stock: bool = False
     evidence_url: str | None = None
     fetched_at: str | None = None
+    not_computed: bool = False  # the source printed 0 for a metric it does not compute: never a measure
 
     def row(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,10 +1,12 @@
-"""Yearly reach: the best figure per service and year, by an explicit evidence ranking.
+"""Yearly reach: the figure that decides each service's year, by an explicit evidence ranking.
 
-Pure rules over the observations (no Dagster, no I/O): targets and stocks never count; a figure covers a
-year when its period is a calendar year, or a 12-month period (360–366 days) attributed to the calendar
-year holding most of its days (no prorating: the figure is shown with its real period); shorter periods
-are summed when they tile the whole calendar year without overlap (sums of unique visitors are an upper
-bound); longer periods are not yearly figures.
+Pure rules over the observations (no Dagster, no I/O): targets, stocks and metrics the source did not compute
+never count; a figure covers a year when its period is a calendar year, or a 12-month period (360–366 days)
+attributed to the calendar year holding most of its days (no prorating: the figure is shown with its real
+period). Shorter periods inside a calendar year are summed (sums of unique visitors are an upper bound); when
+they do not cover the whole year the sum is a lower bound, with the months it covers and the last day no period
+covers (criterion (b) tells "the service did not exist yet" from "figures are missing"). Longer periods are not
+yearly figures.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ PEOPLE_UNITS = ("users", "visitors")
 FLOW_UNITS = ("visits", "uses")
 
 COLUMNS = ["startup_id", "year", "value", "unit", "kind", "evidence_rank", "source", "source_ref", "evidence_url",
-           "upper_bound", "n_candidates", "note", "period_start", "period_end"]
+           "upper_bound", "n_candidates", "note", "period_start", "period_end", "lower_bound", "coverage",
+           "last_uncovered_day", "top_figure"]
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,9 @@ class Candidate:
     period_start: date
     period_end: date
     indicator: str
+    lower_bound: bool = False  # the periods do not cover the whole year: at least this many
+    coverage: str | None = None  # what the periods cover, when not the whole year ("May–December")
+    last_uncovered_day: date | None = None
 
 
 def _d(value: Any) -> date | None:
@@ -75,13 +83,66 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def _ranges(days: list[tuple[date, date]]) -> list[tuple[date, date]]:
+    """Sorted, merged day ranges (touching ranges join)."""
+    merged: list[tuple[date, date]] = []
+    for a, b in sorted(days):
+        if merged and a <= merged[-1][1] + timedelta(days=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _describe_range(a: date, b: date) -> str:
+    """`May–December` when the range is whole months, else ISO days."""
+    month_end = (b + timedelta(days=1)).day == 1
+    if a.day == 1 and month_end:
+        return _MONTH_NAMES[a.month - 1] if a.month == b.month else f"{_MONTH_NAMES[a.month - 1]}–{_MONTH_NAMES[b.month - 1]}"
+    return f"{a}→{b}"
+
+
+def _sum_inside(sid, source, ref, indicator, unit, year, rows) -> Candidate | None:
+    """The sum of the periods inside `year`; a lower bound when they leave days uncovered; None when they overlap
+    (two figures for the same days cannot be added)."""
+    rows = sorted(rows, key=lambda r: (r["_start"], r["_end"]))
+    if any(rows[i + 1]["_start"] <= rows[i]["_end"] for i in range(len(rows) - 1)):
+        return None
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    covered = _ranges([(r["_start"], r["_end"]) for r in rows])
+    full = covered == [(first, last)]
+    uncovered, cursor = [], first
+    for a, b in covered:
+        if a > cursor:
+            uncovered.append((cursor, a - timedelta(days=1)))
+        cursor = b + timedelta(days=1)
+    if cursor <= last:
+        uncovered.append((cursor, last))
+    total = float(sum(r["value"] for r in rows))
+    evidence = next((r.get("evidence_url") for r in rows if r.get("evidence_url")), None)
+    people = unit in PEOPLE_UNITS
+    coverage = None if full else ", ".join(_describe_range(a, b) for a, b in covered)
+    note = (f"sum of {len(rows)} {'monthly ' if len(rows) == 12 else ''}{indicator} figures for {year}"
+            + ("" if full else f", a lower bound: the figures cover {coverage} only")
+            + (", an upper bound: a person returning in several periods is counted each time" if people else ""))
+    return Candidate(
+        startup_id=sid, year=year, value=total, unit=unit, kind=_kind(unit),
+        rank="monthly_uniques_upper_bound" if people else "measured_uses", source=source, source_ref=ref,
+        evidence_url=evidence, upper_bound=people, note=note,
+        period_start=first if full else covered[0][0], period_end=last if full else covered[-1][1],
+        indicator=indicator or "", lower_bound=not full, coverage=coverage,
+        last_uncovered_day=uncovered[-1][1] if uncovered else None,
+    )
+
+
 def candidates(observations: list[dict[str, Any]]) -> list[Candidate]:
     """Every yearly figure the observations support, with its evidence rank."""
     out: list[Candidate] = []
     groups: dict[tuple, list[dict]] = {}
     for o in observations:
         unit = o.get("unit")
-        if o.get("is_target") or o.get("is_stock") or unit not in (*PEOPLE_UNITS, *FLOW_UNITS):
+        if (o.get("is_target") or o.get("is_stock") or o.get("not_computed") is True
+                or unit not in (*PEOPLE_UNITS, *FLOW_UNITS)):
             continue
         start, end, value = _d(o.get("period_start")), _d(o.get("period_end")), o.get("value")
         if start is None or end is None or value is None or value != value or end < start:
@@ -99,47 +160,48 @@ def candidates(observations: list[dict[str, Any]]) -> list[Candidate]:
             rank = "declared" if declared else "measured_users" if unit in PEOPLE_UNITS else "measured_uses"
             out.append(Candidate(year=year, value=float(value), rank=rank, upper_bound=False, note=note,
                                  period_start=start, period_end=end, **base))
-        elif total < 360 and not declared:
+        elif total < 360 and not declared and start.year == end.year:  # a period across two years is in neither
             key = (o["startup_id"], o["source"], o["source_ref"], o.get("indicator"), unit, year)
             groups.setdefault(key, []).append({**o, "_start": start, "_end": end})
-    for (sid, source, ref, indicator, unit, year), rows in groups.items():
-        rows.sort(key=lambda r: r["_start"])
-        first, last = date(year, 1, 1), date(year, 12, 31)
-        clipped = [(max(r["_start"], first), min(r["_end"], last)) for r in rows]
-        days = sum((b - a).days + 1 for a, b in clipped)
-        # Must tile the year: no overlap, no gap, nothing outside it.
-        tiles = (clipped[0][0] == first and clipped[-1][1] == last and days == (last - first).days + 1
-                 and all(clipped[i + 1][0] == clipped[i][1] + timedelta(days=1) for i in range(len(clipped) - 1))
-                 and all(r["_start"] >= first and r["_end"] <= last for r in rows))
-        if not tiles:
-            continue
-        total = float(sum(r["value"] for r in rows))
-        evidence = next((r.get("evidence_url") for r in rows if r.get("evidence_url")), None)
-        people = unit in PEOPLE_UNITS
-        note = (f"sum of {len(rows)} {'monthly ' if len(rows) == 12 else ''}{indicator} figures for {year}"
-                + (", an upper bound: a person returning in several periods is counted each time" if people else ""))
-        out.append(Candidate(
-            startup_id=sid, year=year, value=total, unit=unit, kind=_kind(unit),
-            rank="monthly_uniques_upper_bound" if people else "measured_uses", source=source, source_ref=ref,
-            evidence_url=evidence, upper_bound=people, note=note, period_start=first, period_end=last,
-            indicator=indicator or "",
-        ))
+    for key, rows in groups.items():
+        summed = _sum_inside(*key, rows)
+        if summed is not None:
+            out.append(summed)
     return out
 
 
+def _describe(c: Candidate) -> dict[str, Any]:
+    return {"value": c.value, "unit": c.unit, "kind": c.kind, "evidence_rank": c.rank, "source": c.source,
+            "source_ref": c.source_ref, "period": f"{c.period_start}/{c.period_end}", "lower_bound": c.lower_bound,
+            "note": c.note}
+
+
 def yearly_reach(observations: list[dict[str, Any]], ranking: tuple[str, ...] = DEFAULT_RANKING,
-                 is_public: Any = None) -> list[dict[str, Any]]:
+                 is_public: Any = None, threshold: float | None = None) -> list[dict[str, Any]]:
     """One row per (service, year): the best-ranked figure; within a rank, one with a public evidence URL,
-    then the largest (each figure is a measure of the same service's reach), then by source for determinism."""
+    then the largest (each figure is a measure of the same service's reach), then by source for determinism.
+
+    With `threshold`: when the best figure has no public evidence URL (it cannot pass (b)), the best-ranked
+    figure that has one and meets the threshold decides instead, and `top_figure` describes the one set aside.
+    """
+    import json
+
     order = {r: i for i, r in enumerate(ranking)}
     is_public = is_public or (lambda url: bool(url))
     by_key: dict[tuple[str, int], list[Candidate]] = {}
     for c in candidates(observations):
         if c.rank in order:
             by_key.setdefault((c.startup_id, c.year), []).append(c)
+
+    def rank(c: Candidate) -> tuple:
+        return (order[c.rank], not is_public(c.evidence_url), -c.value, c.source, c.source_ref, c.indicator)
+
     rows = []
     for (sid, year), cands in sorted(by_key.items()):
-        best = min(cands, key=lambda c: (order[c.rank], not is_public(c.evidence_url), -c.value, c.source, c.source_ref, c.indicator))
+        best = top = min(cands, key=rank)
+        if threshold is not None and not is_public(top.evidence_url):
+            public = [c for c in cands if is_public(c.evidence_url) and c.value >= threshold]
+            best = min(public, key=rank) if public else top
         others = sorted({f"{c.rank} {_fmt(c.value)} {c.kind} ({c.source})" for c in cands if c is not best})
         note = best.note + (f"; other figures: {', '.join(others)}" if others else "")
         rows.append({
@@ -147,5 +209,7 @@ def yearly_reach(observations: list[dict[str, Any]], ranking: tuple[str, ...] = 
             "evidence_rank": best.rank, "source": best.source, "source_ref": best.source_ref,
             "evidence_url": best.evidence_url, "upper_bound": best.upper_bound, "n_candidates": len(cands),
             "note": note, "period_start": best.period_start, "period_end": best.period_end,
+            "lower_bound": best.lower_bound, "coverage": best.coverage, "last_uncovered_day": best.last_uncovered_day,
+            "top_figure": json.dumps(_describe(top), ensure_ascii=False) if top is not best else None,
         })
     return rows

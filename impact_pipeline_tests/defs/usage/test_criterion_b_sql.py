@@ -24,7 +24,8 @@ def con(tmp_path):
                           work_dir=str(tmp_path / "work"))
     with warehouse.connect() as con:
         con.execute(
-            "INSERT INTO yearly_reach VALUES ('svc', 2024, 250000, 'visits', 'visits', 'measured_uses', 'matomo', "
+            "INSERT INTO yearly_reach (startup_id, year, value, unit, kind, evidence_rank, source, source_ref, evidence_url, "
+            "upper_bound, n_candidates, note, period_start, period_end) VALUES ('svc', 2024, 250000, 'visits', 'visits', 'measured_uses', 'matomo', "
             "'stats.example.org site 12', 'https://svc.example.org/stats', false, 2, 'nb_visits for the calendar year 2024', ?, ?)",
             [date(2024, 1, 1), date(2024, 12, 31)])
         con.execute("INSERT INTO usage_source_status (startup_id, source, source_ref, status, error, n_observations, n_rejected, "

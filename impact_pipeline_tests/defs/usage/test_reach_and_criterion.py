@@ -65,8 +65,10 @@ def test_monthly_uniques_sum_is_an_upper_bound_and_monthly_visits_an_exact_sum()
     visits = [obs(2000, "visits", s, e - timedelta(days=1)) for s, e in months]
     (row,) = yearly_reach(uniq + visits)
     assert (row["value"], row["evidence_rank"], row["upper_bound"]) == (24000.0, "measured_uses", False)
-    # Eleven months do not make a year.
-    assert yearly_reach(uniq[:11]) == []
+    # Eleven months are a lower bound of the year, saying which months they cover.
+    (row,) = yearly_reach(uniq[:11])
+    assert (row["value"], row["lower_bound"], row["coverage"], row["last_uncovered_day"]) == (
+        66000.0, True, "January–November", date(2024, 12, 31))
 
 
 @pytest.fixture
