@@ -1,7 +1,8 @@
 """Impact datasets (`etalab/schema-impact-service-public-numerique`, v0.5.0): CSV rows → observations.
 
 Each row is validated against the schema's fields (required values, booleans, dates, enums, numbers);
-a malformed row is reported and left out, the rest is kept. Targets (`est_cible=true`) are kept as
+a malformed row (a field missing or invalid, or more fields than the header: an unquoted separator) is reported
+and left out, the rest is kept. Targets (`est_cible=true`) are kept as
 targets and stocks (`est_periode=false`) as stocks, flagged, so that no rule can take them for a
 yearly measure. Discovery lists the data.gouv.fr datasets declaring the schema.
 """
@@ -95,9 +96,16 @@ def parse_impact_csv(
     parsed = Parsed()
     by_service: dict[str, list[Observation]] = {}
     wanted = normalise_name(service_name) if service_name else None
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = reader.line_num  # the file's line (a quoted field may span several)
+        extra = raw.get(None)  # DictReader's restkey: fields beyond the header
         row = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-        if not any(row.values()):
+        if not any(row.values()) and not extra:
+            continue
+        if extra:
+            # An unquoted separator shifts every later field, the service's name included: no value can be trusted.
+            parsed.reject(f"line {line}: {len(header) + len(extra)} fields where the header has {len(header)} "
+                          f"(an unquoted {delimiter!r} in a value?)")
             continue
         if wanted and normalise_name(row["nom_service_public_numerique"]) != wanted:
             continue

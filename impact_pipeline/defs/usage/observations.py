@@ -123,15 +123,19 @@ def parse_day(value: Any) -> date | None:
 
 
 def parse_when(value: Any) -> date | None:
-    """The first day of whatever a dashboard prints: ISO dates or datetimes, `2024`, `2024-03`,
-    `March, 2024`, `mars 2024`, `January 1, 2024`. None when unreadable."""
+    """The first day of whatever a dashboard prints: ISO dates or datetimes, `2024`, `2 024` (a year formatted as a
+    number), `2024-03`, `March, 2024`, `mars 2024`, `January 1, 2024`. None when unreadable."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 1900 <= value <= 2200:
         return date(int(value), 1, 1)
     if not isinstance(value, str):
         return None
     text = value.strip()
+    # A year column formatted as a number: `2 021`, `2\u00a0021`, `2\u202f021` (French), `2,021` (English).
+    grouped = re.fullmatch(r"(\d)[\s\u00a0\u202f\u2009,'](\d{3})", text)
+    if grouped:
+        text = grouped[1] + grouped[2]
     if re.fullmatch(r"\d{4}", text):
-        return date(int(text), 1, 1)
+        return date(int(text), 1, 1) if 1900 <= int(text) <= 2200 else None
     m = re.fullmatch(r"(\d{4})-(\d{2})", text)
     if m:
         return date(int(m[1]), int(m[2]), 1) if 1 <= int(m[2]) <= 12 else None
@@ -175,14 +179,47 @@ def period_bounds(start: date, period: str) -> tuple[date, date]:
 
 # --- JSON paths ----------------------------------------------------------------------------------
 
-_PATH_TOKEN = re.compile(r"\[(-?\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]|([^.\[\]]+)")
+_PATH_TOKEN = re.compile(
+    r"\[\s*([^\]=\"']+?)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\]]*?))\s*\]"  # [field=value]
+    r"|\[(-?\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]|([^.\[\]]+)"
+)
+
+
+def _same(node: Any, wanted: str) -> bool:
+    """A list element's field equals the filter's text: as text, or as numbers (`2024` = `"2024"` = `2024.0`)."""
+    if node is None or isinstance(node, (dict, list)):
+        return False
+    if str(node).strip() == wanted.strip():
+        return True
+    a, b = parse_number(node)[0], parse_number(wanted)[0]
+    return a is not None and a == b
 
 
 def json_path(document: Any, path: str) -> Any:
-    """The value at a dotted path: `stats.visits`, `data[0].value`, `years["2024"].total`. KeyError if absent."""
+    """The value at a path; KeyError if absent. The grammar (steps joined by `.`):
+
+    - `name`: the key of an object (`stats.visits`); `["any key"]` or `['any key']` for keys with dots or spaces;
+    - `[2]`, `[-1]`: an element of a list;
+    - `[field=value]`: the first element of a list whose `field` (itself a path) equals `value`, as text or as a
+      number (`data[annee=2024].valeur`, `series[meta.year="2024"].total`).
+    """
     node = document
     for m in _PATH_TOKEN.finditer(path):
-        index, dq, sq, name = m.groups()
+        field_, fdq, fsq, fraw, index, dq, sq, name = m.groups()
+        if field_ is not None:
+            wanted = fdq if fdq is not None else fsq if fsq is not None else fraw
+            if not isinstance(node, list):
+                raise KeyError(f"[{field_}={wanted}] on a {type(node).__name__}")
+            for item in node:
+                try:
+                    if _same(json_path(item, field_), wanted):
+                        node = item
+                        break
+                except KeyError:
+                    continue
+            else:
+                raise KeyError(f"no element with {field_} = {wanted}")
+            continue
         if index is not None:
             if not isinstance(node, list):
                 raise KeyError(f"[{index}] on a {type(node).__name__}")

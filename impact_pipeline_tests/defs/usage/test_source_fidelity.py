@@ -196,3 +196,85 @@ def test_a_public_lower_ranked_figure_decides_a_pass_when_the_top_one_has_no_pub
     assert passed["evidence"]["evidence_url"] == EVIDENCE
     assert passed["evidence"]["top_figure"]["value"] == 410000.0  # the evidence lists both
     assert got[(2024, "svc-low")]["verdict"] == "unknown"
+
+
+# -- 14.3: bespoke JSON with list filters, string values and nested keys -----------------------------------------
+
+
+def test_json_value_paths_with_a_year_filter_string_values_and_nested_keys(tmp_path, local_server):
+    # A service's open-data stats file: one element per year, values printed with French grouping.
+    local_server.add("/stats.json", Route(body={
+        "service": "Svc",
+        "mise_a_jour": "2026-02-01",
+        "data": [
+            {"annee": 2023, "valeur": "1 234 567", "unite": "démarches"},
+            {"annee": "2024", "valeur": "2\u202f345\u202f678", "unite": "démarches"},
+            {"annee": 2025, "valeur": "n.c.", "unite": "démarches"},
+        ],
+        "cumul": {"usagers": {"depuis_lancement": {"total": "9 876 543"}}},
+    }))
+    url = local_server.url("/stats.json")
+    collected = _collect(tmp_path, {
+        "svc": [{"type": "json", "url": url, "value_path": "data[annee={year}].valeur", "unit": "uses", "name": "stats"}],
+        "svc-nested": [{"type": "json", "url": url, "value_path": "cumul.usagers.depuis_lancement.total", "unit": "users",
+                        "year": 2025, "name": "stats"}],
+    })
+    figures = sorted((o["startup_id"], o["period_start"].year, o["value"]) for o in collected.observations)
+    assert figures == [("svc", 2023, 1234567.0), ("svc", 2024, 2345678.0), ("svc-nested", 2025, 9876543.0)]
+    (run,) = [r for r in collected.runs if r.startup_id == "svc"]
+    assert run.problems == ["data[annee=2025].valeur: 'n.c.' is not a non-negative number"]
+
+
+def test_json_path_grammar():
+    from impact_pipeline.defs.usage.observations import json_path
+
+    doc = {"series": [{"meta": {"year": 2024}, "total": 7}], "a.b": {"c d": [1, 2, 3]}}
+    assert json_path(doc, 'series[meta.year="2024"].total') == 7
+    assert json_path(doc, "series[meta.year=2024.0].total") == 7  # numbers compare as numbers
+    assert json_path(doc, '["a.b"][\'c d\'][-1]') == 3
+    with pytest.raises(KeyError, match="no element with meta.year = 2023"):
+        json_path(doc, "series[meta.year=2023].total")
+
+
+# -- 14.4: a Metabase year column formatted as a number ---------------------------------------------------------
+
+
+def test_metabase_year_column_formatted_with_a_thousands_separator_is_the_year(tmp_path, local_server):
+    uuid = "0b7c6f1e-2d3a-4c5b-8e9f-a1b2c3d4e5f6"
+    # `/api/public/card/<uuid>/query/json`: a list of rows keyed by column display name; Metabase formats an integer
+    # "Année" column with the viewer's grouping (space, no-break space, narrow no-break space).
+    local_server.add(f"/api/public/card/{uuid}/query/json", Route(body=[
+        {"Année": "2 021", "Usagers uniques": "312 450"},
+        {"Année": "2\u00a0022", "Usagers uniques": "401 122"},
+        {"Année": "2\u202f023", "Usagers uniques": "455 901"},
+        {"Année": "2,024", "Usagers uniques": "1,020,334"},
+    ]))
+    question = local_server.url(f"/public/question/{uuid}")
+    collected = _collect(tmp_path, {"svc": [{"type": "metabase", "question_url": question, "date_column": "Année",
+                                             "value_column": "Usagers uniques", "period": "year", "unit": "users",
+                                             "evidence_url": EVIDENCE}]})
+    got = [(o["period_start"], o["period_end"], o["value"]) for o in collected.observations]
+    assert got == [(date(2021, 1, 1), date(2021, 12, 31), 312450.0), (date(2022, 1, 1), date(2022, 12, 31), 401122.0),
+                   (date(2023, 1, 1), date(2023, 12, 31), 455901.0), (date(2024, 1, 1), date(2024, 12, 31), 1020334.0)]
+    (run,) = collected.runs
+    assert (run.status, run.n_rejected) == ("ok", 0)
+
+
+# -- 14.7: an impact CSV row with more fields than the header ---------------------------------------------------
+
+
+def test_an_impact_csv_row_with_an_extra_field_is_reported_not_kept(tmp_path, local_server):
+    header = HEADER + ",code_insee,dataviz_wish,commentaires"
+    csv = "\n".join([
+        header,
+        "DINUM,Svc,Nombre de demandes,152300,unité,false,usage,annuelle,2023-12-31,true,2023-01-01,true,script,,barchart,",
+        # An unquoted comma in the comment: one field more than the header.
+        "DINUM,Svc,Nombre de demandes,990000,unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script,,barchart,hausse, forte",
+        'DINUM,Svc,Nombre de demandes,160000,unité,false,usage,annuelle,2025-12-31,true,2025-01-01,true,script,,barchart,"quoted, fine"',
+    ]) + "\n"
+    local_server.add("/impact.csv", Route(body=csv, headers={"Content-Type": "text/csv"}))
+    collected = _collect(tmp_path, {"svc": [{"type": "impact_csv", "url": local_server.url("/impact.csv"), "name": "f"}]})
+    assert sorted((o["period_end"].year, o["value"]) for o in collected.observations) == [(2023, 152300.0), (2025, 160000.0)]
+    (run,) = collected.runs
+    assert (run.n_observations, run.n_rejected) == (2, 1)
+    assert run.problems == ["line 3: 17 fields where the header has 16 (an unquoted ',' in a value?)"]
