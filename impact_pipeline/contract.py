@@ -371,6 +371,8 @@ REPOSITORY_ACTIVITY = Table(
         C("reason", "VARCHAR", "Why the figures are missing or partial, in words."),
         C("fetched_at", "TIMESTAMP", "When the forge was asked (UTC).", True),
         C("api_url", "VARCHAR", "Forge API URL of the repository (no token)."),
+        C("scope", "VARCHAR", "repository, or owner: an organisation, user or group address, read over its public "
+          "repositories (a weak signal: the owner may host other products)."),
     ),
     key=("startup_id", "year"),
 )

@@ -307,6 +307,11 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
         ("b.a_commits IS NULL", unknown,
          _cat("'commits'", *on_repo, "' unknown ('", "_c_str(b.a_status)", "': '",
               "_c_str(coalesce(nullif(b.a_reason, ''), b.a_status))", "')'"), 1),
+        # An owner's address (organisation, user, group): its other products may be the ones evolving.
+        (f"b.a_commits >= {commits_min} AND b.a_scope = 'owner'", pass_,
+         _cat("CASE WHEN coalesce(b.a_lower_bound, FALSE) THEN 'at least ' ELSE '' END", "CAST(b.a_commits AS VARCHAR)",
+              "' commits'", "' in '", "b.year_text", "' over the public repositories of '", "_c_str(b.a_repo)",
+              "' (weak signal: the owner may host other products)'"), 2),
         (f"b.a_commits >= {commits_min}", pass_,
          _cat("CASE WHEN coalesce(b.a_lower_bound, FALSE) THEN 'at least ' ELSE '' END", "CAST(b.a_commits AS VARCHAR)",
               "' commits'", *on_repo), 1),
@@ -315,8 +320,9 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
          _cat("CAST(b.a_commits AS VARCHAR)", "' commits'", *on_repo,
               f"CASE WHEN b.a_last_push IS NOT NULL THEN concat(' (last push ', _c_day(b.a_last_push), {archived}, ')') "
               f"ELSE {archived} END"), 1),
-    ], {0: [], 1: [("repo", "b.a_repo"), ("commits_in_year", "b.a_commits"), ("last_push", "_c_day(b.a_last_push)"),
-                   ("archived", "b.a_archived"), ("status", "b.a_status"), ("api_url", "b.a_api_url")]})
+    ], {0: [], **{shape: [("repo", "b.a_repo"), ("commits_in_year", "b.a_commits"), ("last_push", "_c_day(b.a_last_push)"),
+                          ("archived", "b.a_archived"), ("status", "b.a_status"), ("api_url", "b.a_api_url")]
+                  for shape in (1, 2)}}, weak_shape=2)
 
     rule = subs["resources_shared"]
     forge_valid = "(b.f_found AND _c_valid(b.year, b.f_fetched_at))"
@@ -446,7 +452,7 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
                    o.help_reachable::DOUBLE AS help_reachable,
                    a.startup_id IS NOT NULL AS in_activity, a.repo AS a_repo, a.commits_in_year AS a_commits,
                    a.commits_is_lower_bound AS a_lower_bound, a.last_push AS a_last_push, a.archived AS a_archived,
-                   a.status AS a_status, a.reason AS a_reason, a.fetched_at AS a_fetched_at, a.api_url AS a_api_url,
+                   a.status AS a_status, a.reason AS a_reason, a.scope AS a_scope, a.fetched_at AS a_fetched_at, a.api_url AS a_api_url,
                    coalesce(s.f_found, FALSE) AS f_found, s.f_repo, s.f_forge, s.f_public, s.f_status, s.f_fetched_at,
                    CASE WHEN {past} AND year(s.repo_latest_at) >= k.year THEN s.repo_latest ELSE n.repo_chk END AS repo_chk,
                    CASE WHEN s.repo_checks > 0 THEN s.repo_latest_at ELSE s.f_fetched_at END AS repo_visibility_at,

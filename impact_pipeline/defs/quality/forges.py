@@ -29,34 +29,65 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from impact_pipeline.defs.quality.observatoire import is_local_base, safe_segment
 from impact_pipeline.lib.fetching import Fetcher, FetchOutcome, FetchRequest
+from impact_pipeline.lib.http import FetchError
 from impact_pipeline.lib.urls import public_http_url
 
 GITHUB, GITLAB = "github", "gitlab"
 # Self-hosted GitLab instances that do not say "gitlab" in their name.
 KNOWN_GITLAB_HOSTS = frozenset({"framagit.org", "forge.apps.education.fr"})
 _REPO_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+# An owner address (organisation, user, group): one page of its repositories is listed, and in each year the most
+# recently pushed public ones that can hold commits of the year are asked, up to this many (the rest: a lower bound).
+OWNER_PAGE = 100
+OWNER_REPOS_PER_YEAR = 5
 
 
 @dataclass(frozen=True)
 class RepoRef:
-    """A declared repository: which forge, which host, which path (owner/repo or group/…/project)."""
+    """A declared repository: which forge, which host, which path (owner/repo or group/…/project).
+
+    `scope` is `owner` for an organisation, user or group address: its activity is read over the owner's public
+    repositories, a weak signal (the owner may host other products).
+    """
 
     url: str
     forge: str | None  # github, gitlab, or None (another host, or not a repository address)
     host: str
     path: str | None
     problem: str | None = None
+    scope: str = "repository"
 
     @property
     def name(self) -> str:
         return f"{self.host}/{self.path}" if self.path else self.url
 
 
+# What people append to a URL in a free-text field: `…/repo;`, `…/repo.`, `(…/repo)`, `…/repo.git,`.
+_TRAILING = re.compile(r"(?:[\s;,.)>\]'\"]|\.git\b)+$", re.IGNORECASE)
+_LEADING = re.compile(r"^[\s(<\['\"]+")
+
+
+def _normalised(value: str) -> str:
+    text = _LEADING.sub("", value)
+    while True:
+        stripped = _TRAILING.sub("", text).rstrip("/")
+        if stripped.lower().endswith(".git"):
+            stripped = stripped[:-4]
+        if stripped == text:
+            return text
+        text = stripped
+
+
 def parse_repository(value: object) -> RepoRef | None:
-    """The forge and path of a registry `repository` value; None when it is not an http(s) URL."""
-    url = public_http_url(value)
+    """The forge and path of a registry `repository` value; None when it is not an http(s) URL.
+
+    Trailing punctuation and `.git` are dropped; an organisation, user or group address is an `owner` ref.
+    """
+    declared = public_http_url(value)
+    url = public_http_url(_normalised(value)) if isinstance(value, str) else None
     if url is None:
         return None
+    declared = declared or url
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     host = host[4:] if host.startswith("www.") else host
@@ -64,21 +95,28 @@ def parse_repository(value: object) -> RepoRef | None:
     if "-" in segments:  # GitLab UI paths: /group/project/-/tree/main
         segments = segments[: segments.index("-")]
     if segments:
-        segments[-1] = re.sub(r"\.git$", "", segments[-1])
+        segments[-1] = re.sub(r"\.git$", "", segments[-1], flags=re.IGNORECASE)
     if host == "github.com":
+        if segments[:1] == ["orgs"]:  # github.com/orgs/<org>/repositories
+            segments = segments[1:2]
+        if len(segments) == 1 and _REPO_SEGMENT.match(segments[0]):
+            return RepoRef(declared, GITHUB, host, segments[0], scope="owner")
         if len(segments) < 2:
-            return RepoRef(url, None, host, None, "a GitHub organisation or user, not a repository")
+            return RepoRef(declared, None, host, None, "not a GitHub repository or owner address")
         owner, repo = segments[0], segments[1]
         if not (_REPO_SEGMENT.match(owner) and _REPO_SEGMENT.match(repo)):
-            return RepoRef(url, None, host, None, "not a GitHub repository address")
-        return RepoRef(url, GITHUB, host, f"{owner}/{repo}")
+            return RepoRef(declared, None, host, None, "not a GitHub repository address")
+        return RepoRef(declared, GITHUB, host, f"{owner}/{repo}")
     if host == "gitlab.com" or host.startswith("gitlab") or host in KNOWN_GITLAB_HOSTS:
-        if len(segments) < 2:
-            return RepoRef(url, None, host, None, "a GitLab group, not a project")
-        if not all(_REPO_SEGMENT.match(s) for s in segments):
-            return RepoRef(url, None, host, None, "not a GitLab project address")
-        return RepoRef(url, GITLAB, host, "/".join(segments))
-    return RepoRef(url, None, host, "/".join(segments) or None, f"{host} is neither GitHub nor a known GitLab host")
+        if segments[:1] == ["groups"]:  # gitlab.com/groups/<group>/-/…
+            segments = segments[1:]
+            if segments and all(_REPO_SEGMENT.match(s) for s in segments):
+                return RepoRef(declared, GITLAB, host, "/".join(segments), scope="owner")
+        if not segments or not all(_REPO_SEGMENT.match(s) for s in segments):
+            return RepoRef(declared, None, host, None, "not a GitLab project or group address")
+        # One segment is a group; more may be a project or a subgroup (a project answering 404 is asked as a group).
+        return RepoRef(declared, GITLAB, host, "/".join(segments), scope="owner" if len(segments) == 1 else "repository")
+    return RepoRef(declared, None, host, "/".join(segments) or None, f"{host} is neither GitHub nor a known GitLab host")
 
 
 class RateLimitGuard:
@@ -216,6 +254,22 @@ class ForgeApi:
             return f"{path}.json" if path else None
         return f"{base}/projects/{quote(ref.path or '', safe='')}"
 
+    def owner_url(self, ref: RepoRef, api_base: str | None = None) -> str | None:
+        """The owner's repositories, most recently pushed first (one page: the activity is counted up to a cap)."""
+        base = (api_base or self.base).rstrip("/")
+        parts = (ref.path or "").split("/")
+        if self.forge == GITHUB:
+            if self.local:
+                path = self._mirror("users", parts[0], "repos")
+                return f"{path}.json" if path else None
+            # /users/{name}/repos serves organisations too.
+            return f"{base}/users/{parts[0]}/repos?type=owner&sort=pushed&direction=desc&per_page={OWNER_PAGE}"
+        if self.local:
+            path = self._mirror("groups", *parts, "projects")
+            return f"{path}.json" if path else None
+        return (f"{base}/groups/{quote(ref.path or '', safe='')}/projects?include_subgroups=true"
+                f"&order_by=last_activity_at&sort=desc&per_page={OWNER_PAGE}")
+
     def commits_url(self, ref: RepoRef, year: int, api_base: str | None = None) -> str | None:
         """Commits in the year (the mirror keeps one `commits.json` per repository, filtered here)."""
         parts = (ref.path or "").split("/")
@@ -275,7 +329,7 @@ def _count_from(outcome: FetchOutcome, api: ForgeApi, year: int, counts: CountCa
     if api.local:
         try:
             items = result.json()
-        except ValueError:
+        except (ValueError, FetchError):
             return None, False, "the mirror's commits.json is not JSON"
         if not isinstance(items, list):
             return None, False, "the mirror's commits.json is not a list"
@@ -289,7 +343,7 @@ def _count_from(outcome: FetchOutcome, api: ForgeApi, year: int, counts: CountCa
         return None, False, "304 without a stored count"
     try:
         items = result.json()
-    except ValueError:
+    except (ValueError, FetchError):  # FetchResult.json raises FetchError on a non-JSON body
         return None, False, "the commits answer is not JSON"
     if not isinstance(items, list):
         return None, False, "the commits answer is not a list"
@@ -333,6 +387,41 @@ def _metadata(api: ForgeApi, doc: Any) -> dict[str, Any] | None:
     }
 
 
+def _owner_members(api: ForgeApi, host: str, doc: Any) -> list[tuple[RepoRef, dict[str, Any]]] | None:
+    """The public, non-fork repositories of an owner listing, with their metadata; None when it is not a listing."""
+    if not isinstance(doc, list):
+        return None
+    members = []
+    for item in doc:
+        info = _metadata(api, item)
+        if info is None or info["public"] is False:
+            continue
+        if item.get("fork") is True or item.get("forked_from_project"):
+            continue  # a fork's history is mostly its upstream's
+        path = item.get("full_name") if api.forge == GITHUB else item.get("path_with_namespace")
+        if not isinstance(path, str) or not all(_REPO_SEGMENT.match(p) for p in path.split("/")):
+            continue
+        members.append((RepoRef(f"https://{host}/{path}", api.forge, host, path), info))
+    return members
+
+
+def _owner_metadata(members: list[tuple[RepoRef, dict[str, Any]]]) -> dict[str, Any]:
+    """An owner as one repository: its latest push, archived when every repository is, public when one is listed."""
+    pushes = [i["last_push"] for _, i in members if i.get("last_push")]
+    created = [i["created_at"] for _, i in members if i.get("created_at")]
+    return {"last_push": max(pushes) if pushes else None,
+            "archived": all(i.get("archived") is True for _, i in members) if members else None,
+            "public": True if members else None, "created_at": min(created) if created else None}
+
+
+def _json_of(outcome: FetchOutcome) -> tuple[Any, str | None]:
+    """(document, problem): a forge answering 200 with a non-JSON body is that repository's error, not the run's."""
+    try:
+        return outcome.result.json(), None
+    except (ValueError, FetchError) as exc:
+        return None, f"the answer is not JSON ({getattr(exc, 'reason', exc)})"
+
+
 def _outcome_status(outcome: FetchOutcome, guard: RateLimitGuard) -> tuple[str, str | None]:
     if outcome.skipped:
         return "rate_limited", outcome.error.reason if outcome.error else "rate limited"
@@ -346,6 +435,12 @@ def _outcome_status(outcome: FetchOutcome, guard: RateLimitGuard) -> tuple[str, 
     return ("not_modified" if outcome.result.not_modified else "ok"), None
 
 
+def _may_hold(info: dict[str, Any], year: int) -> bool:
+    """Whether a repository can hold commits of `year`: created before its end, pushed to since its start."""
+    return ((not info.get("created_at") or info["created_at"] < f"{year + 1}-01-01")
+            and (not info.get("last_push") or info["last_push"] >= f"{year}-01-01"))
+
+
 def collect_activity(
     repos: list[tuple[str, RepoRef]],
     years: list[int],
@@ -354,11 +449,17 @@ def collect_activity(
     *,
     counts: CountCache | None = None,
     gitlab_self_hosted: bool = True,
+    gitlab_instances: dict[str, str] | None = None,
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Rows (startup_id, year, forge, repo, commits_in_year, last_push, archived, public, status, reason…).
+    """Rows (startup_id, year, forge, repo, commits_in_year, last_push, archived, public, status, reason, scope…).
 
-    Returns the rows and a summary (requests per forge, rate-limit reasons) for the run metadata.
+    A self-hosted GitLab is asked at `https://<host>/api/v4`, or at `gitlab_instances[host]` (a mirror of it).
+
+    An owner address (organisation, user, group) is read over its public repositories: the year's commits are the
+    sum over the most recently pushed ones that can hold commits of the year (up to `OWNER_REPOS_PER_YEAR`; more
+    make the count a lower bound), and the row says it is a weak signal. Returns the rows and a summary (requests
+    per forge, rate-limit reasons) for the run metadata.
     """
     now = now or datetime.now(timezone.utc)
     counts = counts or CountCache(None)
@@ -371,7 +472,9 @@ def collect_activity(
     def api_base(ref: RepoRef) -> str | None:
         api = apis[ref.forge]
         if ref.forge == GITLAB and not api.local and ref.host != "gitlab.com":
-            return f"https://{ref.host}/api/v4" if gitlab_self_hosted else None
+            if not gitlab_self_hosted:
+                return None
+            return (gitlab_instances or {}).get(ref.host) or f"https://{ref.host}/api/v4"
         return api.base
 
     def request(ref: RepoRef, url: str, key: Any) -> FetchRequest:
@@ -380,44 +483,80 @@ def collect_activity(
         return FetchRequest(url, ref.forge, key=key, headers=api.headers(with_token=own_api),
                             allow_local_path=api.local, conditional=not api.local)
 
-    # 1. one metadata request per repository
+    # 1. one metadata request per repository, one listing per owner
     unique: dict[str, RepoRef] = {}
     for _, ref in repos:
         if ref.forge and ref.path:
             unique.setdefault(ref.name, ref)
+    scope = {name: ref.scope for name, ref in unique.items()}  # a GitLab path answering 404 may be a (sub)group
+    members: dict[str, list[tuple[RepoRef, dict[str, Any]]]] = {}
     meta: dict[str, tuple[str, str | None, dict[str, Any] | None, str | None]] = {}  # name → status, reason, meta, url
     meta_etags: dict[str, str] = {}  # name → ETag of the repository answer (a 304 means nothing was pushed since)
-    pending: dict[str, list[FetchRequest]] = {GITHUB: [], GITLAB: []}
-    for name, ref in unique.items():
-        api = apis[ref.forge]
-        if not api.enabled:
-            meta[name] = ("disabled", f"the {ref.forge} source is disabled (empty API URL)", None, None)
-            continue
-        base = api_base(ref)
-        url = api.repo_url(ref, base) if base else None
-        if url is None:
-            meta[name] = ("unsupported", f"{ref.host} is not served by the configured {ref.forge} API", None, None)
-            continue
-        pending[ref.forge].append(request(ref, url, name))
-    for outcome in fetcher.fetch_all(pending[GITHUB] + pending[GITLAB]):
-        forge = outcome.request.source
-        name = outcome.request.key
-        status, reason = _outcome_status(outcome, guards[forge])
-        info = None
-        if outcome.result is not None:
-            try:
-                info = _metadata(apis[forge], outcome.result.json())
-            except ValueError:
-                info = None
-            if info is None:
-                status, reason = "error", "the repository answer is not a JSON object"
-        meta[name] = (status, reason, info, outcome.request.url)
-        if outcome.result is not None and outcome.result.etag:
-            meta_etags[name] = outcome.result.etag
 
-    # 2. commits per (repository, year), skipped when the last push predates the year
+    def read_metadata(asked: list[tuple[str, bool]]) -> None:
+        """(name, as an owner?) pairs, all fetched side by side."""
+        pending = []
+        for name, as_owner in asked:
+            ref = unique[name]
+            api = apis[ref.forge]
+            if not api.enabled:
+                meta[name] = ("disabled", f"the {ref.forge} source is disabled (empty API URL)", None, None)
+                continue
+            base = api_base(ref)
+            url = (api.owner_url(ref, base) if as_owner else api.repo_url(ref, base)) if base else None
+            if url is None:
+                meta[name] = ("unsupported", f"{ref.host} is not served by the configured {ref.forge} API", None, None)
+                continue
+            pending.append(request(ref, url, (name, as_owner)))
+        for outcome in fetcher.fetch_all(pending):
+            forge, (name, as_owner) = outcome.request.source, outcome.request.key
+            status, reason = _outcome_status(outcome, guards[forge])
+            info = None
+            if outcome.result is not None:
+                doc, problem = _json_of(outcome)
+                if as_owner:
+                    listed = _owner_members(apis[forge], unique[name].host, doc)
+                    if listed is not None:
+                        members[name], info, scope[name] = listed, _owner_metadata(listed), "owner"
+                else:
+                    info = _metadata(apis[forge], doc)
+                if info is None:
+                    status, reason = "error", problem or (
+                        "the owner's repository list is not a JSON list" if as_owner else "the repository answer is not a JSON object")
+            meta[name] = (status, reason, info, outcome.request.url)
+            if outcome.result is not None and outcome.result.etag:
+                meta_etags[name] = outcome.result.etag
+
+    read_metadata([(n, r.scope == "owner") for n, r in unique.items()])
+    subgroups = [n for n, r in unique.items() if r.forge == GITLAB and r.scope != "owner" and meta[n][0] == "not_found"]
+    if subgroups:
+        kept = {n: meta[n] for n in subgroups}
+        read_metadata([(n, True) for n in subgroups])
+        for n in subgroups:
+            if n not in members:  # not a group either: the project's own answer stands
+                meta[n] = kept[n]
+
+    # 2. commits per (repository, year), skipped when the last push predates the year; per owner, over its repositories
     commit_results: dict[tuple[str, int], tuple[str, str | None, int | None, bool]] = {}
+    parts: dict[tuple[str, int], list[tuple[str, str | None, int | None, bool]]] = {}
+    owner_counts: dict[tuple[str, int], tuple[int, int]] = {}  # (name, year) → (repositories that may hold it, asked)
     pending = {GITHUB: [], GITLAB: []}
+
+    def plan(name: str, ref: RepoRef, target: RepoRef, year: int, status: str) -> None:
+        url = apis[ref.forge].commits_url(target, year, api_base(ref))
+        if url is None:
+            parts.setdefault((name, year), []).append(("error", "no mirror path for this repository", None, False))
+            return
+        stored = counts.get(url) if status == "not_modified" else None
+        if stored and stored.get("meta_etag") and stored["meta_etag"] == meta_etags.get(name):
+            # The repository answer is unchanged since this count was read (a push changes pushed_at, hence
+            # the ETag): reuse the count instead of asking again (a warm nightly run asks one request a repo).
+            lower = bool(stored.get("lower_bound"))
+            reason = f"at least {stored.get('count')} commits (the forge gave no total)" if lower else None
+            parts.setdefault((name, year), []).append(("not_modified", reason, stored.get("count"), lower))
+            return
+        pending[ref.forge].append(request(ref, url, (name, year)))
+
     for name, ref in unique.items():
         status, _, info, _ = meta[name]
         if info is None:
@@ -426,31 +565,33 @@ def collect_activity(
             if year > now.year:
                 commit_results[(name, year)] = ("ok", "the year has not started", None, False)
                 continue
+            if scope[name] == "owner":
+                eligible = sorted((m for m in members[name] if _may_hold(m[1], year)),
+                                  key=lambda m: m[1].get("last_push") or "", reverse=True)
+                asked = eligible[:OWNER_REPOS_PER_YEAR]
+                owner_counts[(name, year)] = (len(eligible), len(asked))
+                if not asked:
+                    commit_results[(name, year)] = (
+                        status, f"none of the {len(members[name])} public repositories of {name} holds commits of {year}", 0, False)
+                for target, _ in asked:
+                    plan(name, ref, target, year, status)
+                continue
             if info.get("created_at") and info["created_at"] >= f"{year + 1}-01-01":
-                commit_results[(name, year)] = (status, f"the repository was created on {info['created_at'][:10]}, after {year}", None, False)
+                commit_results[(name, year)] = (status, f"the repository was created on {info['created_at'][:10]}, after {year}", 0, False)
                 continue
             if info.get("last_push") and info["last_push"] < f"{year}-01-01":
                 commit_results[(name, year)] = (status, f"no push since {info['last_push'][:10]}, before {year}", 0, False)
                 continue
-            url = apis[ref.forge].commits_url(ref, year, api_base(ref))
-            if url is None:
-                commit_results[(name, year)] = ("error", "no mirror path for this repository", None, False)
-                continue
-            stored = counts.get(url) if status == "not_modified" else None
-            if stored and stored.get("meta_etag") and stored["meta_etag"] == meta_etags.get(name):
-                # The repository answer is unchanged since this count was read (a push changes pushed_at, hence
-                # the ETag): reuse the count instead of asking again (a warm nightly run asks one request a repo).
-                lower = bool(stored.get("lower_bound"))
-                reason = f"at least {stored.get('count')} commits (the forge gave no total)" if lower else None
-                commit_results[(name, year)] = ("not_modified", reason, stored.get("count"), lower)
-                continue
-            pending[ref.forge].append(request(ref, url, (name, year)))
+            plan(name, ref, ref, year, status)
     for outcome in fetcher.fetch_all(pending[GITHUB] + pending[GITLAB]):
         forge = outcome.request.source
         name, year = outcome.request.key
         status, reason = _outcome_status(outcome, guards[forge])
         count, lower = None, False
-        if outcome.result is not None:
+        if outcome.error is not None and outcome.error.status == 409:
+            # GitHub answers 409 "Git Repository is empty." on the commits of a repository without any.
+            status, reason, count = "ok", "the repository is empty (HTTP 409: no commit at all)", 0
+        elif outcome.result is not None:
             count, lower, problem = _count_from(outcome, apis[forge], year, counts)
             if problem:
                 status, reason = "error", problem
@@ -460,8 +601,26 @@ def collect_activity(
                 if not apis[forge].local and name in meta_etags:  # this count holds while the repository answer does
                     counts.put(outcome.request.url, {"etag": outcome.result.etag, "count": count, "lower_bound": lower,
                                                      "meta_etag": meta_etags[name]})
-        commit_results[(name, year)] = (status, reason, count, lower)
+        parts.setdefault((name, year), []).append((status, reason, count, lower))
     counts.save()
+    for (name, year), answers in parts.items():
+        if scope[name] != "owner":
+            commit_results[(name, year)] = answers[0]
+            continue
+        eligible, asked = owner_counts[(name, year)]
+        known = [a for a in answers if a[2] is not None]
+        if not known:
+            commit_results[(name, year)] = answers[0]
+            continue
+        total = sum(a[2] for a in known)
+        lower = any(a[3] for a in known) or len(known) < eligible
+        unread = len(answers) - len(known)
+        reason = (f"{'at least ' if lower else ''}{total} commits in {year} over {len(known)} of the {eligible} public "
+                  f"repositories of {name} that can hold commits of the year"
+                  + (f" ({unread} could not be read)" if unread else "")
+                  + (f"; only the {asked} most recently pushed are asked" if asked < eligible else ""))
+        status = "not_modified" if all(a[0] == "not_modified" for a in known) else "ok"
+        commit_results[(name, year)] = (status, reason, total, lower)
 
     rows = []
     for startup_id, ref in repos:
@@ -470,6 +629,7 @@ def collect_activity(
                 "startup_id": startup_id, "year": year, "forge": ref.forge or "other", "repo": ref.name,
                 "repo_url": ref.url, "commits_in_year": None, "commits_is_lower_bound": False, "last_push": None,
                 "archived": None, "public": None, "created_at": None, "fetched_at": fetched_at, "api_url": None,
+                "scope": scope.get(ref.name, ref.scope),
             }
             if not (ref.forge and ref.path):
                 rows.append({**base_row, "status": "unsupported", "reason": ref.problem})
@@ -483,6 +643,9 @@ def collect_activity(
             status = c_status
             if c_status in ("ok", "not_modified") and m_status == "ok":
                 status = "ok"
+            if row["scope"] == "owner":
+                c_reason = (f"weak signal, an owner's address: {c_reason or 'activity over its public repositories'} "
+                            "(the owner may host other products)")
             rows.append({**row, "commits_in_year": count, "commits_is_lower_bound": lower, "status": status, "reason": c_reason})
     summary = {
         "requests": {forge: fetcher.stats.as_dict().get(forge, {}) for forge in (GITHUB, GITLAB)},

@@ -27,7 +27,10 @@ TOKEN = "ghp_test-token-never-stored"
         ("https://gitlab.com/incubateur/startups/agents/-/tree/main", "gitlab", "incubateur/startups/agents"),
         ("https://gitlab.mim-libre.fr/dimail/api", "gitlab", "dimail/api"),
         ("https://framagit.org/drone/app", "gitlab", "drone/app"),
-        ("https://github.com/betagouv", None, None),
+        ("https://github.com/betagouv", "github", "betagouv"),
+        ("https://github.com/MTES-MCT/secheresse-front; ", "github", "MTES-MCT/secheresse-front"),
+        ("https://github.com/org/repo.git).", "github", "org/repo"),
+        ("https://gitlab.com/group/proj,", "gitlab", "group/proj"),
         ("https://pad.numerique.gouv.fr/s/abc", None, "s/abc"),
     ],
 )
@@ -255,3 +258,108 @@ def test_a_repository_pushed_to_since_the_last_run_has_its_commits_asked_again(l
     again, asked = run()
     assert again["commits_in_year"] == 9 and asked == ["/gh/repos/org/app"]
     client.close()
+
+
+def _repo_doc(full_name, pushed, created, **kw):
+    """A repository as GitHub's `/users/{owner}/repos` and `/repos/{o}/{r}` list it."""
+    return {"id": abs(hash(full_name)) % 10**8, "name": full_name.split("/")[1], "full_name": full_name, "private": False,
+            "visibility": "public", "fork": False, "archived": False, "pushed_at": pushed, "created_at": created,
+            "updated_at": pushed, "default_branch": "main", **kw}
+
+
+def _commits_with_count(s, path, per_year):
+    """`/commits?since&until&per_page=1`: the Link header's last page is the count of the year."""
+    def handler(request):
+        n = per_year.get(int(request.query["since"][0][:4]), 0)
+        if not n:
+            return Route(body=[])
+        link = f'<{s.url(path)}?per_page=1&page=2>; rel="next", <{s.url(path)}?per_page=1&page={n}>; rel="last"'
+        return Route(body=[{"sha": "x"}], headers={"Link": link} if n > 1 else {})
+    return Route(handler=handler)
+
+
+def test_owner_addresses_empty_repositories_creation_years_and_urls_as_people_write_them(local_server, tmp_path):
+    s = local_server
+    # A GitHub organisation: three public repositories (one a fork), listed most recently pushed first.
+    s.add("/gh/users/betagouv/repos", Route(body=[
+        _repo_doc("betagouv/api", "2025-09-01T08:00:00Z", "2021-03-01T00:00:00Z"),
+        _repo_doc("betagouv/front", "2024-05-01T08:00:00Z", "2022-01-10T00:00:00Z"),
+        _repo_doc("betagouv/upstream-fork", "2025-10-01T08:00:00Z", "2020-01-01T00:00:00Z", fork=True),
+    ]))
+    s.add("/gh/repos/betagouv/api/commits", _commits_with_count(s, "/gh/repos/betagouv/api/commits", {2024: 30, 2025: 12}))
+    s.add("/gh/repos/betagouv/front/commits", _commits_with_count(s, "/gh/repos/betagouv/front/commits", {2024: 4}))
+    # An empty repository: GitHub answers 409 on its commits.
+    s.add("/gh/repos/org/empty", Route(body=_repo_doc("org/empty", "2024-02-01T00:00:00Z", "2024-02-01T00:00:00Z", size=0)))
+    s.add("/gh/repos/org/empty/commits", Route(status=409, body={"message": "Git Repository is empty.",
+                                                                 "documentation_url": "https://docs.github.com/rest"}))
+    # Created in 2024, declared with a trailing `;` as in the registry.
+    s.add("/gh/repos/MTES-MCT/secheresse-front", Route(body=_repo_doc("MTES-MCT/secheresse-front", "2025-06-01T00:00:00Z",
+                                                                       "2024-04-02T09:00:00Z")))
+    s.add("/gh/repos/MTES-MCT/secheresse-front/commits",
+          _commits_with_count(s, "/gh/repos/MTES-MCT/secheresse-front/commits", {2024: 80, 2025: 20}))
+    # A forge answering 200 with an HTML page (a proxy's maintenance page) for one repository.
+    s.add("/gh/repos/org/behind-proxy", Route(body="<html><body>Maintenance</body></html>",
+                                              headers={"Content-Type": "text/html"}))
+    # A self-hosted GitLab group (and a subgroup declared like a project: the project answers 404).
+    gl = "/selfhosted/api/v4"
+    projects = [{"id": 11, "path_with_namespace": "dimail/api", "visibility": "public", "archived": False,
+                 "last_activity_at": "2025-03-03T10:00:00.000+01:00", "created_at": "2023-01-05T10:00:00.000+01:00"}]
+    s.add(f"{gl}/groups/dimail/projects", Route(body=projects))
+    s.add(f"{gl}/projects/dimail%2Fapi/repository/commits", Route(handler=lambda r: Route(
+        body=[{"id": "a"}], headers={"X-Total": "25" if r.query["since"][0].startswith("2025") else "0"})))
+    s.add(f"{gl}/projects/dimail%2Fteam", Route(status=404, body={"message": "404 Project Not Found"}))
+    s.add(f"{gl}/groups/dimail%2Fteam/projects", Route(body=projects))
+
+    declared = [("org", "https://github.com/betagouv"), ("empty", "https://github.com/org/empty.git"),
+                ("seche", "https://github.com/MTES-MCT/secheresse-front; "), ("proxy", "https://github.com/org/behind-proxy"),
+                ("group", "https://gitlab.numerique.example/dimail/"), ("sub", "https://gitlab.numerique.example/dimail/team")]
+    repos = [(sid, parse_repository(url)) for sid, url in declared]
+    apis = {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", s.url("/gl/api/v4"))}
+    client = _client()
+    rows, _ = collect_activity(repos, [2023, 2024, 2025], apis, _fetcher_factory(client, tmp_path / "c"), now=NOW,
+                               gitlab_instances={"gitlab.numerique.example": s.url(gl)})
+    client.close()
+    by = {(r["startup_id"], r["year"]): r for r in rows}
+
+    org = by[("org", 2024)]
+    assert (org["forge"], org["repo"], org["scope"], org["status"], org["commits_in_year"]) == (
+        "github", "github.com/betagouv", "owner", "ok", 34)  # the fork is not counted
+    assert org["reason"].startswith("weak signal, an owner's address: 34 commits in 2024 over 2 of the 2 public")
+    assert by[("org", 2025)]["commits_in_year"] == 12  # front was last pushed in 2024: not asked for 2025
+    assert (by[("org", 2025)]["last_push"], by[("org", 2025)]["public"]) == ("2025-09-01T08:00:00", True)
+    assert not [r for r in s.requests if r.path.endswith("upstream-fork/commits")]
+
+    empty = by[("empty", 2024)]
+    assert (empty["status"], empty["commits_in_year"], empty["scope"]) == ("ok", 0, "repository")
+    assert "empty" in empty["reason"]
+
+    seche = by[("seche", 2023)]
+    assert (seche["repo"], seche["commits_in_year"], seche["status"]) == ("github.com/MTES-MCT/secheresse-front", 0, "ok")
+    assert seche["reason"] == "the repository was created on 2024-04-02, after 2023"
+    assert by[("seche", 2024)]["commits_in_year"] == 80
+
+    proxy = by[("proxy", 2024)]
+    assert (proxy["status"], proxy["commits_in_year"]) == ("error", None)
+    assert "not JSON" in proxy["reason"]
+
+    for sid in ("group", "sub"):
+        row = by[(sid, 2025)]
+        assert (row["forge"], row["scope"], row["commits_in_year"], row["status"]) == ("gitlab", "owner", 25, "ok")
+        assert by[(sid, 2024)]["commits_in_year"] == 0
+    assert by[("group", 2025)]["api_url"].startswith(s.url(gl) + "/groups/dimail/projects")
+
+
+def test_a_non_json_commits_answer_is_that_repositorys_error_and_the_others_are_kept(local_server, tmp_path):
+    s = local_server
+    s.add("/gh/repos/o/good", Route(body=_repo_doc("o/good", "2025-05-01T00:00:00Z", "2020-01-01T00:00:00Z")))
+    s.add("/gh/repos/o/good/commits", _commits_with_count(s, "/gh/repos/o/good/commits", {2025: 9}))
+    s.add("/gh/repos/o/bad", Route(body=_repo_doc("o/bad", "2025-05-01T00:00:00Z", "2020-01-01T00:00:00Z")))
+    s.add("/gh/repos/o/bad/commits", Route(body=b"\x89PNG not json", headers={"Content-Type": "application/json"}))
+    repos = [(sid, parse_repository(f"https://github.com/o/{sid}")) for sid in ("good", "bad")]
+    client = _client()
+    rows, _ = collect_activity(repos, [2025], {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", "")},
+                               _fetcher_factory(client, tmp_path / "c"), now=NOW)
+    client.close()
+    by = {r["startup_id"]: r for r in rows}
+    assert (by["good"]["status"], by["good"]["commits_in_year"]) == ("ok", 9)
+    assert (by["bad"]["status"], by["bad"]["commits_in_year"], by["bad"]["reason"]) == ("error", None, "the commits answer is not JSON")
