@@ -337,8 +337,9 @@ STARTUP_OBSERVATOIRE = Table(
         C("procedure_titles", "VARCHAR[]", "Their titles."),
         C("n_procedures", "INTEGER", "Number of démarches joined.", True),
         C("matched_by", "VARCHAR[]", "How they were joined: 'link host' or 'override' (config/observatoire_hosts.yaml)."),
-        C("online_volume", "BIGINT", "Sum of the démarches' yearly online volumes; NULL when none is known."),
-        C("n_procedures_with_volume", "INTEGER", "Démarches whose volume is known."),
+        C("online_volume", "BIGINT", "Sum of the yearly online volumes of the démarches joined to this service alone; "
+          "NULL when none is known (or every one is shared with another service: see volume_note)."),
+        C("n_procedures_with_volume", "INTEGER", "Démarches whose volume is known and counted."),
         C("goals_reached", "INTEGER", "Headline goals (satisfaction, handicap, dlnuf, auth, simplicity) reached.", True),
         C("goals_total", "INTEGER", "Headline goals with a known value (placeholders excluded).", True),
         C("satisfaction_goal", "BOOLEAN", "Satisfaction ≥ 8/10 reached by every démarche with a value; NULL when unknown."),
@@ -348,6 +349,8 @@ STARTUP_OBSERVATOIRE = Table(
         C("simplicity_goal", "BOOLEAN", "Clarity of language ≥ 8/10 reached; NULL when unknown."),
         C("help_reachable", "DOUBLE", "Lowest help reachability (%) among the démarches; NULL when unknown."),
         C("evidence_url", "VARCHAR", "Observatoire API URL of the edition the figures come from."),
+        C("volume_note", "VARCHAR", "Why known volumes are not counted (a démarche host shared by several services: "
+          "not attributable to one); NULL when none is left out."),
     ),
     key=("startup_id", "year"),
 )

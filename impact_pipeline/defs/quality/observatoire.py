@@ -270,7 +270,8 @@ def startup_observatoire_rows(procedures: list[dict], matches: dict[str, list[tu
 
     A headline goal is reached for the service when every démarche with a known value reaches it; it is
     missed when one misses it; unknown when no démarche has a value. `help_reachable` is the lowest of
-    the démarches' values (conservative); `online_volume` the sum of the known volumes.
+    the démarches' values (conservative); `online_volume` the sum of the known volumes of the démarches joined to
+    this service alone (a host shared by several services gives a volume none of them can claim: `volume_note`).
     """
     # (startup, edition) → procedures (one dict per démarche with its indicators)
     per: dict[tuple[str, str], dict[str, dict]] = {}
@@ -279,9 +280,11 @@ def startup_observatoire_rows(procedures: list[dict], matches: dict[str, list[tu
         if row.get("year") is None or not row.get("host") or row["host"] not in matches:
             continue
         edition_info[row["edition_id"]] = (row["year"], row["edition"], row.get("source_url"), row.get("edition_end"))
+        owners = sorted({s for s, _ in matches[row["host"]]})
         for startup_id, how in matches[row["host"]]:
             proc = per.setdefault((startup_id, row["edition_id"]), {}).setdefault(
-                row["procedure_id"], {"volume": row["volume"], "title": row["title"], "how": how, "url": row["url"], "ind": {}}
+                row["procedure_id"], {"volume": row["volume"], "title": row["title"], "how": how, "url": row["url"],
+                                      "host": row["host"], "owners": owners, "ind": {}}
             )
             proc["ind"][row["indicator"]] = row
     # keep the latest edition of each year per startup (by end date, then name)
@@ -305,7 +308,13 @@ def startup_observatoire_rows(procedures: list[dict], matches: dict[str, list[tu
             p["ind"]["help_reachable"]["value_numeric"] for p in procs.values()
             if "help_reachable" in p["ind"] and p["ind"]["help_reachable"]["value_numeric"] is not None
         ]
-        volumes = [p["volume"] for p in procs.values() if p["volume"] is not None]
+        # A démarche whose host several services share: its volume cannot be attributed to one of them, so it is
+        # counted for none (its goals still apply to each).
+        volumes = [p["volume"] for p in procs.values() if p["volume"] is not None and len(p["owners"]) == 1]
+        shared = [p for k, p in sorted(procs.items()) if p["volume"] is not None and len(p["owners"]) > 1]
+        volume_note = "; ".join(
+            f"the volume of « {p['title'] or '?'} » ({p['host']}) is not counted: its host is shared by "
+            f"{', '.join(p['owners'])}, so it cannot be attributed to one service" for p in shared) or None
         out.append(
             {
                 "startup_id": startup_id,
@@ -318,6 +327,7 @@ def startup_observatoire_rows(procedures: list[dict], matches: dict[str, list[tu
                 "matched_by": sorted({p["how"] for p in procs.values()}),
                 "online_volume": sum(volumes) if volumes else None,
                 "n_procedures_with_volume": len(volumes),
+                "volume_note": volume_note,
                 "goals_reached": sum(1 for v in goals.values() if v is True),
                 "goals_total": sum(1 for v in goals.values() if v is not None),
                 **{f"{g}_goal": goals[g] for g in HEADLINE_GOALS},

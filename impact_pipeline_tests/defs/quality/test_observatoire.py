@@ -168,3 +168,48 @@ def test_unavailable_observatoire_keeps_previous_rows_and_disabled_clears_them(l
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
     assert con.execute("SELECT count(*) FROM observatoire_procedures").fetchall()[0][0] == 0
     con.close()
+
+
+def test_a_demarche_host_shared_by_two_services_gives_its_volume_to_neither(local_server, warehouse_factory, tmp_path):
+    from impact_pipeline.defs.impact.resources import CriteriaSettings
+    from impact_pipeline.defs.usage.assets import yearly_reach
+    from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
+
+    # One edition: a démarche on a platform host that two services declare as their link, and one of a service alone.
+    local_server.add("/api/editions", Route(body=[{"id": "e9", "name": "Édition 2025", "start_date": "2025-01-01",
+                                                   "end_date": "2025-12-31", "created_at": "2025-01-02", "version": 3}]))
+    local_server.add("/api/procedures", Route(body=[
+        {"id": "d1", "title": "Demande d'aide", "ministere": "M", "administration": "A", "volume": "1 250 000", "editionId": "e9",
+         "fields": [_field("online", "https://www.demarches.example.gouv.fr/aide"),
+                    _field("satisfaction", "8,2/10", goalReached=True), _field("handicap", "100 %", goalReached=True),
+                    _field("dlnuf", "0", goalReached=True), _field("auth", "FranceConnect", color="blue")]},
+        {"id": "d2", "title": "Suivi du dossier", "volume": 300000, "editionId": "e9",
+         "fields": [_field("online", "https://suivi.example.gouv.fr/"), _field("satisfaction", "7/10", goalReached=False)]},
+    ]))
+    warehouse = warehouse_factory([
+        {"startup_id": "svc-one", "link": "https://demarches.example.gouv.fr"},
+        {"startup_id": "svc-two", "link": "https://www.demarches.example.gouv.fr/"},
+        {"startup_id": "svc-alone", "link": "https://suivi.example.gouv.fr"},
+    ])
+    quality = QualitySources(observatoire_url=local_server.url("/").rstrip("/"), allow_private_network=True)
+    _materialize(quality, warehouse)
+    con = duckdb.connect(str(warehouse.working_path), read_only=True)
+    rows = {r[0]: r[1:] for r in con.execute(
+        "SELECT startup_id, online_volume, n_procedures_with_volume, volume_note, goals_reached, goals_total "
+        "FROM startup_observatoire WHERE year = 2025").fetchall()}
+    con.close()
+    for sid in ("svc-one", "svc-two"):
+        volume, counted, note, goals, known = rows[sid]
+        assert (volume, counted) == (None, 0)
+        assert note == ("the volume of « Demande d'aide » (demarches.example.gouv.fr) is not counted: its host is shared "
+                        "by svc-one, svc-two, so it cannot be attributed to one service")
+        assert (goals, known) == (4, 4)  # the goals still apply to each of them
+    assert rows["svc-alone"][:3] == (300000, 1, None)
+
+    result = dg.materialize([yearly_reach], resources={"warehouse": warehouse,
+                                                       "criteria": CriteriaSettings(path=str(DEFAULT_CRITERIA_PATH))})
+    assert result.success
+    con = duckdb.connect(str(warehouse.working_path), read_only=True)
+    reach = con.execute("SELECT startup_id, value, source FROM yearly_reach ORDER BY startup_id").fetchall()
+    con.close()
+    assert reach == [("svc-alone", 300000.0, "observatoire")]
