@@ -9,15 +9,18 @@ instead of the network (`recorded_answers`).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from impact_pipeline.lib.fetching import Fetcher, FetchRequest
+from impact_pipeline.lib.http import RETRIED_STATUSES
 from impact_pipeline.lib.urls import public_http_url
 
 CHECKED_FIELDS = ("stats_url", "repository")
+RETRY_PAUSE_SECONDS = 0.5  # before asking again the pages that answered 429 or 5xx
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,18 @@ def _row(t: Target, checked_at: str, **values: Any) -> dict[str, Any]:
 
 
 def run_checks(targets: list[Target], fetcher: Fetcher) -> list[dict[str, Any]]:
-    """Fetch each distinct http(s) URL once (conditionally) and record one row per target."""
+    """Fetch each distinct http(s) URL once (conditionally) and record one row per target.
+
+    The fetcher's client does not retry (`QualitySources.check_policy_overrides`): a page that times out costs one
+    timeout per run, never a second one. A page answering a passing trouble status (429, 5xx) is asked once more.
+    """
     checked_at = _now()
     urls = sorted({u for u in (public_http_url(t.value) for t in targets) if u})
     outcomes = {o.request.key: o for o in fetcher.fetch_all(FetchRequest(u, "url_checks", key=u) for u in urls)}
+    again = [u for u, o in outcomes.items() if o.error is not None and getattr(o.error, "status", None) in RETRIED_STATUSES]
+    if again:
+        time.sleep(RETRY_PAUSE_SECONDS)
+        outcomes.update({o.request.key: o for o in fetcher.fetch_all(FetchRequest(u, "url_checks", key=u) for u in again)})
     rows = []
     for t in targets:
         url = public_http_url(t.value)

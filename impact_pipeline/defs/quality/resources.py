@@ -50,5 +50,7 @@ class QualitySources(dg.ConfigurableResource):
             "total_timeout": self.check_timeout_seconds,
             "read_timeout": min(10.0, self.check_timeout_seconds),
             "connect_timeout": min(10.0, self.check_timeout_seconds),
-            "retries": 1,
+            # No retry in the client: it would retry a timeout too (a second 10 s wait). `run_checks` asks again the
+            # pages that answered 429 or 5xx, never one that timed out.
+            "retries": 0,
         }

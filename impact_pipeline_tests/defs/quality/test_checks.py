@@ -64,3 +64,32 @@ def test_recorded_answers_replace_the_network_offline(tmp_path):
     assert [(r["ok"], r["status_code"], r["checked_at"]) for r in rows][:2] == [(True, 200, "2026-03-02T09:00:00"),
                                                                                   (False, 404, "2026-03-02T09:00:00")]
     assert rows[2]["ok"] is False and "no recorded answer" in rows[2]["error"]
+
+
+def test_a_stats_page_that_times_out_costs_one_timeout_and_a_flaky_one_is_asked_again(local_server, tmp_path):
+    import time
+
+    from impact_pipeline.defs.quality.resources import QualitySources
+
+    s = local_server
+    s.add("/slow", Route(delay=5, body="late"))
+    s.add("/flaky", [Route(status=503, body="busy", headers={"Retry-After": "1"}), Route(body="<html>stats</html>")])
+    # Two services declare the same slow page; a third a page that is busy once.
+    targets = targets_from_startups([
+        {"startup_id": "a", "stats_url": s.url("/slow"), "repository": None},
+        {"startup_id": "b", "stats_url": s.url("/slow"), "repository": s.url("/slow")},
+        {"startup_id": "c", "stats_url": s.url("/flaky"), "repository": None},
+    ])
+    # The run's own policy, scaled down: in production a read times out after 10 s of a 20 s budget, room for a retry.
+    quality = QualitySources(allow_private_network=True, check_timeout_seconds=3.0)
+    client = quality.client(**{**quality.check_policy_overrides(), "read_timeout": 1.0})
+    started = time.monotonic()
+    try:
+        rows = {(r["startup_id"], r["kind"]): r for r in run_checks(targets, quality.fetcher(client, str(tmp_path)))}
+    finally:
+        client.close()
+    elapsed = time.monotonic() - started
+    assert len(s.requests_to("/slow")) == 1  # one timeout for the run, never retried
+    assert all("timed out" in rows[k]["error"] for k in (("a", "stats_url"), ("b", "stats_url"), ("b", "repository")))
+    assert elapsed < 2.9  # one 1 s timeout, the 0.5 s pause and the flaky page; a retried timeout would add 1 s+
+    assert len(s.requests_to("/flaky")) == 2 and rows[("c", "stats_url")]["ok"]
