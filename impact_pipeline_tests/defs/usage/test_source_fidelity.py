@@ -151,8 +151,9 @@ def test_a_first_year_starting_in_june_is_a_lower_bound_judged_against_the_first
     # The service existed in the months not covered: unknown.
     old = got[(2024, "svc-old")]
     assert old["verdict"] == "unknown"
-    assert "figures cover May–December only" in old["reason"]
-    assert "not all before the service's first phase (2023-02-01)" in old["reason"]
+    assert old["reason"] == ("(b) unknown: at least 64,000 yearly uses in 2024 (impact_dataset impact CSV; figures cover "
+                             "May–December only) is below the threshold of 100,000, but the months not covered are not "
+                             "all before the service's first phase (2023-02-01).")
     assert old["evidence"]["lower_bound"] is True and old["evidence"]["first_phase_start"] == "2023-02-01"
 
 
