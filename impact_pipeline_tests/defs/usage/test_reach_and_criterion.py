@@ -73,11 +73,11 @@ def test_monthly_uniques_sum_is_an_upper_bound_and_monthly_visits_an_exact_sum()
 
 @pytest.fixture
 def judge_b(tmp_path):
-    """Criterion (b) over a fresh working DuckDB file holding the given yearly_reach and usage_source_status rows:
-    {(year, startup_id): row}."""
+    """Criterion (b) over a fresh working DuckDB file holding the given yearly_reach, usage_source_status and
+    startup_phases rows: {(year, startup_id): row}."""
     calls = iter(range(1000))
 
-    def judge(keys, reach=(), statuses=(), config=CONFIG):
+    def judge(keys, reach=(), statuses=(), config=CONFIG, phases=()):
         root = tmp_path / f"w{next(calls)}"
         warehouse = Warehouse(duckdb_path=str(root / "pub" / "impact.duckdb"), export_dir=str(root / "exp"),
                               work_dir=str(root / "work"))
@@ -88,6 +88,9 @@ def judge_b(tmp_path):
             for sid, source, ref, status, error in statuses:
                 con.execute("INSERT INTO usage_source_status (startup_id, source, source_ref, status, error, n_observations, "
                             "n_rejected, fetched_at) VALUES (?, ?, ?, ?, ?, 0, 0, now())", [sid, source, ref, status, error])
+            for i, (sid, phase, start) in enumerate(phases):  # (startup_id, phase, start_date): the first phase matters
+                con.execute("INSERT INTO startup_phases (startup_id, position, phase, phase_normalized, start_date) "
+                            "VALUES (?, ?, ?, ?, ?)", [sid, i, phase, phase, start])
             out = criterion_b(con, pd.DataFrame(keys, columns=["year", "startup_id"]), config)
         assert len(out) == len(keys) and set(out["criterion"]) == {"b"}
         return {(r["year"], r["startup_id"]): r for r in out.to_dict("records")}

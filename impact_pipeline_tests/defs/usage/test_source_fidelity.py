@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
-import pandas as pd
 import pytest
 
 from impact_pipeline.defs.impact.criteria_config import load_criteria
-from impact_pipeline.defs.usage.criterion import criterion_b
-from impact_pipeline.defs.usage.reach import COLUMNS, yearly_reach
+from impact_pipeline.defs.usage.reach import yearly_reach
 from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline.lib.urls import public_http_url
-from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
+from impact_pipeline_tests.defs.usage.test_reach_and_criterion import judge_b  # noqa: F401 (a fixture)
 from impact_pipeline_tests.support.http_server import Route
 
 CONFIG = load_criteria(DEFAULT_CRITERIA_PATH)
@@ -41,26 +39,8 @@ def _reach(observations):
 
 
 @pytest.fixture
-def judge(tmp_path):
-    """Criterion (b) over a working DuckDB file holding `reach` rows and the services' first phases:
-    {(year, startup_id): row}."""
-    calls = iter(range(100))
-
-    def run(keys, reach, phases=()):
-        root = tmp_path / f"w{next(calls)}"
-        warehouse = Warehouse(duckdb_path=str(root / "pub" / "impact.duckdb"), export_dir=str(root / "exp"),
-                              work_dir=str(root / "work"))
-        with warehouse.connect() as con:
-            for r in reach:
-                con.execute(f"INSERT INTO yearly_reach ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})",
-                            [r.get(c) for c in COLUMNS])
-            for i, (sid, phase, start) in enumerate(phases):
-                con.execute("INSERT INTO startup_phases (startup_id, position, phase, phase_normalized, start_date) "
-                            "VALUES (?, ?, ?, ?, ?)", [sid, i, phase, phase, start])
-            out = criterion_b(con, pd.DataFrame(keys, columns=["year", "startup_id"]), CONFIG)
-        return {(r["year"], r["startup_id"]): r for r in out.to_dict("records")}
-
-    return run
+def judge(judge_b):
+    return lambda keys, reach, phases=(): judge_b(keys, reach=list(reach), phases=phases)
 
 
 # -- 14.2: Matomo nb_users = 0 (no User-ID) and nb_uniq_visitors = 0 beside real visits -------------------------
