@@ -540,7 +540,7 @@ def collect_activity(
     commit_results: dict[tuple[str, int], tuple[str, str | None, int | None, bool]] = {}
     parts: dict[tuple[str, int], list[tuple[str, str | None, int | None, bool]]] = {}
     owner_counts: dict[tuple[str, int], tuple[int, int]] = {}  # (name, year) → (repositories that may hold it, asked)
-    pending = {GITHUB: [], GITLAB: []}
+    pending: dict[tuple[str, bool], list[FetchRequest]] = {(f, o): [] for f in (GITHUB, GITLAB) for o in (False, True)}
 
     def plan(name: str, ref: RepoRef, target: RepoRef, year: int, status: str) -> None:
         url = apis[ref.forge].commits_url(target, year, api_base(ref))
@@ -555,7 +555,8 @@ def collect_activity(
             reason = f"at least {stored.get('count')} commits (the forge gave no total)" if lower else None
             parts.setdefault((name, year), []).append(("not_modified", reason, stored.get("count"), lower))
             return
-        pending[ref.forge].append(request(ref, url, (name, year)))
+        # Declared repositories first, owners' repositories after: a rate limit reached mid-run spares the stronger signal.
+        pending[(ref.forge, scope[name] == "owner")].append(request(ref, url, (name, year)))
 
     for name, ref in unique.items():
         status, _, info, _ = meta[name]
@@ -583,7 +584,8 @@ def collect_activity(
                 commit_results[(name, year)] = (status, f"no push since {info['last_push'][:10]}, before {year}", 0, False)
                 continue
             plan(name, ref, ref, year, status)
-    for outcome in fetcher.fetch_all(pending[GITHUB] + pending[GITLAB]):
+    queue = [r for owner in (False, True) for forge in (GITHUB, GITLAB) for r in pending[(forge, owner)]]
+    for outcome in fetcher.fetch_all(queue):
         forge = outcome.request.source
         name, year = outcome.request.key
         status, reason = _outcome_status(outcome, guards[forge])
