@@ -123,7 +123,7 @@ def _sum_inside(sid, source, ref, indicator, unit, year, rows) -> Candidate | No
     people = unit in PEOPLE_UNITS
     coverage = None if full else ", ".join(_describe_range(a, b) for a, b in covered)
     note = (f"sum of {len(rows)} {'monthly ' if len(rows) == 12 else ''}{indicator} figures for {year}"
-            + ("" if full else f", a lower bound: the figures cover {coverage} only")
+            + ("" if full else f", covering {coverage} only" if people else f", a lower bound: the figures cover {coverage} only")
             + (", an upper bound: a person returning in several periods is counted each time" if people else ""))
     return Candidate(
         startup_id=sid, year=year, value=total, unit=unit, kind=_kind(unit),
