@@ -19,6 +19,7 @@ from impact_pipeline.defs.gates.specs import (
     rule,
 )
 from impact_pipeline.lib.sql import sql_list, sql_literal
+from impact_pipeline.lib.urls import REFUSED_LINK_RE
 from impact_pipeline.defs.registry.phases import LIFECYCLE, OLD_NAMES
 
 VERDICTS = ("pass", "fail", "unknown")
@@ -30,7 +31,6 @@ PRIVATE_HOST_RE = r"^https?://(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2[0-
 
 
 LINK_COLUMNS = ("link", "stats_url", "impact_url", "budget_url", "repository")
-REFUSED_LINK_RE = r"^[\s\x00-\x1f]*(javascript|vbscript|file|ftp|data)\s*:"
 
 
 def _public_url(expr: str) -> str:

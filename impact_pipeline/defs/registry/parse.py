@@ -23,10 +23,12 @@ from typing import Any
 
 from impact_pipeline import contract
 from impact_pipeline.defs.registry.phases import LIFECYCLE_RANK, normalize_phase
-from impact_pipeline.lib.urls import refused_scheme
+from impact_pipeline.lib.urls import REFUSED_LINK_RE, refused_scheme
 
 MAX_TEXT = 10_000  # longer free-text values are cut (and reported): a registry field is never a book
 MAX_VALUE = 200  # findings keep this much of the offending value
+# beta.gouv.fr started in 2013: an event dated earlier, or after the year following the fetch, is not a date.
+FIRST_DATE = date(2013, 1, 1)
 # What Python's str.strip() removes (the characters for which str.isspace() is true), for SQL's trim().
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -105,7 +107,13 @@ def count_records(con: Any, document_sql: str, params: list[Any], *, source: str
     import duckdb
 
     try:
-        rows = con.execute(f"SELECT json_array_length(document, '$.data') FROM ({document_sql})", params).fetchall()
+        try:
+            rows = con.execute(f"SELECT json_array_length(document, '$.data') FROM ({document_sql})", params).fetchall()
+        except duckdb.InvalidInputException as exc:
+            if not _lone_surrogate(exc):
+                raise
+            document_sql = without_lone_surrogates(document_sql)
+            rows = con.execute(f"SELECT json_array_length(document, '$.data') FROM ({document_sql})", params).fetchall()
     except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
         raise RegistryFormatError(source, f"response is not valid JSON: {_json_error(exc)}") from None
     if not rows:
@@ -128,6 +136,33 @@ def count_records(con: Any, document_sql: str, params: list[Any], *, source: str
     return 0
 
 
+REPLACEMENT = "\ufffd"  # what a lone UTF-16 surrogate escape (`\udc00`) becomes, as Python's `errors="replace"`
+
+
+SURROGATE_PROBLEM = "text holds a lone UTF-16 surrogate (invalid), replaced by U+FFFD"
+
+
+def _lone_surrogate(exc: Exception) -> bool:
+    """DuckDB refused a JSON text for a `\\uD800`-`\\uDFFF` escape that is not half of a pair."""
+    return "surrogate in string" in str(exc)
+
+
+def without_lone_surrogates(document_sql: str) -> str:
+    """SQL: the documents of `document_sql` with each lone surrogate escape replaced by `\\ufffd`.
+
+    Only run when DuckDB refused the document for one (rare, and a pass over the whole text): escaped
+    backslashes and valid pairs are set aside (as control characters, which a JSON text never holds raw;
+    a document holding some is left as it is), the lone escapes replaced, and the rest put back.
+    """
+    doc = "replace(document, '\\\\', chr(2) || chr(2))"
+    doc = (f"regexp_replace({doc}, '\\\\u([dD][89abAB][0-9a-fA-F]{{2}})\\\\u([dD][c-fC-F][0-9a-fA-F]{{2}})', "
+           f"'\\\\' || chr(1) || '\\1\\\\' || chr(1) || '\\2', 'g')")
+    doc = f"regexp_replace({doc}, '\\\\u[dD][89a-fA-F][0-9a-fA-F]{{2}}', '\\\\ufffd', 'g')"
+    doc = f"replace(replace({doc}, '\\' || chr(1), '\\u'), chr(2) || chr(2), '\\\\')"
+    return (f"SELECT CASE WHEN contains(document, chr(1)) OR contains(document, chr(2)) THEN document ELSE {doc} END "
+            f"AS document FROM ({document_sql})")
+
+
 # -- Python over distinct values --------------------------------------------------------------------------
 
 
@@ -147,11 +182,33 @@ def _python_type(json_type: str | None, raw: str | None) -> str:
 
 
 def _dumps(raw: str) -> str:
-    """A JSON value as `json.dumps(..., ensure_ascii=False)` writes it (how findings spell values)."""
+    """A JSON value as `json.dumps(..., ensure_ascii=False)` writes it (how findings spell values).
+
+    A value nested deeper than Python's recursion limit (`[[[…]]]` 2,000 deep) is written as DuckDB wrote it.
+    """
     try:
         return json.dumps(json.loads(raw), ensure_ascii=False, default=str)
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw
+
+
+LOOKALIKE_PROBLEM = ("duplicate id: the same as startup_id after Unicode normalisation (NFKC), case folding and "
+                     "removing invisible characters; later record skipped")
+# Characters that show nothing: format characters (zero-width space and joiners, BOM, soft hyphen, bidi marks) and
+# controls (Unicode categories Cf, Cc), variation selectors, the combining grapheme joiner and the Hangul fillers.
+_INVISIBLE_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF), (0x034F, 0x034F), (0x115F, 0x1160), (0x3164, 0x3164),
+                     (0xFFA0, 0xFFA0))
+
+
+def id_key(sid: str) -> str:
+    """What two ids that look the same share: invisible characters removed, NFKC, case folded (Unicode's
+    NFKC_Casefold, as for identifiers), surrounding blanks stripped. `Café-Svc`, `cafe\u0301-svc`, `ＣＡＦÉ-svc`
+    and `café\u200b-svc` have one key. For an ASCII id it is its lower case without control characters."""
+    import unicodedata
+
+    visible = "".join(c for c in sid if unicodedata.category(c) not in ("Cf", "Cc")
+                      and not any(lo <= ord(c) <= hi for lo, hi in _INVISIBLE_RANGES))
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold()).strip()
 
 
 def _date_or_none(text: str) -> date | None:
@@ -233,7 +290,7 @@ def _blank(t: str, s: str) -> str:
 
 def _text_findings(table: str, sid: str, field: str, t: str, s: str, full: str, order: str, *, base: int = 0,
                    where: str = "true", link: bool = False, texts: str | None = None) -> list[str]:
-    """SQL selects of the findings of a value read as text: wrong type, too long, refused URL scheme.
+    """SQL selects of the findings of a value read as text: wrong type, too long, lone surrogate, refused URL scheme.
 
     `order` is the SQL of the finding's _order without its last element, the step: base, base + 1, base + 2.
     The JSON value (`t`, `s`) is read from `table`, its text `full` from `texts` (default: the same table).
@@ -245,6 +302,8 @@ def _text_findings(table: str, sid: str, field: str, t: str, s: str, full: str, 
         f"""SELECT {sid}, {field}, 'TEXT', length({full})::VARCHAR,
                    'text longer than {MAX_TEXT} characters, truncated', 'warning', {order} || [{base + 1}]
             FROM {texts} WHERE strlen({full}) > {MAX_TEXT} AND length({full}) > {MAX_TEXT} AND {where}""",
+        f"""SELECT {sid}, {field}, 'TEXT', _reg_cut({full}), '{SURROGATE_PROBLEM}', 'warning', {order} || [{base + 10}]
+            FROM {texts} WHERE _reg_repaired() AND contains({full}, '{REPLACEMENT}') AND {where}""",
     ]
     if link:
         selects.append(
@@ -354,9 +413,7 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
                  THEN list_zip(json_type(st[{at[n]}], '$[*]'), json_extract_string(st[{at[n]}], '$[*]')) END AS {n}_items"""
         for n, _ in _LIST_FIELDS
     )
-    try:
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _reg_rec AS
+    record_sql = f"""CREATE OR REPLACE TEMP TABLE _reg_rec AS
                 SELECT idx, coalesce(ty[1], 'NULL') AS rt,
                        CASE WHEN ty[1] IS DISTINCT FROM 'OBJECT' THEN json_extract_string(r, '$') END AS rs,
                        ty[{len(_RECORD_PATHS) + 2}] AS attributes_t,
@@ -367,12 +424,21 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
                 FROM (SELECT i - 1 AS idx, r, json_type(r, {types}) AS ty, json_extract_string(r, {texts}) AS st,
                              CASE WHEN i = 1 THEN j.included END AS included
                       FROM (SELECT json_transform(document, '{{"data": ["JSON"], "included": "JSON"}}') AS j
-                            FROM ({document_sql})),
-                           unnest(j.data) WITH ORDINALITY AS u(r, i))""",
-            params,
-        )
+                            FROM (__DOCUMENT_SQL__)),
+                           unnest(j.data) WITH ORDINALITY AS u(r, i))"""
+    repaired = False
+    try:
+        try:
+            con.execute(record_sql.replace("__DOCUMENT_SQL__", document_sql), params)
+        except duckdb.InvalidInputException as exc:
+            if not _lone_surrogate(exc):
+                raise
+            # A lone surrogate is a finding on the text that holds it (as U+FFFD), not a refusal of the document.
+            document_sql, repaired = without_lone_surrogates(document_sql), True
+            con.execute(record_sql.replace("__DOCUMENT_SQL__", document_sql), params)
     except duckdb.InvalidInputException as exc:
         raise RegistryFormatError(source, f"response is not valid JSON: {_json_error(exc)}") from None
+    con.execute(f"CREATE OR REPLACE TEMP MACRO _reg_repaired() AS {str(repaired).lower()}")
     if not con.execute("SELECT count(*) FROM _reg_rec").fetchall()[0][0]:
         # No record: an empty `data` list (the incubators are still read), or not a registry (raises).
         count_records(con, document_sql, params, source=source)
@@ -386,21 +452,32 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
            SELECT json_type(included) AS t, json_extract_string(included, '$') AS s FROM _reg_rec WHERE idx <= 0"""
     )
 
-    # 2. Records kept: objects with a usable id (stripped), the first of each id. The others are set
-    #    aside (for their findings) and _reg_rec becomes _reg_kept.
+    # 2. Records kept: objects with a usable id (stripped), the first of each id, ids compared as `id_key`
+    #    makes them (look-alikes are one id; an ASCII id's key is computed here, the others' by Python). The
+    #    others are set aside (for their findings) and _reg_rec becomes _reg_kept.
+    _lookup(con, "_reg_id_keys", _distinct(con, "SELECT sid AS v FROM _reg_rec WHERE strlen(sid) <> length(sid)"),
+            id_key, "VARCHAR")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _reg_status AS
-           SELECT idx, sid, CASE WHEN rt = 'NONE' THEN 'none' WHEN rt <> 'OBJECT' THEN 'not_object'
+           SELECT idx, sid, kept_sid, CASE WHEN rt = 'NONE' THEN 'none' WHEN rt <> 'OBJECT' THEN 'not_object'
                                  WHEN NOT usable THEN 'no_id'
-                                 WHEN idx > min(idx) OVER (PARTITION BY usable, sid) THEN 'duplicate'
-                                 ELSE 'kept' END AS status
-           FROM (SELECT idx, rt, sid, rt = 'OBJECT' AND id_t IS NOT DISTINCT FROM 'VARCHAR' AND sid <> '' AS usable
-                 FROM _reg_rec)"""
+                                 WHEN idx = kept_idx THEN 'kept'
+                                 WHEN sid = kept_sid THEN 'duplicate'
+                                 ELSE 'lookalike' END AS status
+           FROM (SELECT *, min(idx) OVER w AS kept_idx, arg_min(sid, idx) OVER w AS kept_sid
+                 FROM (SELECT r.idx, r.rt, r.sid,
+                              r.rt = 'OBJECT' AND r.id_t IS NOT DISTINCT FROM 'VARCHAR' AND r.sid <> '' AS usable,
+                              CASE WHEN strlen(r.sid) = length(r.sid)
+                                   THEN trim(lower(regexp_replace(r.sid, '[\\x00-\\x1f\\x7f]', '', 'g')), ' ')
+                                   ELSE k.result END AS id_key
+                       FROM _reg_rec r LEFT JOIN _reg_id_keys k ON k.value = r.sid)
+                 WINDOW w AS (PARTITION BY usable, id_key))"""
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _reg_skipped AS
-           SELECT r.idx, s.sid, s.status, r.rt, r.rs, r.id_t, r.id_s
-           FROM _reg_rec r JOIN _reg_status s USING (idx) WHERE s.status IN ('not_object', 'no_id', 'duplicate')"""
+           SELECT r.idx, s.sid, s.kept_sid, s.status, r.rt, r.rs, r.id_t, r.id_s
+           FROM _reg_rec r JOIN _reg_status s USING (idx)
+           WHERE s.status IN ('not_object', 'no_id', 'duplicate', 'lookalike')"""
     )
     con.execute("DELETE FROM _reg_rec WHERE idx IN (SELECT idx FROM _reg_status WHERE status <> 'kept')")
     con.execute("ALTER TABLE _reg_rec RENAME TO _reg_kept")
@@ -467,6 +544,9 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
             for n in links)),
         refused_scheme, "VARCHAR",
     )
+    # What the `startups` gate refuses is refused here too, whatever refused_scheme says: a link can never fail it.
+    con.execute(f"""UPDATE _reg_schemes SET result = regexp_extract(lower(value), '{REFUSED_LINK_RE}', 1)
+                    WHERE result IS NULL AND regexp_matches(lower(value), '{REFUSED_LINK_RE}')""")
 
     # 6. The tables.
     con.execute(
@@ -486,7 +566,10 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _reg_events AS
-            SELECT e.*, _reg_cut(e.name_full) AS name, d.result AS event_date
+            SELECT e.*, _reg_cut(e.name_full) AS name, d.result AS parsed_date,
+                   -- a date outside the programme's life is a finding, never a designation (year 1, year 9999)
+                   CASE WHEN d.result BETWEEN DATE '{FIRST_DATE}' AND DATE '{date(as_of.year + 1, 12, 31)}'
+                        THEN d.result END AS event_date
             FROM (SELECT *, {_text('name_t', 'name_s')} AS name_full, {_text('comment_t', 'comment_s')} AS comment_full
                   FROM _reg_ev WHERE et = 'OBJECT') e
             LEFT JOIN _reg_dates d ON e.date_t = 'VARCHAR' AND d.value = e.date_s"""
@@ -579,6 +662,10 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
            FROM _reg_skipped WHERE status = 'no_id'""",
         """SELECT sid, 'data[' || idx || '].id', 'TEXT', sid, 'duplicate id; later record skipped', 'error', [0, idx, 0, 0, 0]
            FROM _reg_skipped WHERE status = 'duplicate'""",
+        f"""SELECT kept_sid, 'data[' || idx || '].id', 'TEXT', sid, '{LOOKALIKE_PROBLEM}', 'error', [0, idx, 0, 0, 0]
+            FROM _reg_skipped WHERE status = 'lookalike'""",
+        f"""SELECT sid, 'data[' || idx || '].id', 'TEXT', sid, '{SURROGATE_PROBLEM}', 'warning', [0, idx, 0, 0, 1]
+            FROM _reg_kept WHERE _reg_repaired() AND contains(sid, '{REPLACEMENT}')""",
         """SELECT sid, 'attributes', coalesce(attributes_t, 'NULL'), attributes_s,
                   'attributes is not an object; record kept with no attributes', 'error', [0, idx, 1, 0, 0]
            FROM _reg_kept WHERE attributes_t IS DISTINCT FROM 'OBJECT'""",
@@ -621,7 +708,11 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
         f"""SELECT sid, 'events[' || pos || '].date', coalesce(date_t, 'NULL'), date_s,
                    CASE WHEN {_blank('date_t', 'date_s')} THEN 'missing date' ELSE 'unparsable date (expected YYYY-MM-DD)' END,
                    'warning', [0, idx, 6, pos, 4]
-            FROM _reg_events WHERE coalesce(name, '') <> '' AND event_date IS NULL""",
+            FROM _reg_events WHERE coalesce(name, '') <> '' AND parsed_date IS NULL""",
+        f"""SELECT sid, 'events[' || pos || '].date', 'TEXT', date_s,
+                   'date outside the programme''s life ({FIRST_DATE.year} to the year after the fetch); not used', 'warning',
+                   [0, idx, 6, pos, 4]
+            FROM _reg_events WHERE coalesce(name, '') <> '' AND parsed_date IS NOT NULL AND event_date IS NULL""",
         *_text_findings("_reg_events", "sid", "'events[' || pos || '].comment'", "comment_t", "comment_s", "comment_full",
                         "[0, idx, 6, pos]", base=5, where="coalesce(name, '') <> ''"),
     ]
@@ -646,6 +737,9 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
                     WHERE list_bool_or([y[1] NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE') FOR y IN {n}_items])
                 ) x USING (idx)
                 WHERE x.t NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT', 'DOUBLE')""",
+            f"""SELECT sid, '{n}', 'TEXT', u.x[2], '{SURROGATE_PROBLEM}', 'warning', [0, idx, {tier}, u.i - 1, 1]
+                FROM _reg_kept, unnest({n}_items) WITH ORDINALITY AS u(x, i)
+                WHERE _reg_repaired() AND u.x[1] = 'VARCHAR' AND contains(u.x[2], '{REPLACEMENT}')""",
         ]
     # incubators
     findings += [
@@ -672,7 +766,7 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
     )
     for table in ("_reg_kept", "_reg_skipped", "_reg_status", "_reg_ph", "_reg_ev", "_reg_in", "_reg_inc",
                   "_reg_texts", "_reg_phases", "_reg_events", "_reg_current", "_reg_incubators", "_reg_inc_texts",
-                  "_reg_findings", "_reg_phase_names", "_reg_dates", "_reg_schemes", "_reg_dumped"):
+                  "_reg_findings", "_reg_id_keys", "_reg_phase_names", "_reg_dates", "_reg_schemes", "_reg_dumped"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute("RESET VARIABLE _registry_numbers")
     relations = {t.name: f"_parsed_{t.name}" for t in PARSED_TABLES}
