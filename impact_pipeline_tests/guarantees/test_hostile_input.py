@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import hashlib
 import io
+import json
 
 import duckdb
 import pytest
@@ -163,3 +164,72 @@ def test_registry_url_with_a_foreign_scheme_is_refused(published, url):
     assert not result.success
     assert "is not allowed (only http and https)" in failure_text(result)
     assert digest(paths) == before
+
+
+def _text_record(sid: str, attributes: str) -> str:
+    """A record as JSON text (`sid` and `attributes` are JSON text): deep nesting and lone surrogates are only text."""
+    return (f'{{"id": {sid}, "type": "startup", "attributes": {{"phases": {json.dumps(PHASES)}, {attributes}}}, '
+            f'"relationships": {{"incubator": {{"data": {{"type": "incubator", "id": "inc"}}}}}}}}')
+
+
+def test_no_crowd_edited_value_stops_publication(tmp_path):
+    """Issue 17, items 5, 6, 11, 13, 15: values that once failed the parse or the `startups` gate, in one registry.
+
+    Each is a finding; the gates hold and the run publishes every other service.
+    """
+    deep = "[" * 100_000 + "]" * 100_000
+    records = [
+        _text_record('"js-port"', '"name": "JS", "link": "javascript:1;alert(1)", "stats_url": "data:1,x", '
+                                  '"repository": "file:1/etc/passwd", "budget_url": "javascript :alert(1)", '
+                                  '"impact_url": "example.org:8080/impact"'),
+        _text_record('"deep"', f'"name": "Deep", "pitch": {deep}, "sponsors": {deep}'),
+        _text_record('"surrogate"', r'"name": "Nom \udc00 cassé", "pitch": "p\ud800"'),
+        _text_record('"Café-Svc"', '"name": "Café"'),
+        *[_text_record(json.dumps(sid), '"name": "Look-alike"') for sid in ("café-svc", "cafe\u0301-svc", "ＣＡＦＥ\u0301-ＳＶＣ",
+                                                                             "café\u200b-svc", " café-svc ")],
+        _text_record('"year-one"', '"name": "Year one", "events": [{"name": "national_impact", "date": "0001-01-01"}]'),
+    ]
+    body = ('{"data": [' + ", ".join(records) + '], "included": [{"id": "inc", "type": "incubator", '
+            '"attributes": {"title": "Incubateur"}}]}').encode("utf-8")
+    paths = PipelinePaths(tmp_path)
+    with LocalServer({"/startups.json": Route(body=body, headers={"Content-Type": "application/json"})}) as server:
+        result = run_years(paths.settings(server.url("/startups.json")), 2025, 2025)
+    assert result.success, failure_text(result)
+    con = duckdb.connect(str(paths.duckdb_path), read_only=True)
+    assert [r[0] for r in con.execute("SELECT startup_id FROM national_impact ORDER BY startup_id").fetchall()] == [
+        "Café-Svc", "deep", "js-port", "surrogate", "year-one"]
+    assert con.execute("SELECT link, stats_url, repository, budget_url, impact_url FROM startups "
+                       "WHERE startup_id = 'js-port'").fetchall() == [(None, None, None, None, "example.org:8080/impact")]
+    assert con.execute("SELECT name, pitch FROM startups WHERE startup_id = 'surrogate'").fetchall() == [
+        ("Nom \ufffd cassé", "p\ufffd")]
+    assert con.execute("SELECT officially_designated, designation_year FROM national_impact "
+                       "WHERE startup_id = 'year-one'").fetchall() == [(False, None)]
+    findings = con.execute("SELECT startup_id, field, problem FROM registry_findings").fetchall()
+    con.close()
+    problems = {(sid, field): problem for sid, field, problem in findings}
+    assert {f for (sid, f), p in problems.items() if sid == "js-port" and p.startswith("refused URL scheme")} == {
+        "link", "stats_url", "repository", "budget_url"}
+    assert problems[("deep", "pitch")] == "expected text, got list"
+    assert problems[("deep", "sponsors")] == "list item is not text"
+    assert problems[("surrogate", "name")].startswith("text holds a lone UTF-16 surrogate")
+    assert sorted(f for (sid, f), p in problems.items() if sid == "Café-Svc" and p.startswith("duplicate id")) == [
+        f"data[{i}].id" for i in range(4, 9)]
+    assert problems[("year-one", "events[0].date")].startswith("date outside the programme's life")
+
+
+def test_a_year_with_nothing_to_evaluate_is_a_summary_row_of_zeros(tmp_path):
+    """Issue 17, item 12: no service has a phase before 2018; asking for 2016-2018 publishes, 2016 and 2017 as zeros."""
+    late = [{"name": "acceleration", "start": "2018-03-01", "end": ""}]
+    registry = {"data": [dict(startup(sid, sid.upper()), attributes={"name": sid.upper(), "phases": late})
+                         for sid in ("late-a", "late-b")],
+                "included": HOSTILE["included"]}
+    paths = PipelinePaths(tmp_path)
+    with LocalServer({"/startups.json": Route(body=registry)}) as server:
+        result = run_years(paths.settings(server.url("/startups.json")), 2016, 2018)
+    assert result.success, failure_text(result)
+    con = duckdb.connect(str(paths.duckdb_path), read_only=True)
+    summary = con.execute("SELECT year, n_evaluated, n_meeting_criteria, n_first_meeting, n_meeting_not_designated, "
+                          "n_designated_in_year, n_designated_cumulative FROM national_impact_summary ORDER BY year").fetchall()
+    assert summary == [(2016, 0, 0, 0, 0, 0, 0), (2017, 0, 0, 0, 0, 0, 0), (2018, 2, 0, 0, 0, 0, 0)]
+    assert con.execute("SELECT year, count(*) FROM national_impact GROUP BY year").fetchall() == [(2018, 2)]
+    con.close()

@@ -106,16 +106,20 @@ def count_records(con: Any, document_sql: str, params: list[Any], *, source: str
     """
     import duckdb
 
-    try:
-        try:
-            rows = con.execute(f"SELECT json_array_length(document, '$.data') FROM ({document_sql})", params).fetchall()
-        except duckdb.InvalidInputException as exc:
-            if not _lone_surrogate(exc):
-                raise
+    def valid(sql: str) -> bool:
+        return bool(con.execute(f"SELECT json_valid(document) FROM ({sql})", params).fetchall()[0][0])
+
+    # try(): a refusal must not abort the caller's transaction, for the document may only hold a lone surrogate.
+    rows = con.execute(f"SELECT try(json_array_length(document, '$.data')) FROM ({document_sql})", params).fetchall()
+    if rows and not rows[0][0] and not valid(document_sql):
+        if valid(without_lone_surrogates(document_sql)):
             document_sql = without_lone_surrogates(document_sql)
             rows = con.execute(f"SELECT json_array_length(document, '$.data') FROM ({document_sql})", params).fetchall()
-    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
-        raise RegistryFormatError(source, f"response is not valid JSON: {_json_error(exc)}") from None
+        else:
+            try:  # not JSON: DuckDB's own words for why
+                con.execute(f"SELECT json_array_length(document, '$.data') FROM ({document_sql})", params).fetchall()
+            except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+                raise RegistryFormatError(source, f"response is not valid JSON: {_json_error(exc)}") from None
     if not rows:
         raise RegistryFormatError(source, "no registry document")
     if rows[0][0]:
