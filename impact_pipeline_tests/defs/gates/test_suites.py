@@ -159,6 +159,17 @@ def test_summary_must_agree_with_the_table(con):
     assert {"year": 2024, "n_first_meeting": 1, "table_n_first_meeting": 0} in first.rows
 
 
+
+def test_a_summary_year_without_rows_must_count_zeros(con):
+    """Issue 17, item 12: a year in which no service is evaluated is a summary row of zeros, not a gate failure."""
+    add_impact(con, "one", year=2024)
+    con.execute("INSERT INTO national_impact_summary VALUES (2023, 0, 0, 0, 0, 0, 0, 0, ''), (2024, 1, 1, 1, 0, 0, 0, 1, 'v1')")
+    assert run_suite(con, suite("national_impact_summary", "agrees_with_table"), CONFIG).passed
+    con.execute("UPDATE national_impact_summary SET n_evaluated = 3, n_meeting_criteria = 1 WHERE year = 2023")
+    labels = failing_labels(run_suite(con, suite("national_impact_summary", "agrees_with_table"), CONFIG))
+    assert {"every summary year has rows in national_impact, or evaluates no service",
+            "n_evaluated agrees with national_impact", "n_meeting_criteria agrees with national_impact"} <= set(labels)
+
 def test_registry_contract_blocks_duplicates_and_missing_keys(con):
     con.execute("INSERT INTO startups (startup_id, name) VALUES ('a', 'A'), ('a', 'A bis'), (NULL, 'nameless')")
     outcome = run_suite(con, suite("startups", "contract"), CONFIG)
