@@ -23,7 +23,7 @@ def public_http_url(value: object) -> str | None:
     return text
 
 
-_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.?)", re.DOTALL)
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _PLAIN_HTTP_RE = re.compile(r"https?://", re.IGNORECASE)  # starts with http(s):// — no blank, tab or control first
 _DROPPED = str.maketrans("", "", "\t\n\r")
 _PORT_RE = re.compile(r"([^/?#]+)(?:[/?#]|$)", re.DOTALL)

@@ -4,8 +4,9 @@ Rules over DuckDB, no Dagster. DuckDB's JSON functions read and split the docume
 per-record rule is SQL, so a registry of tens of thousands of services never becomes Python objects.
 Python only sees distinct values, through the functions that define them: `parse_date` for dates,
 `normalize_phase` for phase names, `refused_scheme` for link texts that do not start with http(s)://,
-and `json` for numbers and for the values written into findings. A malformed document raises
-`RegistryFormatError`; a malformed record or field becomes a finding and the rest is kept.
+`id_key` for ids that are not ASCII, and `json` for numbers and for the values written into findings.
+A malformed document raises `RegistryFormatError`; a malformed record or field becomes a finding and
+the rest is kept (a lone surrogate escape, which DuckDB refuses, included).
 
 Findings are those a Python reading of the document reports: the field (`phases[2].start`), the value
 (text as is, anything else as `json.dumps` writes it, cut at 200 characters), the problem (with Python
@@ -140,9 +141,7 @@ def count_records(con: Any, document_sql: str, params: list[Any], *, source: str
     return 0
 
 
-REPLACEMENT = "\ufffd"  # what a lone UTF-16 surrogate escape (`\udc00`) becomes, as Python's `errors="replace"`
-
-
+REPLACEMENT = "\ufffd"  # what a lone UTF-16 surrogate escape (`\\udc00`) becomes, as Python's `errors="replace"`
 SURROGATE_PROBLEM = "text holds a lone UTF-16 surrogate (invalid), replaced by U+FFFD"
 
 
@@ -205,9 +204,10 @@ _INVISIBLE_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF), (0x034F, 0x034F), (0x
 
 
 def id_key(sid: str) -> str:
-    """What two ids that look the same share: invisible characters removed, NFKC, case folded (Unicode's
-    NFKC_Casefold, as for identifiers), surrounding blanks stripped. `Café-Svc`, `cafe\u0301-svc`, `ＣＡＦÉ-svc`
-    and `café\u200b-svc` have one key. For an ASCII id it is its lower case without control characters."""
+    r"""What two ids that look the same share: invisible characters removed, NFKC, case folded (Unicode's
+    NFKC_Casefold, as for identifiers), surrounding blanks stripped. `Café-Svc`, `cafe\u0301-svc`, full-width
+    `ＣＡＦÉ-ｓｖｃ` and `café\u200b-svc` have one key. An ASCII id's is its lower case without control characters
+    (computed in SQL by the parse)."""
     import unicodedata
 
     visible = "".join(c for c in sid if unicodedata.category(c) not in ("Cf", "Cc")
