@@ -1,9 +1,10 @@
 """The DuckDB warehouse: a working file that runs build into, and an atomically published copy.
 
 Write, audit, publish: assets write the working file (one writer at a time, under a file lock);
-gates record their outcome beside it; `publish` copies the working file over the analyst file with
-`os.replace` and writes the CSV exports the same way, only when no recorded gate is failing.
-An analyst holding the published file open keeps reading the previous inode and never blocks a run.
+gates record their outcome beside it; `publish`, only when no recorded gate is failing, writes a new
+publication folder (DuckDB file, CSV exports, validations) and switches readers to it with one atomic
+symlink rename. An analyst holding the published file open keeps reading the previous version and never
+blocks a run.
 """
 
 from __future__ import annotations
@@ -59,14 +60,7 @@ def _fsync_and_replace(tmp: Path, target: Path) -> None:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, target)
-    try:  # make the rename itself durable
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    _fsync(target.parent)  # make the rename itself durable
 
 
 def write_file_atomically(path: Path, data: bytes) -> None:
@@ -163,7 +157,9 @@ class Warehouse(dg.ConfigurableResource):
         with self.lock():
             work = self.working_path
             if not work.exists() and self.published_path.exists():
-                # Start from the last good publication so that earlier years are never lost.
+                # Start from the last good publication so that earlier years are never lost (a WAL left
+                # beside a lost working file belongs to that file, not to this copy).
+                work.with_name(work.name + ".wal").unlink(missing_ok=True)
                 shutil.copyfile(self.published_path, work)
             if read_only and not work.exists():
                 # A reader (a gate) before any writer: an empty working file with every table.
@@ -212,8 +208,111 @@ class Warehouse(dg.ConfigurableResource):
         return {k: v for k, v in self._read_gates().items() if not v.get("passed")}
 
     # -- publish --------------------------------------------------------------------------------
+    # A publication is a folder `<store>/<id>/` (the DuckDB file, the yearly CSVs, the validations) and
+    # readers reach it through one symlink, `<store>/current`, switched by one atomic rename: a reader sees
+    # the whole previous publication or the whole new one, never a mix. The analyst paths (IMPACT_DUCKDB_PATH,
+    # the CSVs and `validations/` in IMPACT_EXPORT_DIR) are relative symlinks through `current`. DuckDB
+    # resolves symlinks, so a WAL left by a read-write session lies beside one version's file and is never
+    # read with another's.
+    @property
+    def store_dir(self) -> Path:
+        """Where publications are kept: `<stem>.publications/` beside the published DuckDB file."""
+        return publication_store(self.published_path)
+
+    def current_publication(self) -> str | None:
+        """Id of the publication readers see now (None before the first one in this layout)."""
+        return current_publication(self.published_path)
+
+    def _reader_links(self, names: list[str]) -> dict[Path, Path]:
+        """Analyst path → the path, through `current`, it must resolve to."""
+        current = self.store_dir / "current"
+        links = {self.published_path: current / self.published_path.name}
+        export_dir = Path(self.export_dir)
+        for name in names:
+            links[export_dir / name] = current / name
+        return links
+
+    def recover_publication(self) -> list[str]:
+        """Roll back what an interrupted publication left: staging folders, temp files and links, versions that
+        no pointer names. The publication readers see is never touched. Returns what was removed."""
+        removed: list[str] = []
+        store = self.store_dir
+        kept = {_readlink(store / "current"), _readlink(store / "previous")}
+        if store.is_dir():
+            for entry in store.iterdir():
+                if entry.name in ("current", "previous") and entry.is_symlink():
+                    continue
+                if entry.name in ("current", "previous") or entry.name not in kept:
+                    # `current` as a real folder is a dereferenced copy (e.g. `cp -r`): its content is a
+                    # version that is also kept under its own name, or a publication to adopt again.
+                    _remove(entry)
+                    removed.append(str(entry))
+        # Temp files and links of this publish path, and of the older one that replaced files one by one.
+        published = self.published_path
+        leftovers = [*published.parent.glob(f".{published.name}.*.tmp"), *published.parent.glob(f".{published.name}.*.link")]
+        export_dir = Path(self.export_dir)
+        for pattern in (".national_impact_*.csv.*.tmp", ".national_impact_*.csv.*.link", ".validations.*.tmp",
+                        ".validations.*.link"):
+            leftovers += export_dir.glob(pattern)
+        for entry in leftovers:
+            _remove(entry)
+            removed.append(str(entry))
+        return removed
+
+    def _adopt_unversioned(self) -> None:
+        """A publication written before the store existed (plain files) becomes the store's first version,
+        so that replacing those files by links changes nothing a reader sees."""
+        store = self.store_dir
+        if _readlink(store / "current") is not None:
+            return
+        export_dir = Path(self.export_dir)
+        files = [p for p in [self.published_path, *export_dir.glob("national_impact_*.csv")]
+                 if p.is_file() and not p.is_symlink()]
+        validations = export_dir / "validations"
+        if not files and not (validations.is_dir() and not validations.is_symlink()):
+            return
+        version = f"{_stamp()}-unversioned"
+        staging = store / f".{version}.tmp"
+        staging.mkdir(parents=True)
+        for path in files:
+            shutil.copyfile(path, staging / path.name)
+            _fsync(staging / path.name)
+        if validations.is_dir() and not validations.is_symlink():
+            shutil.copytree(validations, staging / "validations")
+        names = sorted(p.name for p in staging.iterdir() if p.name != self.published_path.name)
+        self._commit_version(staging, version)
+        self._place_links(names)
+
+    def _commit_version(self, staging: Path, version: str) -> None:
+        """Name the complete staging folder `version`, then point `current` at it (the one visible step)."""
+        store = self.store_dir
+        _fsync(staging)
+        os.rename(staging, store / version)
+        old = _readlink(store / "current")
+        if old is not None:
+            _point(store / "previous", old)
+        _point(store / "current", version)
+
+    def _place_links(self, names: list[str]) -> None:
+        """Make every analyst path a symlink through `current` (a new year's dangles until `current` has it)."""
+        for path, target in self._reader_links(names).items():
+            relative = os.path.relpath(target, path.parent)
+            if path.is_symlink() and os.readlink(path) == relative:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_dir() and not path.is_symlink():  # `validations/` as a plain folder (older layout)
+                aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+                os.rename(path, aside)
+                _point(path, relative)
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                _point(path, relative)
+            if path == self.published_path:
+                # The WAL of the plain file this link replaces; DuckDB now keeps WALs beside each version.
+                path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
     def publish(self, run_id: str) -> dict[str, Any]:
-        """Replace the analyst file and the CSV exports by the working data, atomically, if gates allow."""
+        """Publish the working data as a new version and switch readers to it in one step, if gates allow."""
         import duckdb
 
         with self.lock():
@@ -224,6 +323,8 @@ class Warehouse(dg.ConfigurableResource):
             work = self.working_path
             if not work.exists():
                 raise PublishRefused(f"not publishing: no working data at {work} (run the pipeline first)")
+            self.recover_publication()
+            self._adopt_unversioned()
 
             con = duckdb.connect(str(work))
             try:
@@ -247,25 +348,91 @@ class Warehouse(dg.ConfigurableResource):
             finally:
                 con.close()
 
-            export_dir = Path(self.export_dir)
-            export_dir.mkdir(parents=True, exist_ok=True)
-            published = self.published_path
-            published.parent.mkdir(parents=True, exist_ok=True)
-            tmp = published.with_name(f".{published.name}.{uuid.uuid4().hex}.tmp")
+            store = self.store_dir
+            # Only the version readers see now is kept while the new one is written (two copies at most).
+            previous = store / "previous"
+            if previous.is_symlink() and os.readlink(previous) != _readlink(store / "current"):
+                previous.unlink()
+                self.recover_publication()
+            version = f"{_stamp()}-{run_id[:8]}"
+            staging = store / f".{version}.tmp"
             try:
-                shutil.copyfile(work, tmp)
-                csv_paths = []
+                staging.mkdir(parents=True)
+                shutil.copyfile(work, staging / self.published_path.name)
+                _fsync(staging / self.published_path.name)
+                names = []
                 for year, rows in exports.items():
-                    path = export_dir / f"national_impact_{year}.csv"
-                    write_csv_atomically(path, cols, rows)
-                    csv_paths.append(str(path))
-                # The validation results that let this data through, published beside the exports.
-                _copy_validations(self.validations_dir, export_dir / "validations")
-                _fsync_and_replace(tmp, published)
+                    write_csv_atomically(staging / f"national_impact_{year}.csv", cols, rows)
+                    names.append(f"national_impact_{year}.csv")
+                # The validation results that let this data through, published with it.
+                _copy_validations(self.validations_dir, staging / "validations")
+                if (staging / "validations").is_dir():
+                    names.append("validations")
+                # Links first (they resolve through `current`, so nothing a reader sees changes), then the switch.
+                self._place_links(names)
+                self._commit_version(staging, version)
             finally:
-                tmp.unlink(missing_ok=True)
-            return {"published_path": str(published), "years": years, "csv_paths": csv_paths,
+                _remove(staging)
+            self.recover_publication()  # versions other than current and previous
+            export_dir = Path(self.export_dir)
+            return {"published_path": str(self.published_path), "publication": version, "years": years,
+                    "csv_paths": [str(export_dir / n) for n in names if n.endswith(".csv")],
                     "rows_per_year": {year: len(rows) for year, rows in exports.items()}}
+
+
+def publication_store(published_path: Path) -> Path:
+    """The folder of a published file's versions: `impact.duckdb` → `impact.publications/`."""
+    published_path = Path(published_path)
+    return published_path.with_name(f"{published_path.stem}.publications")
+
+
+def current_publication(published_path: Path) -> str | None:
+    """Id of the publication readers of `published_path` see now (None before the first one in this layout)."""
+    return _readlink(publication_store(published_path) / "current")
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _readlink(path: Path) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk (a publication must survive a power cut whole)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _point(link: Path, target: str) -> None:
+    """Make `link` a symlink to `target` in one atomic rename (readers see the old target or the new one)."""
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex}.link")
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(link.parent)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def insert_frame(con: Any, table: contract.Table, frame: Any) -> None:
