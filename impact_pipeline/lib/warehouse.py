@@ -300,7 +300,7 @@ class Warehouse(dg.ConfigurableResource):
             if path.is_symlink() and os.readlink(path) == relative:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir() and not path.is_symlink():  # `validations/` as a plain folder (older layout)
+            if path.name == "validations" and path.is_dir() and not path.is_symlink():  # the older layout's folder
                 aside = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
                 os.rename(path, aside)
                 _point(path, relative)

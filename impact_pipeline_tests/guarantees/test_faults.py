@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ import pytest
 
 from impact_pipeline.settings import PROJECT_ROOT, SAMPLE_DIR
 from impact_pipeline_tests.support.http_server import LocalServer, Route
-from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
+from impact_pipeline_tests.support.pipeline import PipelinePaths, digest, failure_text, run_years
 
 SAMPLE = json.loads((SAMPLE_DIR / "startups.json").read_text(encoding="utf-8"))
 
@@ -26,11 +25,6 @@ def without_first_startup() -> dict:
     document = copy.deepcopy(SAMPLE)
     document["data"] = document["data"][1:]
     return document
-
-
-def digest(paths: PipelinePaths) -> dict[str, str]:
-    files = [paths.duckdb_path, *sorted(p for p in paths.export_dir.rglob("*") if p.is_file())]
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def n_startups(db: Path) -> int:

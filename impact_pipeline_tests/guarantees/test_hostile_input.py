@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 
@@ -18,7 +17,7 @@ import pytest
 
 from impact_pipeline.settings import SAMPLE_DIR
 from impact_pipeline_tests.support.http_server import LocalServer, Route
-from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
+from impact_pipeline_tests.support.pipeline import PipelinePaths, digest, failure_text, run_years
 
 PHASES = [{"name": "investigation", "start": "2019-01-01", "end": ""}, {"name": "acceleration", "start": "2020-01-01", "end": ""}]
 FORMULAS = {"formula-eq": '=HYPERLINK("http://evil.example","clic")', "formula-plus": "+33 1 23 45",
@@ -55,11 +54,6 @@ HOSTILE = {
     ],
     "included": [{"id": "inc", "type": "incubator", "attributes": {"title": "Incubateur"}}],
 }
-
-
-def digest(paths: PipelinePaths) -> dict[str, str]:
-    files = [paths.duckdb_path, *sorted(p for p in paths.export_dir.rglob("*") if p.is_file())]
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def test_hostile_but_parseable_registry_is_stored_verbatim_and_neutralised(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +64,17 @@ class PublishedRun:
     home: Path | None = None  # that instance's folder (its SQLite storage)
 
     def copy_to(self, target: Path) -> PipelinePaths:
-        shutil.copytree(self.paths.root, target)
+        # symlinks=True: the published paths are relative links into the publication store, kept inside the copy.
+        shutil.copytree(self.paths.root, target, symlinks=True)
         return PipelinePaths(target)
+
+
+def digest(paths: PipelinePaths) -> dict[str, str]:
+    """Hash of every published file a reader can open: the DuckDB file and the export folder, through its links."""
+    files = [paths.duckdb_path]
+    for folder, _, names in os.walk(paths.export_dir, followlinks=True):
+        files += sorted(Path(folder) / name for name in names if (Path(folder) / name).is_file())
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def run_years(settings: Settings, first: int, last: int, instance: dg.DagsterInstance | None = None):

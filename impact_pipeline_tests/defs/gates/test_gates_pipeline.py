@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,12 +10,7 @@ import duckdb
 
 from impact_pipeline.definitions import build_definitions
 from impact_pipeline.defs.gates.suites import ALL_SUITES
-from impact_pipeline_tests.support.pipeline import PipelinePaths, failure_text, run_years
-
-
-def digest(paths: PipelinePaths) -> dict[str, str]:
-    files = [paths.duckdb_path, *sorted(p for p in paths.export_dir.rglob("*") if p.is_file())]
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+from impact_pipeline_tests.support.pipeline import PipelinePaths, digest, failure_text, run_years
 
 
 def check_evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
