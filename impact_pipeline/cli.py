@@ -90,6 +90,28 @@ def print_summary(duckdb_path: Path, lo: int, hi: int) -> None:
         print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
 
 
+def release_dead_runs(instance) -> None:
+    """Runs killed earlier would hold the `duckdb` pool slot forever: fail them, free their slots, say so in a line."""
+    from impact_pipeline.lib.runs import release_dead_runs as release
+
+    released = release(instance)
+    if released:
+        ids = ", ".join(run_id[:8] for run_id in released)
+        print(f"impact-pipeline: {len(released)} interrupted run(s) whose process is gone marked failed, "
+              f"pool slots freed: {ids}", file=sys.stderr)
+
+
+def publication_note(duckdb_path: Path, before: str | None) -> str:
+    """What a failed run did to the published outputs, read from the publication pointer (never assumed)."""
+    from impact_pipeline.lib.warehouse import current_publication
+
+    after = current_publication(duckdb_path)
+    if after == before:
+        return f"published outputs left unchanged: {duckdb_path}"
+    return (f"this run PUBLISHED {duckdb_path} (publication {after}) before a later step failed; "
+            f"the previous one is kept in {Path(duckdb_path).stem}.publications/previous")
+
+
 def cmd_materialize(args: argparse.Namespace) -> int:
     if args.sample:
         os.environ["IMPACT_SAMPLE"] = "1"
@@ -114,6 +136,10 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(settings.work_dir / "run.lock")):
         instance = dg.DagsterInstance.get()  # inside the lock: two CLIs never initialise one SQLite store at once
+        release_dead_runs(instance)
+        from impact_pipeline.lib.warehouse import current_publication
+
+        published_before = current_publication(settings.duckdb_path)
         result = job.execute_in_process(
             instance=instance,
             tags={RANGE_START: str(lo), RANGE_END: str(hi), "impact/trigger": "cli"},
@@ -124,7 +150,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
         print(f"impact-pipeline: run {result.run_id} FAILED", file=sys.stderr)
         for message in _failure_messages(result) or ["see the run in the Dagster UI"]:
             print(f"  - {message}", file=sys.stderr)
-        print(f"  published outputs left unchanged: {settings.duckdb_path}", file=sys.stderr)
+        print(f"  {publication_note(settings.duckdb_path, published_before)}", file=sys.stderr)
         return 1
     print(f"impact-pipeline: run {result.run_id} succeeded; published {settings.duckdb_path}")
     print(f"CSV exports in {settings.export_dir}")
