@@ -200,3 +200,30 @@ def test_a_publication_of_the_older_layout_is_adopted_without_a_reader_seeing_a_
     previous = wh.store_dir / "previous"
     assert (previous / f"national_impact_{FIRST_YEAR}.csv").read_text(encoding="utf-8") == "name\nold\n"
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.timeout(600)
+def test_the_cli_says_published_when_a_step_after_publication_fails(tmp_path):
+    """The chart step, after publication, cannot write its file: the run fails, and the CLI says it published."""
+    import json
+
+    from impact_pipeline.settings import SAMPLE_DIR
+    from impact_pipeline_tests.guarantees.test_faults import cli
+    from impact_pipeline_tests.support.http_server import LocalServer, Route
+    from impact_pipeline_tests.support.pipeline import PipelinePaths
+
+    paths = PipelinePaths(tmp_path)
+    (paths.export_dir / "national_impact.png").mkdir(parents=True)  # the chart's file cannot be written
+    sample = json.loads((SAMPLE_DIR / "startups.json").read_text(encoding="utf-8"))
+    with LocalServer({"/v1.json": Route(body=sample)}) as server:
+        proc = cli(paths, server.url("/v1.json"), "2025", tmp_path / "dagster_home")
+        output = proc.communicate(timeout=500)[0]
+    assert proc.returncode == 1 and "FAILED" in output, output
+    assert "national_impact_chart" in output, output
+    assert "left unchanged" not in output, output
+    assert f"this run PUBLISHED {paths.duckdb_path}" in output, output
+    con = duckdb.connect(str(paths.duckdb_path), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM national_impact WHERE year = 2025").fetchall()[0][0] > 0
+    finally:
+        con.close()
