@@ -91,7 +91,9 @@ class Settings:
             duckdb_default = "data/impact.duckdb"
             export_default = "data/exports"
         registry_url = registry_default if sample else _env("IMPACT_REGISTRY_URL", registry_default)
-        duckdb_path = Path(_env("IMPACT_DUCKDB_PATH", duckdb_default)).expanduser().resolve()
+        # absolute, not resolved: the published path is a symlink into the publication store, and resolving
+        # it would name one version's file instead of the path readers use.
+        duckdb_path = Path(os.path.abspath(Path(_env("IMPACT_DUCKDB_PATH", duckdb_default)).expanduser()))
         export_dir = Path(_env("IMPACT_EXPORT_DIR", export_default)).expanduser().resolve()
         work_default = duckdb_path.parent / ".work"
         work_dir = Path(_env("IMPACT_WORK_DIR", str(work_default))).expanduser().resolve()

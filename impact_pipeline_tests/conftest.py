@@ -126,6 +126,8 @@ SLOW_UNITS: dict[str, tuple[int, list[str]]] = {
                                "guarantees/test_hostile_input.py", "guarantees/test_secrets.py"]),
     "sample world 2016-2026": (50, ["defs/gates/test_gates_pipeline.py", "defs/registry/test_registry_pipeline.py",
                                     "defs/reporting/test_sample_outputs.py"]),
+    "publication": (50, ["guarantees/test_publication.py"]),
+    "killed CLI run": (45, ["guarantees/test_dead_runs.py"]),
     "two CLI runs": (35, ["guarantees/test_faults.py::test_two_runs_started_together_are_serialised_without_corruption"]),
     "real snapshot": (18, ["defs/impact/test_real_snapshot.py"]),
     "conditional fetch": (17, ["defs/registry/test_conditional_fetch.py"]),

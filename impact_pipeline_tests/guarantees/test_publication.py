@@ -227,3 +227,17 @@ def test_the_cli_says_published_when_a_step_after_publication_fails(tmp_path):
         assert con.execute("SELECT count(*) FROM national_impact WHERE year = 2025").fetchall()[0][0] > 0
     finally:
         con.close()
+
+
+def test_the_configured_published_path_stays_the_link_readers_use(tmp_path, monkeypatch):
+    """Settings must not resolve IMPACT_DUCKDB_PATH: resolved, it names one version's file, and the next run would
+    publish beside that version instead of switching `current`."""
+    from impact_pipeline.settings import Settings
+
+    wh = warehouse(tmp_path)
+    write_working_data(wh, "v1", n_years=1)
+    wh.publish("run-v1")
+    assert wh.published_path.is_symlink()
+    monkeypatch.setenv("IMPACT_DUCKDB_PATH", str(wh.published_path))
+    monkeypatch.delenv("IMPACT_SAMPLE", raising=False)
+    assert Settings.from_env().duckdb_path == wh.published_path
