@@ -111,3 +111,35 @@ def test_a_cli_run_killed_while_holding_the_pool_slot_does_not_block_the_next_cl
     assert len(notices) == 1 and holder[:8] in notices[0], output
     assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.FAILURE
     assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots == []
+
+
+def test_run_monitoring_in_the_daemon_fails_a_dead_ui_run_and_then_frees_its_slot(tmp_path):
+    """After a crash of `dagster dev`, its daemon's run monitoring (what `dagster dev` runs again on restart) fails the
+    dead run through the launcher's health check, then frees the slot of the failed run."""
+    import logging
+
+    import yaml
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
+    from dagster._daemon.monitoring import execute_concurrency_slots_iteration, execute_run_monitoring_iteration
+
+    home = tmp_path / "home"
+    home.mkdir()
+    config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text(encoding="utf-8"))
+    assert config["run_monitoring"]["enabled"] and config["run_launcher"]["class"] == "LocalRunLauncher"
+    config["run_monitoring"]["free_slots_after_run_end_seconds"] = 1  # the project waits 10 s; the test cannot
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    instance = instance_of(home)
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("duckdb", 1)
+    dead, alive = started_run(instance, dead_pid()), started_run(instance, os.getpid())
+    assert storage.claim_concurrency_slot("duckdb", dead.run_id, "registry_raw").is_claimed
+
+    logger = logging.getLogger("run_monitoring_test")
+    with WorkspaceProcessContext(instance, EmptyWorkspaceTarget()) as context:
+        list(execute_run_monitoring_iteration(context, logger))
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive.run_id).status == dg.DagsterRunStatus.STARTED
+        time.sleep(2.5)
+        list(execute_concurrency_slots_iteration(context, logger))
+    assert storage.get_concurrency_info("duckdb").claimed_slots == []
