@@ -237,14 +237,18 @@ class Warehouse(dg.ConfigurableResource):
         no pointer names. The publication readers see is never touched. Returns what was removed."""
         removed: list[str] = []
         store = self.store_dir
-        kept = {_readlink(store / "current"), _readlink(store / "previous")}
+        current = store / "current"
+        if current.is_dir() and not current.is_symlink():
+            # A copy that dereferenced the links (e.g. shutil.copytree): that folder is the current version.
+            version = f"{_stamp()}-copied"
+            os.rename(current, store / version)
+            _point(current, version)
+        kept = {_readlink(current), _readlink(store / "previous")}
         if store.is_dir():
             for entry in store.iterdir():
                 if entry.name in ("current", "previous") and entry.is_symlink():
                     continue
-                if entry.name in ("current", "previous") or entry.name not in kept:
-                    # `current` as a real folder is a dereferenced copy (e.g. `cp -r`): its content is a
-                    # version that is also kept under its own name, or a publication to adopt again.
+                if entry.name == "previous" or entry.name not in kept:
                     _remove(entry)
                     removed.append(str(entry))
         # Temp files and links of this publish path, and of the older one that replaced files one by one.

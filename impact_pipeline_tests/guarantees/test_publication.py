@@ -241,3 +241,20 @@ def test_the_configured_published_path_stays_the_link_readers_use(tmp_path, monk
     monkeypatch.setenv("IMPACT_DUCKDB_PATH", str(wh.published_path))
     monkeypatch.delenv("IMPACT_SAMPLE", raising=False)
     assert Settings.from_env().duckdb_path == wh.published_path
+
+
+def test_a_copy_that_dereferenced_the_links_publishes_again(tmp_path):
+    """`shutil.copytree` without symlinks=True turns `current` into a folder: it becomes a version again."""
+    wh = warehouse(tmp_path / "a")
+    write_working_data(wh, "v1", n_years=2)
+    wh.publish("run-v1")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # links dereferenced
+    copy = warehouse(tmp_path / "b")
+    assert not (copy.store_dir / "current").is_symlink()
+    write_working_data(copy, "v2", n_years=3)
+    copy.publish("run-v2")
+    assert_one_publication(copy, "v2")
+    assert (copy.store_dir / "previous" / "impact.duckdb").is_file()
+    assert leftovers(tmp_path / "b") == []
+    assert_clean_store(copy)
+    assert_one_publication(wh, "v1")  # the original is untouched
