@@ -234,6 +234,7 @@ USAGE_OBSERVATIONS = Table(
         C("fetched_at", "TIMESTAMP", "When the source was read (UTC).", True),
         C("not_computed", "BOOLEAN", "True when the source reports 0 for a metric it did not compute (Matomo nb_users or "
           "nb_uniq_visitors = 0 beside visits > 0): kept for the record, never a measure."),
+        C("discovered_on", "VARCHAR", "Stats page a discovered (not reviewed) source was found on; NULL for a reviewed source."),
     ),
 )
 
@@ -250,6 +251,7 @@ USAGE_SOURCE_STATUS = Table(
         C("n_rejected", "INTEGER", "Malformed rows reported and left out.", True),
         C("problems", "VARCHAR", "The reported problems (first ones), NULL when none."),
         C("fetched_at", "TIMESTAMP", "When the source was read (UTC).", True),
+        C("discovered_on", "VARCHAR", "Stats page a discovered (not reviewed) source was found on; NULL for a reviewed source."),
     ),
 )
 
@@ -276,22 +278,34 @@ YEARLY_REACH = Table(
         C("last_uncovered_day", "DATE", "Last day of the year no period covers (a lower bound); NULL when covered."),
         C("top_figure", "VARCHAR", "JSON of the top-ranked figure when it has no public evidence URL and this public "
           "figure, ranked lower, decides instead; NULL otherwise."),
+        C("discovered_on", "VARCHAR", "Stats page of a discovered (not reviewed) source, ranked below every reviewed one; NULL when reviewed."),
     ),
     key=("startup_id", "year"),
 )
 
 USAGE_SOURCE_PROPOSALS = Table(
     "usage_source_proposals",
-    "Usage sources recognised on services' stats pages (Metabase public cards, Matomo sites): proposals, "
-    "used only once confirmed in the reviewed sources file.",
+    "Usage sources recognised from services' stats URLs and pages (Matomo sites, Metabase public cards and dashboard "
+    "cards, impact dataset files), each with a trial read: in use as a discovered source, a proposal for review, or "
+    "already reviewed. Rejected proposals are not listed.",
     (
+        C("proposal_id", "VARCHAR", "Stable short id of the proposal (`impact-pipeline sources accept|reject <id>`).", True),
         C("startup_id", "VARCHAR", "Registry id of the service.", True),
-        C("stats_url", "VARCHAR", "The stats page that was read.", True),
-        C("kind", "VARCHAR", "metabase_question, metabase_dashboard or matomo.", True),
-        C("instance", "VARCHAR", "Base URL of the Metabase or Matomo instance.", True),
-        C("identifier", "VARCHAR", "Public card/dashboard uuid, or Matomo site id.", True),
+        C("stats_url", "VARCHAR", "The stats URL or page the source was found on.", True),
+        C("kind", "VARCHAR", "matomo, metabase_question, metabase_dashboard, metabase_dashboard_card or impact_csv.", True),
+        C("instance", "VARCHAR", "Base URL of the Metabase or Matomo instance (the file URL for impact_csv).", True),
+        C("identifier", "VARCHAR", "Public card/dashboard uuid, `<dashboard uuid>/<dashcard id>/<card id>`, Matomo site id, or file id.", True),
+        C("name", "VARCHAR", "Title of the card, when the source names it."),
         C("found_at", "TIMESTAMP", "When the page was read (UTC).", True),
         C("confirmed", "BOOLEAN", "True when the reviewed sources file already has this source for the service.", True),
+        C("status", "VARCHAR", "in_use (an unambiguous discovered source, read for (b)), proposed (waiting for review) or reviewed (in the sources file).", True),
+        C("preview", "VARCHAR", "What the trial read yields per year (value, unit, period), NULL when it yields nothing."),
+        C("reason", "VARCHAR", "Why a proposal is not in use: ambiguous (and how), or why it cannot be read."),
+        C("date_column", "VARCHAR", "Metabase: the date-like column recognised (or the only one)."),
+        C("value_column", "VARCHAR", "Metabase: the numeric column recognised; Matomo: nb_visits."),
+        C("unit", "VARCHAR", "Unit the value column's name says it counts (users, visitors, visits, uses)."),
+        C("period", "VARCHAR", "Period of each row: year, quarter, month, week or day."),
+        C("data_url", "VARCHAR", "Where the trial read fetched the data (Metabase, impact file) or the Matomo dashboard."),
     ),
     key=("startup_id", "kind", "instance", "identifier"),
 )

@@ -4,6 +4,7 @@ status per source (a source down is an outcome, never a crash) and per-source fe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -17,6 +18,8 @@ from impact_pipeline.lib.http import FetchError, is_local_path, redact_url
 from impact_pipeline.lib.urls import public_http_url
 
 MAX_DATAGOUV_PAGES = 20
+# A Metabase dashboard card's data URL: `<base>/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`.
+_DASHCARD = re.compile(r"^(?P<base>.*?)/api/public/dashboard/(?P<uuid>[0-9a-f-]{36})/dashcard/(?P<dashcard>\d+)/card/(?P<card>\d+)")
 
 
 @dataclass
@@ -32,13 +35,14 @@ class SourceRun:
     n_rejected: int = 0
     problems: list[str] = field(default_factory=list)
     fetched_at: str | None = None
+    discovered_on: str | None = None  # the stats page a discovered source was found on (None: reviewed)
 
     def row(self) -> dict[str, Any]:
         return {
             "startup_id": self.startup_id, "source": self.source, "source_ref": self.source_ref,
             "status": self.status, "error": self.error, "n_observations": self.n_observations,
             "n_rejected": self.n_rejected, "problems": "; ".join(self.problems[:20]) or None,
-            "fetched_at": _timestamp(self.fetched_at),
+            "fetched_at": _timestamp(self.fetched_at), "discovered_on": self.discovered_on,
         }
 
 
@@ -125,6 +129,8 @@ class UsageSources(dg.ConfigurableResource):
     def _token(self, spec) -> tuple[str, bool]:
         from impact_pipeline.defs.usage.matomo import token_env_name
 
+        if spec.get("anonymous"):  # a discovered site: used only when it answers anyone
+            return "anonymous", True
         name = spec.get("token_env") or token_env_name(spec.get("base_url"))
         token = (self.matomo_tokens.get(name) or "").strip()
         return (token, False) if token else ("anonymous", True)
@@ -199,8 +205,10 @@ class UsageSources(dg.ConfigurableResource):
                     document = json.loads(content)
                 except ValueError:
                     raise SourceError("Metabase answer is not JSON") from None
+                from impact_pipeline.defs.usage.discovery import card_rows
+
                 return metabase.parse_card_rows(
-                    document, date_column=spec.get("date_column"), value_column=spec.get("value_column"),
+                    card_rows(document), date_column=spec.get("date_column"), value_column=spec.get("value_column"),
                     period=spec.get("period", "month"), unit=spec.get("unit"),
                     indicator=spec.get("indicator") or spec.get("value_column"), startup_id=sid, source_ref=ref,
                     fetched_at=fetched_at, evidence_url=evidence, year=spec.get("year"))
@@ -386,58 +394,259 @@ class UsageSources(dg.ConfigurableResource):
 
     # -- discovery ----------------------------------------------------------------------------------
 
-    def discover(self, pages: list[tuple[str, str]], cache_dir: str | Path | None = None) -> tuple[list[dict], list[str], dict]:
-        """Read each (startup_id, stats_url) page and list the sources it references.
+    def _reviewed_keys(self, config) -> set[tuple[str, str, str, str]]:
+        """(startup_id, kind, instance, identifier) of every source the reviewed file already has."""
+        from impact_pipeline.defs.usage.metabase import card_data_url
 
-        Only public http(s) URLs are fetched (private addresses are refused by the HTTP layer); a page listed
-        in the sources file's `discovery.mirrors` is read from its reviewed local copy instead.
-        Returns (proposal rows, problems, fetch counters).
-        """
-        from impact_pipeline.defs.usage.discovery import find_sources
-
-        config = self.load_config()
-        configured = set()
+        keys = set()
         for spec in config.all_sources:
             if spec.type == "matomo":
-                configured.add((spec.startup_id, "matomo", str(spec.get("base_url")).rstrip("/"), str(spec.get("site_id"))))
+                keys.add((spec.startup_id, "matomo", str(spec.get("base_url")).rstrip("/"), str(spec.get("site_id"))))
             elif spec.type == "metabase":
-                from impact_pipeline.defs.usage.metabase import card_data_url
-
+                data_url = str(spec.get("data_url") or "")
+                m = _DASHCARD.search(data_url) if data_url else None
+                if m:  # a dashboard's card, accepted with its data URL
+                    keys.add((spec.startup_id, "metabase_dashboard_card", m["base"], f"{m['uuid']}/{m['dashcard']}/{m['card']}"))
                 try:
                     base, uuid, _ = card_data_url(str(spec.get("question_url")))
-                    configured.add((spec.startup_id, "metabase_question", base, uuid))
+                    keys.add((spec.startup_id, "metabase_question", base, uuid))
                 except ValueError:
                     pass
-        jobs, problems = [], []
-        for sid, raw in pages:
-            mirror = config.discovery_mirrors.get((raw or "").strip())
-            url = public_http_url(raw)
-            if mirror:
-                jobs.append(_Job(FetchRequest(mirror, "stats_page", key=(sid, url)), True, SourceRun(sid, "page", raw), lambda c, f: None))
-            elif url is None:
-                problems.append(f"{sid}: stats_url {str(raw)[:100]!r} is not an http(s) URL (not fetched)")
-            elif config.discovery_registry_pages:
-                jobs.append(_Job(FetchRequest(url, "stats_page", key=(sid, url)), False, SourceRun(sid, "page", url), lambda c, f: None))
+            elif spec.type == "impact_csv":
+                url = str(spec.get("url"))
+                keys.add((spec.startup_id, "impact_csv", url, url.rsplit("/", 1)[-1].lower()))
+        return keys
+
+    def discover(self, pages: list[tuple[str, str]], cache_dir: str | Path | None = None,
+                 today: date | None = None) -> "Discovered":
+        """Recognise the sources of each (startup_id, stats_url), read each one once, and judge it.
+
+        The stats URL itself may be the source (a Matomo UI URL, a Metabase public dashboard): then the page is not
+        read. Otherwise the page is read and every source it references is proposed; a dashboard's cards are listed
+        through `/api/public/dashboard/<uuid>`. Each proposal gets a trial read: an unambiguous one (see
+        `discovery.plan_card`; a Matomo site answering anonymously; an impact dataset) is used as a discovered source,
+        the others stay proposals with a preview. Proposals rejected in the sources file are not offered again.
+        Only public http(s) URLs are fetched; a URL listed in `discovery.mirrors` is read from its reviewed copy.
+        """
+        from impact_pipeline.defs.usage import discovery as d
+
+        config = self.load_config()
+        today = today or date.today()
+        reviewed = self._reviewed_keys(config)
+        mirrors = config.discovery_mirrors
         fetcher = self._fetcher(cache_dir)
-        rows: dict[tuple, dict] = {}
+        problems: list[str] = []
+        found: dict[tuple[str, d.Proposal], tuple[str, str]] = {}  # (sid, proposal) -> (stats page, read at)
+
+        def request(url: str, source: str, key: Any) -> _Job | None:
+            mirror = mirrors.get(url)
+            if mirror:
+                return _Job(FetchRequest(mirror, source, key=key), True, SourceRun(None, source, url), lambda c, f: None)
+            if public_http_url(url) is None:
+                return None
+            return _Job(FetchRequest(url, source, key=key), False, SourceRun(None, source, url), lambda c, f: None)
+
         try:
+            jobs = []
+            for sid, raw in pages:
+                raw = (raw or "").strip()
+                page = public_http_url(raw) or (raw if raw in mirrors else None)
+                direct = d.from_stats_url(raw) if page else []
+                if direct:  # the stats URL is the source: its page (a JavaScript application) says nothing more
+                    for p in direct:
+                        found.setdefault((sid, p), (page, _now()))
+                    continue
+                job = request(raw, "stats_page", (sid, page)) if page and (raw in mirrors or config.discovery_registry_pages) else None
+                if job is not None:
+                    jobs.append(job)
+                elif page is None:
+                    problems.append(f"{sid}: stats_url {raw[:100]!r} is not an http(s) URL (not fetched)")
             for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
-                sid, url = job.request.key
+                sid, page = job.request.key
                 if outcome.error is not None:
                     problems.append(f"{sid}: {outcome.error}")
                     continue
-                page = outcome.result.content.decode("utf-8", errors="replace")
-                for p in find_sources(page, url or ""):
-                    key = (sid, p.kind, p.instance, p.identifier)
-                    rows.setdefault(key, {
-                        "startup_id": sid, "stats_url": url, "kind": p.kind, "instance": p.instance,
-                        "identifier": p.identifier, "found_at": _timestamp(outcome.result.fetched_at),
-                        "confirmed": key in configured,
-                    })
+                for p in d.find_sources(outcome.result.content.decode("utf-8", errors="replace"), page):
+                    found.setdefault((sid, p), (page, outcome.result.fetched_at))
+            rejected = config.rejected
+            items = [(sid, p, *where) for (sid, p), where in found.items()
+                     if d.proposal_id(sid, *p.key) not in rejected]
+            cards, dashboards = self._dashboard_cards(fetcher, request, items, rejected)
+            return self._trial_reads(fetcher, request, config, items + cards, dashboards, reviewed, today, problems)
         finally:
             fetcher.client.close()
-        return list(rows.values()), problems, fetcher.stats.as_dict()
 
+    def _dashboard_cards(self, fetcher, request, items, rejected) -> tuple[list[tuple], dict[tuple, str]]:
+        """The cards of every proposed dashboard, each a proposal of its own, and what became of each dashboard."""
+        from impact_pipeline.defs.usage import discovery as d
+
+        jobs = []
+        for sid, p, page, at in items:
+            if p.kind == "metabase_dashboard":
+                job = request(f"{p.instance}/api/public/dashboard/{p.identifier}", "metabase", (sid, p, page))
+                if job is not None:
+                    jobs.append(job)
+        dashboards: dict[tuple, str] = {}
+        cards = []
+        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+            sid, p, page = job.request.key
+            try:
+                if outcome.error is not None:
+                    raise ValueError(outcome.error.reason)
+                listed = d.dashboard_cards(outcome.result.json(), p.instance, p.identifier)
+            except (ValueError, FetchError) as exc:
+                dashboards[(sid, p)] = f"cannot be read: {exc}"
+                continue
+            dashboards[(sid, p)] = f"a dashboard of {len(listed)} cards, each proposed on its own"
+            cards += [(sid, c, page, outcome.result.fetched_at) for c in listed
+                      if d.proposal_id(sid, *c.key) not in rejected]
+        return cards, dashboards
+
+    def _trial_reads(self, fetcher, request, config, items, dashboards, reviewed, today, problems) -> "Discovered":
+        """Read every proposal once; the unambiguous ones become discovered sources (their observations)."""
+        import json
+
+        from impact_pipeline.defs.usage import discovery as d
+        from impact_pipeline.defs.usage import matomo, metabase
+        from impact_pipeline.defs.usage.observations import REACH_UNITS, SourceError
+        from impact_pipeline.defs.usage.sources_config import SourceSpec
+
+        rows, observations, runs = [], [], []
+        reads: list[tuple[dict, SourceRun, _Job]] = []
+        for sid, p, page, at in items:
+            row = {"proposal_id": d.proposal_id(sid, *p.key), "startup_id": sid, "stats_url": page, "kind": p.kind,
+                   "instance": p.instance, "identifier": p.identifier, "name": p.name or None,
+                   "found_at": _timestamp(at), "confirmed": (sid, *p.key) in reviewed, "status": "proposed",
+                   "preview": None, "reason": None, "date_column": None, "value_column": None, "unit": None,
+                   "period": None, "data_url": None}
+            rows.append(row)
+            evidence = public_http_url(page)
+            tail = f", discovered on {page}, not reviewed"
+            if row["confirmed"]:
+                row["status"], row["preview"] = "reviewed", "in the reviewed sources file"
+                continue
+            if p.kind == "metabase_dashboard":
+                row["reason"] = dashboards.get((sid, p), "its cards could not be listed")
+                continue
+            if p.kind == "matomo":
+                ref = f"{matomo.instance_name(p.instance)} site {p.identifier}"
+                row["data_url"] = matomo.dashboard_url(p.instance, p.identifier, today.year)
+                spec = SourceSpec(sid, "matomo", {"base_url": p.instance, "site_id": p.identifier, "anonymous": True,
+                                                  "evidence_url": evidence, "name": ref + tail,
+                                                  "offline_response": config.discovery_mirrors.get(matomo_mirror_key(p.instance, p.identifier))})
+                job = self._jobs_for(spec, config, today)[0]
+            elif p.kind == "impact_csv":
+                mirror = config.discovery_mirrors.get(p.instance)
+                if mirror is None and public_http_url(p.instance) is None:
+                    row["reason"] = "cannot be read: not a public http(s) URL"
+                    continue
+                row["data_url"] = p.instance
+                spec = SourceSpec(sid, "impact_csv", {"url": mirror or p.instance, "evidence_url": evidence,
+                                                      "name": p.instance.rsplit("/", 1)[-1] + tail})
+                job = self._jobs_for(spec, config, today)[0]
+            else:  # a Metabase question or a dashboard's card: the columns are judged once the rows are in
+                if p.kind == "metabase_question":
+                    data_url = f"{p.instance}/api/public/card/{p.identifier}/query/json"
+                    ref = f"{metabase.instance_name(p.instance)} card {p.identifier[:8]}"
+                else:
+                    data_url = d.dashcard_data_url(p.instance, p.identifier)
+                    uuid, _, card = p.identifier.split("/")
+                    ref = f"{metabase.instance_name(p.instance)} dashboard {uuid[:8]} card {card}"
+                row["data_url"] = data_url
+                job = request(data_url, "metabase", None)
+                if job is None:
+                    row["reason"] = "cannot be read: not a public http(s) URL"
+                    continue
+                job.run = SourceRun(sid, "metabase", ref + tail)
+            job.run.discovered_on = page
+            reads.append((row, job.run, job))
+        outcomes = self._run_jobs(fetcher, [job for _, _, job in reads])
+        for (row, run, job), outcome in zip(reads, outcomes):
+            observed: list[dict] = []
+            if row["kind"] in ("metabase_question", "metabase_dashboard_card"):
+                try:
+                    if outcome.error is not None:
+                        raise SourceError(outcome.error.reason)
+                    try:
+                        document = d.card_rows(json.loads(outcome.result.content))
+                    except ValueError:
+                        raise SourceError("Metabase answer is not JSON") from None
+                    plan = d.plan_card(document)
+                    row.update(date_column=plan.date_column, value_column=plan.value_column, unit=plan.unit, period=plan.period)
+                    if plan.ambiguity:
+                        row["reason"] = f"ambiguous: {plan.ambiguity}"
+                        row["preview"] = _card_previews(document, plan, row)
+                        continue
+                    parsed = metabase.parse_card_rows(
+                        document, date_column=plan.date_column, value_column=plan.value_column, period=plan.period,
+                        unit=plan.unit, indicator=plan.value_column, startup_id=row["startup_id"],
+                        source_ref=run.source_ref, fetched_at=outcome.result.fetched_at,
+                        evidence_url=public_http_url(row["stats_url"]))
+                except SourceError as exc:
+                    row["reason"] = f"cannot be read: {exc}"
+                    continue
+                observed = [o.row() for o in parsed.observations]
+                run.fetched_at, run.n_rejected, run.problems = outcome.result.fetched_at, parsed.n_rejected, parsed.problems
+                run.n_observations, run.status = len(observed), "ok" if observed else "empty"
+            else:
+                self._apply(job, outcome, observed)
+                if run.status == "error":
+                    row["reason"] = f"cannot be read: {run.error}"
+                    continue
+                if row["kind"] == "matomo":  # what the dashboard counts: visits (unique visitors are rarely computed)
+                    row["value_column"], row["unit"], row["period"] = "nb_visits", "visits", "year"
+            row["preview"] = d.preview(observed)
+            if not any(o["unit"] in REACH_UNITS for o in observed) or row["preview"] is None:
+                row["reason"] = "read, but no yearly figure of people or uses"
+                continue
+            for o in observed:
+                o["discovered_on"] = row["stats_url"]
+            row["status"] = "in_use"
+            observations += observed
+            runs.append(run)
+        return Discovered(rows, observations, _merge_runs(runs), problems, fetcher.stats.as_dict())
+
+
+def matomo_mirror_key(base: str, site: str) -> str:
+    """The URL a discovered Matomo site's reviewed copy is listed under in `discovery.mirrors` (the API request
+    without its date range, which changes every day)."""
+    return f"{base.rstrip('/')}/index.php?module=API&method=VisitsSummary.get&idSite={site}&period=year"
+
+
+def _card_previews(document: list[dict], plan, row: dict) -> str | None:
+    """For an ambiguous card: what each numeric column that says what it counts would yield."""
+    from impact_pipeline.defs.usage import discovery as d
+    from impact_pipeline.defs.usage.metabase import parse_card_rows
+    from impact_pipeline.defs.usage.observations import SourceError
+
+    if not plan.date_column:
+        return f"columns: {', '.join(plan.columns)}"
+    out = []
+    for column in plan.columns:
+        unit = d.counted_unit(column)
+        if column == plan.date_column or unit is None:
+            continue
+        try:
+            parsed = parse_card_rows(document, date_column=plan.date_column, value_column=column, period=plan.period or "month",
+                                     unit=unit, indicator=column, startup_id=row["startup_id"], source_ref="preview",
+                                     fetched_at=_now(), evidence_url=None)
+        except SourceError:
+            continue
+        text = d.preview([o.row() for o in parsed.observations])
+        if text:
+            out.append(f"{column} → {text}")
+    return " | ".join(out) or f"columns: {', '.join(plan.columns)}"
+
+
+@dataclass
+class Discovered:
+    """What discovery found: proposal rows, and the observations and statuses of the discovered sources in use."""
+
+    rows: list[dict[str, Any]]
+    observations: list[dict[str, Any]]
+    runs: list[SourceRun]
+    problems: list[str]
+    stats: dict[str, Any]
 
 def _merge_runs(runs: list[SourceRun]) -> list[SourceRun]:
     merged: dict[tuple, SourceRun] = {}
