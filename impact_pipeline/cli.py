@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--year", type=int, help="explain this year only (default: history, then the latest year)")
     exp.add_argument("--sample", action="store_true", help="read the sample world's published file")
     exp.set_defaults(func=cmd_explain)
+    from impact_pipeline.sources_cli import add_parser as add_sources_parser
+
+    add_sources_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -72,18 +72,23 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
         raise dg.Failure("usage_observations and usage_source_status are written by one read of the sources: "
                          "materialize them together")
     tasks, writers = {}, {}
-    if all(read):
-        with warehouse.connect() as con:
-            startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
-        tasks["usage_observations"] = lambda: _collect(context, usage, warehouse, startups)
-        writers["usage_observations"] = lambda collected: _write_observations(context, warehouse, startups, *collected)
-    if USAGE_SOURCE_PROPOSALS.key in selected:
+    # Discovered sources feed the observations: discovery runs whenever the observations are read (when it is on),
+    # side by side with the configured sources; its writer runs first and hands its observations over.
+    discovered: dict[str, object] = {}
+    if USAGE_SOURCE_PROPOSALS.key in selected or (usage.discovery and all(read)):
         with warehouse.connect() as con:  # read here: the tasks only fetch and parse
             pages = con.execute(
                 "SELECT startup_id, stats_url FROM startups WHERE coalesce(trim(stats_url), '') <> '' ORDER BY startup_id"
             ).fetchall()
         tasks["usage_source_proposals"] = lambda: _discover(usage, warehouse, pages)
-        writers["usage_source_proposals"] = lambda found: _write_proposals(context, warehouse, found)
+        writers["usage_source_proposals"] = lambda found: _write_proposals(
+            context, warehouse, found, discovered, write=USAGE_SOURCE_PROPOSALS.key in selected)
+    if all(read):
+        with warehouse.connect() as con:
+            startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
+        tasks["usage_observations"] = lambda: _collect(context, usage, warehouse, startups)
+        writers["usage_observations"] = lambda collected: _write_observations(
+            context, warehouse, startups, *collected, discovered.get("found"))
     yield from side_by_side_then_write(tasks, writers, context.log)
 
 
@@ -95,10 +100,14 @@ def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[
     return config, usage.collect(startups, cache_dir=_cache_dir(warehouse))
 
 
-def _write_observations(context, warehouse: Warehouse, startups: dict[str, str], config, collected):
-    """The observations of every configured source (a source down is a status, never fatal) and their statuses."""
-    observations = [r for r in collected.observations if r["startup_id"] in startups]
-    runs = [r.row() for r in collected.runs]
+def _write_observations(context, warehouse: Warehouse, startups: dict[str, str], config, collected, found=None):
+    """The observations of every configured source (a source down is a status, never fatal) and of the discovered
+    sources in use, and their statuses."""
+    from impact_pipeline.defs.usage.resources import _timestamp
+
+    extra = [dict(r, fetched_at=_timestamp(r["fetched_at"])) for r in found.observations] if found else []
+    observations = [r for r in collected.observations + extra if r["startup_id"] in startups]
+    runs = [r.row() for r in collected.runs + (found.runs if found else [])]
     with warehouse.connect() as con:
         _replace_all(con, contract.USAGE_OBSERVATIONS, observations)
         _replace_all(con, contract.USAGE_SOURCE_STATUS, runs)
@@ -113,6 +122,7 @@ def _write_observations(context, warehouse: Warehouse, startups: dict[str, str],
         metadata={
             "dagster/row_count": len(observations),
             "sources_file": str(config.path),
+            "discovered_rows": sum(1 for r in observations if r.get("discovered_on")),
             "by_source": dg.MetadataValue.json(
                 {s: sum(1 for r in observations if r["source"] == s) for s in sorted({r["source"] for r in observations})}),
             "fetch_counters": dg.MetadataValue.json(collected.stats),
@@ -132,33 +142,41 @@ def _write_observations(context, warehouse: Warehouse, startups: dict[str, str],
 
 
 def _discover(usage: UsageSources, warehouse: Warehouse, pages: list[tuple[str, str]]):
-    """Usage sources recognised on the services' stats pages (None when discovery is off)."""
+    """Usage sources recognised from the services' stats URLs and pages, each read once (None when discovery is off)."""
     if not usage.discovery:
         return None
     return pages, usage.discover(pages, cache_dir=_cache_dir(warehouse))
 
 
-def _write_proposals(context, warehouse: Warehouse, found):
+def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, write: bool):
     if found is None:
+        if not write:
+            return
         with warehouse.connect() as con:
             n = con.execute("SELECT count(*) FROM usage_source_proposals").fetchall()[0][0]
         yield dg.MaterializeResult(asset_key="usage_source_proposals", metadata={
             "dagster/row_count": n, "skipped": "discovery disabled (IMPACT_USAGE_DISCOVERY=0)"})
         return
-    pages, (rows, problems, stats) = found
+    pages, result = found
+    discovered["found"] = result
+    if not write:
+        return
+    rows = result.rows
     with warehouse.connect() as con:
         _replace_all(con, contract.USAGE_SOURCE_PROPOSALS, rows)
-    if problems:
-        context.log.info(f"discovery: {len(problems)} stats pages not read (first: {problems[0]})")
+    if result.problems:
+        context.log.info(f"discovery: {len(result.problems)} stats pages not read (first: {result.problems[0]})")
+    by_status = {s: sum(1 for r in rows if r["status"] == s) for s in ("in_use", "proposed", "reviewed")}
     yield dg.MaterializeResult(
         asset_key="usage_source_proposals",
         metadata={
             "dagster/row_count": len(rows),
             "n_pages": len(pages),
             "n_unconfirmed": sum(1 for r in rows if not r["confirmed"]),
-            "pages_not_read": dg.MetadataValue.json(problems[:50]),
-            "fetch_counters": dg.MetadataValue.json(stats),
-            "preview": _preview(rows, ["startup_id", "kind", "instance", "identifier", "confirmed"], n=20),
+            "by_status": dg.MetadataValue.json(by_status),
+            "pages_not_read": dg.MetadataValue.json(result.problems[:50]),
+            "fetch_counters": dg.MetadataValue.json(result.stats),
+            "preview": _preview(rows, ["proposal_id", "startup_id", "kind", "identifier", "status", "preview", "reason"], n=20),
         }
     )
 
@@ -197,8 +215,8 @@ def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criter
                  "evidence_url": public_http_url(url)}
                 for sid, y, v, url in volumes
             ]
-        rows = rule(observations, ranking, lambda url: public_http_url(url) is not None,
-                    threshold=float(config.min_yearly_reach))
+        rows = ranked_by_review(observations, lambda obs: rule(obs, ranking, lambda url: public_http_url(url) is not None,
+                                                               threshold=float(config.min_yearly_reach)))
         _replace_all(con, contract.YEARLY_REACH, rows)
     by_rank: dict[str, int] = {}
     for r in rows:
@@ -209,6 +227,20 @@ def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criter
             "evidence_ranking": ", ".join(ranking),
             "by_rank": dg.MetadataValue.json(by_rank),
             "observatoire_rows": n_observatoire,
+            "discovered_figures": sum(1 for r in rows if r.get("discovered_on")),
             "preview": _preview(rows, ["startup_id", "year", "value", "kind", "evidence_rank", "source", "upper_bound"], n=20),
         }
     )
+
+
+def ranked_by_review(observations: list[dict], rule) -> list[dict]:
+    """Yearly figures with every reviewed source ranked above every discovered one: the discovered sources' figures
+    count only for the service-years that no reviewed source (or the observatoire) gives a figure for."""
+    reviewed = [o for o in observations if not o.get("discovered_on")]
+    found = [o for o in observations if o.get("discovered_on")]
+    rows = [dict(r, discovered_on=None) for r in rule(reviewed)]
+    have = {(r["startup_id"], r["year"]) for r in rows}
+    pages = {(o["startup_id"], o["source"], o["source_ref"]): o["discovered_on"] for o in found}
+    rows += [dict(r, discovered_on=pages.get((r["startup_id"], r["source"], r["source_ref"])))
+             for r in rule(found) if (r["startup_id"], r["year"]) not in have]
+    return sorted(rows, key=lambda r: (r["startup_id"], r["year"]))

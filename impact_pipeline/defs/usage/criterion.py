@@ -29,7 +29,8 @@ _NO_REACH = (
     "NULL::VARCHAR AS kind, NULL::VARCHAR AS evidence_rank, NULL::VARCHAR AS source, NULL::VARCHAR AS source_ref, "
     "NULL::VARCHAR AS evidence_url, NULL::BOOLEAN AS upper_bound, NULL::INTEGER AS n_candidates, "
     "NULL::VARCHAR AS note, NULL::DATE AS period_start, NULL::DATE AS period_end, NULL::BOOLEAN AS lower_bound, "
-    "NULL::VARCHAR AS coverage, NULL::DATE AS last_uncovered_day, NULL::VARCHAR AS top_figure WHERE false"
+    "NULL::VARCHAR AS coverage, NULL::DATE AS last_uncovered_day, NULL::VARCHAR AS top_figure, "
+    "NULL::VARCHAR AS discovered_on WHERE false"
 )
 _NO_PHASES = "SELECT NULL::VARCHAR AS startup_id, NULL::DATE AS start_date WHERE false"
 _NO_STATUS = (
@@ -60,7 +61,7 @@ WITH reach AS (
 ), parts AS (
     SELECT r.startup_id, r.year::INTEGER AS year, r.value::DOUBLE AS value, r.unit, r.kind, r.source, r.source_ref,
            r.evidence_url, r.evidence_rank, coalesce(r.upper_bound, false) AS upper_bound, r.note,
-           r.n_candidates::INTEGER AS n_candidates,
+           r.n_candidates::INTEGER AS n_candidates, r.discovered_on,
            coalesce(r.lower_bound, false) AS lower_bound, r.coverage, CAST(r.last_uncovered_day AS DATE) AS uncovered_until,
            r.top_figure, f.first_start,
            p.url IS NOT NULL AS public,
@@ -90,9 +91,15 @@ WITH reach AS (
     FROM parts
 )
 SELECT f.startup_id, f.year,
-       CASE WHEN f.value < c.threshold AND f.undecided THEN 'unknown' WHEN f.value < c.threshold THEN 'fail'
-            WHEN NOT f.public THEN 'unknown' ELSE 'pass' END AS verdict,
-       CASE WHEN f.value < c.threshold AND f.undecided
+       -- criteria.b.discovered_sources: whether a discovered (not reviewed) figure may support a pass / a fail
+       CASE WHEN f.value < c.threshold AND f.discovered_on IS NOT NULL AND NOT c.discovered_may_fail THEN 'unknown'
+            WHEN f.value < c.threshold AND f.undecided THEN 'unknown' WHEN f.value < c.threshold THEN 'fail'
+            WHEN NOT f.public THEN 'unknown'
+            WHEN f.discovered_on IS NOT NULL AND NOT c.discovered_may_pass THEN 'unknown' ELSE 'pass' END AS verdict,
+       CASE WHEN f.value < c.threshold AND f.discovered_on IS NOT NULL AND NOT c.discovered_may_fail
+                 THEN format('(b) unknown: {} is below the threshold of {}, but a discovered source cannot support a fail '
+                             '(review it in the sources file).', f.figure, c.limit_text)
+            WHEN f.value < c.threshold AND f.undecided
                  THEN format('(b) unknown: {} is below the threshold of {}, but the months not covered {}.',
                              f.figure, c.limit_text,
                              CASE WHEN f.first_start IS NULL THEN 'cannot be compared with the service''s first phase (none known)'
@@ -103,6 +110,9 @@ SELECT f.startup_id, f.year,
             WHEN f.value < c.threshold THEN format('(b) fails: {} is below the threshold of {}.', f.figure, c.limit_text)
             WHEN NOT f.public THEN format('(b) unknown: {} meets the threshold of {} but has no public evidence URL.',
                                           f.figure, c.limit_text)
+            WHEN f.discovered_on IS NOT NULL AND NOT c.discovered_may_pass
+                 THEN format('(b) unknown: {} meets the threshold of {}, but a discovered source cannot support a pass '
+                             '(review it in the sources file).', f.figure, c.limit_text)
             WHEN f.top_figure IS NOT NULL
                  THEN format('(b) pass: {} meets the threshold of {} (evidence: {}); the top-ranked figure, {} {} ({} {}), '
                              'has no public evidence URL.', f.figure, c.limit_text, f.evidence_url,
@@ -114,7 +124,8 @@ SELECT f.startup_id, f.year,
                    'source_ref', f.source_ref, 'evidence_url', CASE WHEN f.public THEN f.evidence_url END,
                    'evidence_rank', f.evidence_rank, 'period', f.period, 'upper_bound', f.upper_bound, 'year', f.year,
                    'note', f.note, 'n_candidates', f.n_candidates, 'lower_bound', f.lower_bound, 'coverage', f.coverage,
-                   'first_phase_start', CAST(f.first_start AS VARCHAR), 'top_figure', f.top_figure::JSON) AS evidence
+                   'first_phase_start', CAST(f.first_start AS VARCHAR), 'top_figure', f.top_figure::JSON,
+                   'reviewed', f.discovered_on IS NULL, 'discovered_on', f.discovered_on) AS evidence
 FROM figures f CROSS JOIN _b_config c
 """
 
@@ -141,11 +152,12 @@ FROM (SELECT startup_id, sources, coalesce(down, listed || CASE WHEN n = 1 THEN 
 # but its `year`: spliced around it as text (values encoded by to_json), 3x faster than a json_object per row.
 _CONFIG = """
 CREATE OR REPLACE TEMP TABLE _b_config AS
-SELECT threshold, _b_fmt(threshold) AS limit_text, no_source_reason,
+SELECT threshold, _b_fmt(threshold) AS limit_text, no_source_reason, discovered_may_pass, discovered_may_fail,
        '{"value":null,"unit":null,"kind":null,"threshold":' || to_json(threshold) || ',"source":null,"source_ref":null,'
        || '"evidence_url":null,"evidence_rank":null,"period":null,"upper_bound":false,"year":' AS evidence_head,
        ',"note":' || to_json(no_source_reason) || ',"sources":[]}' AS evidence_tail
-FROM (SELECT ?::DOUBLE AS threshold, ?::VARCHAR AS no_source_reason)
+FROM (SELECT ?::DOUBLE AS threshold, ?::VARCHAR AS no_source_reason, ?::BOOLEAN AS discovered_may_pass,
+             ?::BOOLEAN AS discovered_may_fail)
 """
 
 # One row per key, in the column order of the evaluation table.
@@ -165,6 +177,12 @@ LEFT JOIN _b_runs u ON u.startup_id = k.startup_id
 """
 
 
+def discovered_sources_policy(config: CriteriaConfig) -> dict[str, bool]:
+    """`criteria.b.discovered_sources`: may a discovered figure support a pass (default yes) or a fail (default no)."""
+    policy = ((config.raw.get("criteria") or {}).get("b") or {}).get("discovered_sources") or {}
+    return {"may_pass": bool(policy.get("may_pass", True)), "may_fail": bool(policy.get("may_fail", False))}
+
+
 def _table_exists(con, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
 
@@ -180,7 +198,8 @@ def criterion_b_sql(con, keys: str, config: CriteriaConfig) -> str:
     reach = "SELECT * FROM yearly_reach" if _table_exists(con, "yearly_reach") else _NO_REACH
     status = "SELECT * FROM usage_source_status" if _table_exists(con, "usage_source_status") else _NO_STATUS
     con.execute(_MACROS)
-    con.execute(_CONFIG, [float(config.min_yearly_reach), config.no_usage_reason])
+    discovered = discovered_sources_policy(config)
+    con.execute(_CONFIG, [float(config.min_yearly_reach), config.no_usage_reason, discovered["may_pass"], discovered["may_fail"]])
     # Whether an evidence URL is public is decided by the same Python rule as everywhere else, once per URL.
     urls = [u for (u,) in con.execute(f"SELECT DISTINCT evidence_url FROM ({reach}) WHERE evidence_url IS NOT NULL").fetchall()]
     con.execute("CREATE OR REPLACE TEMP TABLE _b_public AS SELECT unnest(?::VARCHAR[]) AS url",

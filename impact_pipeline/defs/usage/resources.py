@@ -497,7 +497,7 @@ class UsageSources(dg.ConfigurableResource):
             except (ValueError, FetchError) as exc:
                 dashboards[(sid, p)] = f"cannot be read: {exc}"
                 continue
-            dashboards[(sid, p)] = f"a dashboard of {len(listed)} cards, each proposed on its own"
+            dashboards[(sid, p)] = f"a dashboard of {len(listed)} card{'' if len(listed) == 1 else 's'}, each proposed on its own"
             cards += [(sid, c, page, outcome.result.fetched_at) for c in listed
                       if d.proposal_id(sid, *c.key) not in rejected]
         return cards, dashboards

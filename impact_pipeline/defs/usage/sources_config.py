@@ -252,7 +252,7 @@ def _take_trailing(node: Any):
     if token is None or "\n" not in token.value:
         return None
     inline, rest = token.value.split("\n", 1)
-    if not rest.strip():
+    if not rest:
         return None
     token.value = inline + "\n"
     return rest
