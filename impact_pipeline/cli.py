@@ -155,6 +155,9 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     print(f"impact-pipeline: run {result.run_id} succeeded; published {settings.duckdb_path}")
     print(f"CSV exports in {settings.export_dir}")
     print_summary(settings.duckdb_path, lo, hi)
+    from impact_pipeline.sources_cli import print_coverage
+
+    print_coverage(settings.duckdb_path)
     return 0
 
 

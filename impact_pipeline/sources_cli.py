@@ -185,6 +185,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def print_coverage(duckdb_path: Path) -> None:
+    """The CLI summary's usage line: services with no source at all, and the designated ones among them."""
+    from impact_pipeline.defs.reporting.data import connect_published, read_usage_coverage
+
+    con = connect_published(duckdb_path)
+    try:
+        coverage = read_usage_coverage(con)
+    finally:
+        con.close()
+    if not coverage:
+        return
+    designated = coverage["designated_no_source"]
+    print(f"usage sources: {coverage['n_no_source']} of {coverage['n_services']} services have no source at all"
+          + (f", {len(designated)} of them designated ({', '.join(designated)})" if designated else "")
+          + f"; {coverage['n_with_discovered']} with a discovered source in use; {coverage['n_proposals']} proposals to review"
+          " (impact-pipeline sources proposals)")
+
+
 def add_parser(sub) -> None:
     """The `sources` subcommand and its own subcommands."""
     src = sub.add_parser("sources", help="review the usage sources discovered on the stats pages")

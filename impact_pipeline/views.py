@@ -132,11 +132,75 @@ LATEST_YEAR = View(
     ),
 )
 
+USAGE_COVERAGE = View(
+    "usage_coverage",
+    "Usage evidence at a glance: one row per evaluated service, with its stats page, its proposals, the discovered "
+    "and reviewed sources in use, the years with a figure and the best figure of the latest full year. "
+    "Services without any source, designated ones first, are the first to review.",
+    """
+    WITH services AS (
+        SELECT startup_id, any_value(name) AS name, bool_or(officially_designated) AS officially_designated
+        FROM national_impact GROUP BY startup_id
+    ), pages AS (
+        SELECT startup_id, bool_or(ok) AS ok FROM stats_page_checks WHERE kind = 'stats_url' GROUP BY startup_id
+    ), proposals AS (
+        SELECT startup_id, count(*) FILTER (WHERE status = 'proposed' AND kind <> 'metabase_dashboard') AS n_proposed,
+               count(*) FILTER (WHERE status = 'in_use') AS n_discovered
+        FROM usage_source_proposals GROUP BY startup_id
+    ), reviewed AS (
+        SELECT startup_id, count(DISTINCT source || ' ' || source_ref) AS n_reviewed
+        FROM usage_source_status WHERE discovered_on IS NULL AND startup_id IS NOT NULL GROUP BY startup_id
+    ), figures AS (
+        SELECT startup_id, string_agg(year::VARCHAR, ', ' ORDER BY year) AS years_with_figure
+        FROM yearly_reach GROUP BY startup_id
+    ), latest AS (
+        SELECT startup_id, value, unit, source, discovered_on IS NULL AS reviewed
+        FROM yearly_reach WHERE year = year(current_date) - 1
+    )
+    SELECT s.startup_id, s.name, s.officially_designated,
+           coalesce(trim(st.stats_url), '') <> '' AS stats_page_declared,
+           pg.ok AS stats_page_answering,
+           coalesce(pr.n_proposed, 0) AS n_proposals,
+           coalesce(pr.n_discovered, 0) AS n_discovered_in_use,
+           coalesce(rv.n_reviewed, 0) AS n_reviewed_sources,
+           f.years_with_figure,
+           year(current_date) - 1 AS latest_full_year,
+           l.value AS latest_full_year_value, l.unit AS latest_full_year_unit, l.source AS latest_full_year_source,
+           l.reviewed AS latest_full_year_reviewed,
+           coalesce(pr.n_discovered, 0) + coalesce(rv.n_reviewed, 0) = 0 AND f.years_with_figure IS NULL AS no_source
+    FROM services s
+    LEFT JOIN startups st USING (startup_id)
+    LEFT JOIN pages pg USING (startup_id)
+    LEFT JOIN proposals pr USING (startup_id)
+    LEFT JOIN reviewed rv USING (startup_id)
+    LEFT JOIN figures f USING (startup_id)
+    LEFT JOIN latest l USING (startup_id)
+    ORDER BY no_source DESC, s.officially_designated DESC, s.startup_id
+    """,
+    (
+        _ID, _NAME,
+        C("officially_designated", "BOOLEAN", "True when designated for some year."),
+        C("stats_page_declared", "BOOLEAN", "True when the registry declares a stats_url."),
+        C("stats_page_answering", "BOOLEAN", "True when a check of the stats page answered; NULL when never checked."),
+        C("n_proposals", "INTEGER", "Sources recognised on the stats page waiting for review (usage_source_proposals)."),
+        C("n_discovered_in_use", "INTEGER", "Unambiguous discovered sources read for (b), not reviewed."),
+        C("n_reviewed_sources", "INTEGER", "Sources of the service read from the reviewed file, declared figures or data.gouv.fr."),
+        C("years_with_figure", "VARCHAR", "Years with a yearly reach figure, comma-separated; NULL when none."),
+        C("latest_full_year", "INTEGER", "The latest finished calendar year."),
+        C("latest_full_year_value", "DOUBLE", "Best yearly reach figure of that year (yearly_reach), NULL when none."),
+        C("latest_full_year_unit", "VARCHAR", "Unit of that figure."),
+        C("latest_full_year_source", "VARCHAR", "Adapter of that figure."),
+        C("latest_full_year_reviewed", "BOOLEAN", "False when that figure comes from a discovered source."),
+        C("no_source", "BOOLEAN", "True when the service has no usage source at all and no figure in any year."),
+    ),
+)
+
 VIEWS: tuple[View, ...] = (
     REVIEW_DESIGNATED_NOT_MEETING,
     REVIEW_MEETING_NOT_DESIGNATED,
     SERVICE_HISTORY,
     LATEST_YEAR,
+    USAGE_COVERAGE,
 )
 
 

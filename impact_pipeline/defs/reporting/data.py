@@ -121,6 +121,7 @@ class YearData:
     meeting_not_designated: list[dict[str, Any]]
     designated_in_year: list[dict[str, Any]]
     publication: dict[str, Any] = field(default_factory=dict)
+    usage_coverage: dict[str, Any] = field(default_factory=dict)
 
     @property
     def verdict_counts(self) -> dict[str, dict[str, int]]:
@@ -151,4 +152,23 @@ def read_year(con, year: int, all_summary: list[dict[str, Any]] | None = None) -
             con, "SELECT * FROM review_meeting_not_designated WHERE year = ? ORDER BY name, startup_id", [int(year)]),
         designated_in_year=[s for s in services if s["designation_year"] == int(year)],
         publication=read_publication(con),
+        usage_coverage=read_usage_coverage(con),
     )
+
+
+def read_usage_coverage(con) -> dict[str, Any]:
+    """Counts of the `usage_coverage` view: services with no usage source at all, and the designated ones among them
+    (the first to review); {} for a file written before the view existed."""
+    try:
+        rows = rows_as_dicts(con, "SELECT startup_id, officially_designated, no_source, n_discovered_in_use, n_proposals "
+                                  "FROM usage_coverage ORDER BY startup_id")
+    except Exception:  # noqa: BLE001 - an older published file: no coverage block
+        return {}
+    none = [r for r in rows if r["no_source"]]
+    return {
+        "n_services": len(rows),
+        "n_no_source": len(none),
+        "designated_no_source": [r["startup_id"] for r in none if r["officially_designated"]],
+        "n_with_discovered": sum(1 for r in rows if r["n_discovered_in_use"]),
+        "n_proposals": sum(r["n_proposals"] for r in rows),
+    }
