@@ -15,7 +15,12 @@ def test_sample_world_passes_fails_and_unknowns_with_reasons_and_evidence(sample
         b = {(y, s): (v, r, json.loads(e)) for y, s, v, r, e in con.execute(
             "SELECT year, startup_id, verdict, reason, evidence FROM criteria_evaluation WHERE criterion = 'b'").fetchall()}
         proposals = con.execute(
-            "SELECT startup_id, kind, identifier, confirmed FROM usage_source_proposals ORDER BY ALL").fetchall()
+            "SELECT startup_id, kind, identifier, confirmed, status FROM usage_source_proposals ORDER BY ALL").fetchall()
+        coverage = {r[0]: r[1:] for r in con.execute(
+            "SELECT startup_id, no_source, officially_designated, n_discovered_in_use, n_reviewed_sources, years_with_figure "
+            "FROM usage_coverage").fetchall()}
+        reach = {(s, y): (v, src, d) for s, y, v, src, d in con.execute(
+            "SELECT startup_id, year, value, source, discovered_on FROM yearly_reach").fetchall()}
         national = dict(con.execute("SELECT startup_id, criterion_b FROM national_impact WHERE year = 2021").fetchall())
     finally:
         con.close()
@@ -56,10 +61,23 @@ def test_sample_world_passes_fails_and_unknowns_with_reasons_and_evidence(sample
     # Every pass has a public evidence URL and a value over the threshold.
     assert all(e["evidence_url"].startswith("https://") and e["value"] >= e["threshold"] for v, _, e in b.values() if v == "pass")
 
-    # Discovery: the mirrored stats pages propose sources; the configured Matomo site is marked confirmed.
+    # Discovery: the mirrored stats pages propose sources; the configured Matomo site and the accepted Metabase
+    # question are reviewed; the dashboard's satisfaction card, rejected in the sources file, is not offered again.
     assert proposals == [
-        ("exemple-boussole-demo", "matomo", "3", True),
-        ("exemple-passerelle-success", "matomo", "11", False),
-        ("exemple-passerelle-success", "metabase_dashboard", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", False),
-        ("exemple-passerelle-success", "metabase_question", "0b7d6c1e-3f2a-4e55-8c9d-1a2b3c4d5e6f", False),
+        ("exemple-boussole-demo", "matomo", "3", True, "reviewed"),
+        ("exemple-passerelle-success", "matomo", "11", False, "in_use"),
+        ("exemple-passerelle-success", "metabase_dashboard", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", False, "proposed"),
+        ("exemple-passerelle-success", "metabase_question", "0b7d6c1e-3f2a-4e55-8c9d-1a2b3c4d5e6f", True, "reviewed"),
     ]
+    # Passerelle: its discovered Matomo site counts where no reviewed source has a figure (a pass, and below the
+    # threshold no fail); the accepted question, reviewed, decides its years even against larger discovered visits.
+    page = "https://passerelle.exemple.test/stats"
+    assert reach[("exemple-passerelle-success", 2019)] == (112300.0, "matomo", page)  # discovered, no reviewed figure
+    assert reach[("exemple-passerelle-success", 2016)][1:] == ("declared", None)  # reviewed, without a public page
+    verdict, reason, evidence = b[(2021, "exemple-passerelle-success")]
+    assert verdict == "fail" and evidence["source"] == "metabase" and evidence["reviewed"] is True
+    verdict, reason, evidence = b[(2022, "exemple-passerelle-success")]
+    assert verdict == "pass" and evidence["value"] == 104500.0 and evidence["source"] == "metabase"
+    assert b[(2022, "exemple-passerelle-success")][1].endswith(f"(evidence: {page}).")
+    assert coverage["exemple-passerelle-success"][:4] == (False, True, 1, 2)
+    assert coverage["demo-relais-transfer"][:2] == (True, True)  # designated, no source at all: first to review

@@ -7,7 +7,7 @@ import yaml
 from impact_pipeline.defs.usage.assets import usage_sources
 from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline_tests.defs.quality.conftest import make_warehouse
-from impact_pipeline_tests.defs.usage.test_discovery import PAGE  # references four sources
+from impact_pipeline_tests.defs.usage.test_discovery import local_page  # references four sources
 from impact_pipeline_tests.support.http_server import LocalServer
 from impact_pipeline_tests.support.in_flight import InFlight
 
@@ -16,7 +16,7 @@ from impact_pipeline_tests.support.in_flight import InFlight
 def _world(tmp_path, stats: LocalServer, pages: LocalServer, flight: InFlight, sources_text: str | None = None):
     for i in range(3):
         stats.add(f"/s{i}.json", flight.route("sources", {"total": 100 + i}))
-        pages.add(f"/stats{i}", flight.route("pages", PAGE, headers={"Content-Type": "text/html"}))
+        pages.add(f"/stats{i}", flight.route("pages", local_page(pages), headers={"Content-Type": "text/html"}))
     startups = [{"startup_id": f"svc{i}", "stats_url": pages.url(f"/stats{i}")} for i in range(3)]
     warehouse = make_warehouse(tmp_path, startups)
     path = tmp_path / "usage_sources.yaml"
