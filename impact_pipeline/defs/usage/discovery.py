@@ -231,27 +231,15 @@ def plan_card(rows: Any, *, date_column: str | None = None, value_column: str | 
 
 def preview(observations: list[dict[str, Any]]) -> str | None:
     """What the observations would yield per year (value, unit, period), as one line; None when nothing.
+    The figures are the ones `yearly_reach` would keep, bounds included."""
+    from impact_pipeline.defs.usage.reach import _fmt, yearly_reach
 
-    A year the figures do not cover whole is shown as the sum over what they cover, with that period."""
-    from impact_pipeline.defs.usage.reach import PEOPLE_UNITS, FLOW_UNITS, _fmt, yearly_reach
-
-    figures = {r["year"]: r for r in yearly_reach(observations)}
-    parts: dict[int, str] = {}
-    for year, r in figures.items():
-        start, end = r["period_start"], r["period_end"]
+    parts = []
+    for r in yearly_reach(observations):
+        start, end, year = r["period_start"], r["period_end"], r["year"]
+        partial = bool(r.get("lower_bound"))
         whole = (str(start), str(end)) == (f"{year}-01-01", f"{year}-12-31")
-        parts[year] = (f"{year}: {'at most ' if r['upper_bound'] else ''}{_fmt(r['value'])} {r['unit']}"
-                       + ("" if whole else f" ({start}→{end})"))
-    partial: dict[tuple[int, str], list[dict]] = {}
-    for o in observations:
-        start = o.get("period_start")
-        if (o.get("is_target") or o.get("is_stock") or start is None or o.get("unit") not in (*PEOPLE_UNITS, *FLOW_UNITS)
-                or start.year in figures):
-            continue
-        partial.setdefault((start.year, o["unit"]), []).append(o)
-    for (year, unit), rows in sorted(partial.items()):
-        if year in parts:
-            continue
-        start, end = min(r["period_start"] for r in rows), max(r["period_end"] for r in rows)
-        parts[year] = f"{year}: {_fmt(sum(r['value'] for r in rows))} {unit} ({start}→{end}, part of the year)"
-    return "; ".join(parts[y] for y in sorted(parts)) or None
+        prefix = "at most " if r["upper_bound"] else "at least " if partial else ""
+        parts.append(f"{year}: {prefix}{_fmt(r['value'])} {r['unit']}"
+                     + ("" if whole and not partial else f" ({start}→{end}{', part of the year' if partial else ''})"))
+    return "; ".join(parts) or None

@@ -142,11 +142,11 @@ def test_unambiguous_sources_are_read_and_the_others_stay_proposals_with_a_previ
     ])
     two = next(r for r in found.rows if r["identifier"] == UUID_TWO)
     assert two["reason"] == "ambiguous: 2 numeric columns (Utilisateurs, Visites)"
-    assert two["preview"] == ("Utilisateurs → 2025: 21,000 users (2025-01-01→2025-02-28, part of the year) | "
-                              "Visites → 2025: 51,000 visits (2025-01-01→2025-02-28, part of the year)")
+    assert two["preview"] == ("Utilisateurs → 2025: at most 21,000 users (2025-01-01→2025-02-28, part of the year) | "
+                              "Visites → 2025: at least 51,000 visits (2025-01-01→2025-02-28, part of the year)")
     assert rows[("svc-link", "matomo")]["reason"].startswith("cannot be read: ") and "requires 'view' access" in rows[("svc-link", "matomo")]["reason"]
     assert rows[("svc-tracker", "matomo")]["preview"] == (
-        "2023: 150,000 visits; 2024: 90,000 visits; 2025: 210,000 visits; 2026: 30,000 visits (2026-01-01→2026-03-01, part of the year)")
+        "2023: 150,000 visits; 2024: 90,000 visits; 2025: 210,000 visits; 2026: at least 30,000 visits (2026-01-01→2026-03-01, part of the year)")
     assert next(r for r in found.rows if r["identifier"] == UUID_USERS)["preview"] == "2024: 120,500 users; 2025: 98,000 users"
     assert rows[("svc-board", "metabase_dashboard_card")]["name"] == "Démarches déposées par an"
     # The Matomo UI and the dashboard given as stats URLs were recognised before reading: their pages were never asked.
