@@ -164,6 +164,27 @@ def test_unambiguous_sources_are_read_and_the_others_stay_proposals_with_a_previ
     assert {r.discovered_on for r in found.runs} >= {page}
 
 
+IMPACT_CSV = """administration_rattachement,nom_service_public_numerique,indicateur,valeur,unite_mesure,est_cible,type_indicateur,frequence_monitoring,date,est_periode,date_debut,est_automatise,source_collecte
+DINUM,Mon service,Nombre d'utilisateurs,"130000",unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script
+DINUM,Mon service,Nombre d'utilisateurs,500000,unité,true,usage,annuelle,2025-12-31,true,2025-01-01,false,objectif
+"""
+
+
+def test_an_impact_dataset_linked_from_the_page_is_read_as_a_discovered_source(tmp_path, local_server):
+    local_server.add("/stats", Route(body='<a href="/files/statistiques_impact_mon_service.csv">nos indicateurs</a>',
+                                     headers={"Content-Type": "text/html"}))
+    local_server.add("/files/statistiques_impact_mon_service.csv", Route(body=IMPACT_CSV, headers={"Content-Type": "text/csv"}))
+    sources = tmp_path / "usage_sources.yaml"
+    sources.write_text("services: {}\n", encoding="utf-8")
+    found = UsageSources(sources_path=str(sources), discovery=True, allow_private_network=True).discover(
+        [("svc", local_server.url("/stats"))], today=TODAY)
+    assert [(r["kind"], r["identifier"], r["status"], r["preview"]) for r in found.rows] == [
+        ("impact_csv", "statistiques_impact_mon_service.csv", "in_use", "2024: 130,000 users")]
+    # The target row is kept flagged, never a measure; the evidence is the stats page.
+    assert sorted((o["value"], o["is_target"], o["evidence_url"]) for o in found.observations) == [
+        (130000.0, False, local_server.url("/stats")), (500000.0, True, local_server.url("/stats"))]
+
+
 def test_a_rejected_proposal_is_not_offered_again(tmp_path, local_server):
     from impact_pipeline.defs.usage.sources_config import add_rejection
 

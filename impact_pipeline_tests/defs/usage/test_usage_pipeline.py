@@ -81,3 +81,17 @@ def test_sample_world_passes_fails_and_unknowns_with_reasons_and_evidence(sample
     assert b[(2022, "exemple-passerelle-success")][1].endswith(f"(evidence: {page}).")
     assert coverage["exemple-passerelle-success"][:4] == (False, True, 1, 2)
     assert coverage["demo-relais-transfer"][:2] == (True, True)  # designated, no source at all: first to review
+    # The report and the CLI summary count them.
+    report = (paths.export_dir / "report_2025.html").read_text(encoding="utf-8")
+    no_source = sum(1 for row in coverage.values() if row[0])
+    assert f"{no_source} of {len(coverage)} services evaluated have no usage source" in report
+    assert "<code>demo-relais-transfer</code>" in report
+
+
+def test_the_cli_summary_counts_services_without_usage_source(sample_with_sources, capsys):
+    from impact_pipeline.sources_cli import print_coverage
+
+    print_coverage(sample_with_sources.paths.duckdb_path)
+    out = capsys.readouterr().out
+    assert out.startswith("usage sources: 5 of 13 services have no source at all, 1 of them designated (demo-relais-transfer); "
+                          "1 with a discovered source in use")
