@@ -56,7 +56,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 work_dir=str(settings.work_dir),
                 memory_limit=settings.duckdb_memory_limit,
             ),
-            "criteria": CriteriaSettings(path=str(settings.criteria_path)),
+            "criteria": CriteriaSettings(path=str(settings.criteria_path),
+                                         allow_private_network=settings.allow_private_network),
             "gates": GateEngine(chunk_rows=settings.gate_chunk_rows, reuse_unchanged=settings.gate_reuse),
             "usage": UsageSources(
                 sources_path=settings.usage_sources_path or None,

@@ -80,6 +80,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
+        from impact_pipeline.lib.urls import private_network_allowed
+
         sample = sample_mode()
         if sample:
             # The sample world never overwrites the real published outputs unless asked to.
@@ -104,7 +106,7 @@ class Settings:
             export_dir=export_dir,
             work_dir=work_dir,
             criteria_path=criteria_path,
-            allow_private_network=os.environ.get("IMPACT_ALLOW_PRIVATE_NETWORK", "") == "1",
+            allow_private_network=private_network_allowed(),
             sample=sample,
             duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "900MB").strip() or "900MB",
             gate_chunk_rows=env_int("IMPACT_GATE_CHUNK_ROWS", 100_000),

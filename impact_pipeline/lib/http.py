@@ -1,8 +1,11 @@
 """The one HTTP layer every source uses.
 
 URLs come from a public, crowd-edited registry (architecture.md §4), so every fetch is treated as
-untrusted: only http(s), no private/loopback/link-local targets (checked again on every redirect
-hop), bounded time and size, and errors that name the URL without leaking its secrets.
+untrusted: only http(s), parsed once with the client's own parser (`lib/urls.parse_http_url`); no
+private/loopback/link-local targets, checked on the name before connecting and on the peer address of every
+opened connection (so DNS rebinding cannot slip through), on every redirect hop; one total deadline over
+connect, headers and body; bounded size; credentials never follow a redirect to another origin; and
+configured secrets redacted from every answer and every error.
 """
 
 from __future__ import annotations
@@ -23,13 +26,18 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from http.client import RemoteDisconnected
 from typing import Any
-from urllib.parse import unquote_plus, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urljoin, urlsplit
 from urllib.request import url2pathname
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import parse_url
 from urllib3.util.retry import Retry
+
+from impact_pipeline.lib.urls import IPAddress, is_forbidden_address, parse_http_url, private_network_allowed
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +60,18 @@ ALLOWED_SCHEMES = ("http", "https")
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST"})
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Headers that must not follow a redirect to another origin.
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Request headers that may follow a redirect to another origin: all others (Authorization, GitLab's
+# PRIVATE-TOKEN, cookies, any source's own secret header) are dropped, so a new source cannot forget one.
+CROSS_ORIGIN_HEADERS = frozenset(
+    {"accept", "accept-encoding", "accept-language", "user-agent", "if-none-match", "if-modified-since"}
+)
+# Request headers whose values are secrets, whatever the source: redacted wherever they come back.
+_SECRET_HEADER_RE = re.compile(r"auth|token|secret|key|session|cookie|password", re.IGNORECASE)
+# Environment variables whose values are secrets (GITHUB_TOKEN, GITLAB_TOKEN, IMPACT_MATOMO_TOKEN_<name>…).
+_SECRET_ENV_RE = re.compile(r"TOKEN|SECRET|PASSWORD|API_?KEY", re.IGNORECASE)
+# Shorter values (and Matomo's public `anonymous`) are not secrets, and replacing them would garble answers.
+_MIN_SECRET_LENGTH = 8
+_NOT_SECRETS = frozenset({"anonymous"})
 
 _CHUNK_SIZE = 64 * 1024
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -82,11 +100,74 @@ def redact_url(url: str) -> str:
     if not url:
         return url
     redacted = _USERINFO_RE.sub(r"\1***@", url)
-    return _redact_params(redacted, _PARAM_RE)
+    return redact_secrets(_redact_params(redacted, _PARAM_RE))
+
+
+# Every secret value this process was configured with or sent; a server may echo one back (Matomo's
+# "token_auth=<token> is invalid"), so answers are cleaned before anyone stores or logs them.
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_secret_forms: tuple[tuple[str, bytes], ...] = ()
+
+
+def register_secret(value: object) -> None:
+    """Redact `value` from every answer, error and log line from now on (tokens, passwords, keys)."""
+    global _secret_forms
+    if not isinstance(value, str):
+        return
+    value = value.strip()
+    if len(value) < _MIN_SECRET_LENGTH or value.lower() in _NOT_SECRETS or value in _secrets:
+        return
+    with _secrets_lock:
+        _secrets.add(value)
+        forms = {form for secret in _secrets for form in (secret, quote(secret, safe=""))}
+        # Longest first: a secret containing another is replaced whole.
+        _secret_forms = tuple((f, f.encode()) for f in sorted(forms, key=len, reverse=True))
+
+
+def register_secrets_from_env(environ: Any = None) -> None:
+    """Register the values of the environment's secret variables (`*TOKEN*`, `*SECRET*`, `*PASSWORD*`, `*API_KEY*`)."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if _SECRET_ENV_RE.search(name):
+            register_secret(value)
+
+
+def _register_request_secrets(url: str, headers: dict[str, str], data: Any) -> None:
+    """The secrets a request carries: secret headers (the credential after `Bearer`/`token`), userinfo, and
+    secret query or body parameters."""
+    for name, value in headers.items():
+        if isinstance(value, str) and _SECRET_HEADER_RE.search(name):
+            register_secret(value)
+            register_secret(value.split(None, 1)[-1])  # "Bearer <token>"
+    parts = urlsplit(url)
+    register_secret(parts.password)
+    pairs = parse_qsl(parts.query) + parse_qsl(parts.fragment)
+    if isinstance(data, dict):
+        pairs += [(str(k), v) for k, v in data.items()]
+    elif isinstance(data, (str, bytes)):
+        pairs += parse_qsl(data.decode("latin-1") if isinstance(data, bytes) else data)
+    for name, value in pairs:
+        if unquote_plus(name).strip().lower() in SECRET_QUERY_PARAMS:
+            register_secret(value)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every registered secret value replaced by ***."""
+    for form, _ in _secret_forms:
+        if form in text:
+            text = text.replace(form, "***")
+    return text
+
+
+def _redact_secret_bytes(content: bytes) -> bytes:
+    for _, form in _secret_forms:
+        if form in content:
+            content = content.replace(form, b"***")
+    return content
 
 
 def _redact_text(text: str) -> str:
-    return _redact_params(text, _PARAM_IN_TEXT_RE)
+    return redact_secrets(_redact_params(text, _PARAM_IN_TEXT_RE))
 
 
 class _RedactSecretsFilter(logging.Filter):
@@ -118,11 +199,11 @@ class FetchError(Exception):
 
     def __init__(self, url: str, reason: str, *, status: int | None = None, headers: Any = None) -> None:
         self.url = redact_url(url) if url else "<empty>"
-        self.reason = reason
+        self.reason = redact_secrets(reason)
         # The HTTP status and headers of an error answer (None for network errors): sources need them
         # to tell a rate limit (403 + X-RateLimit-Remaining: 0) from a refusal.
         self.status = status
-        self.headers = headers
+        self.headers = _Headers({k: redact_secrets(v) for k, v in headers.items()}) if headers is not None else None
         # Both in args so the error survives pickling (process pools, Dagster).
         super().__init__(self.url, reason)
 
@@ -165,7 +246,7 @@ class HttpPolicy:
     def from_env(cls, **overrides: Any) -> HttpPolicy:
         """The policy from IMPACT_* environment variables; keyword overrides win."""
         values: dict[str, Any] = {
-            "allow_private_network": os.environ.get("IMPACT_ALLOW_PRIVATE_NETWORK", "").strip() == "1"
+            "allow_private_network": private_network_allowed()
         }
         for variable, name, kind in (
             ("IMPACT_HTTP_TIMEOUT", "total_timeout", float),
@@ -245,32 +326,9 @@ def is_local_path(value: str) -> bool:
     return scheme == "file" or (len(scheme) == 1 and os.name == "nt")
 
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _is_forbidden_address(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
-            return _is_forbidden_address(address.ipv4_mapped)
-        # 6to4 and Teredo addresses embed an IPv4 address that may be internal.
-        embedded = [address.sixtofour] + list(address.teredo or ())
-        if any(inner is not None and _is_forbidden_address(inner) for inner in embedded):
-            return True
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-        # Also catches shared space such as 100.64.0.0/10 (some clouds' metadata services).
-        or not address.is_global
-    )
-
-
 def _resolve(url: str, host: str, port: int) -> list[IPAddress]:
     try:
-        return [ipaddress.ip_address(host)]
+        return [ipaddress.ip_address(host.strip("[]").split("%", 1)[0])]
     except ValueError:
         pass
     try:
@@ -281,44 +339,194 @@ def _resolve(url: str, host: str, port: int) -> list[IPAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
+def _refusal(address: object) -> str:
+    return (f"refusing to connect to private/loopback/link-local address {address} "
+            "(set IMPACT_ALLOW_PRIVATE_NETWORK=1 to allow)")
+
+
 def check_url_allowed(url: str, policy: HttpPolicy) -> None:
     """Raise FetchError unless `url` is http(s) to a host that resolves to public addresses only.
 
-    The resolution here is separate from the one `requests` does when connecting, so a DNS
-    answer that changes in between (rebinding) is not caught; redirects are each re-checked.
+    The URL is read by the client's own parser (`parse_http_url`), so the host checked is the host connected
+    to. This check refuses early, with a clear message; the address actually connected to is checked again on
+    the open socket (`_CheckedConnection`), which also catches a DNS answer that changed in between.
     """
     if not url or not url.strip():
         raise FetchError("<empty>", "no URL configured")
     if is_local_path(url):
         raise FetchError(url, "scheme 'file' is not allowed (only http and https)")
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
+        parsed = parse_http_url(url)
     except ValueError as exc:
-        raise FetchError(url, f"invalid URL ({_redact_text(str(exc))})") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        raise FetchError(url, f"scheme '{scheme}' is not allowed (only http and https)")
-    host = parts.hostname
-    if not host:
-        raise FetchError(url, "URL has no host")
+        raise FetchError(url, _redact_text(str(exc))) from None
     if policy.allow_private_network:
         return
-    for address in _resolve(url, host, port or (443 if scheme == "https" else 80)):
-        if _is_forbidden_address(address):
-            raise FetchError(
-                url,
-                f"refusing to connect to private/loopback/link-local address {address} "
-                "(set IMPACT_ALLOW_PRIVATE_NETWORK=1 to allow)",
-            )
+    port = parsed.port or (443 if parsed.scheme.lower() == "https" else 80)
+    for address in _resolve(url, parsed.host, port):
+        if is_forbidden_address(address):
+            raise FetchError(url, _refusal(address))
+
+
+# --- connections: peer address check and the total deadline ------------------------
+
+
+class _PeerRefused(Exception):
+    """The opened connection's peer is a forbidden address (not an OSError: urllib3 must not retry it)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(address)
+        self.address = address
+
+
+class _Fetch:
+    """One fetch's deadline, enforced on every connection it uses.
+
+    A socket timeout bounds each read, not their sum: a server dripping one header byte a second keeps every
+    read short. At the deadline a timer shuts the fetch's sockets down, which ends any read in progress.
+    """
+
+    def __init__(self, started: float, total_timeout: float, allow_private_network: bool) -> None:
+        self.started = started
+        self.total_timeout = total_timeout
+        self.deadline = started + total_timeout
+        self.allow_private_network = allow_private_network
+        self.expired = False
+        self._connections: list[Any] = []
+        self._sockets: list[socket.socket] = []
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Fetch:
+        self._timer.start()
+        _current_fetch.value = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _current_fetch.value = None
+        with self._lock:
+            self._done = True
+            self._connections.clear()
+            self._sockets.clear()
+        self._timer.cancel()
+
+    def timeout_reason(self) -> str:
+        elapsed = time.monotonic() - self.started
+        return f"timed out after {elapsed:.1f} s (total deadline of {self.total_timeout:g} s)"
+
+    def watch(self, connection: Any = None, sock: socket.socket | None = None) -> None:
+        with self._lock:
+            if self._done:
+                return
+            if connection is not None:
+                self._connections.append(connection)
+            if sock is not None:
+                self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            self._abort(connection, sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            connections, sockets = list(self._connections), list(self._sockets)
+        for connection in connections:
+            self._abort(connection, None)
+        for sock in sockets:
+            self._abort(None, sock)
+
+    @staticmethod
+    def _abort(connection: Any, sock: socket.socket | None) -> None:
+        for target in (getattr(connection, "sock", None), sock):
+            if target is None or target.fileno() < 0:  # a raw socket TLS took over is detached (-1)
+                continue
+            try:
+                # socket.socket's own shutdown: SSLSocket.shutdown would also drop its TLS state under a reader.
+                socket.socket.shutdown(target, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# The running fetch, per thread: connections, the pools and the shared Retry object read it.
+_current_fetch = threading.local()
+
+
+def _fetch_in_progress() -> _Fetch | None:
+    return getattr(_current_fetch, "value", None)
+
+
+class _CheckedConnectionMixin:
+    """A connection that checks the address it actually connected to, and stays within the fetch's deadline."""
+
+    def _new_conn(self) -> socket.socket:
+        fetch = _fetch_in_progress()
+        if fetch is not None:
+            remaining = fetch.deadline - time.monotonic()
+            if remaining <= 0:
+                raise urllib3_exceptions.ConnectTimeoutError(self, "total deadline reached before connecting")
+            if self.timeout is None or not isinstance(self.timeout, (int, float)) or self.timeout > remaining:
+                self.timeout = remaining
+        sock = super()._new_conn()  # type: ignore[misc]
+        # Behind a proxy the peer is the proxy, which resolves the target itself: the name check applies.
+        if (fetch is None or not fetch.allow_private_network) and getattr(self, "proxy", None) is None:
+            try:
+                peer = ipaddress.ip_address(str(sock.getpeername()[0]).split("%", 1)[0])
+            except (OSError, ValueError):
+                peer = None
+            if peer is None or is_forbidden_address(peer):
+                sock.close()
+                raise _PeerRefused(str(peer))
+        if fetch is not None:
+            fetch.watch(sock=sock)
+        return sock
+
+
+class _CheckedHTTPConnection(_CheckedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _WatchedPoolMixin:
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        fetch = _fetch_in_progress()
+        if fetch is not None:
+            fetch.watch(connection=connection)
+        return connection
+
+
+class _HTTPPool(_WatchedPoolMixin, HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _HTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+_POOL_CLASSES = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with the pools of checked and watched connections (proxied ones too)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if hasattr(manager, "pool_classes_by_scheme"):
+            manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
 
 
 # --- retries ------------------------------------------------------------------------
-
-
-# The running fetch's deadline, per thread: the shared Retry object reads it to avoid waiting
-# (Retry-After, backoff, another slow attempt) past the fetch's total_timeout.
-_current_deadline = threading.local()
 
 
 class _Retry(Retry):
@@ -357,8 +565,9 @@ class _Retry(Retry):
         retry = super().increment(method, url, response, error, _pool, _stacktrace)  # raises when exhausted
         cause = f"HTTP {response.status}" if response is not None else type(error).__name__
         wait = (retry.get_retry_after(response) if response is not None else None) or retry.get_backoff_time()
-        deadline = getattr(_current_deadline, "value", None)
-        if deadline is not None and time.monotonic() + wait >= deadline:
+        # The running fetch's deadline: never wait (Retry-After, backoff, another slow attempt) past it.
+        fetch = _fetch_in_progress()
+        if fetch is not None and (fetch.expired or time.monotonic() + wait >= fetch.deadline):
             log.debug("not retrying %s %s after %s: total deadline reached", method, redact_url(url or ""), cause)
             # What urllib3 raises when retries are exhausted: the caller sees the last error/response.
             reason = error or urllib3_exceptions.ResponseError(cause)
@@ -447,9 +656,9 @@ def _status_reason(status: int) -> str:
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80)
+    parts = parse_url(url)  # the client's parser: the origin it will connect to
+    scheme = (parts.scheme or "").lower()
+    return scheme, (parts.host or "").lower(), parts.port or (443 if scheme == "https" else 80)
 
 
 def _utc_now() -> str:
@@ -467,7 +676,8 @@ class HttpClient:
         self._session = requests.Session()
         self._session.headers["User-Agent"] = self.policy.user_agent
         # Sized for a thread pool fetching many URLs on the same host.
-        adapter = HTTPAdapter(max_retries=_build_retry(self.policy), pool_connections=16, pool_maxsize=16)
+        register_secrets_from_env()
+        adapter = _Adapter(max_retries=_build_retry(self.policy), pool_connections=16, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
@@ -507,43 +717,61 @@ class HttpClient:
             raise ValueError(f"unsupported HTTP method {method!r}")
 
         policy = self.policy
-        deadline = started + policy.total_timeout
         request_headers: dict[str, str] = dict(headers or {})
         if etag:
             request_headers["If-None-Match"] = etag
         if last_modified:
             request_headers["If-Modified-Since"] = last_modified
+        # Whatever secret this request carries is redacted from what comes back (a server may echo it).
+        _register_request_secrets(url, request_headers, data)
 
-        current_url, current_method, current_data = url, method, data
-        for hop in range(policy.max_redirects + 1):
-            if hop:
-                try:
+        with _Fetch(started, policy.total_timeout, policy.allow_private_network) as deadline:
+            current_url, current_method, current_data = url, method, data
+            for hop in range(policy.max_redirects + 1):
+                if hop:
+                    try:
+                        check_url_allowed(current_url, policy)
+                    except FetchError as exc:
+                        raise FetchError(url, f"redirect to {redact_url(current_url)} refused: {exc.reason}") from None
+                else:
                     check_url_allowed(current_url, policy)
-                except FetchError as exc:
-                    raise FetchError(url, f"redirect to {redact_url(current_url)} refused: {exc.reason}") from None
-            else:
-                check_url_allowed(current_url, policy)
-            where = f" (redirected to {redact_url(current_url)})" if hop else ""
+                where = f" (redirected to {redact_url(current_url)})" if hop else ""
 
-            response = self._send(url, current_url, current_method, current_data, request_headers, deadline, where)
-            status = response.status_code
-            location = response.headers.get("Location")
-            if status not in REDIRECT_STATUSES or not location:
-                return self._finish(url, current_url, response, started, fetched_at, deadline, etag, last_modified, where)
+                response = self._send(url, current_url, current_method, current_data, request_headers, deadline, where)
+                status = response.status_code
+                location = response.headers.get("Location")
+                if status not in REDIRECT_STATUSES or not location:
+                    return self._finish(url, current_url, response, started, fetched_at, deadline, etag, last_modified,
+                                        where)
 
-            response.close()
-            next_url = urljoin(current_url, location.strip())
-            # Browsers' rules: 303 (and historically 301/302 after POST) become a GET without body.
-            if (status == 303 and current_method != "HEAD") or (status in (301, 302) and current_method == "POST"):
-                current_method, current_data = "GET", None
-            if _origin(next_url) != _origin(current_url):
-                if current_data:
-                    # A POST body may carry a token (Matomo's token_auth): never hand it to another host.
-                    raise FetchError(url, f"refusing to resend the request body to another origin {redact_url(next_url)}")
-                request_headers = {k: v for k, v in request_headers.items() if k.lower() not in CREDENTIAL_HEADERS}
-            log.debug("following HTTP %d redirect from %s to %s", status, redact_url(current_url), redact_url(next_url))
-            current_url = next_url
-        raise FetchError(url, f"too many redirects (more than {policy.max_redirects})")
+                response.close()
+                next_url = self._redirect_target(url, current_url, location)
+                # Browsers' rules: 303 (and historically 301/302 after POST) become a GET without body.
+                if (status == 303 and current_method != "HEAD") or (status in (301, 302) and current_method == "POST"):
+                    current_method, current_data = "GET", None
+                if _origin(next_url) != _origin(current_url):
+                    if current_data:
+                        # A POST body may carry a token (Matomo's token_auth): never hand it to another host.
+                        raise FetchError(url, "refusing to resend the request body to another origin "
+                                              f"{redact_url(next_url)}")
+                    request_headers = {k: v for k, v in request_headers.items() if k.lower() in CROSS_ORIGIN_HEADERS}
+                log.debug("following HTTP %d redirect from %s to %s", status, redact_url(current_url),
+                          redact_url(next_url))
+                current_url = next_url
+            raise FetchError(url, f"too many redirects (more than {policy.max_redirects})")
+
+    @staticmethod
+    def _redirect_target(url: str, current_url: str, location: str) -> str:
+        """The absolute URL a Location header points to; refused when URL parsers would read it differently."""
+        location = location.strip()
+        try:
+            # The raw header is checked: urljoin would already have read a `\` its own way.
+            parse_http_url(urljoin(current_url, location))
+            if "\\" in location or any(ord(c) < 0x21 or ord(c) == 0x7F for c in location):
+                raise ValueError("character not allowed in a URL (URL parsers read it differently)")
+        except ValueError as exc:
+            raise FetchError(url, f"redirect to {redact_url(location)} refused: {_redact_text(str(exc))}") from None
+        return urljoin(current_url, location)
 
     def _send(
         self,
@@ -552,16 +780,15 @@ class HttpClient:
         method: str,
         data: dict | None,
         headers: dict[str, str],
-        deadline: float,
+        fetch: _Fetch,
         where: str,
     ) -> requests.Response:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchError(url, f"timed out after {self.policy.total_timeout} s (total){where}")
+        remaining = fetch.deadline - time.monotonic()
+        if remaining <= 0 or fetch.expired:
+            raise FetchError(url, fetch.timeout_reason() + where)
         # Never wait on one connect or read beyond the overall deadline.
         connect_timeout = round(min(self.policy.connect_timeout, remaining), 3)
         read_timeout = round(min(self.policy.read_timeout, remaining), 3)
-        _current_deadline.value = deadline
         try:
             return self._session.request(
                 method,
@@ -572,14 +799,17 @@ class HttpClient:
                 allow_redirects=False,
                 stream=True,
             )
+        except _PeerRefused as exc:
+            raise FetchError(url, _refusal(exc.address) + where) from None
         except (requests.RequestException, urllib3_exceptions.HTTPError) as exc:
-            host = urlsplit(current_url).hostname or ""
-            reason = _describe_request_error(exc, host, self.policy, read_timeout)
+            if fetch.expired or time.monotonic() >= fetch.deadline:
+                reason = fetch.timeout_reason()
+            else:
+                host = urlsplit(current_url).hostname or ""
+                reason = _describe_request_error(exc, host, self.policy, read_timeout)
             log.debug("%s %s failed: %s (%s)", method, redact_url(current_url), reason, type(exc).__name__)
             # `from None`: the chained requests exceptions print the URL with its query string.
             raise FetchError(url, reason + where) from None
-        finally:
-            _current_deadline.value = None
 
     def _finish(
         self,
@@ -588,7 +818,7 @@ class HttpClient:
         response: requests.Response,
         started: float,
         fetched_at: str,
-        deadline: float,
+        fetch: _Fetch,
         etag: str | None,
         last_modified: str | None,
         where: str,
@@ -615,9 +845,11 @@ class HttpClient:
             response.close()
             content = b""
         else:
-            content = self._read_body(url, response, deadline, where)
+            content = self._read_body(url, response, fetch, where)
 
-        response_headers = _Headers(response.headers.items())
+        # A configured secret echoed by the server (an error quoting token_auth) never goes further.
+        content = _redact_secret_bytes(content)
+        response_headers = _Headers({k: redact_secrets(v) for k, v in response.headers.items()})
         return FetchResult(
             url=redact_url(url),
             final_url=redact_url(current_url),
@@ -632,7 +864,7 @@ class HttpClient:
             last_modified=response_headers.get("Last-Modified") or (last_modified if not_modified else None),
         )
 
-    def _read_body(self, url: str, response: requests.Response, deadline: float, where: str) -> bytes:
+    def _read_body(self, url: str, response: requests.Response, fetch: _Fetch, where: str) -> bytes:
         max_bytes = self.policy.max_bytes
         too_large = FetchError(url, f"response larger than {max_bytes} bytes (size cap){where}")
         declared = response.headers.get("Content-Length", "").strip()
@@ -644,10 +876,10 @@ class HttpClient:
         size = 0
         try:
             while True:
-                # Checked per chunk: a server dripping bytes keeps every read within the read
-                # timeout, so only the overall deadline stops it.
-                if time.monotonic() > deadline:
-                    raise FetchError(url, f"timed out after {self.policy.total_timeout} s (total){where}")
+                # A server dripping bytes keeps every read within the read timeout: the deadline's timer
+                # shuts the socket down, and this check turns what the read then sees into a timeout.
+                if fetch.expired or time.monotonic() > fetch.deadline:
+                    raise FetchError(url, fetch.timeout_reason() + where)
                 # read1 returns as soon as some bytes arrive (read() would wait for a full chunk).
                 chunk = response.raw.read1(_CHUNK_SIZE, decode_content=True)
                 if not chunk:
@@ -656,14 +888,20 @@ class HttpClient:
                 if size > max_bytes:  # also bounds decompressed size (gzip bombs)
                     raise too_large
                 chunks.append(chunk)
+            if fetch.expired:  # the end of the body was the shutdown, not the server's
+                raise FetchError(url, fetch.timeout_reason() + where)
         except (urllib3_exceptions.ReadTimeoutError, TimeoutError):
             # The read timeout was shortened to the time left, so this may be the deadline.
-            if time.monotonic() >= deadline - 0.05:
-                raise FetchError(url, f"timed out after {self.policy.total_timeout} s (total){where}") from None
+            if fetch.expired or time.monotonic() >= fetch.deadline - 0.05:
+                raise FetchError(url, fetch.timeout_reason() + where) from None
             raise FetchError(url, f"timed out after {self.policy.read_timeout} s (read){where}") from None
         except urllib3_exceptions.DecodeError:
+            if fetch.expired:
+                raise FetchError(url, fetch.timeout_reason() + where) from None
             raise FetchError(url, f"could not decode the response body (Content-Encoding){where}") from None
         except (urllib3_exceptions.HTTPError, OSError):
+            if fetch.expired:
+                raise FetchError(url, fetch.timeout_reason() + where) from None
             raise FetchError(url, f"connection broken while reading the response{where}") from None
         finally:
             response.close()

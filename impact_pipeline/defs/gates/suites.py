@@ -19,25 +19,20 @@ from impact_pipeline.defs.gates.specs import (
     rule,
 )
 from impact_pipeline.lib.sql import sql_list, sql_literal
-from impact_pipeline.lib.urls import REFUSED_LINK_RE
+from impact_pipeline.lib.urls import REFUSED_LINK_RE, public_evidence_url_sql
 from impact_pipeline.defs.registry.phases import LIFECYCLE, OLD_NAMES
 
 VERDICTS = ("pass", "fail", "unknown")
 KNOWN_PHASES = tuple(sorted({*LIFECYCLE, *OLD_NAMES}))
 ACCESSIBILITY = ("totalement conforme", "partiellement conforme", "non conforme")
-# An evidence URL a person can open: http(s), with a host that is not loopback/private/link-local.
-PUBLIC_URL_RE = r"^https?://[^/?#\s@]+"
-PRIVATE_HOST_RE = r"^https?://(localhost|127\.|10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|169\.254\.|0\.|\[)"
 
 
 LINK_COLUMNS = ("link", "stats_url", "impact_url", "budget_url", "repository")
 
 
-def _public_url(expr: str) -> str:
-    return (
-        f"regexp_matches(coalesce({expr}, ''), '{PUBLIC_URL_RE}') "
-        f"AND NOT regexp_matches(lower(coalesce({expr}, '')), '{PRIVATE_HOST_RE}')"
-    )
+def _public_url(expr: str, config) -> str:
+    # The one rule (lib/urls.public_evidence_url), under the run's IMPACT_ALLOW_PRIVATE_NETWORK.
+    return public_evidence_url_sql(expr, allow_private_network=config.allow_private_network)
 
 
 # --- registry (ingested tables) ---------------------------------------------------------------
@@ -116,7 +111,7 @@ def _qualifying(config) -> str:
 def evaluation_specs(config) -> list[ExpectationSpec]:
     """criteria_evaluation: vocabularies, three criteria per service-year, and evidence behind each pass."""
     threshold = sql_literal(config.min_yearly_reach)
-    evidence_url_ok = _public_url("t.evidence->>'evidence_url'")
+    evidence_url_ok = _public_url("t.evidence->>'evidence_url'", config)
     return [
         in_set("criterion", ("a", "b", "c")),
         in_set("verdict", VERDICTS),
@@ -177,7 +172,7 @@ def criterion_b_specs(config) -> list[ExpectationSpec]:
         ),
         rule(
             "(b) pass only with a public evidence URL (evidence b.evidence_url)",
-            "CASE WHEN t.criterion_b = 'pass' THEN (" + _public_url("t.evidence->'b'->>'evidence_url'") + ") ELSE TRUE END",
+            "CASE WHEN t.criterion_b = 'pass' THEN (" + _public_url("t.evidence->'b'->>'evidence_url'", config) + ") ELSE TRUE END",
             show=("criterion_b", "evidence_url"),
         ),
     ]

@@ -275,6 +275,9 @@ def run_suite(
     DuckDB first; when that earlier result has the same fingerprint and every expectation held, its result
     is returned without running GX: the same frame under the same suite gets the same verdict.
     """
+    from impact_pipeline.lib.urls import register_duckdb_functions
+
+    register_duckdb_functions(con)  # the rules' own Python functions (public_evidence_url), for the same verdicts
     specs = suite.resolve(config)
     types = {row[0]: str(row[1]) for row in con.execute(f"DESCRIBE ({suite.base_sql()})").fetchall()}
     query = suite.query(specs, types)

@@ -29,6 +29,9 @@ class CriteriaConfig:
     deferred_until_month: int
     raw: dict[str, Any]
     path: str
+    # IMPACT_ALLOW_PRIVATE_NETWORK=1 (not from the file): private addresses count as public evidence URLs
+    # (`lib/urls.public_evidence_url`), for the rules and the gates alike.
+    allow_private_network: bool = False
 
     def designation_year(self, event_year: int, event_month: int) -> int:
         """The year a designation event designates (early-year events since 2022 designate N-1)."""

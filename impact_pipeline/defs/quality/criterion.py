@@ -87,11 +87,6 @@ def _cat(*parts: str) -> str:
 
 # --- preparation: small tables and macros on the connection ---------------------------------------
 
-# An http(s) URL that `public_http_url` accepts for sure: ASCII host, optional port, then printable ASCII.
-# Other values mentioning http are asked to `public_http_url` itself.
-_PLAIN_WEB_URL = r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]+)?([/?#][!-~]*)?"
-
-
 @functools.cache
 def _whitespace_sql() -> str:
     """The characters Python's `str.strip()` removes, as a SQL expression (all of them are in the BMP)."""
@@ -101,15 +96,15 @@ def _whitespace_sql() -> str:
 def _classify_registry_text(con) -> None:
     """`_c_web_urls` and `_c_access`: what SQL alone cannot tell as Python would, over distinct registry values.
 
-    A web address is what `public_http_url` accepts (the rule of the URL checks): plain URLs are recognised
-    in SQL (`_PLAIN_WEB_URL`); the few other values mentioning http are asked to `public_http_url`, and
-    those it accepts land in `_c_web_urls`. Accessibility levels are compared as `str.strip().lower()`.
+    A web address is what `public_http_url` accepts (the one rule of the URL checks and the fetches, lib/urls):
+    every distinct value mentioning http is asked to it, and those it accepts land in `_c_web_urls`.
+    Accessibility levels are compared as `str.strip().lower()`.
     """
     from impact_pipeline.lib.urls import public_http_url
 
-    asked = [v for (v,) in con.execute(f"""
+    asked = [v for (v,) in con.execute("""
         SELECT DISTINCT value FROM (SELECT unnest([stats_url, repository]) AS value FROM startups)
-        WHERE NOT regexp_full_match(value, {_lit(_PLAIN_WEB_URL)}) AND regexp_matches(value, '[Hh][Tt][Tt][Pp]')""").fetchall()]
+        WHERE regexp_matches(value, '[Hh][Tt][Tt][Pp]')""").fetchall()]
     con.execute("CREATE OR REPLACE TEMP TABLE _c_web_urls AS SELECT unnest(?::VARCHAR[]) AS url",
                 [[v for v in asked if public_http_url(v) is not None]])
     levels = [v for (v,) in con.execute(
@@ -145,8 +140,7 @@ def _prepare(con, rules: dict[str, Any]) -> None:
                coalesce(epoch_us(moment), -4611686018427387904)::HUGEINT * 1099511627776 + position""",
         # Blank as Python's `not value.strip()` (NULL too); a web address as `public_http_url` (see `_c_web_urls`).
         f"CREATE OR REPLACE TEMP MACRO _c_blank(text) AS coalesce(trim(text, {_whitespace_sql()}) = '', TRUE)",
-        f"""CREATE OR REPLACE TEMP MACRO _c_is_web(text) AS coalesce(
-                regexp_full_match(text, {_lit(_PLAIN_WEB_URL)}) OR text IN (SELECT url FROM _c_web_urls), FALSE)""",
+        """CREATE OR REPLACE TEMP MACRO _c_is_web(text) AS coalesce(text IN (SELECT url FROM _c_web_urls), FALSE)""",
         # A value as Python's f-strings print it (None for NULL).
         "CREATE OR REPLACE TEMP MACRO _c_str(x) AS coalesce(CAST(x AS VARCHAR), 'None')",
         f"""CREATE OR REPLACE TEMP MACRO _c_too_old(what, day, y) AS

@@ -10,25 +10,18 @@ import base64
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-
 from markupsafe import Markup, escape
 
 from impact_pipeline.defs.reporting.data import STATUS_ORDER, YearData
 from impact_pipeline.defs.reporting.labels import CHART_SERIES, CRITERIA_TITLES
+from impact_pipeline.lib.urls import public_http_url
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def is_web_url(value: Any) -> bool:
-    """True for an absolute http(s) URL without whitespace (what may become a link in the report)."""
-    if not isinstance(value, str) or any(ch.isspace() for ch in value):
-        return False
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    """True for what may become a link in the report: a web address by the one rule (`lib/urls.public_http_url`)."""
+    return isinstance(value, str) and value == value.strip() and public_http_url(value) is not None
 
 
 def link(value: Any, text: Any = None) -> Markup:

@@ -88,7 +88,8 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
         tasks["usage_observations"] = lambda: _collect(context, usage, warehouse, startups)
         writers["usage_observations"] = lambda collected: _write_observations(
-            context, warehouse, startups, *collected, discovered.get("found"))
+            context, warehouse, startups, *collected, discovered.get("found"),
+            allow_private_network=usage.allow_private_network)
     yield from side_by_side_then_write(tasks, writers, context.log)
 
 
@@ -100,13 +101,17 @@ def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[
     return config, usage.collect(startups, cache_dir=_cache_dir(warehouse))
 
 
-def _write_observations(context, warehouse: Warehouse, startups: dict[str, str], config, collected, found=None):
+def _write_observations(context, warehouse: Warehouse, startups: dict[str, str], config, collected, found=None, *,
+                        allow_private_network: bool = False):
     """The observations of every configured source (a source down is a status, never fatal) and of the discovered
     sources in use, and their statuses."""
     from impact_pipeline.defs.usage.resources import _timestamp
+    from impact_pipeline.lib.urls import public_evidence_url
 
     extra = [dict(r, fetched_at=_timestamp(r["fetched_at"])) for r in found.observations] if found else []
     observations = [r for r in collected.observations + extra if r["startup_id"] in startups]
+    for r in observations:  # an evidence URL that is not public (the one rule) is no evidence, never a failed gate
+        r["evidence_url"] = public_evidence_url(r.get("evidence_url"), allow_private_network=allow_private_network)
     runs = [r.row() for r in collected.runs + (found.runs if found else [])]
     with warehouse.connect() as con:
         _replace_all(con, contract.USAGE_OBSERVATIONS, observations)
@@ -193,7 +198,7 @@ def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, wri
 def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings) -> dg.MaterializeResult:
     """Each service's best yearly reach figure, by evidence ranking, with its source and public evidence URL."""
     from impact_pipeline.defs.usage.reach import DEFAULT_RANKING, yearly_reach as rule
-    from impact_pipeline.lib.urls import public_http_url
+    from impact_pipeline.lib.urls import public_evidence_url, public_http_url
 
     config = criteria.load()
     ranking = tuple((config.raw.get("criteria", {}).get("b", {}) or {}).get("evidence_ranking") or DEFAULT_RANKING)
@@ -215,7 +220,8 @@ def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criter
                  "evidence_url": public_http_url(url)}
                 for sid, y, v, url in volumes
             ]
-        rows = ranked_by_review(observations, lambda obs: rule(obs, ranking, lambda url: public_http_url(url) is not None,
+        is_public = lambda url: public_evidence_url(url, allow_private_network=config.allow_private_network) is not None  # noqa: E731
+        rows = ranked_by_review(observations, lambda obs: rule(obs, ranking, is_public,
                                                                threshold=float(config.min_yearly_reach)))
         _replace_all(con, contract.YEARLY_REACH, rows)
     by_rank: dict[str, int] = {}

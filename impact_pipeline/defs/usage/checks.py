@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from impact_pipeline import contract
-from impact_pipeline.defs.gates.specs import WARN, contract_suite, in_set, non_negative, ordered, rule
+from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, in_set, non_negative, ordered, rule
 from impact_pipeline.defs.usage.observations import KNOWN_UNITS, REACH_UNITS, SOURCES
 from impact_pipeline.defs.usage.reach import DEFAULT_RANKING
+from impact_pipeline.lib.urls import public_evidence_url_sql
 
-_PUBLIC_OR_NULL = (
-    "t.evidence_url IS NULL OR (regexp_matches(t.evidence_url, '^https?://[^/?#\\s@]+') "
-    "AND NOT regexp_matches(lower(t.evidence_url), "
-    "'^https?://(localhost|127\\.|10\\.|192\\.168\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.|169\\.254\\.|0\\.|\\[)'))"
-)
+_PUBLIC_LABEL = "evidence_url is a public http(s) URL or NULL"
+
+
+def _public_or_null(config, severity: str | None = None):
+    """The one public-evidence-URL rule (lib/urls.public_evidence_url), under the run's IMPACT_ALLOW_PRIVATE_NETWORK."""
+    allow = bool(getattr(config, "allow_private_network", False))
+    condition = "t.evidence_url IS NULL OR " + public_evidence_url_sql("t.evidence_url", allow_private_network=allow)
+    return rule(_PUBLIC_LABEL, condition, show=("evidence_url",), **({"severity": severity} if severity else {}))
+
+
+def _with_public_evidence(suite: Suite, severity: str | None = None) -> Suite:
+    specs = list(suite.specs)
+    return dataclasses.replace(suite, specs=lambda config: [*specs, _public_or_null(config, severity)])
 
 SUITES = [
-    contract_suite(
+    _with_public_evidence(contract_suite(
         contract.USAGE_OBSERVATIONS,
         [
             non_negative("value"),
@@ -22,9 +33,8 @@ SUITES = [
             in_set("source", SOURCES, label="source is a known adapter"),
             ordered("period_start", "period_end"),
             rule("a stock has no period start", "NOT t.is_stock OR t.period_start IS NULL", show=("is_stock", "period_start")),
-            rule("evidence_url is a public http(s) URL or NULL", _PUBLIC_OR_NULL, show=("evidence_url",)),
         ],
-    ),
+    )),
     contract_suite(
         contract.USAGE_SOURCE_STATUS,
         [
@@ -32,7 +42,7 @@ SUITES = [
             rule("an error says why", "t.status <> 'error' OR coalesce(t.error, '') <> ''", show=("status", "error")),
         ],
     ),
-    contract_suite(
+    _with_public_evidence(contract_suite(
         contract.YEARLY_REACH,
         [
             non_negative("value"),
@@ -41,7 +51,6 @@ SUITES = [
             in_set("evidence_rank", DEFAULT_RANKING),
             rule("only a sum of unique visitors is an upper bound",
                  "NOT t.upper_bound OR t.evidence_rank = 'monthly_uniques_upper_bound'", show=("upper_bound", "evidence_rank")),
-            rule("evidence_url is a public http(s) URL or NULL", _PUBLIC_OR_NULL, show=("evidence_url",), severity=WARN),
         ],
-    ),
+    ), severity=WARN),
 ]

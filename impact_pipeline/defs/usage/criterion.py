@@ -193,7 +193,7 @@ def criterion_b_sql(con, keys: str, config: CriteriaConfig) -> str:
     `keys` names a table (or view) on `con` with columns (year, startup_id). Prepares TEMP tables and
     macros prefixed `_b_` on `con` (replaced on each call); the SELECT reads them, in no particular order.
     """
-    from impact_pipeline.lib.urls import public_http_url
+    from impact_pipeline.lib.urls import public_evidence_url
 
     reach = "SELECT * FROM yearly_reach" if _table_exists(con, "yearly_reach") else _NO_REACH
     status = "SELECT * FROM usage_source_status" if _table_exists(con, "usage_source_status") else _NO_STATUS
@@ -203,7 +203,7 @@ def criterion_b_sql(con, keys: str, config: CriteriaConfig) -> str:
     # Whether an evidence URL is public is decided by the same Python rule as everywhere else, once per URL.
     urls = [u for (u,) in con.execute(f"SELECT DISTINCT evidence_url FROM ({reach}) WHERE evidence_url IS NOT NULL").fetchall()]
     con.execute("CREATE OR REPLACE TEMP TABLE _b_public AS SELECT unnest(?::VARCHAR[]) AS url",
-                [[u for u in urls if public_http_url(u) is not None]])
+                [[u for u in urls if public_evidence_url(u, allow_private_network=config.allow_private_network)]])
     phases = "SELECT startup_id, start_date FROM startup_phases" if _table_exists(con, "startup_phases") else _NO_PHASES
     con.execute(_REACH.replace("{source}", reach).replace("{phases}", phases))
     con.execute(_RUNS.replace("{source}", status))
