@@ -45,6 +45,20 @@ def test_backslash_url_to_loopback_is_refused_before_any_request(local_server: L
     assert local_server.requests == []
 
 
+def test_a_registry_stats_url_with_a_backslash_is_never_checked_ok(local_server: LocalServer, tmp_path) -> None:
+    # The registry path of the same attack: the published stats-page check said ok=true (urllib3 asks for the
+    # path `/%5C@1.1.1.1/x` on 127.0.0.1, served here as it would be by a permissive internal service).
+    local_server.add("/%5C@1.1.1.1/x", Route(body=b"internal"))
+    port = local_server.url("/").split(":")[2].rstrip("/")
+    targets = targets_from_startups([{"startup_id": "s", "stats_url": f"http://127.0.0.1:{port}\\@1.1.1.1/x",
+                                      "repository": None}])
+    with HttpClient(PUBLIC_ONLY) as client:
+        rows = run_checks(targets, Fetcher(client, cache=ResponseCache(tmp_path / "cache")))
+
+    assert [row["ok"] for row in rows] == [False]
+    assert local_server.requests == []
+
+
 def test_backslash_redirect_location_is_refused(local_server: LocalServer) -> None:
     port = local_server.url("/").split(":")[2].rstrip("/")
     local_server.add("/go", Route(status=302, headers={"Location": f"http://127.0.0.1:{port}\\@1.1.1.1/target"}))
