@@ -132,6 +132,7 @@ SLOW_UNITS: dict[str, tuple[int, list[str]]] = {
     "real snapshot": (18, ["defs/impact/test_real_snapshot.py"]),
     "conditional fetch": (17, ["defs/registry/test_conditional_fetch.py"]),
     "sample world with sources": (10, ["defs/usage/test_usage_pipeline.py", "defs/quality/test_quality_pipeline.py"]),
+    "mirrored sources": (35, ["guarantees/test_mirrored_sources.py"]),
     "definitions": (4, ["test_definitions.py"]),
 }
 _UNIT_OF = {pattern: unit for unit, (_, patterns) in SLOW_UNITS.items() for pattern in patterns}
