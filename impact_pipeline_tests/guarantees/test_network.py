@@ -72,16 +72,17 @@ def test_backslash_redirect_location_is_refused(local_server: LocalServer) -> No
 
 
 def test_the_connected_address_is_checked_on_the_open_socket(local_server: LocalServer) -> None:
-    # What a DNS answer that changes between the check and the connection (rebinding) amounts to: the connection
-    # reaches a loopback peer. The connection the client uses refuses it before sending a byte.
-    from impact_pipeline.lib.http import _CheckedHTTPConnection, _PeerRefused
+    # What a DNS answer that changes between the name check and the connection (rebinding) amounts to: the client's
+    # session connects to a loopback peer without the name check. Its connections refuse the peer before sending a
+    # byte, and no retry tries again.
+    from impact_pipeline.lib.http import _Fetch
 
     local_server.add("/x", Route(body=b"internal"))
-    port = int(local_server.url("/").split(":")[2].rstrip("/"))
-    connection = _CheckedHTTPConnection("127.0.0.1", port, timeout=2)
-    with pytest.raises(_PeerRefused):
-        connection.request("GET", "/x")
-    connection.close()
+    with HttpClient(HttpPolicy(allow_private_network=False, retries=3)) as client:
+        with pytest.raises(FetchError) as caught, _Fetch(time.monotonic(), 5.0, False) as fetch:
+            client._send(local_server.url("/x"), local_server.url("/x"), "GET", None, {}, fetch, "")
+
+    assert "refusing to connect to private/loopback/link-local address 127.0.0.1" in caught.value.reason
     assert local_server.requests == []
 
 
