@@ -103,3 +103,12 @@ def test_the_gates_sql_is_the_same_rule(allow):
     got = con.execute(f"SELECT {public_evidence_url_sql('v', allow_private_network=allow)} FROM unnest(?::VARCHAR[]) t(v)",
                       [values]).fetchall()
     assert [g for (g,) in got] == [(m if allow else p) for _, p, m in EVIDENCE_CASES]
+
+
+@pytest.mark.parametrize("value", ["https://stats.example.org/x", "http://127.0.0.1:18080\\@1.1.1.1/x",
+                                   "https://a@b@example.org/", "javascript:alert(1)", "https://", " https://x.fr"])
+def test_the_report_links_what_the_rules_call_a_web_address(value):
+    from impact_pipeline.defs.reporting.report import is_web_url, link
+
+    assert is_web_url(value) is (value == value.strip() and public_http_url(value) is not None)
+    assert str(link(value)).startswith("<a ") is is_web_url(value)
