@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +25,18 @@ from impact_pipeline.defs.reporting.data import (
 from impact_pipeline.defs.reporting.labels import CRITERIA_TITLES
 
 EXIT_USAGE = 2
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every control or format character escaped (`\\x1b`, `\\u202e`) except newlines: a name
+    from the public registry must not retitle, clear or reorder the reader's terminal."""
+    def escaped(ch: str) -> str:
+        if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf"):
+            return ch
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return "".join(escaped(ch) for ch in text)
 
 
 class UnknownStartup(LookupError):
@@ -147,9 +160,30 @@ def _history(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def never_evaluated_cause(con, startup_id: str, first_phase_start) -> str:
+    """Why a service of the registry has no evaluated year, from what the published file holds."""
+    evaluated = con.execute("SELECT min(year), max(year) FROM national_impact").fetchone()
+    n_phases = con.execute("SELECT count(*) FROM startup_phases WHERE startup_id = ?", [startup_id]).fetchone()[0]
+    if first_phase_start is not None and evaluated[0] is not None:
+        start_year = first_phase_start.year
+        if start_year > evaluated[1]:
+            return (f"its first phase starts on {first_phase_start}, after the evaluated years "
+                    f"({evaluated[0]}–{evaluated[1]}); it is judged once a run covers {start_year}.")
+        return (f"its first phase starts on {first_phase_start}, yet no evaluated year ({evaluated[0]}–{evaluated[1]}) "
+                "holds it; a run of those years has not been published since it was added.")
+    if not n_phases:
+        return "the registry lists no phase for it, so it has no phase at the end of any year."
+    findings = con.execute(
+        "SELECT field, value, problem FROM registry_findings WHERE startup_id = ? ORDER BY field LIMIT 5",
+        [startup_id]).fetchall()
+    listed = "; ".join(f"{field} {value!r}: {problem}" for field, value, problem in findings)
+    return (f"none of its {n_phases} phases has a valid start date"
+            + (f" (registry_findings: {listed})." if listed else "."))
+
+
 def explain(con, startup_id: str, year: int | None = None) -> str:
     """The explanation text; raises UnknownStartup, or LookupError for a year that was not evaluated."""
-    known = rows_as_dicts(con, "SELECT startup_id, name, link FROM startups ORDER BY startup_id")
+    known = rows_as_dicts(con, "SELECT startup_id, name, link, first_phase_start FROM startups ORDER BY startup_id")
     match = next((s for s in known if s["startup_id"] == startup_id), None)
     if match is None:
         raise UnknownStartup(startup_id, close_matches(startup_id, [(s["startup_id"], s["name"]) for s in known]))
@@ -159,8 +193,7 @@ def explain(con, startup_id: str, year: int | None = None) -> str:
     if match.get("link"):
         lines.append(f"Product: {match['link']}")
     if not rows:
-        lines.append("Never evaluated: the service has no phase with a valid start date in any evaluated year "
-                     "(see the registry_findings table).")
+        lines.append("Never evaluated: " + never_evaluated_cause(con, startup_id, match.get("first_phase_start")))
         return "\n".join(lines) + "\n"
     designation_year = rows[-1]["designation_year"]
     lines.append(f"Official designation: for {designation_year}." if designation_year is not None
@@ -186,17 +219,17 @@ def run(db_path: str | Path, startup_id: str, year: int | None = None,
     try:
         con = connect_published(db_path)
     except NoPublishedData as exc:
-        print(f"impact-pipeline explain: {exc}", file=err)
+        print(terminal_safe(f"impact-pipeline explain: {exc}"), file=err)
         return 1
     try:
         text = explain(con, startup_id, year)
     except UnknownStartup as exc:
-        print(str(exc), file=err)
+        print(terminal_safe(str(exc)), file=err)
         return EXIT_USAGE
     except LookupError as exc:
-        print(str(exc.args[0]), file=err)
+        print(terminal_safe(str(exc.args[0])), file=err)
         return EXIT_USAGE
     finally:
         con.close()
-    out.write(text)
+    out.write(terminal_safe(text))
     return 0

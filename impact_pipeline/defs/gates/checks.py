@@ -72,7 +72,7 @@ def run_gate(
 def build_asset_check(suite: Suite) -> dg.AssetChecksDefinition:
     """One blocking `@dg.asset_check` for `suite`: a failure skips everything downstream (the publication)."""
 
-    @dg.asset_check(asset=suite.table, name=suite.name, description=suite.description, blocking=True)
+    @dg.asset_check(asset=suite.table, name=suite.name, description=suite.description, blocking=suite.blocking)
     def _gate(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings, gates: GateEngine
     ) -> dg.AssetCheckResult:
@@ -84,7 +84,7 @@ def build_asset_check(suite: Suite) -> dg.AssetChecksDefinition:
 def build_gates_step(name: str, suites: list[Suite]) -> dg.AssetChecksDefinition:
     """One step running several suites whose tables one asset step writes (`@dg.multi_asset_check`): each
     suite still is its own blocking check, with its own result; one Dagster step instead of one per suite."""
-    specs = [dg.AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=True) for s in suites]
+    specs = [dg.AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.blocking) for s in suites]
     by_key = {spec.key: suite for spec, suite in zip(specs, suites)}
 
     @dg.multi_asset_check(name=name, specs=specs, can_subset=True,

@@ -74,6 +74,11 @@ class Suite:
     def gate_name(self) -> str:
         return f"{self.table}:{self.name}"
 
+    @property
+    def blocking(self) -> bool:
+        """False when every expectation is a warning: the UI then shows the check as non-blocking, as it is."""
+        return callable(self.specs) or any(spec.severity != WARN for spec in self.specs)
+
     def resolve(self, config: Any = None) -> list[ExpectationSpec]:
         specs = self.specs(config) if callable(self.specs) else self.specs
         return list(specs)

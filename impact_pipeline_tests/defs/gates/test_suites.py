@@ -227,3 +227,14 @@ def test_another_domain_registers_a_suite_in_a_few_lines(con):
     assert spec.blocking and spec.asset_key == dg.AssetKey("usage_demo") and spec.name == "contract"
 
 
+
+
+def test_a_suite_of_warnings_only_is_shown_as_non_blocking_in_the_ui():
+    """The UI labels a check blocking or not: `startup_phases:known_phases` is a warning, as the README says."""
+    from impact_pipeline.defs.gates.checks import build_asset_checks
+
+    known = next(s for s in S.ALL_SUITES if s.gate_name == "startup_phases:known_phases")
+    contract_phases = next(s for s in S.ALL_SUITES if s.gate_name == "startup_phases:contract")
+    by_name = {spec.name: spec.blocking
+               for check in build_asset_checks([known, contract_phases]) for spec in check.check_specs}
+    assert by_name == {"known_phases": False, "contract": True}

@@ -67,7 +67,23 @@ def test_year_not_evaluated_and_service_never_evaluated(published):
     code, _, err = _explain(published, "svc-ok", 2019)
     assert code == 2 and "svc-ok was not evaluated in 2019; evaluated years: 2024–2025" in err
     code, text, _ = _explain(published, "svc-never")
-    assert code == 0 and "Never evaluated" in text
+    assert code == 0 and "Never evaluated: the registry lists no phase for it" in text
+    assert "registry_findings" not in text  # the table holds nothing about it: no pointer to an empty table
+
+
+def test_never_evaluated_names_a_first_phase_after_the_years(published):
+    code, text, _ = _explain(published, "svc-future")
+    assert code == 0
+    assert "Never evaluated: its first phase starts on 2027-03-01, after the evaluated years (2024–2025)" in text
+
+
+def test_terminal_escapes_from_the_registry_are_shown_escaped(published):
+    code, text, _ = _explain(published, world.ESCAPE_ID)
+    assert code == 0 and "\x1b" not in text and "\x07" not in text
+    assert text.startswith("Evil\\x1b]0;pwned\\x07\\x1b[2J Term (svc-term)\n")
+    # in the did-you-mean suggestions too
+    code, _, err = _explain(published, "svc-ter")
+    assert code == 2 and "\x1b" not in err and "Evil\\x1b]0;pwned" in err
 
 
 def test_cli_reads_the_configured_file_and_exits_2_for_an_unknown_id(published, tmp_path):

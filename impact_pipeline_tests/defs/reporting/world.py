@@ -22,6 +22,9 @@ VERSION = "2099.1+testtest"
 YEARS = (2024, 2025)
 XSS_NAME = '<script>alert("pwned")</script> Évil & Co'
 XSS_ID = "svc-xss"
+# Retitles the terminal window and clears the screen when printed raw.
+ESCAPE_NAME = "Evil\x1b]0;pwned\x07\x1b[2J Term"
+ESCAPE_ID = "svc-term"
 
 # startup_id -> (name, link, designation_year)
 STARTUPS = {
@@ -30,7 +33,10 @@ STARTUPS = {
     "svc-late": ("Service Désigné Tôt", "https://late.example.org", 2023),
     XSS_ID: (XSS_NAME, "javascript:alert(1)", None),
     "svc-never": ("Service Sans Phase", "", None),  # in the registry, never evaluated
+    "svc-future": ("Service Futur", "", None),  # its first phase starts after the evaluated years
+    ESCAPE_ID: (ESCAPE_NAME, "", None),  # terminal escapes in a name, never evaluated
 }
+FIRST_PHASE_START = {"svc-future": date(2027, 3, 1)}
 
 B_THRESHOLD = 100000
 
@@ -89,7 +95,8 @@ def make_published(path: Path) -> Path:
             rows.append((year, sid, c, verdict, reason, json.dumps(evidence, ensure_ascii=False, sort_keys=True), VERSION))
     evaluation = pd.DataFrame(rows, columns=contract.CRITERIA_EVALUATION.column_names)
     startups = pd.DataFrame(
-        [(sid, name, link) for sid, (name, link, _) in STARTUPS.items()], columns=["startup_id", "name", "link"])
+        [(sid, name, link, FIRST_PHASE_START.get(sid)) for sid, (name, link, _) in STARTUPS.items()],
+        columns=["startup_id", "name", "link", "first_phase_start"])
     designated = pd.DataFrame(
         [(sid, date(dy + 1, 2, 1), dy) for sid, (_, _, dy) in STARTUPS.items() if dy is not None],
         columns=["startup_id", "event_date", "designation_year"])
