@@ -154,7 +154,16 @@ def _prepare(con, rules: dict[str, Any]) -> None:
                   NOT (SELECT count(*) FROM observatoire_procedures) > 0
                   AND NOT EXISTS (SELECT 1 FROM repository_activity
                                   WHERE status IS NULL OR status NOT IN ('disabled', 'unsupported'))
-                  AND NOT EXISTS (SELECT 1 FROM stats_page_checks) AS no_source""",
+                  AND NOT EXISTS (SELECT 1 FROM stats_page_checks) AS no_source,
+                  -- Which source gave nothing, said in the reason (a count of 0 must not read as a finding).
+                  concat_ws('; ',
+                      CASE WHEN NOT (SELECT count(*) FROM observatoire_procedures) > 0
+                           THEN 'observatoire: no data (disabled or unreachable)' END,
+                      (SELECT 'forges: ' || string_agg(DISTINCT forge || ' ' || status, ', ' ORDER BY forge || ' ' || status)
+                       FROM repository_activity WHERE status IN ('disabled', 'unsupported')),
+                      CASE WHEN NOT EXISTS (SELECT 1 FROM repository_activity) THEN 'forges: no repository read' END,
+                      CASE WHEN NOT EXISTS (SELECT 1 FROM stats_page_checks)
+                           THEN 'stats page checks: none made (disabled or no page declared)' END) AS no_source_detail""",
         # One row per (service, year) of each yearly source (the last row wins, as a dict keyed by it would).
         # Views: each is read once by the SELECT, so nothing is written ahead.
         """CREATE OR REPLACE TEMP VIEW _c_observatoire AS
@@ -403,7 +412,7 @@ def _combine(subs: list[_Sub], required: list[str], no_source_reason: str) -> tu
     reason = (
         f"CASE WHEN {any_failing} THEN concat('(c) fails: ', concat_ws('; ', {failing}), '.') "
         f"WHEN {any_missing} THEN concat('(c) unknown: ', "
-        f"CASE WHEN b.no_source THEN {_lit(no_source_reason + '; ')} ELSE '' END, "
+        f"CASE WHEN b.no_source THEN concat({_lit(no_source_reason + ' (')}, b.no_source_detail, '); ') ELSE '' END, "
         f"'no sub-criterion fails but required ones lack evidence (', concat_ws('; ', {missing}), ').') "
         f"ELSE concat('(c) pass: no sub-criterion fails and every required one passes', {weak_note}, '.') END"
     )
@@ -434,7 +443,7 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
     return f"""
         WITH b AS (
             SELECT k.year::INTEGER AS year, k.startup_id::VARCHAR AS startup_id, CAST(k.year AS VARCHAR) AS year_text,
-                   x.registry_at, x.registry_day, x.have_observatoire, x.no_source,
+                   x.registry_at, x.registry_day, x.have_observatoire, x.no_source, x.no_source_detail,
                    _c_valid(k.year, x.registry_at) AS registry_valid,
                    coalesce(s.stats_blank, TRUE) AS stats_blank, coalesce(s.stats_web, FALSE) AS stats_web,
                    s.stats_url, s.stats_short,

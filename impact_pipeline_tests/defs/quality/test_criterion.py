@@ -277,9 +277,11 @@ def test_without_any_quality_source_the_reason_says_so(warehouse_factory):
                     "VALUES ('a', 2020, 'github', 'github.com/o/a', 'https://github.com/o/a', 'disabled', 'off', '2026-11-28')")
         out = c.criterion_c(con, pd.DataFrame({"year": [2020], "startup_id": ["a"]}), CONFIG)
     assert out.iloc[0]["verdict"] == "unknown"
-    assert out.iloc[0]["reason"].startswith(f"(c) unknown: {CONFIG.no_quality_reason}; ")
+    assert out.iloc[0]["reason"].startswith(f"(c) unknown: {CONFIG.no_quality_reason} (")
+    # It names each source that gave nothing, so a run with sources off is not read as a finding.
     assert out.iloc[0]["reason"] == (
-        "(c) unknown: no quality source yet; no sub-criterion fails but required ones lack evidence ("
+        "(c) unknown: no quality source yet (observatoire: no data (disabled or unreachable); forges: github disabled; "
+        "stats page checks: none made (disabled or no page declared)); no sub-criterion fails but required ones lack evidence ("
         "accessibility: the registry's accessibility status was observed on 2026-11-28, which is no evidence for 2020; "
         "product evolving: commits in 2020 on github.com/o/a unknown (disabled: off); "
         "resources shared: the repository's visibility was observed on 2026-11-28, which is no evidence for 2020; "
