@@ -46,6 +46,19 @@ def env_int(name: str, default: int) -> int:
     return number
 
 
+def offline_mode() -> bool:
+    """True when every network source is off (`--offline`, IMPACT_OFFLINE=1): only local files are read."""
+    return os.environ.get("IMPACT_OFFLINE", "").strip() == "1"
+
+
+def project_path(value: str, resolve: bool = True) -> Path:
+    """A configured output path; a relative one is read from the project folder, not the current folder, so a
+    run started elsewhere (cron, another shell) publishes where the README says."""
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else PROJECT_ROOT / path
+    return path.resolve() if resolve else Path(os.path.abspath(path))
+
+
 def sample_mode() -> bool:
     """True when the bundled sample world replaces the configured sources (`--sample`)."""
     return os.environ.get("IMPACT_SAMPLE", "") == "1"
@@ -60,6 +73,7 @@ class Settings:
     criteria_path: Path
     allow_private_network: bool
     sample: bool
+    offline: bool = False
     # Quality sources: disabled unless given (tests build Settings directly and stay offline);
     # `from_env` fills in the live defaults.
     observatoire_url: str = ""
@@ -93,13 +107,17 @@ class Settings:
             duckdb_default = "data/impact.duckdb"
             export_default = "data/exports"
         registry_url = registry_default if sample else _env("IMPACT_REGISTRY_URL", registry_default)
-        # absolute, not resolved: the published path is a symlink into the publication store, and resolving
+        # Absolute, not resolved, for the published path: it is a symlink into the publication store, and resolving
         # it would name one version's file instead of the path readers use.
-        duckdb_path = Path(os.path.abspath(Path(_env("IMPACT_DUCKDB_PATH", duckdb_default)).expanduser()))
-        export_dir = Path(_env("IMPACT_EXPORT_DIR", export_default)).expanduser().resolve()
+        duckdb_path = project_path(_env("IMPACT_DUCKDB_PATH", duckdb_default), resolve=False)
+        export_dir = project_path(_env("IMPACT_EXPORT_DIR", export_default))
         work_default = duckdb_path.parent / ".work"
-        work_dir = Path(_env("IMPACT_WORK_DIR", str(work_default))).expanduser().resolve()
+        work_dir = project_path(_env("IMPACT_WORK_DIR", str(work_default)))
         criteria_path = Path(_env("IMPACT_CRITERIA_PATH", str(DEFAULT_CRITERIA_PATH))).expanduser().resolve()
+        offline = offline_mode() and not sample  # the sample world is offline already
+        if offline and "://" in registry_url:
+            raise ValueError(f"--offline (IMPACT_OFFLINE=1) reads a local registry file, but IMPACT_REGISTRY_URL is "
+                             f"{registry_url}; set it to a path, e.g. IMPACT_REGISTRY_URL=../shared/data/betagouv/startups.json")
         return cls(
             registry_url=registry_url,
             duckdb_path=duckdb_path,
@@ -108,12 +126,27 @@ class Settings:
             criteria_path=criteria_path,
             allow_private_network=private_network_allowed(),
             sample=sample,
+            offline=offline,
             duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "900MB").strip() or "900MB",
             gate_chunk_rows=env_int("IMPACT_GATE_CHUNK_ROWS", 100_000),
             gate_reuse=_env("IMPACT_GATE_REUSE", "1").strip().lower() not in ("0", "false", "no", "off"),
-            **_quality_settings(sample),
-            **_usage_settings(sample),
+            **{**_quality_settings(sample), **_usage_settings(sample), **(_OFFLINE_SOURCES if offline else {})},
         )
+
+
+# `--offline`: every network source off at once (the seven variables of a mirrored run, in one flag); the
+# reviewed declared figures stay, being a local file. Criteria needing the others become `unknown`, and the
+# report, chart and CLI summary say so (evidence coverage).
+_OFFLINE_SOURCES = {
+    "observatoire_url": "",
+    "github_api_url": "",
+    "gitlab_api_url": "",
+    "gitlab_self_hosted": False,
+    "url_checks": False,
+    "usage_sources_path": "",
+    "datagouv_url": "",
+    "usage_discovery": False,
+}
 
 
 def _quality_settings(sample: bool) -> dict:
