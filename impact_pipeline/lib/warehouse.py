@@ -255,7 +255,8 @@ class Warehouse(dg.ConfigurableResource):
         published = self.published_path
         leftovers = [*published.parent.glob(f".{published.name}.*.tmp"), *published.parent.glob(f".{published.name}.*.link")]
         export_dir = Path(self.export_dir)
-        for pattern in (".national_impact_*.csv.*.tmp", ".national_impact_*.csv.*.link", ".validations.*.tmp",
+        for pattern in (".national_impact_*.csv.*.tmp", ".national_impact_*.csv.*.link", ".national_impact_*.xlsx.*.link",
+                        ".validations.*.tmp",
                         ".validations.*.link"):
             leftovers += export_dir.glob(pattern)
         for entry in leftovers:
@@ -319,6 +320,8 @@ class Warehouse(dg.ConfigurableResource):
         """Publish the working data as a new version and switch readers to it in one step, if gates allow."""
         import duckdb
 
+        from impact_pipeline.lib.spreadsheet import write_xlsx_beside
+
         with self.lock():
             failing = self.failing_gates()
             if failing:
@@ -368,6 +371,8 @@ class Warehouse(dg.ConfigurableResource):
                 for year, rows in exports.items():
                     write_csv_atomically(staging / f"national_impact_{year}.csv", cols, rows)
                     names.append(f"national_impact_{year}.csv")
+                    write_xlsx_beside(staging / f"national_impact_{year}.csv", store / "current", contract.NATIONAL_IMPACT, rows)
+                    names.append(f"national_impact_{year}.xlsx")
                 # The validation results that let this data through, published with it.
                 _copy_validations(self.validations_dir, staging / "validations")
                 if (staging / "validations").is_dir():

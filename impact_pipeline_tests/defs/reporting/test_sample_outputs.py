@@ -164,3 +164,22 @@ def test_every_materialization_carries_row_count_and_preview(sample_run):
     chart = materialized["national_impact_chart"]["chart"].value
     assert chart.startswith("![National impact by year](data:image/png;base64,")
     assert materialized["national_impact_report"]["latest_report"].value.endswith(f"report_{LAST}.html")
+
+
+def test_a_typed_xlsx_beside_every_csv(sample_run, con):
+    """Published with the CSV, from the same rows: Excel opens the accents and the numbers right."""
+    import csv
+
+    openpyxl = pytest.importorskip("openpyxl", reason="openpyxl (dev extra) reads the workbook back")
+    paths, _ = sample_run
+    for year in (FIRST, LAST):
+        sheet = openpyxl.load_workbook(paths.export_dir / f"national_impact_{year}.xlsx", read_only=True).active
+        rows = list(sheet.iter_rows(values_only=True))
+        with open(paths.export_dir / f"national_impact_{year}.csv", encoding="utf-8", newline="") as fh:
+            lines = list(csv.reader(fh))
+        assert list(rows[0]) == lines[0] and len(rows) == len(lines)
+        for cells in rows[1:]:
+            assert isinstance(cells[0], int) and cells[0] == year
+            assert isinstance(cells[7], bool) and isinstance(cells[8], bool)
+        names = {r[0] for r in con.execute("SELECT name FROM national_impact WHERE year = ?", [year]).fetchall()}
+        assert {cells[2] for cells in rows[1:]} == names  # accents as published
