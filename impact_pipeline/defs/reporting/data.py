@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from impact_pipeline.defs.reporting.coverage import read_coverage
+
 CRITERIA = ("a", "b", "c")
 
 # Status of a service in a year, in the order the report lists them (review lists first).
@@ -105,8 +107,51 @@ def read_services(con, year: int | None = None, startup_id: str | None = None) -
     for row in rows:
         row["evidence"] = _evidence(row.get("evidence"))
         row["criterion_reasons"] = reasons.get((row["year"], row["startup_id"]), {})
+        row["short"] = {c: short_label(c, row[f"criterion_{c}"], row["criterion_reasons"].get(c, ""),
+                                       row["evidence"].get(c)) for c in CRITERIA}
         row["status"] = status_of(bool(row["meets_criteria"]), bool(row["officially_designated"]))
     return rows
+
+
+# Sub-criteria of (c) by their short names in a label.
+_SUB_SHORT = {"observatoire_goals": "observatoire", "accessibility": "accessibility",
+              "product_evolving": "evolving", "resources_shared": "shared", "impact_statistics": "stats page",
+              "team_answering": "support"}
+
+
+def _figure(value: Any) -> str:
+    try:
+        return f"{float(value):,.0f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def short_label(criterion: str, verdict: str, reason: str, evidence: Any) -> str:
+    """A few words saying why, for a table cell (the full reason is one click away)."""
+    ev = evidence if isinstance(evidence, dict) else {}
+    if criterion == "a":
+        phase = ev.get("phase_at_year_end")
+        return f"phase {phase}" if phase else "no phase"
+    if criterion == "b":
+        if ev.get("value") is None:
+            return "no usage source" if "no usage source" in reason else "no figure"
+        unit = f" {ev['unit']}" if ev.get("unit") else ""
+        sign = "≥" if verdict == "pass" or (verdict == "unknown" and "evidence url" in reason.lower()) else "<"
+        label = f"{_figure(ev['value'])}{unit} {sign} {_figure(ev.get('threshold'))}"
+        return label + (" (no public URL)" if verdict == "unknown" else "")
+    if criterion == "c":
+        subs = ev.get("sub_criteria") if isinstance(ev.get("sub_criteria"), dict) else {}
+        verdicts = {k: (v.get("verdict") if isinstance(v, dict) else None) for k, v in subs.items()}
+        failing = [_SUB_SHORT.get(k, k) for k, v in verdicts.items() if v == "fail"]
+        if failing:
+            return "fails: " + ", ".join(failing)
+        if "no quality source" in reason:
+            return "no quality source"
+        lacking = [_SUB_SHORT.get(k, k) for k in ev.get("required") or [] if verdicts.get(k) != "pass"]
+        if lacking:
+            return "lacks: " + ", ".join(lacking)
+        return "all required pass" if verdict == "pass" else verdict
+    return verdict
 
 
 @dataclass
@@ -122,6 +167,8 @@ class YearData:
     designated_in_year: list[dict[str, Any]]
     publication: dict[str, Any] = field(default_factory=dict)
     usage_coverage: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)  # criterion -> coverage.CriterionCoverage
+    registry_date: str = ""  # the day the registry's current content was first fetched
 
     @property
     def verdict_counts(self) -> dict[str, dict[str, int]]:
@@ -153,6 +200,8 @@ def read_year(con, year: int, all_summary: list[dict[str, Any]] | None = None) -
         designated_in_year=[s for s in services if s["designation_year"] == int(year)],
         publication=read_publication(con),
         usage_coverage=read_usage_coverage(con),
+        coverage=read_coverage(con, int(year)),
+        registry_date=read_registry_date(con),
     )
 
 
@@ -172,3 +221,12 @@ def read_usage_coverage(con) -> dict[str, Any]:
         "n_with_discovered": sum(1 for r in rows if r["n_discovered_in_use"]),
         "n_proposals": sum(r["n_proposals"] for r in rows),
     }
+
+
+def read_registry_date(con) -> str:
+    """The day the registry's current content was first fetched: it changes when the registry does, not with
+    every nightly check (so an unchanged page is not rendered again)."""
+    row = con.execute(
+        """SELECT min(fetched_at) FROM registry_raw
+           WHERE sha256 = (SELECT arg_max(sha256, fetched_at) FROM registry_raw)""").fetchone()
+    return row[0].strftime("%Y-%m-%d") if row and row[0] is not None else ""

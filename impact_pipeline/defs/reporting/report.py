@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from markupsafe import Markup, escape
 
+from impact_pipeline.defs.reporting.coverage import banners
 from impact_pipeline.defs.reporting.data import STATUS_ORDER, YearData
 from impact_pipeline.defs.reporting.labels import CHART_SERIES, CRITERIA_TITLES
 from impact_pipeline.lib.urls import public_http_url
@@ -37,13 +38,25 @@ def verdict_badge(verdict: Any) -> Markup:
     return Markup('<span class="v v-{}">{}</span>').format(css, v)
 
 
-def render_value(value: Any, key: str | None = None) -> Markup:
-    """Evidence of any shape, generically: mappings as key/value lists, lists inline, URLs as links."""
+def render_value(value: Any, key: str | None = None, skip: dict | None = None) -> Markup:
+    """Evidence of any shape, generically: mappings as key/value lists, lists inline, URLs as links.
+
+    Empty values (None, `weak: false`) and the top-level entries in `skip` (shown once for the whole page) are
+    left out: the yearly page of the real registry repeats them hundreds of times."""
     if isinstance(value, dict):
-        if not value:
+        shown = {k: v for k, v in value.items()
+                 if v is not None and not (k == "weak" and v is False) and not (skip and k in skip and skip[k] == v)}
+        if not shown:
             return Markup('<span class="muted">none</span>')
+        if "verdict" in shown and "reason" in shown:  # a sub-criterion: its verdict and reason on one line
+            rest = {k: v for k, v in shown.items() if k not in ("verdict", "reason")}
+            return Markup("{} {}{}").format(
+                verdict_badge(shown["verdict"]), render_value(shown["reason"]),
+                Markup(' <span class="muted">({})</span>').format(
+                    Markup("; ").join(Markup("{}: {}").format(k, render_value(v, key=str(k))) for k, v in rest.items()))
+                if rest else "")
         items = Markup("").join(
-            Markup("<dt>{}</dt><dd>{}</dd>").format(k, render_value(v, key=str(k))) for k, v in value.items()
+            Markup("<dt>{}</dt><dd>{}</dd>").format(k, render_value(v, key=str(k))) for k, v in shown.items()
         )
         return Markup('<dl class="kv">{}</dl>').format(items)
     if isinstance(value, (list, tuple)):
@@ -65,6 +78,21 @@ def render_value(value: Any, key: str | None = None) -> Markup:
     if isinstance(value, float):
         return escape(f"{value:,.0f}" if value.is_integer() else f"{value:,.4g}")
     return link(value)
+
+
+def common_evidence(services: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per criterion, the top-level evidence entries equal for every service of the page (the threshold, the
+    registry's checksum…): shown once above the table instead of in every row."""
+    common: dict[str, dict[str, Any]] = {}
+    for c in ("a", "b", "c"):
+        maps = [s["evidence"].get(c) for s in services]
+        if len(maps) < 2 or not all(isinstance(m, dict) for m in maps):
+            common[c] = {}
+            continue
+        first = maps[0]
+        common[c] = {k: v for k, v in first.items()
+                     if v is not None and not isinstance(v, dict) and all(k in m and m[k] == v for m in maps[1:])}
+    return common
 
 
 def _fmt_datetime(value: Any) -> str:
@@ -106,7 +134,10 @@ def report_key(data: YearData, chart_png: bytes | None, today: date | None = Non
     shown = {f.name: getattr(data, f.name) for f in dataclasses.fields(data) if f.name != "publication"}
     digest = hashlib.sha256(json.dumps([shown, data.year >= today.year], sort_keys=True, default=str).encode())
     digest.update(hashlib.sha256(chart_png or b"").digest())
-    for path in (Path(__file__), Path(data_module.__file__), Path(labels.__file__), *sorted(TEMPLATES.iterdir())):
+    from impact_pipeline.defs.reporting import coverage
+
+    for path in (Path(__file__), Path(data_module.__file__), Path(labels.__file__), Path(coverage.__file__),
+                 *sorted(TEMPLATES.iterdir())):
         if path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -151,6 +182,12 @@ def render_report(data: YearData, chart_png: bytes | None, today: date | None = 
         chart_series=CHART_SERIES,
         status_order=STATUS_ORDER,
         status_counts={st: sum(1 for x in data.services if x["status"] == st) for st in STATUS_ORDER},
+        by_id={x["startup_id"]: x for x in data.services},
+        common=common_evidence(data.services),
+        banners=banners(data.coverage),
+        # The day the page is rendered, i.e. the publication that brought these figures (an unchanged page is
+        # not rendered again, so it keeps the day its figures were first published).
+        published_on=today.isoformat(),
     )
     doctype, newline, rest = page.partition("\n")
     return f"{doctype}{newline}{KEY_MARK}{key} -->\n{rest}"
