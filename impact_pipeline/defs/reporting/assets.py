@@ -64,18 +64,20 @@ def national_impact_chart(context: dg.AssetExecutionContext, warehouse: Warehous
 
     from impact_pipeline.defs.reporting.data import connect_published, read_summary
 
+    export_dir = Path(warehouse.export_dir)
     con = connect_published(warehouse.published_path)
     try:
         summary = read_summary(con)
+        years = _years_to_render(context, [int(r["year"]) for r in summary], export_dir, "national_impact_{year}.png")
+        notes = {y: _coverage_note(con, y) for y in {*years, *(int(r["year"]) for r in summary[-1:])}}
     finally:
         con.close()
-    export_dir = Path(warehouse.export_dir)
     this_year = date.today().year
     overall = export_dir / "national_impact.png"
-    png, drawn = _chart(overall, summary, None, this_year)
-    for year in _years_to_render(context, [int(r["year"]) for r in summary], export_dir, "national_impact_{year}.png"):
+    png, drawn = _chart(overall, summary, None, this_year, notes.get(int(summary[-1]["year"])) if summary else None)
+    for year in years:
         upto = [r for r in summary if int(r["year"]) <= year]
-        drawn += _chart(export_dir / f"national_impact_{year}.png", upto, year, this_year)[1]
+        drawn += _chart(export_dir / f"national_impact_{year}.png", upto, year, this_year, notes[year])[1]
     context.log.info(f"chart: {overall} and the yearly charts in {export_dir} ({drawn} drawn, the others unchanged)")
     image = base64.b64encode(png).decode("ascii")
     return dg.MaterializeResult(
@@ -88,7 +90,14 @@ def national_impact_chart(context: dg.AssetExecutionContext, warehouse: Warehous
     )
 
 
-def _chart(path: Path, rows: list[dict], highlight_year: int | None, this_year: int) -> tuple[bytes, int]:
+def _coverage_note(con, year: int) -> str | None:
+    from impact_pipeline.defs.reporting.coverage import chart_note, read_coverage
+
+    return chart_note(read_coverage(con, year), year)
+
+
+def _chart(path: Path, rows: list[dict], highlight_year: int | None, this_year: int,
+           note: str | None = None) -> tuple[bytes, int]:
     """The chart at `path`, drawn and written only when what it shows changed (its PNG carries its input's key);
     with the number of charts drawn (0 or 1). matplotlib is not even imported for an unchanged chart."""
     from impact_pipeline.defs.reporting.chart import chart_key, drawn_from, render_chart
@@ -98,14 +107,14 @@ def _chart(path: Path, rows: list[dict], highlight_year: int | None, this_year: 
         existing = path.read_bytes()
     except OSError:
         existing = b""
-    if existing and drawn_from(existing) == chart_key(rows, highlight_year, None, this_year):
+    if existing and drawn_from(existing) == chart_key(rows, highlight_year, None, this_year, note):
         return existing, 0
-    png = render_chart(rows, highlight_year=highlight_year, in_progress_year=this_year)
+    png = render_chart(rows, highlight_year=highlight_year, in_progress_year=this_year, note=note)
     write_file_atomically(path, png)
     return png, 1
 
 
-def _yearly_chart(export_dir: Path, summary: list[dict], year: int, this_year: int) -> bytes:
+def _yearly_chart(export_dir: Path, summary: list[dict], year: int, this_year: int, note: str | None) -> bytes:
     """The chart asset's PNG of `year` when it shows the published counts, else drawn afresh."""
     from impact_pipeline.defs.reporting.chart import chart_key, drawn_from, render_chart
 
@@ -114,9 +123,9 @@ def _yearly_chart(export_dir: Path, summary: list[dict], year: int, this_year: i
         existing = (export_dir / f"national_impact_{year}.png").read_bytes()
     except OSError:
         existing = b""
-    if existing and drawn_from(existing) == chart_key(upto, year, None, this_year):
+    if existing and drawn_from(existing) == chart_key(upto, year, None, this_year, note):
         return existing
-    return render_chart(upto, highlight_year=year, in_progress_year=this_year)
+    return render_chart(upto, highlight_year=year, in_progress_year=this_year, note=note)
 
 
 @dg.asset(
@@ -140,7 +149,7 @@ def national_impact_report(context: dg.AssetExecutionContext, warehouse: Warehou
         summary = read_summary(con)
         for year in _years_to_render(context, [int(r["year"]) for r in summary], export_dir, "report_{year}.html"):
             data = read_year(con, year, summary)
-            png = _yearly_chart(export_dir, summary, year, this_year)
+            png = _yearly_chart(export_dir, summary, year, this_year, _coverage_note(con, year))
             path = export_dir / f"report_{year}.html"
             # A page showing the same data with the same code is left as it is (rendering one year of the real
             # registry takes about a second).

@@ -32,6 +32,7 @@ def chart_key(
     highlight_year: int | None = None,
     title: str | None = None,
     in_progress_year: int | None = None,
+    note: str | None = None,
 ) -> str:
     """A digest of everything `render_chart` draws from: its arguments and the code that draws (this module and
     the labels), so that a changed chart, label or drawing code is drawn again."""
@@ -42,7 +43,7 @@ def chart_key(
     from impact_pipeline.defs.reporting import labels
 
     rows = sorted((dict(r) for r in summary), key=lambda r: int(r["year"]))
-    digest = hashlib.sha256(json.dumps([rows, highlight_year, title, in_progress_year], sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps([rows, highlight_year, title, in_progress_year, note], sort_keys=True, default=str).encode())
     for module in (__file__, labels.__file__):
         digest.update(Path(module).read_bytes())
     return digest.hexdigest()
@@ -71,6 +72,7 @@ def render_chart(
     highlight_year: int | None = None,
     title: str | None = None,
     in_progress_year: int | None = None,
+    note: str | None = None,
 ) -> bytes:
     """A PNG (1000×500 px) of each year's counts; `highlight_year` is shaded (the year of a report).
 
@@ -79,7 +81,7 @@ def render_chart(
     The bytes are deterministic for the same input, and carry its `chart_key`.
     """
     summary = list(summary)
-    input_key = chart_key(summary, highlight_year, title, in_progress_year)
+    input_key = chart_key(summary, highlight_year, title, in_progress_year, note)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -118,8 +120,11 @@ def render_chart(
         order = sorted(range(len(labels)), key=lambda i: (labels[i] == CHART_SERIES["n_designated_cumulative"], i))
         ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper center",
                   bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
+    if note:  # incomplete evidence: said on the chart itself, which travels without the report
+        fig.text(0.5, 0.955, note, ha="center", va="center", fontsize=9, color="#8a4a00",
+                 bbox={"boxstyle": "round", "facecolor": "#fff4e0", "edgecolor": "#b36b00"})
     # Fixed margins (tight_layout costs a second draw): room for the two-line year labels and the legend.
-    fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.24)
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.85 if note else 0.92, bottom=0.24)
     buffer = io.BytesIO()
     # No "Software" tag: the same input gives the same bytes, whatever the matplotlib version.
     fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None, KEY_CHUNK: input_key})

@@ -115,3 +115,12 @@ def read_coverage(con, year: int) -> dict[str, CriterionCoverage]:
 
 def banners(coverage: dict[str, CriterionCoverage]) -> list[str]:
     return [c.banner for c in coverage.values() if c.banner]
+
+
+def chart_note(coverage: dict[str, CriterionCoverage], year: int) -> str | None:
+    """One line for the chart when a criterion could not be judged for most services of `year`."""
+    short = [f"({c.criterion}) for {round(100 * c.n_unknown / c.n_evaluated)} %" for c in coverage.values() if c.banner]
+    if not short:
+        return None
+    return (f"Incomplete evidence in {year}: unknown {', '.join(short)} of services (sources off, down or missing): "
+            "the counts are a lower bound")
