@@ -114,7 +114,7 @@ def _chart(path: Path, rows: list[dict], highlight_year: int | None, this_year: 
     return png, 1
 
 
-def _yearly_chart(export_dir: Path, summary: list[dict], year: int, this_year: int, note: str | None) -> bytes:
+def _yearly_chart(export_dir: Path, summary: list[dict], year: int, this_year: int, note: str | None = None) -> bytes:
     """The chart asset's PNG of `year` when it shows the published counts, else drawn afresh."""
     from impact_pipeline.defs.reporting.chart import chart_key, drawn_from, render_chart
 

@@ -68,3 +68,12 @@ def test_the_chart_asset_draws_only_a_changed_chart(tmp_path):
     assert fresh != png and drawn_from(fresh) == chart_key(changed[:2], 2024, None, 2025)
     redrawn, drawn = _chart(path, changed[:2], 2024, 2025)
     assert drawn == 1 and redrawn == fresh and path.read_bytes() == fresh
+
+
+def test_a_coverage_note_is_drawn_and_changes_the_chart():
+    """A run whose sources were off says so on the chart itself (the PNG travels without the report)."""
+    plain = render_chart(SUMMARY, in_progress_year=2025)
+    noted = render_chart(SUMMARY, in_progress_year=2025, note="Incomplete evidence in 2024: unknown (b) for 100 %")
+    assert noted != plain and png_size(noted) == (WIDTH_PX, HEIGHT_PX)
+    assert drawn_from(noted) == chart_key(SUMMARY, None, None, 2025, "Incomplete evidence in 2024: unknown (b) for 100 %")
+    assert drawn_from(noted) != drawn_from(plain)
