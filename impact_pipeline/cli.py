@@ -17,11 +17,10 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from impact_pipeline.settings import PROJECT_ROOT
+from impact_pipeline.settings import MODE_TAG, PROJECT_ROOT
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
-MODE_TAG = "impact/mode"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # A step running longer than this prints a "still running" line, then again every PROGRESS_EVERY seconds.
 PROGRESS_EVERY = 15.0
@@ -255,7 +254,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     lo, hi = parse_years(args.years, int(keys[0]), int(keys[-1]))
     defs = build_definitions(settings)
     job = defs.resolve_job_def("impact_job")
-    mode = "sample" if settings.sample else ("offline" if settings.offline else "live")
+    mode = settings.mode
     print(f"impact-pipeline: evaluating {lo}–{hi} from {settings.registry_url} ({mode} sources)", file=sys.stderr)
     from filelock import FileLock
 

@@ -15,7 +15,7 @@ from impact_pipeline.defs.gates.resources import GateEngine
 from impact_pipeline.defs.gates.suites import ALL_SUITES
 from impact_pipeline.defs.impact import assets as impact_assets
 from impact_pipeline.defs.impact.resources import CriteriaSettings
-from impact_pipeline.defs.impact.schedules import impact_job, nightly_refresh
+from impact_pipeline.defs.impact.schedules import build_impact_job, build_nightly_refresh
 from impact_pipeline.defs.quality import assets as quality_assets
 from impact_pipeline.defs.quality import gates as quality_gates
 from impact_pipeline.defs.quality.resources import QualitySources
@@ -32,6 +32,7 @@ from impact_pipeline.settings import Settings
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Definitions wired to the configuration read from the environment (or given, in tests)."""
     settings = settings or Settings.from_env()
+    impact_job = build_impact_job(settings.mode)
     # One process per run by default: every step takes its turn on the same DuckDB file, and a process per
     # step would re-import pandas, DuckDB and Great Expectations ~45 times (minutes for a UI run).
     # IMPACT_EXECUTOR=multiprocess restores Dagster's multi-or-in-process executor (the scale-out path).
@@ -47,7 +48,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=assets,
         asset_checks=build_asset_checks([*ALL_SUITES, *usage_checks.SUITES, *quality_gates.SUITES], producers),
         jobs=[impact_job],
-        schedules=[nightly_refresh],
+        schedules=[build_nightly_refresh(impact_job)],
         resources={
             "registry": RegistrySource(url=settings.registry_url, allow_private_network=settings.allow_private_network),
             "warehouse": Warehouse(

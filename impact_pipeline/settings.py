@@ -11,6 +11,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+# Every run carries the world it reads ("live", "offline" or "sample") as this tag, shown in the UI's run list.
+MODE_TAG = "impact/mode"
 DEFAULT_REGISTRY_URL = "https://beta.gouv.fr/api/v2.5/startups.json"
 DEFAULT_CRITERIA_PATH = Path(__file__).resolve().parent / "config" / "criteria.yaml"
 # Quality sources (criterion c); an empty string disables a source.
@@ -91,6 +93,11 @@ class Settings:
     duckdb_memory_limit: str = "900MB"
     gate_chunk_rows: int = 100_000
     gate_reuse: bool = True
+
+    @property
+    def mode(self) -> str:
+        """The world a run reads: "sample" (fictional, bundled), "offline" (no network source) or "live"."""
+        return "sample" if self.sample else ("offline" if self.offline else "live")
 
     @classmethod
     def from_env(cls) -> "Settings":

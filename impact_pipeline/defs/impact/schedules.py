@@ -5,22 +5,33 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from impact_pipeline.settings import MODE_TAG
 
-# Every asset of the pipeline: sources, the yearly evaluation and the publication, in one run.
-impact_job = dg.define_asset_job(
-    "impact_job",
-    selection=dg.AssetSelection.all(),
-    description="Refresh the sources, evaluate the selected years and publish the results.",
+JOB_DESCRIPTION = (
+    "Refresh the sources, evaluate the selected years and publish the results. Launch it over a range of years "
+    "(Materialize → choose the partitions → 'single run', or `impact-pipeline materialize --years`) to evaluate "
+    "the range in one run and one publication. 'Materialize all' from the asset graph over a range is an asset "
+    "backfill: Dagster then runs each group of assets sharing a partitioning in its own run (the unpartitioned "
+    "sources, the yearly evaluation for the whole range, the publication and the reports), one after the other."
 )
 
 
-@dg.schedule(
-    job=impact_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="Europe/Paris",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Nightly at 02:00 Europe/Paris: refresh the sources and the current year, then publish.",
-)
-def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    year = str(context.scheduled_execution_time.astimezone(ZoneInfo("Europe/Paris")).year)
-    return dg.RunRequest(run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=year)
+def build_impact_job(mode: str = "live"):
+    """Every asset of the pipeline: sources, the yearly evaluation and the publication, in one run."""
+    return dg.define_asset_job("impact_job", selection=dg.AssetSelection.all(), description=JOB_DESCRIPTION,
+                               tags={MODE_TAG: mode})
+
+
+def build_nightly_refresh(job) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        job=job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="Europe/Paris",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Nightly at 02:00 Europe/Paris: refresh the sources and the current year, then publish.",
+    )
+    def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        year = str(context.scheduled_execution_time.astimezone(ZoneInfo("Europe/Paris")).year)
+        return dg.RunRequest(run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=year)
+
+    return nightly_refresh
