@@ -32,6 +32,8 @@ def _cli(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProces
 def test_usage_errors_exit_2_in_one_line(tmp_path, monkeypatch, capsys):
     for name, value in _env(tmp_path).items():
         monkeypatch.setenv(name, value)
+    for name in ("IMPACT_OFFLINE", "IMPACT_SAMPLE"):  # `main` sets them for its run: restored after the test
+        monkeypatch.setenv(name, "")
     assert main(["materialize", "--years", "20x5"]) == EXIT_USAGE
     assert capsys.readouterr().err == ("impact-pipeline materialize: --years: expected YEAR or FIRST:LAST "
                                        "(e.g. 2016:2025), got '20x5'\n")
