@@ -56,3 +56,19 @@ def test_same_rows_give_the_same_bytes_and_the_csv_is_unchanged(tmp_path):
     assert not raw.startswith(b"\xef\xbb\xbf")  # the standard CSV: no BOM
     with open(tmp_path / "demo.csv", encoding="utf-8", newline="") as fh:
         assert list(csv.reader(fh))[2][1] == "'=HYPERLINK(\"http://evil\")"  # still neutralised there
+
+
+def test_the_workbook_is_copied_from_the_previous_publication_when_its_csv_is_unchanged(tmp_path):
+    from impact_pipeline.lib.spreadsheet import write_xlsx_beside
+
+    previous, new = tmp_path / "previous", tmp_path / "new"
+    previous.mkdir(), new.mkdir()
+    write_csv_atomically(previous / "demo.csv", TABLE.column_names, ROWS)
+    assert write_xlsx_beside(previous / "demo.csv", tmp_path / "none", TABLE, ROWS)  # first publication
+    write_csv_atomically(new / "demo.csv", TABLE.column_names, ROWS)
+    assert not write_xlsx_beside(new / "demo.csv", previous, TABLE, ROWS)  # same rows: copied
+    assert (new / "demo.xlsx").read_bytes() == (previous / "demo.xlsx").read_bytes()
+    changed = [ROWS[0], ROWS[1]]
+    write_csv_atomically(new / "demo.csv", TABLE.column_names, changed)
+    assert write_xlsx_beside(new / "demo.csv", previous, TABLE, changed)
+    assert openpyxl.load_workbook(new / "demo.xlsx").active.max_row == 3
