@@ -173,6 +173,10 @@ def national_impact_report(context: dg.AssetExecutionContext, warehouse: Warehou
     }
     if latest is not None:
         metadata["latest_report"] = dg.MetadataValue.path(str(paths[-1]))
+        # The same coverage and warnings as the page and the CLI summary, on the asset page in the UI.
+        metadata["evidence_coverage"] = dg.MetadataValue.md("\n".join(
+            [*(f"**WARNING:** {c.banner}\n" for c in latest.coverage.values() if c.banner),
+             *(f"- {c.line}" for c in latest.coverage.values())]) or "_none_")
         metadata["preview"] = dg.MetadataValue.md(
             f"**{latest.year}: designated but not meeting the criteria ({len(latest.designated_not_meeting)})**\n\n"
             + _markdown_table(latest.designated_not_meeting, ["startup_id", "name", "designation_year", "reasons"])

@@ -164,6 +164,9 @@ def test_every_materialization_carries_row_count_and_preview(sample_run):
     chart = materialized["national_impact_chart"]["chart"].value
     assert chart.startswith("![National impact by year](data:image/png;base64,")
     assert materialized["national_impact_report"]["latest_report"].value.endswith(f"report_{LAST}.html")
+    # the evidence coverage on the asset page too (its warnings are tested on an offline run, test_cli.py)
+    coverage = materialized["national_impact_report"]["evidence_coverage"].value
+    assert all(f"- ({c}) " in coverage for c in "abc") and "with a source" in coverage
 
 
 def test_a_typed_xlsx_beside_every_csv(sample_run, con):
