@@ -73,18 +73,17 @@ def ensure_dagster_home(sample: bool = False) -> Path:
 
 # (text found in the cause, what to do). First match wins; the cause is Dagster's error text, lower case.
 FIXES = (
-    ("file not found", "check the path in IMPACT_REGISTRY_URL (or the source variable named above): the file "
-                       "does not exist"),
+    ("file not found", "no file at that path: check IMPACT_REGISTRY_URL (or the path variable of the failing "
+                       "step's source)"),
     ("private/loopback/link-local", "for a local mirror set IMPACT_ALLOW_PRIVATE_NETWORK=1, or give a local file "
                                     "path instead (no opt-in needed, nothing is fetched)"),
     ("http 404", "the URL answers 404 Not Found: check it, or run with --offline and a local registry file"),
-    ("not found", "the URL answers 404 Not Found: check it, or run with --offline and a local registry file"),
     ("connection refused", "the server refused the connection: is it up? Without a network, run with --offline and "
                            "IMPACT_REGISTRY_URL=<local file>"),
     ("could not resolve host", "the host name does not resolve: check the URL and the network, or run with "
                                "--offline and IMPACT_REGISTRY_URL=<local file>"),
     ("timed out", "the server did not answer in time: retry later, or run with --offline and a local registry file"),
-    ("gate ", "a gate rejected the data, so nothing was published: the log lists the failing expectations and "
+    ("gate", "a gate rejected the data, so nothing was published: the log lists the failing expectations and "
               "rows (in the UI: the check's metadata)"),
 )
 
@@ -283,7 +282,7 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     if not result.success:
         print(f"impact-pipeline: run {result.run_id} FAILED", file=sys.stderr)
         for step, cause in _failures(result.all_events) or [("run", "see the full log")]:
-            print(f"  step:  {step}\n  cause: {cause}\n  fix:   {fix_for(cause)}", file=sys.stderr)
+            print(f"  step:  {step}\n  cause: {cause}\n  fix:   {fix_for(f'{step} {cause}')}", file=sys.stderr)
         print(f"  {publication_note(settings.duckdb_path, published_before)}", file=sys.stderr)
         print(f"  full log: {log_path}", file=sys.stderr)
         return EXIT_FAILED

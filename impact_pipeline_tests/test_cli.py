@@ -55,7 +55,7 @@ def test_a_failed_run_says_step_cause_and_fix_and_where_the_log_is(tmp_path):
     assert any(line.startswith("  FAILED  registry_raw (") for line in lines)
     assert "  step:  registry_raw" in lines
     assert f"  cause: {tmp_path / 'missing' / 'startups.json'}: file not found" in lines
-    assert "  fix:   check the path in IMPACT_REGISTRY_URL" in proc.stderr
+    assert "  fix:   no file at that path: check IMPACT_REGISTRY_URL" in proc.stderr
     log = Path(proc.stderr.split("full log: ")[1].split()[0])
     text = log.read_text()
     assert "STEP_FAILURE" in text and "lib/http.py" in text and "file not found" in text  # with the stack
@@ -135,3 +135,8 @@ def test_sql_is_a_read_only_shell_on_the_published_file(tmp_path):
                            env=_env(tmp_path, **env), input="SELECT 40 + 2 AS answer;\n", capture_output=True,
                            text=True, timeout=120)
     assert piped.returncode == 0 and "42" in piped.stdout
+
+
+def test_a_failing_gate_points_to_its_expectations():
+    assert "a gate rejected the data" in fix_for("gate national_impact:verdicts failed: 1 of 4 expectations")
+    assert "a gate rejected the data" in fix_for("published_outputs not publishing: blocking gates fail on the data")
