@@ -71,26 +71,28 @@ def ensure_dagster_home(sample: bool = False) -> Path:
 
 # --- what a person reads while a run goes and when it fails -----------------------------------------------
 
-# (text found in the cause, what to do). First match wins; the cause is Dagster's error text, lower case.
+# (pattern found in the step and cause, what to do). First match wins; matched on the lower-cased text.
 FIXES = (
     ("file not found", "no file at that path: check IMPACT_REGISTRY_URL (or the path variable of the failing "
                        "step's source)"),
     ("private/loopback/link-local", "for a local mirror set IMPACT_ALLOW_PRIVATE_NETWORK=1, or give a local file "
                                     "path instead (no opt-in needed, nothing is fetched)"),
-    ("http 404", "the URL answers 404 Not Found: check it, or run with --offline and a local registry file"),
+    (r"http 404", "the URL answers 404 Not Found: check it, or run with --offline and a local registry file"),
     ("connection refused", "the server refused the connection: is it up? Without a network, run with --offline and "
                            "IMPACT_REGISTRY_URL=<local file>"),
     ("could not resolve host", "the host name does not resolve: check the URL and the network, or run with "
                                "--offline and IMPACT_REGISTRY_URL=<local file>"),
     ("timed out", "the server did not answer in time: retry later, or run with --offline and a local registry file"),
-    ("gate", "a gate rejected the data, so nothing was published: the log lists the failing expectations and "
+    (r"\bgates?\b", "a gate rejected the data, so nothing was published: the log lists the failing expectations and "
               "rows (in the UI: the check's metadata)"),
 )
 
 
 def fix_for(cause: str) -> str:
+    import re
+
     text = cause.lower()
-    return next((fix for needle, fix in FIXES if needle in text), "see the full log for the details")
+    return next((fix for pattern, fix in FIXES if re.search(pattern, text)), "see the full log for the details")
 
 
 def _root_cause(error) -> str:

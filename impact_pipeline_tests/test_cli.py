@@ -140,3 +140,4 @@ def test_sql_is_a_read_only_shell_on_the_published_file(tmp_path):
 def test_a_failing_gate_points_to_its_expectations():
     assert "a gate rejected the data" in fix_for("gate national_impact:verdicts failed: 1 of 4 expectations")
     assert "a gate rejected the data" in fix_for("published_outputs not publishing: blocking gates fail on the data")
+    assert fix_for("usage_sources: could not aggregate the figures") == "see the full log for the details"
