@@ -69,7 +69,25 @@ REGISTRY_RAW = Table(
         C("not_modified", "BOOLEAN", "True when the server answered 304 Not Modified to a conditional request: the document is "
           "the one stored for this checksum, not downloaded again; false for a full download or a local file; NULL for "
           "fetches recorded before this column existed."),
+        C("observed_at", "TIMESTAMP", "When the document's content was observed: the fetch time of a live fetch, the date of "
+          "its folder for a document of the registry history (IMPACT_REGISTRY_HISTORY); NULL for fetches recorded before "
+          "this column existed (read as fetched_at)."),
     ),
+)
+
+REGISTRY_DECLARATIONS = Table(
+    "registry_declarations",
+    "What each stored registry document declared per service (stats page, repository, contact, accessibility), one row "
+    "per (document checksum, service): with registry_raw's observed_at, the dated registry facts of criterion (c).",
+    (
+        C("sha256", "VARCHAR", "Checksum of the registry document (registry_raw.sha256).", True),
+        C("startup_id", "VARCHAR", "Registry id of the startup.", True),
+        C("stats_url", "VARCHAR", "Declared stats page URL in that document (NULL when not declared)."),
+        C("repository", "VARCHAR", "Declared source repository URL in that document."),
+        C("contact", "VARCHAR", "Declared contact in that document."),
+        C("accessibility_status", "VARCHAR", "Declared accessibility status in that document."),
+    ),
+    key=("sha256", "startup_id"),
 )
 
 STARTUPS = Table(
@@ -411,8 +429,40 @@ STATS_PAGE_CHECKS = Table(
     key=("startup_id", "kind", "checked_at"),
 )
 
+WEB_ARCHIVE_CAPTURES = Table(
+    "web_archive_captures",
+    "Captures of declared stats pages and repositories in a Wayback-compatible web archive (CDX API): what the URL "
+    "answered and when. A 2xx capture is evidence that the page was online on that day.",
+    (
+        C("url", "VARCHAR", "URL as declared in the registry (stripped), the one asked to the archive.", True),
+        C("captured_at", "TIMESTAMP", "When the archive captured it (UTC, from the CDX timestamp).", True),
+        C("status_code", "INTEGER", "HTTP status the URL answered the archive's crawler; NULL when the CDX gives '-'."),
+        C("original", "VARCHAR", "URL the archive captured (as the CDX gives it)."),
+        C("capture_url", "VARCHAR", "Public link to the capture (https://web.archive.org/web/<timestamp>/<url>).", True),
+        C("asked_at", "TIMESTAMP", "When the archive was asked (UTC).", True),
+    ),
+    key=("url", "captured_at"),
+)
+
+WEB_ARCHIVE_QUERIES = Table(
+    "web_archive_queries",
+    "Every CDX query sent to the web archive: which URL, which years, when, and how it went. The cache that keeps "
+    "later runs from asking again about years that can no longer change.",
+    (
+        C("url", "VARCHAR", "URL asked about.", True),
+        C("from_year", "INTEGER", "First year asked (CDX `from`).", True),
+        C("to_year", "INTEGER", "Last year asked (CDX `to`).", True),
+        C("asked_at", "TIMESTAMP", "When it was asked (UTC).", True),
+        C("ok", "BOOLEAN", "True when the archive answered with a CDX result (possibly empty).", True),
+        C("n_captures", "INTEGER", "Captures in the answer."),
+        C("error", "VARCHAR", "Why it failed (429 after retries, 503, timeout…)."),
+    ),
+    key=("url", "asked_at"),
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     REGISTRY_RAW,
+    REGISTRY_DECLARATIONS,
     STARTUPS,
     STARTUP_PHASES,
     STARTUP_EVENTS,
@@ -430,6 +480,8 @@ ALL_TABLES: tuple[Table, ...] = (
     STARTUP_OBSERVATOIRE,
     REPOSITORY_ACTIVITY,
     STATS_PAGE_CHECKS,
+    WEB_ARCHIVE_CAPTURES,
+    WEB_ARCHIVE_QUERIES,
 )
 
 

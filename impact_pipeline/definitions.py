@@ -50,7 +50,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=[impact_job],
         schedules=[build_nightly_refresh(impact_job)],
         resources={
-            "registry": RegistrySource(url=settings.registry_url, allow_private_network=settings.allow_private_network),
+            "registry": RegistrySource(url=settings.registry_url, history=settings.registry_history,
+                                       allow_private_network=settings.allow_private_network),
             "warehouse": Warehouse(
                 duckdb_path=str(settings.duckdb_path),
                 export_dir=str(settings.export_dir),
@@ -89,6 +90,7 @@ def _quality_sources(settings: Settings) -> QualitySources:
         gitlab_self_hosted=settings.gitlab_self_hosted,
         url_checks=settings.url_checks,
         url_checks_recorded=settings.url_checks_recorded,
+        web_archive_url=settings.web_archive_url,
         allow_private_network=settings.allow_private_network,
     )
 

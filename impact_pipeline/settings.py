@@ -19,6 +19,7 @@ DEFAULT_CRITERIA_PATH = Path(__file__).resolve().parent / "config" / "criteria.y
 DEFAULT_OBSERVATOIRE_URL = "https://observatoire.numerique.gouv.fr"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_GITLAB_API_URL = "https://gitlab.com/api/v4"
+DEFAULT_WEB_ARCHIVE_URL = "https://web.archive.org"
 DEFAULT_OBSERVATOIRE_HOSTS = Path(__file__).resolve().parent / "config" / "observatoire_hosts.yaml"
 SAMPLE_QUALITY_DIR = SAMPLE_DIR / "quality"
 # Usage sources (criterion b): the reviewed sources file, declared figures and data.gouv.fr discovery.
@@ -93,6 +94,9 @@ class Settings:
     duckdb_memory_limit: str = "900MB"
     gate_chunk_rows: int = 100_000
     gate_reuse: bool = True
+    # Dated registry documents (`YYYY-MM-DD/startups.json`) and the web archive (criterion c's past years).
+    registry_history: str = ""
+    web_archive_url: str = ""
 
     @property
     def mode(self) -> str:
@@ -137,6 +141,7 @@ class Settings:
             duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "900MB").strip() or "900MB",
             gate_chunk_rows=env_int("IMPACT_GATE_CHUNK_ROWS", 100_000),
             gate_reuse=_env("IMPACT_GATE_REUSE", "1").strip().lower() not in ("0", "false", "no", "off"),
+            registry_history=str(SAMPLE_DIR / "history") if sample else _env("IMPACT_REGISTRY_HISTORY", "").strip(),
             **{**_quality_settings(sample), **_usage_settings(sample), **(_OFFLINE_SOURCES if offline else {})},
         )
 
@@ -153,6 +158,7 @@ _OFFLINE_SOURCES = {
     "usage_sources_path": "",
     "datagouv_url": "",
     "usage_discovery": False,
+    "web_archive_url": "",  # the registry history stays: a local folder
 }
 
 
@@ -167,6 +173,7 @@ def _quality_settings(sample: bool) -> dict:
             "gitlab_self_hosted": False,  # never reach a registry-declared host from the sample
             "url_checks": True,
             "url_checks_recorded": str(SAMPLE_QUALITY_DIR / "url_checks.json"),
+            "web_archive_url": str(SAMPLE_QUALITY_DIR / "web_archive"),
         }
     return {
         "observatoire_url": _env("IMPACT_OBSERVATOIRE_URL", DEFAULT_OBSERVATOIRE_URL).strip(),
@@ -176,6 +183,7 @@ def _quality_settings(sample: bool) -> dict:
         "gitlab_self_hosted": _env("IMPACT_GITLAB_SELF_HOSTED", "1").strip() == "1",
         "url_checks": _env("IMPACT_URL_CHECKS", "1").strip() == "1",
         "url_checks_recorded": "",
+        "web_archive_url": _env("IMPACT_WEB_ARCHIVE_URL", DEFAULT_WEB_ARCHIVE_URL).strip(),
     }
 
 

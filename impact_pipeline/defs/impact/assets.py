@@ -54,7 +54,8 @@ def criteria_evaluation(
     years = _years(context)
     with warehouse.connect() as con:
         rows = con.execute(
-            "SELECT source_url, sha256 FROM registry_raw WHERE document IS NOT NULL ORDER BY fetched_at DESC LIMIT 1"
+            "SELECT source_url, sha256 FROM registry_raw WHERE document IS NOT NULL "
+            "ORDER BY coalesce(observed_at, fetched_at) DESC, fetched_at DESC LIMIT 1"
         ).fetchall()
         raw = rows[0] if rows else (None, None)
         source = {"source": "registry", "registry_url": raw[0], "registry_sha256": raw[1]}

@@ -4,10 +4,14 @@ Six named sub-criteria, each `pass` / `fail` / `unknown` / `not_applicable` with
 rules and thresholds come from `criteria.c` in the criteria config. (c) is `pass` only when no
 sub-criterion fails and every required one passes; `fail` when one fails; `unknown` otherwise.
 
-Evidence observed "now" (registry declarations, stats page and repository checks, repository visibility)
-counts for the year it was observed in, and for the previous year when observed in the first months of
-the next (`current_checks.valid_into_next_year_months`); earlier years are `unknown` for those
-sub-criteria. Commits are dated, so repository activity is judged for any year.
+Every fact is an observation with a date, and year Y only reads observations from Y's evidence window:
+Y-01-01 to the end of month `current_checks.valid_into_next_year_months` of Y+1 (the designation of Y is
+prepared early in Y+1). Registry declarations come from the latest registry document observed in the window
+that lists the service (`registry_raw.observed_at`, `registry_declarations`; the live registry is the latest
+document); stats page and repository answers from the pipeline's own checks made in the window and from web
+archive captures taken in it (`web_archive_captures`). Nothing observed after the window counts, and
+nothing is guessed: a service no document of the window lists has its registry-derived sub-criteria
+`unknown`. Commits are dated, so repository activity is judged for any year.
 
 Python only turns the config into SQL and classifies the registry's distinct texts (blank, web address)
 by the same rules as the URL checks; every service-year is judged in SQL.
@@ -25,7 +29,8 @@ if TYPE_CHECKING:  # pandas stays out of the code location's import time
     from impact_pipeline.defs.impact.criteria_config import CriteriaConfig
 
 # Asset keys criterion (c) reads; the yearly evaluation depends on them.
-DEPS: list[str] = ["startup_observatoire", "repository_activity", "stats_page_checks"]
+DEPS: list[str] = ["startup_observatoire", "repository_activity", "stats_page_checks", "registry_declarations",
+                   "web_archive_captures"]
 
 PASS, FAIL, UNKNOWN, NA = "pass", "fail", "unknown", "not_applicable"
 SUB_CRITERIA = (
@@ -46,7 +51,7 @@ LABELS = {
 }
 DEFAULTS: dict[str, Any] = {
     "required": ["accessibility", "product_evolving", "resources_shared", "impact_statistics", "team_answering"],
-    "current_checks": {"valid_into_next_year_months": 6, "apply_to_past_years": False},
+    "current_checks": {"valid_into_next_year_months": 6},
     "sub_criteria": {
         "observatoire_goals": {"min_goals_reached": 3},
         "accessibility": {"passing_statuses": ["totalement conforme", "partiellement conforme"], "missing_verdict": FAIL},
@@ -68,6 +73,13 @@ def rules_from(raw: dict[str, Any]) -> dict[str, Any]:
         "current_checks": {**DEFAULTS["current_checks"], **(section.get("current_checks") or {})},
         "sub_criteria": {k: {**v, **((section.get("sub_criteria") or {}).get(k) or {})} for k, v in DEFAULTS["sub_criteria"].items()},
     }
+    if rules["current_checks"].pop("apply_to_past_years", False):
+        # Judging 2021 on a check made today is a guess; past years read dated observations instead.
+        raise ValueError("criteria.c.current_checks.apply_to_past_years was removed: every year is judged on the "
+                         "observations of its own evidence window (registry history, web archive, dated checks)")
+    months = rules["current_checks"]["valid_into_next_year_months"]
+    if not isinstance(months, int) or not 0 <= months <= 12:
+        raise ValueError(f"criteria.c.current_checks.valid_into_next_year_months must be 0 to 12, got {months!r}")
     unknown = [r for r in rules["required"] if r not in SUB_CRITERIA]
     if unknown:
         raise ValueError(f"criteria.c.required names unknown sub-criteria: {unknown} (known: {', '.join(SUB_CRITERIA)})")
@@ -103,12 +115,12 @@ def _classify_registry_text(con) -> None:
     from impact_pipeline.lib.urls import public_http_url
 
     asked = [v for (v,) in con.execute("""
-        SELECT DISTINCT value FROM (SELECT unnest([stats_url, repository]) AS value FROM startups)
+        SELECT DISTINCT value FROM (SELECT unnest([stats_url, repository]) AS value FROM _c_documents)
         WHERE regexp_matches(value, '[Hh][Tt][Tt][Pp]')""").fetchall()]
     con.execute("CREATE OR REPLACE TEMP TABLE _c_web_urls AS SELECT unnest(?::VARCHAR[]) AS url",
                 [[v for v in asked if public_http_url(v) is not None]])
     levels = [v for (v,) in con.execute(
-        "SELECT DISTINCT accessibility_status FROM startups WHERE accessibility_status IS NOT NULL").fetchall()]
+        "SELECT DISTINCT accessibility_status FROM _c_documents WHERE accessibility_status IS NOT NULL").fetchall()]
     con.execute("""CREATE OR REPLACE TEMP TABLE _c_access AS
                    SELECT unnest(?::VARCHAR[]) AS value, unnest(?::BOOLEAN[]) AS is_blank, unnest(?::VARCHAR[]) AS norm""",
                 [levels, [not v.strip() for v in levels], [v.strip().lower() for v in levels]])
@@ -118,10 +130,28 @@ def _classify_registry_text(con) -> None:
 _CHECK = "{'url': url, 'status_code': status_code, 'ok': ok, 'final_url': final_url, 'checked_at': checked_at, 'error': error}"
 
 
+def _window_end_sql(y: str, months: int) -> str:
+    """The last day of year `y`'s evidence window, as a SQL DATE."""
+    return f"make_date({y}, 12, 31)" if months == 0 else f"last_day(make_date({y} + 1, {months}, 1))"
+
+
 def _prepare(con, rules: dict[str, Any]) -> None:
     """The `_c_*` macros, small tables (per service, run-wide) and views (per service-year) the SELECT reads."""
-    checks = rules["current_checks"]
-    months, past = int(checks.get("valid_into_next_year_months", 6)), bool(checks.get("apply_to_past_years", False))
+    months = int(rules["current_checks"].get("valid_into_next_year_months", 6))
+    # Every registry document as observations: each row of registry_raw is one (its date: observed_at, else the
+    # fetch). The latest document's declarations are the `startups` table (parsed from it); the others' are in
+    # registry_declarations.
+    con.execute("""CREATE OR REPLACE TEMP TABLE _c_registry_obs AS
+                   SELECT DISTINCT sha256, coalesce(observed_at, fetched_at) AS observed_at
+                   FROM registry_raw WHERE n_startups IS NOT NULL AND sha256 IS NOT NULL""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _c_documents AS
+                   WITH latest AS (SELECT sha256 FROM registry_raw WHERE n_startups IS NOT NULL
+                                   ORDER BY coalesce(observed_at, fetched_at) DESC, fetched_at DESC LIMIT 1)
+                   SELECT sha256, startup_id, stats_url, repository, contact, accessibility_status
+                   FROM registry_declarations WHERE sha256 IS DISTINCT FROM (SELECT sha256 FROM latest)
+                   UNION ALL
+                   SELECT (SELECT sha256 FROM latest), startup_id, stats_url, repository, contact, accessibility_status
+                   FROM startups QUALIFY row_number() OVER (PARTITION BY startup_id ORDER BY rowid DESC) = 1""")
     _classify_registry_text(con)
     # (startup_id, year) is repository_activity's key (its asset rewrites whole years); should a key be
     # repeated anyway, its last row wins, in the place of its first one, as in a dict keyed by it (the
@@ -130,11 +160,23 @@ def _prepare(con, rules: dict[str, Any]) -> None:
     activity = ("SELECT *, min(rowid) OVER (PARTITION BY startup_id, year) AS row FROM repository_activity "
                 "QUALIFY row_number() OVER (PARTITION BY startup_id, year ORDER BY rowid DESC) = 1" if repeated
                 else "SELECT *, rowid AS row FROM repository_activity")
+
+    def years_of(day: str) -> str:
+        # The years an observation made on `day` is evidence for: its own, and the previous one early in the year.
+        return (f"unnest(CASE WHEN month({day}) <= {months} THEN [year({day}), year({day}) - 1] "
+                f"ELSE [year({day})] END)")
+
+    capture = "{'at': captured_at, 'status': status_code, 'link': capture_url}"
+    forge_columns = ", ".join(f"arg_max_null({f}, _c_latest(fetched_at, row)) AS f_{f}"
+                              for f in ("repo", "forge", "public", "status", "fetched_at"))
     statements = [
         # Whether something observed on `day` is evidence for year `y` (config `current_checks`).
         f"""CREATE OR REPLACE TEMP MACRO _c_valid(y, day) AS coalesce(
-                year(day) = y OR (year(day) = y + 1 AND month(day) <= {months}) OR ({_lit(past)} AND year(day) > y), FALSE)""",
+                year(day) = y OR (year(day) = y + 1 AND month(day) <= {months}), FALSE)""",
         "CREATE OR REPLACE TEMP MACRO _c_day(day) AS CAST(CAST(day AS DATE) AS VARCHAR)",
+        f"""CREATE OR REPLACE TEMP MACRO _c_window(y) AS
+                concat(CAST(y AS VARCHAR), '''s evidence window (', CAST(y AS VARCHAR), '-01-01 to ',
+                       CAST({_window_end_sql("y", months)} AS VARCHAR), ')')""",
         # Order by time, then by row (the last written wins a tie), as one number: arg_max is fastest on it.
         """CREATE OR REPLACE TEMP MACRO _c_latest(moment, position) AS
                coalesce(epoch_us(moment), -4611686018427387904)::HUGEINT * 1099511627776 + position""",
@@ -143,18 +185,16 @@ def _prepare(con, rules: dict[str, Any]) -> None:
         """CREATE OR REPLACE TEMP MACRO _c_is_web(text) AS coalesce(text IN (SELECT url FROM _c_web_urls), FALSE)""",
         # A value as Python's f-strings print it (None for NULL).
         "CREATE OR REPLACE TEMP MACRO _c_str(x) AS coalesce(CAST(x AS VARCHAR), 'None')",
-        f"""CREATE OR REPLACE TEMP MACRO _c_too_old(what, day, y) AS
-                {_cat("what", "' was observed on '", "coalesce(_c_day(day), 'an unknown date')",
-                      "', which is no evidence for '", "y")}""",
-        # Run-wide facts: the registry fetch date, and whether any quality source is connected at all.
+        # Run-wide facts: the latest registry observation, and whether any quality source is connected at all.
         """CREATE OR REPLACE TEMP TABLE _c_context AS
-           SELECT (SELECT max(fetched_at) FROM registry_raw) AS registry_at,
-                  _c_day((SELECT max(fetched_at) FROM registry_raw)) AS registry_day,
+           SELECT (SELECT max(observed_at) FROM _c_registry_obs) AS registry_at,
+                  _c_day((SELECT max(observed_at) FROM _c_registry_obs)) AS registry_day,
                   (SELECT count(*) FROM observatoire_procedures) > 0 AS have_observatoire,
                   NOT (SELECT count(*) FROM observatoire_procedures) > 0
                   AND NOT EXISTS (SELECT 1 FROM repository_activity
                                   WHERE status IS NULL OR status NOT IN ('disabled', 'unsupported'))
-                  AND NOT EXISTS (SELECT 1 FROM stats_page_checks) AS no_source,
+                  AND NOT EXISTS (SELECT 1 FROM stats_page_checks)
+                  AND NOT EXISTS (SELECT 1 FROM web_archive_queries) AS no_source,
                   -- Which source gave nothing, said in the reason (a count of 0 must not read as a finding).
                   concat_ws('; ',
                       CASE WHEN NOT (SELECT count(*) FROM observatoire_procedures) > 0
@@ -163,7 +203,9 @@ def _prepare(con, rules: dict[str, Any]) -> None:
                        FROM repository_activity WHERE status IN ('disabled', 'unsupported')),
                       CASE WHEN NOT EXISTS (SELECT 1 FROM repository_activity) THEN 'forges: no repository read' END,
                       CASE WHEN NOT EXISTS (SELECT 1 FROM stats_page_checks)
-                           THEN 'stats page checks: none made (disabled or no page declared)' END) AS no_source_detail""",
+                           THEN 'stats page checks: none made (disabled or no page declared)' END,
+                      CASE WHEN NOT EXISTS (SELECT 1 FROM web_archive_queries)
+                           THEN 'web archive: not asked (disabled or nothing declared)' END) AS no_source_detail""",
         # One row per (service, year) of each yearly source (the last row wins, as a dict keyed by it would).
         # Views: each is read once by the SELECT, so nothing is written ahead.
         """CREATE OR REPLACE TEMP VIEW _c_observatoire AS
@@ -173,56 +215,68 @@ def _prepare(con, rules: dict[str, Any]) -> None:
         # A check as the struct the evidence shows (picked by rowid: arg_max of a struct is much slower).
         f"""CREATE OR REPLACE TEMP VIEW _c_check AS
             SELECT rowid AS row, {_CHECK} AS chk FROM stats_page_checks""",
-        # The latest check of each kind valid for a year when checks are not applied to past years: made
-        # in the year, or early in the next one.
+        # Per kind, the latest check made in a year's window that answered, else the latest one: made in the year,
+        # or early in the next one. A page that answered once in the window was online during the year.
         f"""CREATE OR REPLACE TEMP VIEW _c_check_near AS
-            SELECT g.startup_id, g.year, r.chk AS repo_chk, s.chk AS stats_chk
+            SELECT g.startup_id, g.year, coalesce(ro.chk, r.chk) AS repo_chk, coalesce(so.chk, s.chk) AS stats_chk
             FROM (SELECT startup_id, y AS year,
                          arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository') AS repo_row,
-                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url') AS stats_row
-                  FROM (SELECT startup_id, kind, checked_at, rowid,
-                               unnest(CASE WHEN month(checked_at) <= {months} THEN [year(checked_at), year(checked_at) - 1]
-                                           ELSE [year(checked_at)] END) AS y
+                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository' AND ok) AS repo_ok,
+                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url') AS stats_row,
+                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url' AND ok) AS stats_ok
+                  FROM (SELECT startup_id, kind, checked_at, ok, rowid, {years_of("checked_at")} AS y
                         FROM stats_page_checks WHERE checked_at IS NOT NULL)
                   GROUP BY startup_id, y) g
             LEFT JOIN _c_check r ON r.row = g.repo_row
-            LEFT JOIN _c_check s ON s.row = g.stats_row""",
-        # Per service (one row per registry id, the last wins): its classified declarations, the
-        # repository's visibility at the latest forge fetch (any year's row of that fetch), and its checks
-        # (the latest one itself only matters when checks apply to past years).
+            LEFT JOIN _c_check ro ON ro.row = g.repo_ok
+            LEFT JOIN _c_check s ON s.row = g.stats_row
+            LEFT JOIN _c_check so ON so.row = g.stats_ok""",
+        # Per URL and year whose window holds captures: the latest capture answering 2xx and the latest failing one
+        # (4xx/5xx; a redirect proves neither).
+        f"""CREATE OR REPLACE TEMP TABLE _c_captures AS
+            SELECT url, y AS year,
+                   arg_max({capture}, captured_at) FILTER (WHERE status_code BETWEEN 200 AND 299) AS ok,
+                   arg_max({capture}, captured_at) FILTER (WHERE status_code >= 400) AS bad
+            FROM (SELECT *, {years_of("captured_at")} AS y FROM web_archive_captures)
+            GROUP BY url, y""",
+        # Per URL, the archive's last answer: an error there explains why nothing was captured.
+        """CREATE OR REPLACE TEMP TABLE _c_archive_asked AS
+           SELECT url, arg_max(ok, asked_at) AS ok, arg_max(error, asked_at) AS error
+           FROM web_archive_queries GROUP BY url""",
+        # Per service: the repository's visibility at the latest forge fetch (any year's row of that fetch), and
+        # how many checks of each kind were made.
         f"""CREATE OR REPLACE TEMP VIEW _c_startup AS
             WITH forge AS (
                 -- The latest fetch, then the last row written; a NULL date comes first, as Python's ''.
-                SELECT startup_id, {", ".join(f"arg_max_null({f}, _c_latest(fetched_at, row)) AS f_{f}"
-                                              for f in ("repo", "forge", "public", "status", "fetched_at"))}
-                FROM _c_activity GROUP BY startup_id
+                SELECT startup_id, {forge_columns} FROM _c_activity GROUP BY startup_id
             ), latest AS (
                 SELECT startup_id, count(*) FILTER (WHERE kind = 'repository') AS repo_checks,
                        max(checked_at) FILTER (WHERE kind = 'repository') AS repo_latest_at,
-                       arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository') AS repo_row,
                        count(*) FILTER (WHERE kind = 'stats_url') AS stats_checks,
-                       max(checked_at) FILTER (WHERE kind = 'stats_url') AS stats_latest_at,
-                       arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url') AS stats_row
+                       max(checked_at) FILTER (WHERE kind = 'stats_url') AS stats_latest_at
                 FROM stats_page_checks GROUP BY startup_id
             )
-            SELECT s.startup_id,
-                   s.stats_url, _c_blank(s.stats_url) AS stats_blank, _c_is_web(s.stats_url) AS stats_web,
-                   left(s.stats_url, 60) AS stats_short,  -- code points, as Python slices
-                   s.repository, _c_blank(s.repository) AS repo_blank, _c_is_web(s.repository) AS repo_web,
-                   left(s.repository, 60) AS repo_short,
-                   _c_blank(s.contact) AS contact_blank,
-                   s.accessibility_status AS access, ta.is_blank AS access_blank, ta.norm AS access_norm,
+            SELECT coalesce(f.startup_id, l.startup_id) AS startup_id,
                    f.startup_id IS NOT NULL AS f_found, f.f_repo, f.f_forge, f.f_public, f.f_status, f.f_fetched_at,
-                   l.repo_checks, l.repo_latest_at, l.stats_checks, l.stats_latest_at,
-                   {"rc.chk" if past else "NULL"} AS repo_latest, {"sc.chk" if past else "NULL"} AS stats_latest
-            FROM (SELECT * FROM startups QUALIFY row_number() OVER (PARTITION BY startup_id ORDER BY rowid DESC) = 1) s
-            LEFT JOIN _c_access ta ON ta.value = s.accessibility_status
-            LEFT JOIN forge f ON f.startup_id = s.startup_id
-            LEFT JOIN latest l ON l.startup_id = s.startup_id
-            {"LEFT JOIN _c_check rc ON rc.row = l.repo_row LEFT JOIN _c_check sc ON sc.row = l.stats_row" if past else ""}""",
+                   l.repo_checks, l.repo_latest_at, l.stats_checks, l.stats_latest_at
+            FROM forge f FULL JOIN latest l ON l.startup_id = f.startup_id""",
     ]
     for statement in statements:
         con.execute(statement)
+
+
+def _declared_sql(keys: str) -> str:
+    """Per (year, service) of `keys`: the declarations of the latest registry document observed in the year's window
+    that lists the service, as the struct `doc`; no row when no such document exists."""
+    return f"""
+        SELECT y.year, d.startup_id,
+               arg_max({{'observed_at': o.observed_at, 'stats_url': d.stats_url, 'repository': d.repository,
+                        'contact': d.contact, 'access': d.accessibility_status}}, o.observed_at) AS doc
+        FROM (SELECT DISTINCT year FROM {keys}) y
+        JOIN _c_registry_obs o ON _c_valid(y.year, o.observed_at)
+        JOIN _c_documents d ON d.sha256 = o.sha256
+        WHERE d.startup_id IN (SELECT startup_id FROM {keys})
+        GROUP BY y.year, d.startup_id"""
 
 
 # --- the six sub-criteria, as decision lists ------------------------------------------------------
@@ -270,8 +324,9 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
     """The six sub-criteria over the base row `b` (one service-year with everything it needs joined)."""
     subs = rules["sub_criteria"]
     pass_, fail, unknown, na = (_lit(v) for v in (PASS, FAIL, UNKNOWN, NA))
-    too_old = lambda what, day: f"_c_too_old({_lit(what)}, {day}, b.year_text)"  # noqa: E731
-    registry_too_old = lambda what: too_old(what, "b.registry_at")  # noqa: E731
+    # Registry-derived reasons name the document they read and its date; without one, the window is named.
+    no_document = _cat("'no registry document of '", "_c_window(b.year)", "' lists the service'")
+    registry = lambda *parts: _cat("'registry of '", "b.registry_day", "': '", *parts)  # noqa: E731
 
     goals_min = int(subs["observatoire_goals"]["min_goals_reached"])
     goals_text = ("CAST(b.goals_reached AS VARCHAR)", "' of the 5 headline goals reached in '", "_c_str(b.edition)",
@@ -292,11 +347,11 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
     rule = subs["accessibility"]
     passing = "[" + ", ".join(_lit(str(s).lower()) for s in rule["passing_statuses"]) + "]::VARCHAR[]"
     accessibility = _Sub("accessibility", [
-        ("NOT b.registry_valid", unknown, registry_too_old("the registry's accessibility status"), 1),
-        ("b.access_blank", _lit(rule["missing_verdict"]), _lit("no accessibility status declared in the registry"), 1),
-        (f"list_contains({passing}, b.access_norm)", pass_, _cat("'accessibility declared '''", "b.access", "''''"), 1),
-        ("b.access_norm = 'non conforme'", fail, _lit("accessibility declared 'non conforme'"), 1),
-        ("TRUE", unknown, _cat("'accessibility status '''", "b.access", "''' is not a known level'"), 1),
+        ("NOT b.registry_valid", unknown, no_document, 1),
+        ("b.access_blank", _lit(rule["missing_verdict"]), registry("'no accessibility status declared'"), 1),
+        (f"list_contains({passing}, b.access_norm)", pass_, registry("'accessibility '''", "b.access", "''''"), 1),
+        ("b.access_norm = 'non conforme'", fail, registry("'accessibility '''", "b.access", "''''"), 1),
+        ("TRUE", unknown, registry("'accessibility status '''", "b.access", "''' is not a known level'"), 1),
     ], {1: [("accessibility_status", "CASE WHEN b.access_blank THEN NULL ELSE b.access END"), ("as_of", "b.registry_day")]})
 
     commits_min = int(subs["product_evolving"]["min_commits"])
@@ -305,8 +360,13 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
     frozen = ("(coalesce(b.a_archived, FALSE) AND b.a_last_push IS NOT NULL "
               "AND CAST(b.a_last_push AS DATE) < make_date(b.year, 1, 1))")
     product_evolving = _Sub("product_evolving", [
-        ("b.repo_blank", unknown, _lit("no repository declared, so no activity to read"), 0),
+        ("NOT b.registry_valid", unknown, no_document, 0),
+        ("b.repo_blank", unknown, registry("'no repository declared, so no activity to read'"), 0),
         ("NOT b.in_activity", unknown, _cat("'repository activity was not fetched for '", "b.year_text"), 0),
+        # Commits count on the repository the year's registry declared, not on one declared later.
+        ("NOT contains(lower(b.repository), lower(b.a_repo))", unknown,
+         _cat("'commits were read on '", "_c_str(b.a_repo)", "', not on the repository declared in the registry of '",
+              "b.registry_day", "' ('", "b.repo_short", "')'"), 1),
         ("b.a_commits IS NULL", unknown,
          _cat("'commits'", *on_repo, "' unknown ('", "_c_str(b.a_status)", "': '",
               "_c_str(coalesce(nullif(b.a_reason, ''), b.a_status))", "')'"), 1),
@@ -330,29 +390,33 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
     rule = subs["resources_shared"]
     forge_valid = "(b.f_found AND _c_valid(b.year, b.f_fetched_at))"
     checked = "b.repo_chk.checked_at IS NOT NULL"
-    # The forge's word comes before the URL check's; anything positive before anything negative.
+    # The forge's word comes before the URL check's, the check's before the archive's; anything positive before
+    # anything negative.
     resources_shared = _Sub("resources_shared", [
-        (f"b.repo_blank AND {_lit(rule['no_repository_verdict'] == FAIL)} AND NOT b.registry_valid", unknown,
-         registry_too_old("the registry's repository declaration"), 0),
+        ("NOT b.registry_valid", unknown, no_document, 0),
         ("b.repo_blank", _lit(rule["no_repository_verdict"]),
-         _lit("no repository declared (open data and API declarations are not in the registry)"), 0),
-        ("NOT b.repo_web AND NOT b.registry_valid", unknown, registry_too_old("the registry's repository declaration"), 1),
-        ("NOT b.repo_web", fail, _cat("'the declared repository '''", "b.repo_short", "''' is not a web address'"), 1),
+         registry("'no repository declared (open data and API declarations are not in the registry)'"), 0),
+        ("NOT b.repo_web", fail, registry("'the declared repository '''", "b.repo_short", "''' is not a web address'"), 1),
         (f"{forge_valid} AND b.f_public IS TRUE", pass_,
          _cat("_c_str(b.f_repo)", "' is public on '", "_c_str(b.f_forge)", "' (checked '", "_c_day(b.f_fetched_at)", "')'"), 2),
         (f"{checked} AND b.repo_chk.ok", pass_,
          _cat("_c_str(b.repo_chk.url)", "' answered HTTP '", "_c_str(b.repo_chk.status_code)", "' on '",
               "_c_day(b.repo_chk.checked_at)"), 2),
+        ("b.repo_capture_ok IS NOT NULL", pass_, _captured("b.repository_key", "b.repo_capture_ok"), 2),
         (f"{forge_valid} AND b.f_public IS FALSE", fail, _cat("_c_str(b.f_repo)", "' is private on '", "_c_str(b.f_forge)"), 2),
         (f"{forge_valid} AND b.f_public IS NULL AND b.f_status = 'not_found'", fail,
          _cat("_c_str(b.f_forge)", "' does not show '", "_c_str(b.f_repo)", "' publicly (HTTP 404)'"), 2),
         (checked, fail,
          _cat("_c_str(b.repo_chk.url)", "' did not answer on '", "_c_day(b.repo_chk.checked_at)", "' ('",
               "_c_str(b.repo_chk.error)", "')'"), 2),
-        ("b.repo_visibility_at IS NULL", unknown, _lit("the repository's visibility was not checked"), 2),
-        ("TRUE", unknown, too_old("the repository's visibility", "b.repo_visibility_at"), 2),
+        ("b.repo_capture_bad IS NOT NULL", fail,
+         _cat(_captured("b.repository_key", "b.repo_capture_bad"), "', and no capture answering in '", "_c_window(b.year)"), 2),
+        ("TRUE", unknown,
+         _cat("'no forge answer, check or web archive capture of the repository in '", "_c_window(b.year)",
+              _archive_note("b.repo_asked_ok", "b.repo_asked_error")), 2),
     ], {0: [], 1: [("repository", "b.repository")],
-        2: [("repository", "b.repository"), ("repository_check", _check_struct("b.repo_chk")), ("forge_public", "b.f_public")]})
+        2: [("repository", "b.repository"), ("repository_check", _check_struct("b.repo_chk")), ("forge_public", "b.f_public"),
+            ("capture", _capture_struct("b.repo_capture_ok", "b.repo_capture_bad"))]})
 
     rule = subs["impact_statistics"]
     checked = "b.stats_chk.checked_at IS NOT NULL"
@@ -361,19 +425,23 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
              "ELSE '' END")
     stats_url = [("stats_url", "CASE WHEN b.stats_blank THEN NULL ELSE b.stats_url END")]
     impact_statistics = _Sub("impact_statistics", [
-        ("b.stats_blank AND NOT b.registry_valid", unknown, registry_too_old("the registry's stats page declaration"), 0),
-        ("b.stats_blank", _lit(rule["missing_verdict"]), _lit("no stats page declared in the registry"), 1),
-        ("NOT b.stats_web AND NOT b.registry_valid", unknown, registry_too_old("the registry's stats page declaration"), 1),
-        ("NOT b.stats_web", fail, _cat("'the declared stats page '''", "b.stats_short", "''' is not a web address'"), 1),
-        (f"NOT {checked} AND b.stats_checks = 0", unknown, _lit("the stats page was not checked (checks disabled)"), 2),
-        (f"NOT {checked}", unknown, too_old("the stats page", "b.stats_latest_at"), 2),
-        ("b.stats_chk.ok", pass_,
+        ("NOT b.registry_valid", unknown, no_document, 0),
+        ("b.stats_blank", _lit(rule["missing_verdict"]), registry("'no stats page declared'"), 1),
+        ("NOT b.stats_web", fail, registry("'the declared stats page '''", "b.stats_short", "''' is not a web address'"), 1),
+        (f"{checked} AND b.stats_chk.ok", pass_,
          _cat("_c_str(b.stats_chk.url)", "' answered HTTP '", "_c_str(b.stats_chk.status_code)", "' on '",
               "_c_day(b.stats_chk.checked_at)", where), 2),
-        ("TRUE", fail,
+        ("b.stats_capture_ok IS NOT NULL", pass_, _captured("b.stats_key", "b.stats_capture_ok"), 2),
+        (checked, fail,
          _cat("_c_str(b.stats_chk.url)", "' did not answer on '", "_c_day(b.stats_chk.checked_at)", "' ('",
               "_c_str(b.stats_chk.error)", "')'"), 2),
-    ], {0: [], 1: stats_url, 2: [*stats_url, ("check", _check_struct("b.stats_chk"))]})
+        ("b.stats_capture_bad IS NOT NULL", fail,
+         _cat(_captured("b.stats_key", "b.stats_capture_bad"), "', and no capture answering in '", "_c_window(b.year)"), 2),
+        ("TRUE", unknown,
+         _cat("'no check or web archive capture of the stats page in '", "_c_window(b.year)",
+              _archive_note("b.stats_asked_ok", "b.stats_asked_error")), 2),
+    ], {0: [], 1: stats_url, 2: [*stats_url, ("check", _check_struct("b.stats_chk")),
+                                  ("capture", _capture_struct("b.stats_capture_ok", "b.stats_capture_bad"))]})
 
     rule = subs["team_answering"]
     help_min = float(rule["min_help_reachable"])
@@ -383,15 +451,33 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
     team_answering = _Sub("team_answering", [
         (f"{measured} AND b.help_reachable >= {help_min!r}::DOUBLE", pass_, _cat(*measure_text), 1),
         (measured, fail, _cat(*measure_text, _lit(f", under {help_min:g} %")), 1),
-        ("NOT b.registry_valid", unknown, registry_too_old("the registry's contact"), 2),
-        ("b.contact_blank", unknown, _lit("no help reachability measured and no contact declared"), 2),
+        ("NOT b.registry_valid", unknown, no_document, 2),
+        ("b.contact_blank", unknown, registry("'no help reachability measured and no contact declared'"), 2),
         ("TRUE", pass_ if rule.get("weak_signals_pass", True) else unknown,
-         _lit("a contact is declared (weak signal: no measured help reachability)"), 2),
+         registry("'a contact is declared (weak signal: no measured help reachability)'"), 2),
     ], {1: [("help_reachable", "b.help_reachable::DOUBLE"), ("min_help_reachable", f"{help_min!r}::DOUBLE"),
             ("edition", "b.edition"), ("evidence_url", "b.evidence_url")],
         2: [("contact_declared", "NOT b.contact_blank"), ("as_of", "b.registry_day")]}, weak_shape=2)
 
     return [observatoire_goals, accessibility, product_evolving, resources_shared, impact_statistics, team_answering]
+
+
+def _captured(url: str, capture: str) -> str:
+    """'<url> captured answering HTTP 200 on 2023-05-14 (web archive: <link>)'."""
+    return _cat(f"_c_str({url})", "' captured answering HTTP '", f"_c_str({capture}.status)", "' on '",
+                f"_c_day({capture}.at)", "' (web archive: '", f"{capture}.link", "')'")
+
+
+def _capture_struct(ok: str, bad: str) -> str:
+    chosen = f"coalesce({ok}, {bad})"
+    return (f"CASE WHEN {chosen} IS NOT NULL THEN {{'captured_at': _c_day({chosen}.at), 'status_code': {chosen}.status, "
+            f"'capture_url': {chosen}.link}} END")
+
+
+def _archive_note(asked_ok: str, error: str) -> str:
+    """Why the archive has nothing, when it says so: never asked, or its last answer failed."""
+    return (f"CASE WHEN {asked_ok} IS NULL THEN ' (the web archive was not asked about it)' "
+            f"WHEN NOT {asked_ok} THEN concat(' (the web archive did not answer: ', _c_str({error}), ')') ELSE '' END")
 
 
 def _combine(subs: list[_Sub], required: list[str], no_source_reason: str) -> tuple[str, str]:
@@ -425,12 +511,11 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
     Prepares `_c_*` temp tables, views and macros on `con` (idempotent), then returns a statement yielding
     `year, startup_id, criterion ('c'), verdict, reason, evidence JSON`, one row per key. The evidence
     object holds `source`, `sub_criteria` (name → verdict, reason, weak and the values read), `required`
-    and `registry_as_of`.
+    and `registry_as_of` (the date of the registry document the year read, NULL when none lists the service).
     """
     rules = rules_from(config.raw)
     _prepare(con, rules)
     subs = _sub_criteria(rules)
-    past = _lit(bool(rules["current_checks"].get("apply_to_past_years", False)))
     decisions = ", ".join(f"{s.decide()} AS {s.name}" for s in subs)
     verdict, reason = _combine(subs, rules["required"], config.no_quality_reason)
     # The evidence object as text in one `concat`, then JSON (nested `json_object` re-parses its arguments).
@@ -438,18 +523,23 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
     required = _lit(json.dumps(rules["required"], separators=(",", ":")))
     evidence = (f"""concat('{{"source":"quality","sub_criteria":{{', {sub_evidence}, '}},"required":', {required}, """
                 f"""',"registry_as_of":', coalesce(to_json(registry_day), 'null'), '}}')""")
+    strip = f"trim(dc.doc.{{}}, {_whitespace_sql()})"
     # `d` is MATERIALIZED so that each decision, read several times, is computed once; with a single
     # consumer DuckDB streams it (nothing is buffered).
     return f"""
-        WITH b AS (
+        WITH dc AS ({_declared_sql(keys)}),
+        b AS (
             SELECT k.year::INTEGER AS year, k.startup_id::VARCHAR AS startup_id, CAST(k.year AS VARCHAR) AS year_text,
-                   x.registry_at, x.registry_day, x.have_observatoire, x.no_source, x.no_source_detail,
-                   _c_valid(k.year, x.registry_at) AS registry_valid,
-                   coalesce(s.stats_blank, TRUE) AS stats_blank, coalesce(s.stats_web, FALSE) AS stats_web,
-                   s.stats_url, s.stats_short,
-                   coalesce(s.repo_blank, TRUE) AS repo_blank, coalesce(s.repo_web, FALSE) AS repo_web,
-                   s.repository, s.repo_short, coalesce(s.contact_blank, TRUE) AS contact_blank,
-                   s.access, coalesce(s.access_blank, TRUE) AS access_blank, s.access_norm,
+                   x.have_observatoire, x.no_source, x.no_source_detail,
+                   dc.doc IS NOT NULL AS registry_valid, _c_day(dc.doc.observed_at) AS registry_day,
+                   _c_blank(dc.doc.stats_url) AS stats_blank, _c_is_web(dc.doc.stats_url) AS stats_web,
+                   dc.doc.stats_url AS stats_url, left(dc.doc.stats_url, 60) AS stats_short,  -- code points, as Python
+                   {strip.format("stats_url")} AS stats_key,
+                   _c_blank(dc.doc.repository) AS repo_blank, _c_is_web(dc.doc.repository) AS repo_web,
+                   dc.doc.repository AS repository, left(dc.doc.repository, 60) AS repo_short,
+                   {strip.format("repository")} AS repository_key,
+                   _c_blank(dc.doc.contact) AS contact_blank,
+                   dc.doc.access AS access, coalesce(ta.is_blank, TRUE) AS access_blank, ta.norm AS access_norm,
                    o.startup_id IS NOT NULL AS in_observatoire, o.edition, o.goals_reached, o.goals_total,
                    {", ".join(f"o.{g}_goal" for g in HEADLINE)}, o.procedure_ids, o.evidence_url,
                    o.help_reachable::DOUBLE AS help_reachable,
@@ -457,16 +547,21 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
                    a.commits_is_lower_bound AS a_lower_bound, a.last_push AS a_last_push, a.archived AS a_archived,
                    a.status AS a_status, a.reason AS a_reason, a.scope AS a_scope, a.fetched_at AS a_fetched_at, a.api_url AS a_api_url,
                    coalesce(s.f_found, FALSE) AS f_found, s.f_repo, s.f_forge, s.f_public, s.f_status, s.f_fetched_at,
-                   CASE WHEN {past} AND year(s.repo_latest_at) >= k.year THEN s.repo_latest ELSE n.repo_chk END AS repo_chk,
-                   CASE WHEN s.repo_checks > 0 THEN s.repo_latest_at ELSE s.f_fetched_at END AS repo_visibility_at,
-                   CASE WHEN {past} AND year(s.stats_latest_at) >= k.year THEN s.stats_latest ELSE n.stats_chk END AS stats_chk,
-                   coalesce(s.stats_checks, 0) AS stats_checks, s.stats_latest_at
+                   n.repo_chk, n.stats_chk,
+                   ws.ok AS stats_capture_ok, ws.bad AS stats_capture_bad, qs.ok AS stats_asked_ok, qs.error AS stats_asked_error,
+                   wr.ok AS repo_capture_ok, wr.bad AS repo_capture_bad, qr.ok AS repo_asked_ok, qr.error AS repo_asked_error
             FROM {keys} k
             CROSS JOIN _c_context x
+            LEFT JOIN dc ON dc.startup_id = k.startup_id AND dc.year = k.year
+            LEFT JOIN _c_access ta ON ta.value = dc.doc.access
             LEFT JOIN _c_startup s ON s.startup_id = k.startup_id
             LEFT JOIN _c_observatoire o ON o.startup_id = k.startup_id AND o.year = k.year
             LEFT JOIN _c_activity a ON a.startup_id = k.startup_id AND a.year = k.year
             LEFT JOIN _c_check_near n ON n.startup_id = k.startup_id AND n.year = k.year
+            LEFT JOIN _c_captures ws ON ws.url = {strip.format("stats_url")} AND ws.year = k.year
+            LEFT JOIN _c_archive_asked qs ON qs.url = {strip.format("stats_url")}
+            LEFT JOIN _c_captures wr ON wr.url = {strip.format("repository")} AND wr.year = k.year
+            LEFT JOIN _c_archive_asked qr ON qr.url = {strip.format("repository")}
         ), d AS MATERIALIZED (
             SELECT b.*, {decisions} FROM b
         )

@@ -27,6 +27,9 @@ class QualitySources(dg.ConfigurableResource):
     url_checks_recorded: str = Field(
         default="", description="Offline: a JSON file of recorded answers used instead of the network (sample world)."
     )
+    web_archive_url: str = Field(
+        default="", description="Wayback-compatible web archive (CDX API) base URL, or a local mirror folder "
+        "(IMPACT_WEB_ARCHIVE_URL); empty disables it.")
     allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
     check_timeout_seconds: float = Field(default=20.0, description="Total time allowed to one stats page / repository check.")
 

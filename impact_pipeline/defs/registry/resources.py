@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
@@ -12,6 +15,8 @@ class RegistrySource(dg.ConfigurableResource):
     """Where the beta.gouv.fr startups registry is read from (JSON:API v2.5)."""
 
     url: str = Field(description="Registry URL (http/https) or a local path to an offline mirror (IMPACT_REGISTRY_URL).")
+    history: str = Field(default="", description="Folder of dated registry documents, `YYYY-MM-DD/startups.json` "
+                         "(IMPACT_REGISTRY_HISTORY); empty: none.")
     allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
 
     def fetch(self, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
@@ -26,6 +31,24 @@ class RegistrySource(dg.ConfigurableResource):
             return client.fetch(self.url, allow_local_path=True, etag=etag, last_modified=last_modified)
         finally:
             client.close()
+
+    def history_documents(self) -> list[tuple[str, Path]]:
+        """(date, path) of every `YYYY-MM-DD/startups.json` of the history folder, oldest first."""
+        folder = Path(self.history.strip()).expanduser() if self.history.strip() else None
+        if folder is None:
+            return []
+        if not folder.is_dir():
+            raise FileNotFoundError(f"IMPACT_REGISTRY_HISTORY: {folder} is not a folder")
+        found = []
+        for child in sorted(folder.iterdir()):
+            if not (child / "startups.json").is_file():
+                continue
+            try:
+                day = date.fromisoformat(child.name)
+            except ValueError:
+                continue  # not a dated folder (README, SOURCE.md…)
+            found.append((day.isoformat(), child / "startups.json"))
+        return found
 
 
 __all__ = ["RegistrySource", "FetchError"]

@@ -69,7 +69,8 @@ def with_rules(**section) -> object:
 
 def test_checks_count_for_their_year_and_early_next_year_only(warehouse_factory):
     startups = [{"startup_id": s, "stats_url": "https://x.fr/stats"} for s in ("nov", "march", "june", "july")]
-    w = world(warehouse_factory, startups, checks=[{"startup_id": "nov", "checked_at": "2026-11-28"},
+    # The registry observed in March 2026 is in the windows of 2025 and 2026.
+    w = world(warehouse_factory, startups, registry_at="2026-03-01", checks=[{"startup_id": "nov", "checked_at": "2026-11-28"},
                                                    {"startup_id": "march", "checked_at": "2026-03-02"},
                                                    {"startup_id": "june", "checked_at": "2026-06-30 23:59:59"},
                                                    {"startup_id": "july", "checked_at": "2026-07-01"}])
@@ -79,10 +80,13 @@ def test_checks_count_for_their_year_and_early_next_year_only(warehouse_factory)
     assert verdicts[(2026, "nov")] == verdicts[(2025, "march")] == verdicts[(2025, "june")] == "pass"
     assert verdicts[(2025, "july")] == verdicts[(2024, "march")] == verdicts[(2027, "march")] == verdicts[(2019, "nov")] == "unknown"
     assert sub(rows, (2025, "july"), "impact_statistics")["reason"] == (
-        "the stats page was observed on 2026-07-01, which is no evidence for 2025")
-    # apply_to_past_years: today's checks count for every earlier year
-    past = judge(w, [(2019, "nov")], with_rules(current_checks={"valid_into_next_year_months": 6, "apply_to_past_years": True}))
-    assert sub(past, (2019, "nov"), "impact_statistics")["verdict"] == "pass"
+        "no check or web archive capture of the stats page in 2025's evidence window (2025-01-01 to 2026-06-30) "
+        "(the web archive was not asked about it)")
+    assert sub(rows, (2019, "nov"), "impact_statistics")["reason"] == (
+        "no registry document of 2019's evidence window (2019-01-01 to 2020-06-30) lists the service")
+    # Today's checks never stand for earlier years: the old what-if switch is refused, not silently honoured.
+    with pytest.raises(ValueError, match="apply_to_past_years was removed"):
+        judge(w, [(2019, "nov")], with_rules(current_checks={"valid_into_next_year_months": 6, "apply_to_past_years": True}))
 
 
 def test_observatoire_goals(warehouse_factory):
@@ -113,7 +117,8 @@ def test_accessibility(warehouse_factory, status, verdict):
 def test_product_evolving(warehouse_factory):
     repo = "https://github.com/o/r"
     names = ("active", "idle", "fresh", "frozen", "limited", "norepo")
-    w = world(warehouse_factory, [{"startup_id": s, "repository": None if s == "norepo" else repo} for s in names], activity=[
+    w = world(warehouse_factory, [{"startup_id": s, "repository": None if s == "norepo" else repo} for s in names],
+              registry_at="2026-03-01", activity=[
         {"startup_id": "active", "year": 2025},
         {"startup_id": "idle", "year": 2025, "commits_in_year": 0},
         {"startup_id": "fresh", "year": 2026, "commits_in_year": 0},
@@ -138,7 +143,7 @@ def test_resources_shared_and_impact_statistics(warehouse_factory):
                 {"startup_id": "ssh", "repository": "git@github.com:o/r", "stats_url": "stats.fr"},
                 {"startup_id": "nothing", "repository": None, "stats_url": None}]
     bad = {"ok": False, "status_code": 404, "error": "HTTP 404 Not Found"}
-    w = world(warehouse_factory, startups, activity=[
+    w = world(warehouse_factory, startups, registry_at="2026-03-01", activity=[
         {"startup_id": "public", "year": 2026, "public": True},
         {"startup_id": "private", "year": 2026, "public": False},
         {"startup_id": "checked", "year": 2026, "public": True},  # fetched in November: says nothing about 2025
@@ -166,7 +171,9 @@ def test_resources_shared_and_impact_statistics(warehouse_factory):
     assert stats((2026, "nothing"))["verdict"] == "fail"
     assert stats((2023, "nothing"))["verdict"] == "unknown"
     unchecked = stats((2026, "unchecked"))
-    assert unchecked["verdict"] == "unknown" and unchecked["reason"] == "the stats page was not checked (checks disabled)"
+    assert unchecked["verdict"] == "unknown" and unchecked["reason"] == (
+        "no check or web archive capture of the stats page in 2026's evidence window (2026-01-01 to 2027-06-30) "
+        "(the web archive was not asked about it)")
 
 
 @pytest.mark.parametrize("value, web", [("https://x.fr/stats", True), (" https://x.fr/stats ", True), ("HTTP://X.FR", True),
@@ -178,8 +185,9 @@ def test_web_addresses_are_what_the_url_checks_accept(warehouse_factory, value, 
     assert (public_http_url(value) is not None) is web
     rows = judge(world(warehouse_factory, [{"startup_id": "a", "stats_url": value}]), [(2026, "a")])
     got = sub(rows, (2026, "a"), "impact_statistics")
-    assert got["reason"] == ("the stats page was not checked (checks disabled)" if web
-                             else f"the declared stats page '{value}' is not a web address")
+    assert got["reason"] == ("no check or web archive capture of the stats page in 2026's evidence window "
+                             "(2026-01-01 to 2027-06-30) (the web archive was not asked about it)" if web
+                             else f"registry of 2026-11-28: the declared stats page '{value}' is not a web address")
 
 
 def test_team_answering_prefers_the_measure_and_labels_weak_signals(warehouse_factory):
@@ -213,8 +221,8 @@ def test_combination_and_reasons(warehouse_factory):
     verdict, reason = rows[(2026, "two")].verdict, rows[(2026, "two")].reason
     assert sub(rows, (2026, "two"), "team_answering")["verdict"] == "unknown"
     assert verdict == "fail" and reason.startswith("(c) fails:")
-    assert "accessibility: accessibility declared 'non conforme'" in reason
-    assert "impact statistics online: no stats page declared in the registry" in reason
+    assert "accessibility: registry of 2026-11-28: accessibility 'non conforme'" in reason
+    assert "impact statistics online: registry of 2026-11-28: no stats page declared" in reason
     verdict, reason = rows[(2026, "idle")].verdict, rows[(2026, "idle")].reason
     assert [sub(rows, (2026, "idle"), n)["verdict"] for n in ("observatoire_goals", "product_evolving")] == ["unknown", "unknown"]
     assert verdict == "unknown" and reason.startswith("(c) unknown:") and "product evolving" in reason
@@ -281,9 +289,8 @@ def test_without_any_quality_source_the_reason_says_so(warehouse_factory):
     # It names each source that gave nothing, so a run with sources off is not read as a finding.
     assert out.iloc[0]["reason"] == (
         "(c) unknown: no quality source yet (observatoire: no data (disabled or unreachable); forges: github disabled; "
-        "stats page checks: none made (disabled or no page declared)); no sub-criterion fails but required ones lack evidence ("
-        "accessibility: the registry's accessibility status was observed on 2026-11-28, which is no evidence for 2020; "
-        "product evolving: commits in 2020 on github.com/o/a unknown (disabled: off); "
-        "resources shared: the repository's visibility was observed on 2026-11-28, which is no evidence for 2020; "
-        "impact statistics online: the registry's stats page declaration was observed on 2026-11-28, which is no evidence "
-        "for 2020; team answering users: the registry's contact was observed on 2026-11-28, which is no evidence for 2020).")
+        "stats page checks: none made (disabled or no page declared); web archive: not asked (disabled or nothing "
+        "declared)); no sub-criterion fails but required ones lack evidence ("
+        + "; ".join(f"{name}: no registry document of 2020's evidence window (2020-01-01 to 2021-06-30) lists the service"
+                    for name in ("accessibility", "product evolving", "resources shared", "impact statistics online",
+                                 "team answering users")) + ").")

@@ -65,22 +65,21 @@ def quality_world(warehouse_factory):
 REASONS = {
     (2025, "good"): "(c) pass: no sub-criterion fails and every required one passes.",
     (2026, "weak"): "(c) pass: no sub-criterion fails and every required one passes (team answering users on a weak signal).",
-    (2025, "bad"): "(c) fails: accessibility: accessibility declared 'non conforme'; "
-                   "impact statistics online: no stats page declared in the registry.",
+    (2025, "bad"): "(c) fails: accessibility: registry of 2026-02-01: accessibility 'non conforme'; "
+                   "impact statistics online: registry of 2026-02-01: no stats page declared.",
     (2025, "limited"): "(c) unknown: no sub-criterion fails but required ones lack evidence (product evolving: commits in "
                        "2025 on github.com/o/l unknown (rate_limited: the GitHub API rate limit is exhausted)).",
+    # No registry document observed in 2024's window: nothing registry-derived is judged, not even as a failure.
     (2024, "good"): "(c) unknown: no sub-criterion fails but required ones lack evidence ("
-                    "accessibility: the registry's accessibility status was observed on 2026-02-01, which is no evidence "
-                    "for 2024; product evolving: repository activity was not fetched for 2024; resources shared: the "
-                    "repository's visibility was observed on 2026-02-01, which is no evidence for 2024; impact statistics "
-                    "online: the stats page was observed on 2026-02-01, which is no evidence for 2024; team answering "
-                    "users: the registry's contact was observed on 2026-02-01, which is no evidence for 2024).",
+                    + "; ".join(f"{name}: no registry document of 2024's evidence window (2024-01-01 to 2025-06-30) lists "
+                                "the service" for name in ("accessibility", "product evolving", "resources shared",
+                                                           "impact statistics online", "team answering users")) + ").",
     (2025, "frozen"): "(c) fails: observatoire goals: 1 of the 5 headline goals reached in E25 (5 known), fewer than 3; "
                       "product evolving: 0 commits in 2025 on github.com/o/f (last push 2023-03-04, archived); "
-                      "resources shared: github.com/o/f is private on github; impact statistics online: the declared "
-                      "stats page 'stats.example' is not a web address; team answering users: the observatoire measured "
+                      "resources shared: github.com/o/f is private on github; impact statistics online: registry of "
+                      "2026-02-01: the declared stats page 'stats.example' is not a web address; team answering users: the observatoire measured "
                       "70 % of users reaching help in E25, under 85 %.",
-    (2026, "fresh"): "(c) fails: accessibility: no accessibility status declared in the registry; resources shared: "
+    (2026, "fresh"): "(c) fails: accessibility: registry of 2026-02-01: no accessibility status declared; resources shared: "
                      "https://github.com/o/n did not answer on 2026-01-10 (timeout after 20 s); impact statistics online: "
                      "https://n.fr/stats did not answer on 2026-01-10 (HTTP 404 Not Found).",
 }
@@ -88,24 +87,25 @@ REASONS = {
 SUB_REASONS = {
     (2025, "limited"): {
         "observatoire_goals": ("not_applicable", "not in the observatoire's 2025 editions"),
-        "accessibility": ("pass", "accessibility declared 'totalement conforme'"),
+        "accessibility": ("pass", "registry of 2026-02-01: accessibility 'totalement conforme'"),
         "resources_shared": ("pass", "github.com/o/l is public on github (checked 2026-02-01)"),
         "impact_statistics": ("pass", "https://l.fr/stats answered HTTP 200 on 2026-02-01, ending at https://l.fr/statistiques"),
-        "team_answering": ("pass", "a contact is declared (weak signal: no measured help reachability)"),
+        "team_answering": ("pass", "registry of 2026-02-01: a contact is declared (weak signal: no measured help reachability)"),
     },
     (2026, "weak"): {
         "product_evolving": ("pass", "at least 1 commits in 2026 on gitlab.com/g/w"),
         "resources_shared": ("pass", "gitlab.com/g/w is public on gitlab (checked 2026-02-01)"),
         "impact_statistics": ("pass", "https://w.fr/stats answered HTTP 200 on 2026-02-01"),
     },
-    (2025, "frozen"): {"accessibility": ("unknown", "accessibility status 'bizarre' is not a known level")},
+    (2025, "frozen"): {"accessibility": ("unknown", "registry of 2026-02-01: accessibility status 'bizarre' is not a known level")},
     (2026, "fresh"): {
         "product_evolving": ("unknown", "no commit yet in 2026 on github.com/o/n, a year not over"),
-        "team_answering": ("unknown", "no help reachability measured and no contact declared"),
+        "team_answering": ("unknown", "registry of 2026-02-01: no help reachability measured and no contact declared"),
     },
     (2025, "bad"): {
-        "product_evolving": ("unknown", "no repository declared, so no activity to read"),
-        "resources_shared": ("unknown", "no repository declared (open data and API declarations are not in the registry)"),
+        "product_evolving": ("unknown", "registry of 2026-02-01: no repository declared, so no activity to read"),
+        "resources_shared": ("unknown", "registry of 2026-02-01: no repository declared (open data and API declarations are not "
+                                     "in the registry)"),
     },
 }
 
@@ -132,18 +132,19 @@ def test_evidence_holds_every_value_read(quality_world):
                 "edition": "E25", "goals_reached": 4, "goals_known": 5,
                 "goals": {"satisfaction": True, "handicap": True, "dlnuf": True, "auth": True, "simplicity": False},
                 "procedure_ids": ["p1"], "evidence_url": obs_url, "min_goals_reached": 3},
-            "accessibility": {"verdict": "pass", "reason": "accessibility declared 'partiellement conforme'", "weak": False,
+            "accessibility": {"verdict": "pass", "reason": "registry of 2026-02-01: accessibility 'partiellement conforme'", "weak": False,
                               "accessibility_status": "partiellement conforme", "as_of": "2026-02-01"},
             "product_evolving": {"verdict": "pass", "reason": "12 commits in 2025 on github.com/o/good", "weak": False,
                                  "repo": "github.com/o/good", "commits_in_year": 12, "last_push": None, "archived": None,
                                  "status": "ok", "api_url": None},
             "resources_shared": {"verdict": "pass", "reason": "github.com/o/good is public on github (checked 2026-02-01)",
                                  "weak": False, "repository": "https://github.com/o/good", "repository_check": None,
-                                 "forge_public": True},
+                                 "forge_public": True, "capture": None},
             "impact_statistics": {"verdict": "pass", "reason": "https://g.fr/stats answered HTTP 200 on 2026-02-01", "weak": False,
                                   "stats_url": "https://g.fr/stats",
                                   "check": {"url": "https://g.fr/stats", "status_code": 200, "ok": True,
-                                            "final_url": "https://g.fr/stats", "checked_at": "2026-02-01", "error": None}},
+                                            "final_url": "https://g.fr/stats", "checked_at": "2026-02-01", "error": None},
+                                  "capture": None},
             "team_answering": {"verdict": "pass", "reason": "the observatoire measured 92.5 % of users reaching help in E25",
                                "weak": False, "help_reachable": 92.5, "min_help_reachable": 85.0, "edition": "E25",
                                "evidence_url": obs_url},
@@ -152,9 +153,9 @@ def test_evidence_holds_every_value_read(quality_world):
         "registry_as_of": "2026-02-01",
     }
     subs = judge(quality_world, [(2025, "bad")])[(2025, "bad")].evidence["sub_criteria"]
-    assert subs["impact_statistics"] == {"verdict": "fail", "reason": "no stats page declared in the registry", "weak": False,
+    assert subs["impact_statistics"] == {"verdict": "fail", "reason": "registry of 2026-02-01: no stats page declared", "weak": False,
                                          "stats_url": None}
-    assert subs["team_answering"] == {"verdict": "unknown", "reason": "no help reachability measured and no contact declared",
+    assert subs["team_answering"] == {"verdict": "unknown", "reason": "registry of 2026-02-01: no help reachability measured and no contact declared",
                                       "weak": True, "contact_declared": False, "as_of": "2026-02-01"}
 
 
@@ -175,6 +176,6 @@ def test_the_statement_gives_one_typed_row_per_key_and_the_same_bytes_twice(qual
                                              ("verdict", "VARCHAR"), ("reason", "VARCHAR"), ("evidence", "JSON")]
     assert first == second and len(first) == 3
     assert {r[1] for r in first} == {"good", "ghost"} and {r[2] for r in first} == {"c"}
-    ghost = next(r for r in first if r[1] == "ghost")  # not in the registry: judged like a service declaring nothing
-    assert ghost[3] == "fail" and json.loads(ghost[5])["sub_criteria"]["accessibility"]["accessibility_status"] is None
+    ghost = next(r for r in first if r[1] == "ghost")  # in no registry document: unknown, never a failure
+    assert ghost[3] == "unknown" and json.loads(ghost[5])["sub_criteria"]["accessibility"]["accessibility_status"] is None
     assert gates == [("good", ["pass"] * 6)]
