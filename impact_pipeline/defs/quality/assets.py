@@ -319,3 +319,7 @@ def _write_page_checks(context, warehouse: Warehouse, mode: str, rows: list[dict
             "preview": _preview(rows, ["startup_id", "kind", "url", "status_code", "ok", "error"]),
         },
     )
+
+
+# The web archive's captures live in their own module; imported here so that the quality group loads it.
+from impact_pipeline.defs.quality.web_archive import web_archive_captures  # noqa: E402,F401
