@@ -8,6 +8,7 @@ reason and evidence (sources, URLs, values, thresholds) and the official designa
 from __future__ import annotations
 
 import difflib
+import json
 import sys
 import unicodedata
 from pathlib import Path
@@ -210,7 +211,27 @@ def explain(con, startup_id: str, year: int | None = None) -> str:
             )
         lines.append("")
     lines += _detail(chosen)
+    lines += _backtest(con, chosen)
     return "\n".join(lines) + "\n"
+
+
+def _backtest(con, row: dict[str, Any]) -> list[str]:
+    """The year's agreement with the committee (designation_backtest), and where this service stands in it."""
+    year = row["year"]
+    found = rows_as_dicts(con, "SELECT * FROM designation_backtest WHERE year = ?", [year])
+    if not found:
+        return []
+    bt = found[0]
+    share = bt["share_designated_meeting"]
+    lines = ["", f"  Backtest {year}: {bt['n_designated_meeting']} of {bt['n_designated']} services designated for {year} "
+                 f"meet the criteria" + (f" ({share * 100:.0f} %)" if share is not None else "")
+             + f"; {bt['n_meeting']} meet them in all, {bt['n_meeting_not_designated']} without being designated."]
+    disagreements = bt["disagreements"] if isinstance(bt["disagreements"], list) else json.loads(bt["disagreements"] or "[]")
+    mine = next((d for d in disagreements if d["startup_id"] == row["startup_id"]), None)
+    if mine:
+        decided = f", decided by ({mine['deciding_criterion']}) {mine['verdict']}" if mine["deciding_criterion"] else ""
+        lines.append(f"  This service is a disagreement: {mine['kind']}{decided}.")
+    return lines
 
 
 def run(db_path: str | Path, startup_id: str, year: int | None = None,

@@ -195,12 +195,64 @@ USAGE_COVERAGE = View(
     ),
 )
 
+# The criterion that decides a disagreement: the first failing one, else the first that is not a pass.
+DECIDING_CRITERION_SQL = """CASE WHEN criterion_a = 'fail' THEN 'a' WHEN criterion_b = 'fail' THEN 'b'
+                                 WHEN criterion_c = 'fail' THEN 'c' WHEN criterion_a <> 'pass' THEN 'a'
+                                 WHEN criterion_b <> 'pass' THEN 'b' WHEN criterion_c <> 'pass' THEN 'c' END"""
+
+DESIGNATION_BACKTEST = View(
+    "designation_backtest",
+    "How far the policy as written agrees with the committee's decisions, year by year: services designated for the "
+    "year, services meeting the criteria, both, the share of designated services that meet them, and each "
+    "disagreement with the criterion that decides it. One row per evaluated year.",
+    f"""
+    WITH n AS (
+        SELECT *, designation_year IS NOT DISTINCT FROM year AS designated_for_year,
+               {DECIDING_CRITERION_SQL} AS deciding_criterion
+        FROM national_impact
+    )
+    SELECT year,
+           count(*) FILTER (WHERE designated_for_year)::INTEGER AS n_designated,
+           count(*) FILTER (WHERE meets_criteria)::INTEGER AS n_meeting,
+           count(*) FILTER (WHERE designated_for_year AND meets_criteria)::INTEGER AS n_designated_meeting,
+           round(count(*) FILTER (WHERE designated_for_year AND meets_criteria)
+                 / nullif(count(*) FILTER (WHERE designated_for_year), 0), 3) AS share_designated_meeting,
+           count(*) FILTER (WHERE designated_for_year AND NOT meets_criteria)::INTEGER AS n_designated_not_meeting,
+           count(*) FILTER (WHERE meets_criteria AND NOT officially_designated)::INTEGER AS n_meeting_not_designated,
+           coalesce(to_json(list({{'startup_id': startup_id, 'name': name,
+                                  'kind': CASE WHEN meets_criteria THEN 'meeting, not designated'
+                                               ELSE 'designated for the year, not meeting' END,
+                                  'deciding_criterion': deciding_criterion,
+                                  'verdict': CASE deciding_criterion WHEN 'a' THEN criterion_a WHEN 'b' THEN criterion_b
+                                                 WHEN 'c' THEN criterion_c END}}
+                                 ORDER BY meets_criteria, startup_id)
+                            FILTER (WHERE (designated_for_year AND NOT meets_criteria)
+                                       OR (meets_criteria AND NOT officially_designated))), '[]')::JSON AS disagreements
+    FROM n
+    GROUP BY year
+    ORDER BY year
+    """,
+    (
+        _YEAR,
+        C("n_designated", "INTEGER", "Services officially designated for this year (the committee's flow)."),
+        C("n_meeting", "INTEGER", "Services meeting the three criteria in the year (the policy's stock)."),
+        C("n_designated_meeting", "INTEGER", "Services designated for this year that meet the criteria in it."),
+        C("share_designated_meeting", "DOUBLE",
+          "n_designated_meeting / n_designated (3 decimals); NULL when nobody was designated for the year."),
+        C("n_designated_not_meeting", "INTEGER", "Designated for this year, not meeting the criteria in it."),
+        C("n_meeting_not_designated", "INTEGER", "Meeting the criteria, designated neither for this year nor earlier."),
+        C("disagreements", "JSON", "Each disagreement: startup_id, name, kind, deciding_criterion (the first failing "
+          "criterion, else the first not passing) and its verdict."),
+    ),
+)
+
 VIEWS: tuple[View, ...] = (
     REVIEW_DESIGNATED_NOT_MEETING,
     REVIEW_MEETING_NOT_DESIGNATED,
     SERVICE_HISTORY,
     LATEST_YEAR,
     USAGE_COVERAGE,
+    DESIGNATION_BACKTEST,
 )
 
 

@@ -169,6 +169,7 @@ class YearData:
     usage_coverage: dict[str, Any] = field(default_factory=dict)
     coverage: dict[str, Any] = field(default_factory=dict)  # criterion -> coverage.CriterionCoverage
     registry_date: str = ""  # the day the registry's current content was first fetched
+    backtest: list[dict[str, Any]] = field(default_factory=list)  # designation_backtest, every year
 
     @property
     def verdict_counts(self) -> dict[str, dict[str, int]]:
@@ -202,6 +203,7 @@ def read_year(con, year: int, all_summary: list[dict[str, Any]] | None = None) -
         usage_coverage=read_usage_coverage(con),
         coverage=read_coverage(con, int(year)),
         registry_date=read_registry_date(con),
+        backtest=read_backtest(con),
     )
 
 
@@ -228,5 +230,18 @@ def read_registry_date(con) -> str:
     every nightly check (so an unchanged page is not rendered again)."""
     row = con.execute(
         """SELECT min(fetched_at) FROM registry_raw
-           WHERE sha256 = (SELECT arg_max(sha256, fetched_at) FROM registry_raw)""").fetchone()
+           WHERE sha256 = (SELECT arg_max(sha256, [epoch_us(coalesce(observed_at, fetched_at)), epoch_us(fetched_at)])
+                           FROM registry_raw)""").fetchone()  # the latest observation, not a history document stored later
     return row[0].strftime("%Y-%m-%d") if row and row[0] is not None else ""
+
+
+def read_backtest(con) -> list[dict[str, Any]]:
+    """The designation_backtest view, disagreements as lists; [] for a file written before the view existed."""
+    try:
+        rows = rows_as_dicts(con, "SELECT * FROM designation_backtest ORDER BY year")
+    except Exception:  # noqa: BLE001 - an older published file: no backtest block
+        return []
+    for r in rows:
+        value = r["disagreements"]
+        r["disagreements"] = value if isinstance(value, list) else json.loads(value or "[]")
+    return rows
