@@ -82,6 +82,8 @@ def sample_with_sources(tmp_path_factory, sample_registry):
         gitlab_self_hosted=False,
         url_checks=True,
         url_checks_recorded=str(SAMPLE_QUALITY_DIR / "url_checks.json"),
+        registry_history=str(SAMPLE_DIR / "history"),
+        web_archive_url=str(SAMPLE_QUALITY_DIR / "web_archive"),
     )
     result = run_years(settings, 2021, 2026)
     assert result.success, failure_text(result)

@@ -232,11 +232,13 @@ def _prepare(con, rules: dict[str, Any]) -> None:
             LEFT JOIN _c_check s ON s.row = g.stats_row
             LEFT JOIN _c_check so ON so.row = g.stats_ok""",
         # Per URL and year whose window holds captures: the latest capture answering 2xx and the latest failing one
-        # (4xx/5xx; a redirect proves neither).
+        # (4xx/5xx; a redirect proves neither), a capture made in the year itself before one of early next year.
         f"""CREATE OR REPLACE TEMP TABLE _c_captures AS
             SELECT url, y AS year,
-                   arg_max({capture}, captured_at) FILTER (WHERE status_code BETWEEN 200 AND 299) AS ok,
-                   arg_max({capture}, captured_at) FILTER (WHERE status_code >= 400) AS bad
+                   arg_max({capture}, [(year(captured_at) = y)::INTEGER, epoch_us(captured_at)])
+                       FILTER (WHERE status_code BETWEEN 200 AND 299) AS ok,
+                   arg_max({capture}, [(year(captured_at) = y)::INTEGER, epoch_us(captured_at)])
+                       FILTER (WHERE status_code >= 400) AS bad
             FROM (SELECT *, {years_of("captured_at")} AS y FROM web_archive_captures)
             GROUP BY url, y""",
         # Per URL, the archive's last answer: an error there explains why nothing was captured.

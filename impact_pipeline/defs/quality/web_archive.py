@@ -13,7 +13,7 @@ the first year whose window was still open then, and not at all within `REFRESH_
 
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -139,7 +139,7 @@ def web_archive_captures(
         return dg.MaterializeResult(metadata={"status": "disabled", "dagster/row_count": 0})
     config = criteria.load()
     months = int(rules_from(config.raw)["current_checks"]["valid_into_next_year_months"])
-    now = datetime.utcnow().replace(microsecond=0)
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     with warehouse.connect(read_only=True) as con:
         urls = targets(con)
         last = dict(con.execute(f'SELECT url, max(asked_at) FROM "{queries_table.name}" WHERE ok GROUP BY url').fetchall())

@@ -115,7 +115,7 @@ def test_a_second_run_asks_only_what_can_still_change(archived_world):
     with LocalServer({"/cdx/search/cdx": Route(handler=cdx_handler(seen))}) as server:
         materialize(archived_world, server.url(""))
         first = [r.query for r in server.requests]
-        assert {q["from"][0] for q in first} == {"2016"} and {q["to"][0] for q in first} == {str(datetime.utcnow().year)}
+        assert {q["from"][0] for q in first} == {"2016"} and {q["to"][0] for q in first} == {str(datetime.now().year)}
         assert {q["collapse"][0] for q in first} == {wa.COLLAPSE}
         n_first = len(server.requests)
         materialize(archived_world, server.url(""))  # the same day: only the URL the archive did not answer is asked again
