@@ -83,6 +83,8 @@ REGISTRY_SUITES: list[Suite] = [
     contract_suite(
         contract.REGISTRY_FINDINGS, [in_set("severity", ("warning", "error"))],
     ),
+    # What each stored document declared (criterion (c)'s dated registry facts): one row per document and service.
+    contract_suite(contract.REGISTRY_DECLARATIONS),
     # The raw document is kept only for the latest fetch of each checksum: older rows carry NULL.
     Suite(
         table="registry_raw",

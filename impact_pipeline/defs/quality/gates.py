@@ -61,4 +61,13 @@ SUITES = [
             rule("a failed check says why", "t.ok OR coalesce(t.error, '') <> ''", show=("ok", "error")),
         ],
     ),
+    contract_suite(
+        contract.WEB_ARCHIVE_CAPTURES,
+        [
+            rule("a capture links to the archive's copy of the page", "t.capture_url LIKE 'http%/web/%'",
+                 show=("url", "capture_url")),
+            rule("an HTTP status is a status", "t.status_code IS NULL OR t.status_code BETWEEN 100 AND 599",
+                 show=("url", "status_code")),
+        ],
+    ),
 ]
