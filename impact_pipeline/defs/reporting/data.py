@@ -172,6 +172,11 @@ class YearData:
     backtest: list[dict[str, Any]] = field(default_factory=list)  # designation_backtest, every year
 
     @property
+    def disagreements(self) -> list[dict[str, Any]]:
+        """The year's disagreements with the committee (designation_backtest), none when the year has no row."""
+        return next((r["disagreements"] for r in self.backtest if int(r["year"]) == self.year), [])
+
+    @property
     def verdict_counts(self) -> dict[str, dict[str, int]]:
         counts = {c: {"pass": 0, "fail": 0, "unknown": 0} for c in CRITERIA}
         for s in self.services:
