@@ -185,11 +185,9 @@ def _prepare(con, rules: dict[str, Any]) -> None:
         """CREATE OR REPLACE TEMP MACRO _c_is_web(text) AS coalesce(text IN (SELECT url FROM _c_web_urls), FALSE)""",
         # A value as Python's f-strings print it (None for NULL).
         "CREATE OR REPLACE TEMP MACRO _c_str(x) AS coalesce(CAST(x AS VARCHAR), 'None')",
-        # Run-wide facts: the latest registry observation, and whether any quality source is connected at all.
+        # Run-wide facts: whether the observatoire, or any quality source at all, is connected.
         """CREATE OR REPLACE TEMP TABLE _c_context AS
-           SELECT (SELECT max(observed_at) FROM _c_registry_obs) AS registry_at,
-                  _c_day((SELECT max(observed_at) FROM _c_registry_obs)) AS registry_day,
-                  (SELECT count(*) FROM observatoire_procedures) > 0 AS have_observatoire,
+           SELECT (SELECT count(*) FROM observatoire_procedures) > 0 AS have_observatoire,
                   NOT (SELECT count(*) FROM observatoire_procedures) > 0
                   AND NOT EXISTS (SELECT 1 FROM repository_activity
                                   WHERE status IS NULL OR status NOT IN ('disabled', 'unsupported'))

@@ -153,3 +153,46 @@ def test_cdx_answers_are_read_as_the_server_gives_them(document, rows):
 def test_a_page_that_is_not_a_cdx_answer_is_refused():
     with pytest.raises(ValueError):
         wa.parse_cdx({"error": "rate limited"})
+
+
+def test_c_passes_for_a_past_year_on_dated_evidence_alone_never_on_a_later_check(warehouse_factory):
+    declared = {"stats_url": "https://p.fr/stats", "repository": "https://github.com/o/p", "contact": "p@p.fr",
+                "accessibility_status": "partiellement conforme"}
+    warehouse = warehouse_factory([{"startup_id": s, **declared} for s in ("archived", "checked_late")])
+    with warehouse.connect() as con:
+        for sha, observed in (("h2023", "2023-12-31"), ("now", "2026-11-28 10:00:00")):
+            con.execute("INSERT INTO registry_raw (fetched_at, observed_at, source_url, final_url, sha256, n_bytes, n_startups) "
+                        "VALUES ('2026-11-28 10:00:00', ?, 'u', 'u', ?, 1, 1)", [observed, sha])
+        con.execute("INSERT INTO registry_declarations (sha256, startup_id, stats_url, repository, contact, accessibility_status) "
+                    "SELECT 'h2023', startup_id, stats_url, repository, contact, accessibility_status FROM startups "
+                    "WHERE startup_id = 'archived'")
+        con.execute("INSERT INTO registry_declarations (sha256, startup_id, stats_url, repository, contact, accessibility_status) "
+                    "SELECT 'h2023', 'checked_late', NULL, 'https://github.com/o/q', contact, accessibility_status FROM startups "
+                    "LIMIT 1")
+        for s, repo in (("archived", "github.com/o/p"), ("checked_late", "github.com/o/q")):
+            con.execute("INSERT INTO repository_activity (startup_id, year, forge, repo, repo_url, commits_in_year, public, "
+                        "status, fetched_at) VALUES (?, 2023, 'github', ?, ?, 7, TRUE, 'ok', '2026-11-28')",
+                        [s, repo, f"https://{repo}"])
+        for url, stamp in (("https://p.fr/stats", "20230514101010"), ("https://github.com/o/p", "20230302000000")):
+            con.execute("INSERT INTO web_archive_captures VALUES (?, strptime(?, '%Y%m%d%H%M%S'), 200, ?, ?, '2026-11-28')",
+                        [url, stamp, url, f"https://web.archive.org/web/{stamp}/{url}"])
+        con.execute("INSERT INTO web_archive_queries VALUES ('https://p.fr/stats', 2016, 2026, '2026-11-28', TRUE, 1, NULL)")
+        # Checks made today answer: evidence for 2026, never for 2023.
+        con.execute("INSERT INTO stats_page_checks (startup_id, kind, url, status_code, ok, checked_at) VALUES "
+                    "('checked_late', 'stats_url', 'https://p.fr/stats', 200, TRUE, '2026-11-28'), "
+                    "('checked_late', 'repository', 'https://github.com/o/q', 200, TRUE, '2026-11-28')")
+        out = c.criterion_c(con, pd.DataFrame([(2023, "archived"), (2023, "checked_late")], columns=["year", "startup_id"]),
+                            CONFIG)
+    rows = {r.startup_id: r for r in out.itertuples()}
+    archived = rows["archived"]
+    assert archived.verdict == "pass", archived.reason
+    stats = archived.evidence["sub_criteria"]["impact_statistics"]
+    assert stats["capture"]["capture_url"] == "https://web.archive.org/web/20230514101010/https://p.fr/stats"
+    shared = archived.evidence["sub_criteria"]["resources_shared"]
+    assert shared["verdict"] == "pass" and "captured answering HTTP 200 on 2023-03-02" in shared["reason"]
+    assert archived.evidence["registry_as_of"] == "2023-12-31"
+    # The same service checked only in 2026: the registry of 2023 declared no stats page, and the 2026 checks are
+    # not 2023's evidence, so nothing passes on them.
+    late = rows["checked_late"]
+    assert late.verdict == "fail" and "registry of 2023-12-31: no stats page declared" in late.reason
+    assert late.evidence["sub_criteria"]["resources_shared"]["verdict"] == "unknown"
