@@ -153,6 +153,11 @@ def _prepare(con, rules: dict[str, Any]) -> None:
                    SELECT (SELECT sha256 FROM latest), startup_id, stats_url, repository, contact, accessibility_status
                    FROM startups QUALIFY row_number() OVER (PARTITION BY startup_id ORDER BY rowid DESC) = 1""")
     _classify_registry_text(con)
+    # Documents from before the registry had an accessibility field (none of their services declares one, as in
+    # every year-end document up to 2021): "not declared" there is not an observation, so the verdict is unknown.
+    con.execute("""CREATE OR REPLACE TEMP TABLE _c_access_in_use AS
+                   SELECT sha256 FROM _c_documents GROUP BY sha256
+                   HAVING count(accessibility_status) FILTER (WHERE trim(accessibility_status) <> '') > 0""")
     # (startup_id, year) is repository_activity's key (its asset rewrites whole years); should a key be
     # repeated anyway, its last row wins, in the place of its first one, as in a dict keyed by it (the
     # place breaks ties between equal fetch times). Checking is cheaper than always deduplicating.
@@ -271,7 +276,7 @@ def _declared_sql(keys: str) -> str:
     return f"""
         SELECT y.year, d.startup_id,
                arg_max({{'observed_at': o.observed_at, 'stats_url': d.stats_url, 'repository': d.repository,
-                        'contact': d.contact, 'access': d.accessibility_status}}, o.observed_at) AS doc
+                        'contact': d.contact, 'access': d.accessibility_status, 'sha256': d.sha256}}, o.observed_at) AS doc
         FROM (SELECT DISTINCT year FROM {keys}) y
         JOIN _c_registry_obs o ON _c_valid(y.year, o.observed_at)
         JOIN _c_documents d ON d.sha256 = o.sha256
@@ -348,6 +353,8 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
     passing = "[" + ", ".join(_lit(str(s).lower()) for s in rule["passing_statuses"]) + "]::VARCHAR[]"
     accessibility = _Sub("accessibility", [
         ("NOT b.registry_valid", unknown, no_document, 1),
+        ("b.access_blank AND NOT b.access_in_use", unknown,
+         registry("'no service declares an accessibility status yet (the field was not in use)'"), 1),
         ("b.access_blank", _lit(rule["missing_verdict"]), registry("'no accessibility status declared'"), 1),
         (f"list_contains({passing}, b.access_norm)", pass_, registry("'accessibility '''", "b.access", "''''"), 1),
         ("b.access_norm = 'non conforme'", fail, registry("'accessibility '''", "b.access", "''''"), 1),
@@ -540,6 +547,7 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
                    {strip.format("repository")} AS repository_key,
                    _c_blank(dc.doc.contact) AS contact_blank,
                    dc.doc.access AS access, coalesce(ta.is_blank, TRUE) AS access_blank, ta.norm AS access_norm,
+                   dc.doc.sha256 IN (SELECT sha256 FROM _c_access_in_use) AS access_in_use,
                    o.startup_id IS NOT NULL AS in_observatoire, o.edition, o.goals_reached, o.goals_total,
                    {", ".join(f"o.{g}_goal" for g in HEADLINE)}, o.procedure_ids, o.evidence_url,
                    o.help_reachable::DOUBLE AS help_reachable,

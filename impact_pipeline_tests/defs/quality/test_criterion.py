@@ -109,9 +109,22 @@ def test_observatoire_goals(warehouse_factory):
                                              ("non conforme", "fail"), (None, "fail"), ("", "fail"), ("bizarre", "unknown"),
                                              (" Non Conforme ", "fail"), ("\u00a0", "fail")])
 def test_accessibility(warehouse_factory, status, verdict):
-    rows = judge(world(warehouse_factory, [{"startup_id": "a", "accessibility_status": status}]), [(2026, "a"), (2024, "a")])
+    # Another service declares a status: the registry has the field, so a blank one is "not declared".
+    others = [{"startup_id": "b", "accessibility_status": "non conforme"}]
+    rows = judge(world(warehouse_factory, [{"startup_id": "a", "accessibility_status": status}, *others]),
+                 [(2026, "a"), (2024, "a")])
     assert sub(rows, (2026, "a"), "accessibility")["verdict"] == verdict
     assert sub(rows, (2024, "a"), "accessibility")["verdict"] == "unknown"
+
+
+def test_accessibility_is_unknown_in_a_registry_that_had_no_such_field_yet(warehouse_factory):
+    # As in the registry's year-end documents up to 2021: no service declares a status, the field did not exist.
+    rows = judge(world(warehouse_factory, [{"startup_id": "a"}, {"startup_id": "b", "accessibility_status": ""}]),
+                 [(2026, "a"), (2026, "b")])
+    for key in ((2026, "a"), (2026, "b")):
+        evidence = sub(rows, key, "accessibility")
+        assert evidence["verdict"] == "unknown"
+        assert "no service declares an accessibility status yet" in evidence["reason"]
 
 
 def test_product_evolving(warehouse_factory):
