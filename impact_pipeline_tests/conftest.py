@@ -14,6 +14,10 @@ def pytest_configure(config):
     disk: on a virtual disk those waits cost several seconds per run. Nothing tested depends on the disk (a
     SIGKILLed process loses nothing already written). xdist workers inherit the controller's choice.
     """
+    _refuse_lookups_of_real_hosts()
+    # Subprocesses (CLI, UI) read their sources from the environment: the web archive, on by default, stays off
+    # unless a test names a local one.
+    os.environ.setdefault("IMPACT_WEB_ARCHIVE_URL", "")
     if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return
     try:
@@ -22,6 +26,35 @@ def pytest_configure(config):
         return
     if free >= 2 * 1024**3 and os.access("/dev/shm", os.W_OK):
         os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"  # pytest's documented root for tmp_path folders
+
+
+_LOCAL_NAMES = ("localhost", "localhost.", "ip6-localhost")
+
+
+def _refuse_lookups_of_real_hosts() -> None:
+    """Tests never look up a real host: a name other than localhost or an IP literal fails here, as it would on a
+    machine without DNS, before any query leaves the process (`.test`/`.example` fixtures included)."""
+    import ipaddress
+    import socket
+
+    real = socket.getaddrinfo
+    if getattr(real, "_impact_guard", False):
+        return
+
+    def guarded(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and name.lower() not in _LOCAL_NAMES:
+            try:
+                ipaddress.ip_address(name.split("%", 1)[0])
+            except ValueError:
+                try:  # the IPv4 forms the C resolver reads without DNS (decimal, hex, octal: 2130706433, 0x7f.1)
+                    socket.inet_aton(name)
+                except OSError:
+                    raise socket.gaierror(socket.EAI_NONAME, f"test sandbox: no lookup of {name!r}") from None
+        return real(host, *args, **kwargs)
+
+    guarded._impact_guard = True
+    socket.getaddrinfo = guarded
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def cli(paths: PipelinePaths, url: str, years: str, home: Path) -> subprocess.Po
         # other sources off: tests never leave this machine
         "IMPACT_OBSERVATOIRE_URL": "", "IMPACT_GITHUB_API_URL": "", "IMPACT_GITLAB_API_URL": "",
         "IMPACT_DATAGOUV_URL": "", "IMPACT_URL_CHECKS": "0", "IMPACT_USAGE_DISCOVERY": "0",
-        "IMPACT_GITLAB_SELF_HOSTED": "0",
+        "IMPACT_GITLAB_SELF_HOSTED": "0", "IMPACT_WEB_ARCHIVE_URL": "",
     }
     env.pop("IMPACT_SAMPLE", None)
     return subprocess.Popen(
