@@ -260,6 +260,13 @@ class HttpPolicy:
         return cls(**values)
 
 
+
+def page_read_overrides(budget_seconds: float = 20.0) -> dict[str, Any]:
+    """The policy of a read of a stats page (URL checks, discovery): a short budget and no retry in the client, which
+    would retry a timeout too (a second wait); a silent page then costs one timeout per read, never two."""
+    return {"total_timeout": budget_seconds, "read_timeout": min(10.0, budget_seconds),
+            "connect_timeout": min(10.0, budget_seconds), "retries": 0}
+
 class _Headers(dict[str, str]):
     """Response headers with case-insensitive lookups (HTTP header names are)."""
 

@@ -49,11 +49,7 @@ class QualitySources(dg.ConfigurableResource):
         return Path(work_dir) / "http_cache" / "quality"
 
     def check_policy_overrides(self) -> dict:
-        return {
-            "total_timeout": self.check_timeout_seconds,
-            "read_timeout": min(10.0, self.check_timeout_seconds),
-            "connect_timeout": min(10.0, self.check_timeout_seconds),
-            # No retry in the client: it would retry a timeout too (a second 10 s wait). `run_checks` asks again the
-            # pages that answered 429 or 5xx, never one that timed out.
-            "retries": 0,
-        }
+        from impact_pipeline.lib.http import page_read_overrides
+
+        # `run_checks` asks again the pages that answered 429 or 5xx, never one that timed out.
+        return page_read_overrides(self.check_timeout_seconds)

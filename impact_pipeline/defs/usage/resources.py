@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 from impact_pipeline.lib.fetching import FetchOutcome, FetchRequest, FetchStats
-from impact_pipeline.lib.http import FetchError, is_local_path, redact_url
+from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
 from impact_pipeline.lib.urls import public_http_url
 
 MAX_DATAGOUV_PAGES = 20
@@ -87,6 +87,7 @@ class UsageSources(dg.ConfigurableResource):
     datagouv_url: str = Field(default="", description="data.gouv.fr datasets API filtered by the impact schema (IMPACT_DATAGOUV_URL); empty disables it.")
     discovery: bool = Field(default=False, description="Read services' stats pages to propose sources (IMPACT_USAGE_DISCOVERY).")
     allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
+    page_timeout_seconds: float = Field(default=20.0, description="Total time allowed to one read of a stats page by discovery (no retry).")
     matomo_tokens: dict[str, str] = Field(default_factory=dict, description="Matomo tokens by environment variable name (IMPACT_MATOMO_TOKEN_<HOST>), read through dg.EnvVar.")
     concurrency: int | None = Field(default=None, description="Requests in flight (IMPACT_FETCH_CONCURRENCY).")
     per_host: int | None = Field(default=None, description="Requests in flight per host (IMPACT_FETCH_PER_HOST).")
@@ -96,13 +97,13 @@ class UsageSources(dg.ConfigurableResource):
 
         return load_sources(self.sources_path)
 
-    def _fetcher(self, cache_dir: str | Path | None, stats: FetchStats | None = None):
+    def _fetcher(self, cache_dir: str | Path | None, stats: FetchStats | None = None, **policy: Any):
         """A fetcher counting in the process's limits (`process_limits`): fetchers running side by side, in this step
-        or another of the process, share them."""
+        or another of the process, share them. `policy` overrides the HTTP policy (e.g. `page_read_overrides`)."""
         from impact_pipeline.lib.fetching import Fetcher, ResponseCache, process_limits
         from impact_pipeline.lib.http import HttpClient, HttpPolicy
 
-        client = HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network))
+        client = HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network, **policy))
         cache = ResponseCache(Path(cache_dir)) if cache_dir else None
         return Fetcher(client, cache=cache, limits=process_limits(self.concurrency, self.per_host), stats=stats)
 
@@ -461,7 +462,13 @@ class UsageSources(dg.ConfigurableResource):
                     jobs.append(job)
                 elif page is None:
                     problems.append(f"{sid}: stats_url {raw[:100]!r} is not an http(s) URL (not fetched)")
-            for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+            # Stats pages are read as the URL checks read them: a silent page costs one short timeout, no retry.
+            pages_fetcher = self._fetcher(cache_dir, fetcher.stats, **page_read_overrides(self.page_timeout_seconds))
+            try:
+                page_outcomes = self._run_jobs(pages_fetcher, jobs)
+            finally:
+                pages_fetcher.client.close()
+            for job, outcome in zip(jobs, page_outcomes):
                 sid, page = job.request.key
                 if outcome.error is not None:
                     problems.append(f"{sid}: {outcome.error}")

@@ -394,3 +394,27 @@ def test_discovered_figures_rank_below_reviewed_ones_and_support_no_fail_by_defa
             **config.raw["criteria"]["b"], "discovered_sources": {"may_pass": False, "may_fail": True}}}})
         b = verdicts(strict)
         assert (b[2023][0], b[2024][0], b[2025][0]) == ("unknown", "fail", "fail")
+
+
+def test_a_stats_page_that_times_out_costs_discovery_one_short_timeout(tmp_path, local_server):
+    """Discovery reads stats pages as the URL checks do (issue 14 item 10): one short budget, never retried."""
+    import time
+
+    base = local_server.url("/").rstrip("/")
+    local_server.add("/silent", Route(delay=5, body="<html>late</html>"))
+    local_server.add("/open/index.php", Route(body=MATOMO_YEARS))
+    local_server.add("/tracked", Route(body=(
+        "<script>var _paq = window._paq || []; (function() { var u=\"" + base + "/open/\";"
+        " _paq.push(['setTrackerUrl', u+'matomo.php']); _paq.push(['setSiteId', '5']); })();</script>"),
+        headers={"Content-Type": "text/html"}))
+    sources = tmp_path / "usage_sources.yaml"
+    sources.write_text("services: {}\n", encoding="utf-8")
+    usage = UsageSources(sources_path=str(sources), discovery=True, allow_private_network=True, page_timeout_seconds=1.0)
+    started = time.monotonic()
+    found = usage.discover([("svc-silent", local_server.url("/silent")), ("svc-tracked", local_server.url("/tracked"))],
+                           today=TODAY)
+    elapsed = time.monotonic() - started
+    assert len(local_server.requests_to("/silent")) == 1  # no retry of a timeout
+    assert elapsed < 4.0  # one 1 s budget, not the 5 s the page takes (nor the 120 s of the general policy)
+    assert any(p.startswith("svc-silent: ") and "timed out" in p for p in found.problems), found.problems
+    assert [r["kind"] for r in found.rows if r["startup_id"] == "svc-tracked"] == ["matomo"]  # the others are read
