@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from impact_pipeline.defs.usage.observations import parse_number, parse_when
+from impact_pipeline.defs.usage.observations import normalise_name as _words, parse_number, parse_when
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _METABASE = re.compile(r"""(?P<url>(?:https?:)?//[^\s"'<>]+?|)/public/(?P<kind>question|dashboard)/(?P<uuid>""" + _UUID + ")")
@@ -146,10 +145,6 @@ def card_rows(document: Any) -> Any:
         names = [str(c.get("display_name") or c.get("name")) if isinstance(c, dict) else str(c) for c in data["cols"]]
         return [dict(zip(names, row)) for row in data["rows"] if isinstance(row, list)]
     return document
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()))
 
 
 def counted_unit(column: str) -> str | None:
