@@ -68,12 +68,12 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -92,9 +92,11 @@ REGISTRY_URL = "https://beta.gouv.fr/api/v2.5/startups.json"
 DATAGOUV_LISTING = "/api/1/datasets/"
 MATOMO_HOST = "stats.beta.gouv.fr"
 # Every GET answer says it was last modified then (a fixed date: the sources are "unchanged").
-LAST_MODIFIED = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
-_FILLER = ("<p>Statistiques d'usage du service : visites, utilisateurs, démarches réalisées en ligne, "
-           "satisfaction des usagers et impact mesuré, mis à jour chaque mois.</p>\n") * 8
+LAST_MODIFIED = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+_FILLER = (
+    "<p>Statistiques d'usage du service : visites, utilisateurs, démarches réalisées en ligne, "
+    "satisfaction des usagers et impact mesuré, mis à jour chaque mois.</p>\n"
+) * 8
 
 
 def _h(*parts: object) -> int:
@@ -120,8 +122,15 @@ class World:
         self.today = today
         self.registry = snapshot.read_bytes()
         records = json.loads(self.registry)["data"]
-        self.hosts: set[str] = {"beta.gouv.fr", "api.github.com", "gitlab.com", "observatoire.numerique.gouv.fr",
-                                "www.data.gouv.fr", "static.data.gouv.fr", MATOMO_HOST}
+        self.hosts: set[str] = {
+            "beta.gouv.fr",
+            "api.github.com",
+            "gitlab.com",
+            "observatoire.numerique.gouv.fr",
+            "www.data.gouv.fr",
+            "static.data.gouv.fr",
+            MATOMO_HOST,
+        }
         self.repos: dict[str, dict[str, Any]] = {}  # "github:owner/repo" or "gitlab:host/path" (lower case)
         self.services: list[dict[str, Any]] = []
         for record in records:
@@ -141,10 +150,20 @@ class World:
                 h = _h(key)
                 ended = str(last.get("name")) in ("abandon", "alumni", "abandon-investigation")
                 created = first - timedelta(days=h % 90)
-                pushed = min(_day(last["start"]) + timedelta(days=h % 200), today) if ended else today - timedelta(days=h % 45)
-                self.repos.setdefault(key, {
-                    "path": ref.path, "created": created, "pushed": max(pushed, created), "archived": ended and h % 3 == 0,
-                })
+                pushed = (
+                    min(_day(last["start"]) + timedelta(days=h % 200), today)
+                    if ended
+                    else today - timedelta(days=h % 45)
+                )
+                self.repos.setdefault(
+                    key,
+                    {
+                        "path": ref.path,
+                        "created": created,
+                        "pushed": max(pushed, created),
+                        "archived": ended and h % 3 == 0,
+                    },
+                )
             self.services.append({"id": record.get("id"), "name": attrs.get("name"), "stats_url": stats_url})
         self.usage = self._usage_sources()
         self.editions = self._editions()
@@ -158,7 +177,8 @@ class World:
             if spec and spec["type"] == "matomo":
                 self.snippets[s["stats_url"]] = (
                     f'<script>var u="https://{MATOMO_HOST}/"; _paq.push(["setTrackerUrl", u+"matomo.php"]);'
-                    f' _paq.push(["setSiteId", "{spec["site_id"]}"]);</script>')
+                    f' _paq.push(["setSiteId", "{spec["site_id"]}"]);</script>'
+                )
             elif spec and spec["type"] == "metabase":
                 self.snippets[s["stats_url"]] = f'<iframe src="{spec["question_url"]}"></iframe>'
 
@@ -171,31 +191,50 @@ class World:
             host = urlsplit(s["stats_url"]).hostname.lower()
             kind = ("matomo", "matomo", "metabase", "json", None, None, None, None, None, None)[i % 10]
             if kind == "matomo":
-                sources[s["id"]] = {"type": "matomo", "base_url": f"https://{MATOMO_HOST}", "site_id": 10 + i,
-                                    "monthly_uniques": i % 20 == 0, "evidence_url": s["stats_url"]}
+                sources[s["id"]] = {
+                    "type": "matomo",
+                    "base_url": f"https://{MATOMO_HOST}",
+                    "site_id": 10 + i,
+                    "monthly_uniques": i % 20 == 0,
+                    "evidence_url": s["stats_url"],
+                }
             elif kind == "metabase":
                 uuid = hashlib.md5(s["id"].encode()).hexdigest()
                 uuid = f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:32]}"
                 mb = f"metabase.{host}"
                 self.hosts.add(mb)
-                sources[s["id"]] = {"type": "metabase", "question_url": f"https://{mb}/public/question/{uuid}",
-                                    "date_column": "Mois", "value_column": "Utilisateurs", "period": "month",
-                                    "unit": "visitors"}
+                sources[s["id"]] = {
+                    "type": "metabase",
+                    "question_url": f"https://{mb}/public/question/{uuid}",
+                    "date_column": "Mois",
+                    "value_column": "Utilisateurs",
+                    "period": "month",
+                    "unit": "visitors",
+                }
             elif kind == "json":
-                sources[s["id"]] = {"type": "json", "url": f"https://{host}/stats.json",
-                                    "value_path": 'annees["{year}"].usagers', "unit": "users",
-                                    "evidence_url": s["stats_url"]}
+                sources[s["id"]] = {
+                    "type": "json",
+                    "url": f"https://{host}/stats.json",
+                    "value_path": 'annees["{year}"].usagers',
+                    "unit": "users",
+                    "evidence_url": s["stats_url"],
+                }
         return sources
 
     def sources_yaml(self) -> str:
         import yaml
 
-        return yaml.safe_dump({
-            "version": "bench", "first_year": 2016,
-            "services": {sid: [spec] for sid, spec in sorted(self.usage.items())},
-            "datagouv": {"aliases": {}, "ignore_datasets": []},
-            "discovery": {"fetch_registry_pages": True, "mirrors": {}},
-        }, allow_unicode=True, sort_keys=False)
+        return yaml.safe_dump(
+            {
+                "version": "bench",
+                "first_year": 2016,
+                "services": {sid: [spec] for sid, spec in sorted(self.usage.items())},
+                "datagouv": {"aliases": {}, "ignore_datasets": []},
+                "discovery": {"fetch_registry_pages": True, "mirrors": {}},
+            },
+            allow_unicode=True,
+            sort_keys=False,
+        )
 
     def _editions(self) -> list[dict[str, Any]]:
         editions = []
@@ -204,9 +243,15 @@ class World:
                 end = date(year, 3 * quarter, 28)
                 if end > self.today:
                     break
-                editions.append({"id": f"ed-{year}-t{quarter}", "name": f"Édition T{quarter} {year}",
-                                 "start_date": f"{date(year, 3 * quarter - 2, 1)}T00:00:00.000Z",
-                                 "end_date": f"{end}T00:00:00.000Z", "created_at": f"{end}T08:00:00.000Z"})
+                editions.append(
+                    {
+                        "id": f"ed-{year}-t{quarter}",
+                        "name": f"Édition T{quarter} {year}",
+                        "start_date": f"{date(year, 3 * quarter - 2, 1)}T00:00:00.000Z",
+                        "end_date": f"{end}T00:00:00.000Z",
+                        "created_at": f"{end}T08:00:00.000Z",
+                    }
+                )
         return editions
 
     def _observatoire_urls(self) -> list[str]:
@@ -224,29 +269,50 @@ class World:
         for i, url in enumerate(self._procedure_urls):
             h = _h(edition_id, url)
             colour = lambda k: ("green", "orange", "red", "green")[(h >> k) % 4]  # noqa: E731
-            out.append({
-                "id": f"proc-{i}", "title": f"Démarche {i}", "administration": "Administration",
-                "volume": f"{(h % 5_000_000):,}".replace(",", " "), "editionId": edition_id,
-                "fields": [
-                    {"slug": "online", "label": "Oui", "color": "green", "value": url},
-                    {"slug": "satisfaction", "label": f"{h % 10} / 10", "color": colour(3), "value": str(h % 10)},
-                    {"slug": "handicap", "label": "Partiel", "color": colour(5), "value": "Conformité à 50%"},
-                    {"slug": "dlnuf", "label": "Optimal", "color": colour(7), "value": str(h % 4)},
-                    {"slug": "auth", "label": "FranceConnect", "color": "blue"},
-                    {"slug": "simplicity", "label": "7 / 10", "color": colour(9), "value": "7/10"},
-                    {"slug": "help_reachable", "label": f"{h % 100} %", "color": colour(11), "value": f"0.{h % 100:02d}"},
-                ],
-            })
+            out.append(
+                {
+                    "id": f"proc-{i}",
+                    "title": f"Démarche {i}",
+                    "administration": "Administration",
+                    "volume": f"{(h % 5_000_000):,}".replace(",", " "),
+                    "editionId": edition_id,
+                    "fields": [
+                        {"slug": "online", "label": "Oui", "color": "green", "value": url},
+                        {"slug": "satisfaction", "label": f"{h % 10} / 10", "color": colour(3), "value": str(h % 10)},
+                        {"slug": "handicap", "label": "Partiel", "color": colour(5), "value": "Conformité à 50%"},
+                        {"slug": "dlnuf", "label": "Optimal", "color": colour(7), "value": str(h % 4)},
+                        {"slug": "auth", "label": "FranceConnect", "color": "blue"},
+                        {"slug": "simplicity", "label": "7 / 10", "color": colour(9), "value": "7/10"},
+                        {
+                            "slug": "help_reachable",
+                            "label": f"{h % 100} %",
+                            "color": colour(11),
+                            "value": f"0.{h % 100:02d}",
+                        },
+                    ],
+                }
+            )
         return out
 
     def _datasets(self) -> list[dict[str, Any]]:
         named = sorted((s for s in self.services if s["name"]), key=lambda s: s["id"])[3::25]
-        return [{
-            "id": f"ds-{i}", "title": f"Impact de {s['name']}", "page": f"https://www.data.gouv.fr/fr/datasets/impact-{i}/",
-            "resources": [{"id": f"res-{i}", "format": "csv", "url": f"https://static.data.gouv.fr/resources/impact-{i}/impact.csv",
-                           "schema": {"name": "etalab/schema-impact-service-public-numerique", "version": "0.5.0"}}],
-            "service": s["name"],
-        } for i, s in enumerate(named)]
+        return [
+            {
+                "id": f"ds-{i}",
+                "title": f"Impact de {s['name']}",
+                "page": f"https://www.data.gouv.fr/fr/datasets/impact-{i}/",
+                "resources": [
+                    {
+                        "id": f"res-{i}",
+                        "format": "csv",
+                        "url": f"https://static.data.gouv.fr/resources/impact-{i}/impact.csv",
+                        "schema": {"name": "etalab/schema-impact-service-public-numerique", "version": "0.5.0"},
+                    }
+                ],
+                "service": s["name"],
+            }
+            for i, s in enumerate(named)
+        ]
 
     def commits_in(self, repo: dict[str, Any], year: int) -> int:
         if not (repo["created"].year <= year <= repo["pushed"].year):
@@ -269,8 +335,12 @@ class World:
         path, query = parts.path, parse_qs(parts.query)
 
         def js(kind: str, doc: Any, status: int = 200, headers: dict[str, str] | None = None):
-            return kind, status, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, \
-                json.dumps(doc, ensure_ascii=False).encode()
+            return (
+                kind,
+                status,
+                {"Content-Type": "application/json; charset=utf-8", **(headers or {})},
+                json.dumps(doc, ensure_ascii=False).encode(),
+            )
 
         if host == "beta.gouv.fr" and path == "/api/v2.5/startups.json":
             return "registry", 200, {"Content-Type": "application/json"}, self.registry
@@ -294,11 +364,18 @@ class World:
             if repo is None:
                 return js("gitlab", {"message": "404 Project Not Found"}, 404)
             if not m[2]:
-                return js("gitlab", {"id": _h(repo["path"]) % 10**6, "path_with_namespace": repo["path"],
-                                     "visibility": "public", "archived": repo["archived"],
-                                     "created_at": f"{repo['created']}T09:00:00.000Z",
-                                     "last_activity_at": f"{repo['pushed']}T17:00:00.000Z",
-                                     "description": _FILLER[:400]})
+                return js(
+                    "gitlab",
+                    {
+                        "id": _h(repo["path"]) % 10**6,
+                        "path_with_namespace": repo["path"],
+                        "visibility": "public",
+                        "archived": repo["archived"],
+                        "created_at": f"{repo['created']}T09:00:00.000Z",
+                        "last_activity_at": f"{repo['pushed']}T17:00:00.000Z",
+                        "description": _FILLER[:400],
+                    },
+                )
             year = int((query.get("since") or ["2016"])[0][:4])
             n = self.commits_in(repo, year)
             return js("gitlab", [self._commit(repo, year)] if n else [], headers={"X-Total": str(n)})
@@ -320,17 +397,32 @@ class World:
                 return "matomo", 405, {}, b"POST only"
             site, period = (query.get("idSite") or ["0"])[0], (query.get("period") or ["year"])[0]
             if period == "month":
-                doc = {f"{y}-{mo:02d}": {"nb_visits": _h(site, y, mo) % 90_000, "nb_uniq_visitors": _h(site, y, mo) % 40_000}
-                       for y in range(2019, self.today.year + 1) for mo in range(1, 13) if date(y, mo, 1) <= self.today}
+                doc = {
+                    f"{y}-{mo:02d}": {
+                        "nb_visits": _h(site, y, mo) % 90_000,
+                        "nb_uniq_visitors": _h(site, y, mo) % 40_000,
+                    }
+                    for y in range(2019, self.today.year + 1)
+                    for mo in range(1, 13)
+                    if date(y, mo, 1) <= self.today
+                }
             else:
                 doc = {str(y): {"nb_visits": _h(site, y) % 2_000_000} for y in range(2016, self.today.year + 1)}
             return js("matomo", doc)
         m = re.match(r"^/api/public/card/([0-9a-f-]{36})/query/json$", path)
         if m:
-            return js("metabase", [{"Mois": f"{y}-{mo:02d}", "Utilisateurs": _h(m[1], y, mo) % 50_000}
-                                   for y in range(2020, self.today.year) for mo in range(1, 13)])
+            return js(
+                "metabase",
+                [
+                    {"Mois": f"{y}-{mo:02d}", "Utilisateurs": _h(m[1], y, mo) % 50_000}
+                    for y in range(2020, self.today.year)
+                    for mo in range(1, 13)
+                ],
+            )
         if path == "/stats.json":
-            return js("json", {"annees": {str(y): {"usagers": _h(host, y) % 500_000} for y in range(2018, self.today.year)}})
+            return js(
+                "json", {"annees": {str(y): {"usagers": _h(host, y) % 500_000} for y in range(2018, self.today.year)}}
+            )
         # Any other URL: a declared stats page or repository page answering with a page.
         return "page", 200, {"Content-Type": "text/html; charset=utf-8"}, self._page(f"{scheme}://{host}{target}")
 
@@ -338,28 +430,61 @@ class World:
         owner, name = repo["path"].split("/")[:2]
         api = f"https://api.github.com/repos/{owner}/{name}"
         return {
-            "id": _h(repo["path"]) % 10**8, "name": name, "full_name": repo["path"], "private": False,
-            "visibility": "public", "archived": repo["archived"], "fork": False, "default_branch": "main",
-            "created_at": f"{repo['created']}T09:00:00Z", "pushed_at": f"{repo['pushed']}T17:00:00Z",
-            "updated_at": f"{repo['pushed']}T17:05:00Z", "html_url": f"https://github.com/{repo['path']}",
-            "description": _FILLER[:300], "owner": {"login": owner, "type": "Organization", "url": f"https://api.github.com/users/{owner}"},
-            **{f"{k}_url": f"{api}/{k}" for k in ("branches", "commits", "contributors", "issues", "pulls", "releases",
-                                                  "tags", "languages", "stargazers", "subscribers", "forks", "events")},
+            "id": _h(repo["path"]) % 10**8,
+            "name": name,
+            "full_name": repo["path"],
+            "private": False,
+            "visibility": "public",
+            "archived": repo["archived"],
+            "fork": False,
+            "default_branch": "main",
+            "created_at": f"{repo['created']}T09:00:00Z",
+            "pushed_at": f"{repo['pushed']}T17:00:00Z",
+            "updated_at": f"{repo['pushed']}T17:05:00Z",
+            "html_url": f"https://github.com/{repo['path']}",
+            "description": _FILLER[:300],
+            "owner": {"login": owner, "type": "Organization", "url": f"https://api.github.com/users/{owner}"},
+            **{
+                f"{k}_url": f"{api}/{k}"
+                for k in (
+                    "branches",
+                    "commits",
+                    "contributors",
+                    "issues",
+                    "pulls",
+                    "releases",
+                    "tags",
+                    "languages",
+                    "stargazers",
+                    "subscribers",
+                    "forks",
+                    "events",
+                )
+            },
         }
 
     @staticmethod
     def _commit(repo: dict[str, Any], year: int) -> dict[str, Any]:
         sha = hashlib.sha1(f"{repo['path']}{year}".encode()).hexdigest()
         who = {"name": "Dev", "email": "dev@beta.gouv.fr", "date": f"{year}-06-15T10:00:00Z"}
-        return {"sha": sha, "commit": {"author": who, "committer": who, "message": "chore: update"},
-                "committed_date": f"{year}-06-15T10:00:00Z", "parents": [{"sha": sha[::-1]}]}
+        return {
+            "sha": sha,
+            "commit": {"author": who, "committer": who, "message": "chore: update"},
+            "committed_date": f"{year}-06-15T10:00:00Z",
+            "parents": [{"sha": sha[::-1]}],
+        }
 
     def _impact_csv(self, service: str) -> bytes:
-        head = ("administration_rattachement,nom_service_public_numerique,indicateur,valeur,unite_mesure,est_cible,"
-                "type_indicateur,frequence_monitoring,date,est_periode,date_debut,est_automatise,source_collecte\n")
+        head = (
+            "administration_rattachement,nom_service_public_numerique,indicateur,valeur,unite_mesure,est_cible,"
+            "type_indicateur,frequence_monitoring,date,est_periode,date_debut,est_automatise,source_collecte\n"
+        )
         name = service.replace(",", " ").replace('"', "")
-        rows = [f"DINUM,{name},Nombre d'utilisateurs,{_h(service, y) % 400_000},unité,false,usage,annuelle,"
-                f"{y}-12-31,true,{y}-01-01,true,script\n" for y in range(2019, self.today.year)]
+        rows = [
+            f"DINUM,{name},Nombre d'utilisateurs,{_h(service, y) % 400_000},unité,false,usage,annuelle,"
+            f"{y}-12-31,true,{y}-01-01,true,script\n"
+            for y in range(2019, self.today.year)
+        ]
         return (head + "".join(rows)).encode()
 
     def _page(self, url: str) -> bytes:
@@ -499,9 +624,19 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             if counted:
                 log.answered(host)
-            log.record({"t0": started, "t1": time.time(), "host": host, "method": self.command, "kind": kind,
-                             "status": status, "bytes": len(body), "url": f"{scheme}://{host}{target}",
-                             "conditional": bool(inm or ims)})
+            log.record(
+                {
+                    "t0": started,
+                    "t1": time.time(),
+                    "host": host,
+                    "method": self.command,
+                    "kind": kind,
+                    "status": status,
+                    "bytes": len(body),
+                    "url": f"{scheme}://{host}{target}",
+                    "conditional": bool(inm or ims),
+                }
+            )
 
 
 class _Server(ThreadingHTTPServer):
@@ -526,12 +661,33 @@ class Internet:
                 if re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", h):
                     names.append(f"DNS:{h}")
         config = folder / "openssl.cnf"
-        config.write_text("[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=impact-bench\n"
-                          "[ext]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\n"
-                          "subjectAltName=" + ",".join(names) + "\n")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "2", "-keyout", str(key), "-out", str(self.cert), "-config", str(config)],
-                       check=True, capture_output=True)
+        config.write_text(
+            "[req]\ndistinguished_name=dn\nx509_extensions=ext\nprompt=no\n[dn]\nCN=impact-bench\n"
+            "[ext]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\n"
+            "subjectAltName=" + ",".join(names) + "\n"
+        )
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "2",
+                "-keyout",
+                str(key),
+                "-out",
+                str(self.cert),
+                "-config",
+                str(config),
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.server.tls.load_cert_chain(self.cert, key)
@@ -571,10 +727,16 @@ def _child(args: argparse.Namespace) -> None:
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # as the CLI
     started = time.time()
     if args.mode == "cold":
-        result = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False, tags={
-            "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=quiet,
+            raise_on_error=False,
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        )
     else:  # what nightly_refresh requests: the current year's partition
-        result = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False, partition_key=keys[-1])
+        result = job.execute_in_process(
+            instance=instance, run_config=quiet, raise_on_error=False, partition_key=keys[-1]
+        )
     ended = time.time()
     steps: dict[str, list[float]] = {}
     counters: dict[str, dict[str, Any]] = {}
@@ -592,10 +754,21 @@ def _child(args: argparse.Namespace) -> None:
             for name in ("requests", "fetch_counters"):
                 if name in metadata:
                     counters.setdefault(event.step_key, {}).update(metadata[name].data)
-    print("BENCH " + json.dumps({
-        "success": result.success, "failure": "" if result.success else failure_text(result)[-3000:],
-        "started": started, "ended": ended, "steps": steps, "counters": counters, "years": [keys[0], keys[-1]],
-    }), flush=True)
+    print(
+        "BENCH "
+        + json.dumps(
+            {
+                "success": result.success,
+                "failure": "" if result.success else failure_text(result)[-3000:],
+                "started": started,
+                "ended": ended,
+                "steps": steps,
+                "counters": counters,
+                "years": [keys[0], keys[-1]],
+            }
+        ),
+        flush=True,
+    )
 
 
 def run_child(mode: str, env: dict[str, str], profile: Path | None = None) -> dict[str, Any]:
@@ -605,8 +778,10 @@ def run_child(mode: str, env: dict[str, str], profile: Path | None = None) -> di
     proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if proc.returncode != 0 or not lines:
-        raise SystemExit(f"{mode} run: child failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    figures = json.loads(lines[-1][len("BENCH "):])
+        raise SystemExit(
+            f"{mode} run: child failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
+    figures = json.loads(lines[-1][len("BENCH ") :])
     if not figures["success"]:
         print(f"{mode} run FAILED (figures below are of a failed run):\n{figures['failure']}", flush=True)
     return figures
@@ -633,7 +808,9 @@ def busy_seconds(items: list[dict[str, Any]]) -> float:
     return total
 
 
-def analyse(run: dict[str, Any], entries: list[dict[str, Any]], latency: float, concurrency: int, per_host: int) -> dict[str, Any]:
+def analyse(
+    run: dict[str, Any], entries: list[dict[str, Any]], latency: float, concurrency: int, per_host: int
+) -> dict[str, Any]:
     """Per source: the pipeline's counters, what the server saw (requests, hosts, 304s, busy time) and the floor."""
     steps = run["steps"]
 
@@ -649,17 +826,29 @@ def analyse(run: dict[str, Any], entries: list[dict[str, Any]], latency: float, 
         seen[(step or "?", source)].append(e)
     rows = []
     order = ("registry_raw",) + FETCH_STEPS
-    for (step, source), items in sorted(seen.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])):
+    for (step, source), items in sorted(
+        seen.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])
+    ):
         hosts = Counter(e["host"] for e in items)
         ours = (run["counters"].get(step) or {}).get(source) or {}
-        rows.append({
-            "step": step, "source": source, "requests": len(items), "pipeline_requests": ours.get("requests"),
-            "bytes": sum(e["bytes"] for e in items), "pipeline_bytes": ours.get("bytes"), "hosts": len(hosts),
-            "busiest": hosts.most_common(1)[0], "n304": sum(e["status"] == 304 for e in items),
-            "errors": sum(e["status"] >= 400 for e in items), "pipeline_errors": ours.get("errors"),
-            "busy": busy_seconds(items), "server_ms": 1000 * sum(e["t1"] - e["t0"] for e in items) / len(items),
-            "floor": floor_seconds(hosts, latency, concurrency, per_host),
-        })
+        rows.append(
+            {
+                "step": step,
+                "source": source,
+                "requests": len(items),
+                "pipeline_requests": ours.get("requests"),
+                "bytes": sum(e["bytes"] for e in items),
+                "pipeline_bytes": ours.get("bytes"),
+                "hosts": len(hosts),
+                "busiest": hosts.most_common(1)[0],
+                "n304": sum(e["status"] == 304 for e in items),
+                "errors": sum(e["status"] >= 400 for e in items),
+                "pipeline_errors": ours.get("errors"),
+                "busy": busy_seconds(items),
+                "server_ms": 1000 * sum(e["t1"] - e["t0"] for e in items) / len(items),
+                "floor": floor_seconds(hosts, latency, concurrency, per_host),
+            }
+        )
     fetch_steps = {k: b - a for k, (a, b) in steps.items() if k in FETCH_STEPS}
     by_step: dict[str, Counter[str]] = defaultdict(Counter)
     for (step, _), items in seen.items():
@@ -675,33 +864,51 @@ def analyse(run: dict[str, Any], entries: list[dict[str, Any]], latency: float, 
             lead, tail, busy = min(e["t0"] for e in items) - a, b - max(e["t1"] for e in items), busy_seconds(items)
             step_parts[k] = {"lead": lead, "busy": busy, "idle": fetch_steps[k] - lead - tail - busy, "tail": tail}
     in_steps = sum(b - a for a, b in steps.values())
-    return {"rows": rows, "fetch_steps": fetch_steps, "fetch_seconds": sum(fetch_steps.values()),
-            "floor": sum(step_floors.values()), "step_floors": step_floors, "step_parts": step_parts,
-            "network": busy_seconds([e for e in entries if step_of(e["t0"]) in FETCH_STEPS]),
-            "other_steps": in_steps - sum(fetch_steps.values()), "run_seconds": run["ended"] - run["started"],
-            "outside_steps": run["ended"] - run["started"] - in_steps}
+    return {
+        "rows": rows,
+        "fetch_steps": fetch_steps,
+        "fetch_seconds": sum(fetch_steps.values()),
+        "floor": sum(step_floors.values()),
+        "step_floors": step_floors,
+        "step_parts": step_parts,
+        "network": busy_seconds([e for e in entries if step_of(e["t0"]) in FETCH_STEPS]),
+        "other_steps": in_steps - sum(fetch_steps.values()),
+        "run_seconds": run["ended"] - run["started"],
+        "outside_steps": run["ended"] - run["started"] - in_steps,
+    }
 
 
 def print_table(figures: dict[str, Any]) -> None:
-    print(f"  {'source':<12} {'step':<24} {'requests':>8} {'hosts':>5} {'busiest host':<32} {'MB':>7} "
-          f"{'304s':>5} {'errors':>6} {'answer ms':>9} {'busy s':>7} {'floor s':>7} {'step s':>7}")
+    print(
+        f"  {'source':<12} {'step':<24} {'requests':>8} {'hosts':>5} {'busiest host':<32} {'MB':>7} "
+        f"{'304s':>5} {'errors':>6} {'answer ms':>9} {'busy s':>7} {'floor s':>7} {'step s':>7}"
+    )
     for r in figures["rows"]:
-        check = "" if r["pipeline_requests"] in (None, r["requests"]) else f"  (pipeline counted {r['pipeline_requests']})"
+        check = (
+            "" if r["pipeline_requests"] in (None, r["requests"]) else f"  (pipeline counted {r['pipeline_requests']})"
+        )
         host, n = r["busiest"]
         step_s = figures["fetch_steps"].get(r["step"])
-        print(f"  {r['source']:<12} {r['step']:<24} {r['requests']:>8} {r['hosts']:>5} {f'{host} ({n})'[:32]:<32} "
-              f"{r['bytes'] / 1e6:>7.2f} {r['n304']:>5} {r['errors']:>6} {r['server_ms']:>9.1f} {r['busy']:>7.2f} {r['floor']:>7.2f} "
-              f"{'' if step_s is None else f'{step_s:.2f}':>7}{check}")
+        print(
+            f"  {r['source']:<12} {r['step']:<24} {r['requests']:>8} {r['hosts']:>5} {f'{host} ({n})'[:32]:<32} "
+            f"{r['bytes'] / 1e6:>7.2f} {r['n304']:>5} {r['errors']:>6} {r['server_ms']:>9.1f} {r['busy']:>7.2f} {r['floor']:>7.2f} "
+            f"{'' if step_s is None else f'{step_s:.2f}':>7}{check}"
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=50.0, help="latency injected before every answer")
-    parser.add_argument("--concurrency", type=int, help="IMPACT_FETCH_CONCURRENCY for the runs (default: the pipeline's, 8)")
+    parser.add_argument(
+        "--concurrency", type=int, help="IMPACT_FETCH_CONCURRENCY for the runs (default: the pipeline's, 8)"
+    )
     parser.add_argument("--per-host", type=int, help="IMPACT_FETCH_PER_HOST for the runs (default: the pipeline's, 2)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (DuckDB files, caches, certificate)")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile each run into <temp dir>/cold.prof and warm.prof (implies --keep; times are inflated)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile each run into <temp dir>/cold.prof and warm.prof (implies --keep; times are inflated)",
+    )
     parser.add_argument("--child", choices=("cold", "warm"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -724,28 +931,41 @@ def main() -> int:
     try:
         with Internet(world, tmp, latency) as internet:
             # A clean environment: no inherited IMPACT_* settings, tokens or proxies; every source at its live default.
-            env = {k: v for k, v in os.environ.items()
-                   if not k.startswith("IMPACT_") and k not in ("GITHUB_TOKEN", "GITLAB_TOKEN")
-                   and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
-            env.update({
-                "HTTP_PROXY": internet.proxy, "HTTPS_PROXY": internet.proxy,
-                "REQUESTS_CA_BUNDLE": str(internet.cert), "CURL_CA_BUNDLE": str(internet.cert),
-                "IMPACT_ALLOW_PRIVATE_NETWORK": "1",  # the real names do not resolve offline: skip the address check
-                "IMPACT_DUCKDB_PATH": str(tmp / "published" / "impact.duckdb"),
-                "IMPACT_EXPORT_DIR": str(tmp / "exports"),
-                "IMPACT_USAGE_SOURCES_PATH": str(sources_file),
-                "DAGSTER_HOME": str(home),
-                "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-            })
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("IMPACT_")
+                and k not in ("GITHUB_TOKEN", "GITLAB_TOKEN")
+                and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+            }
+            env.update(
+                {
+                    "HTTP_PROXY": internet.proxy,
+                    "HTTPS_PROXY": internet.proxy,
+                    "REQUESTS_CA_BUNDLE": str(internet.cert),
+                    "CURL_CA_BUNDLE": str(internet.cert),
+                    "IMPACT_ALLOW_PRIVATE_NETWORK": "1",  # the real names do not resolve offline: skip the address check
+                    "IMPACT_DUCKDB_PATH": str(tmp / "published" / "impact.duckdb"),
+                    "IMPACT_EXPORT_DIR": str(tmp / "exports"),
+                    "IMPACT_USAGE_SOURCES_PATH": str(sources_file),
+                    "DAGSTER_HOME": str(home),
+                    "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                }
+            )
             if args.concurrency:
                 env["IMPACT_FETCH_CONCURRENCY"] = str(args.concurrency)
             if args.per_host:
                 env["IMPACT_FETCH_PER_HOST"] = str(args.per_host)
-            print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}; "
-                  f"latency {latency * 1000:g} ms per request; fetch concurrency {concurrency} in total, {per_host} per host")
-            print(f"world: {len(world.services)} services (real snapshot), {len(world.hosts)} hosts behind one TLS proxy on "
-                  f"{internet.proxy}, {len(world.repos)} forge repositories, {len(world.editions)} observatoire editions, "
-                  f"{len(world.usage)} usage sources in the bench sources file; temp dir {tmp}", flush=True)
+            print(
+                f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}; "
+                f"latency {latency * 1000:g} ms per request; fetch concurrency {concurrency} in total, {per_host} per host"
+            )
+            print(
+                f"world: {len(world.services)} services (real snapshot), {len(world.hosts)} hosts behind one TLS proxy on "
+                f"{internet.proxy}, {len(world.repos)} forge repositories, {len(world.editions)} observatoire editions, "
+                f"{len(world.usage)} usage sources in the bench sources file; temp dir {tmp}",
+                flush=True,
+            )
 
             results = {}
             for mode in ("cold", "warm"):
@@ -753,27 +973,44 @@ def main() -> int:
                 run = run_child(mode, env, Path(tmp) if args.profile else None)
                 with internet.log.lock:
                     entries = list(internet.log.entries)
-                    peak, peak_host, tls_errors = internet.log.max_total, dict(internet.log.max_host), dict(internet.log.tls_errors)
+                    peak, peak_host, tls_errors = (
+                        internet.log.max_total,
+                        dict(internet.log.max_host),
+                        dict(internet.log.tls_errors),
+                    )
                 figures = analyse(run, entries, latency, concurrency, per_host)
                 figures.update(entries=entries, peak=peak, peak_host=peak_host, run=run)
                 results[mode] = figures
                 y0, y1 = run["years"]
-                what = f"every year {y0}-{y1}, empty caches" if mode == "cold" else f"the nightly run: partition {y1}, same working area, sources unchanged"
-                print(f"\n{mode} run ({what}): {figures['run_seconds']:.1f} s = fetching steps {figures['fetch_seconds']:.1f} s "
-                      f"+ other steps {figures['other_steps']:.1f} s + outside steps {figures['outside_steps']:.1f} s; "
-                      f"{len(entries)} requests")
+                what = (
+                    f"every year {y0}-{y1}, empty caches"
+                    if mode == "cold"
+                    else f"the nightly run: partition {y1}, same working area, sources unchanged"
+                )
+                print(
+                    f"\n{mode} run ({what}): {figures['run_seconds']:.1f} s = fetching steps {figures['fetch_seconds']:.1f} s "
+                    f"+ other steps {figures['other_steps']:.1f} s + outside steps {figures['outside_steps']:.1f} s; "
+                    f"{len(entries)} requests"
+                )
                 print_table(figures)
                 floors, parts = figures["step_floors"], figures["step_parts"]
-                print("  fetching steps (seconds before the first request + with requests in flight + idle between "
-                      "requests + after the last answer):")
+                print(
+                    "  fetching steps (seconds before the first request + with requests in flight + idle between "
+                    "requests + after the last answer):"
+                )
                 for k, v in figures["fetch_steps"].items():
                     d = parts.get(k)
                     split = f" = {d['lead']:.1f} + {d['busy']:.1f} + {d['idle']:.1f} + {d['tail']:.1f}" if d else ""
                     print(f"    {k:<24} {v:6.1f} s{split}; floor {floors[k]:.1f} s")
                 busiest = max(peak_host.items(), key=lambda kv: kv[1]) if peak_host else ("-", 0)
-                print(f"  requests in flight at the server: at most {peak} in total and {busiest[1]} on one host ({busiest[0]}) "
-                      f"(limits {concurrency} / {per_host})" + (f"; TLS handshakes refused: {tls_errors}" if tls_errors else ""))
-                slow = sorted(((k, b - a) for k, (a, b) in run["steps"].items() if k not in FETCH_STEPS), key=lambda kv: -kv[1])[:6]
+                print(
+                    f"  requests in flight at the server: at most {peak} in total and {busiest[1]} on one host ({busiest[0]}) "
+                    f"(limits {concurrency} / {per_host})"
+                    + (f"; TLS handshakes refused: {tls_errors}" if tls_errors else "")
+                )
+                slow = sorted(
+                    ((k, b - a) for k, (a, b) in run["steps"].items() if k not in FETCH_STEPS), key=lambda kv: -kv[1]
+                )[:6]
                 print("  slowest other steps: " + ", ".join(f"{k} {s:.1f} s" for k, s in slow), flush=True)
     finally:
         if not (args.keep or args.profile):
@@ -791,21 +1028,33 @@ def main() -> int:
     not_conditional = Counter(e["kind"] for e in repeatable if not e["conditional"])
     share_all = sum(e["status"] == 304 for e in warm["entries"]) / max(1, len(warm["entries"]))
     ratio2 = warm["run_seconds"] / cold["run_seconds"]
-    print(f"\ntargets ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, latency {latency * 1000:g} ms, "
-          f"concurrency {concurrency} / {per_host} per host):")
-    print(f"  1. cold fetch phase {cold['fetch_seconds']:.1f} s vs floor {cold['floor']:.1f} s = {ratio1:.2f}x "
-          f"(target <= {TARGET_COLD:g}x): {'PASS' if ratio1 <= TARGET_COLD else 'FAIL'}")
-    print(f"     of which requests in flight {cold['network']:.1f} s ({cold['network'] / cold['floor']:.2f}x the floor); "
-          f"the rest of those steps parses answers and writes DuckDB")
+    print(
+        f"\ntargets ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, latency {latency * 1000:g} ms, "
+        f"concurrency {concurrency} / {per_host} per host):"
+    )
+    print(
+        f"  1. cold fetch phase {cold['fetch_seconds']:.1f} s vs floor {cold['floor']:.1f} s = {ratio1:.2f}x "
+        f"(target <= {TARGET_COLD:g}x): {'PASS' if ratio1 <= TARGET_COLD else 'FAIL'}"
+    )
+    print(
+        f"     of which requests in flight {cold['network']:.1f} s ({cold['network'] / cold['floor']:.2f}x the floor); "
+        f"the rest of those steps parses answers and writes DuckDB"
+    )
     share = len(answered_304) / max(1, len(repeatable))
-    print(f"  2. warm nightly run {warm['run_seconds']:.1f} s vs cold run {cold['run_seconds']:.1f} s = {ratio2:.0%} "
-          f"(target <= {TARGET_WARM:.0%}): {'PASS' if ratio2 <= TARGET_WARM else 'FAIL'}")
-    print(f"     warm fetching steps {warm['fetch_seconds']:.1f} s ({warm['fetch_seconds'] / cold['fetch_seconds']:.0%} of cold), "
-          f"other steps {warm['other_steps']:.1f} s ({warm['other_steps'] / max(cold['other_steps'], 1e-9):.0%} of cold), "
-          f"outside steps {warm['outside_steps']:.1f} s")
-    print(f"     304s: {len(answered_304)} of {len(repeatable)} repeatable requests (GETs also sent cold) = {share:.1%} "
-          f"({'every one' if share == 1 else 'NOT every one'}); {share_all:.1%} of all {len(warm['entries'])} warm requests"
-          + (f"; sent without validators: {dict(not_conditional)}" if not_conditional else ""))
+    print(
+        f"  2. warm nightly run {warm['run_seconds']:.1f} s vs cold run {cold['run_seconds']:.1f} s = {ratio2:.0%} "
+        f"(target <= {TARGET_WARM:.0%}): {'PASS' if ratio2 <= TARGET_WARM else 'FAIL'}"
+    )
+    print(
+        f"     warm fetching steps {warm['fetch_seconds']:.1f} s ({warm['fetch_seconds'] / cold['fetch_seconds']:.0%} of cold), "
+        f"other steps {warm['other_steps']:.1f} s ({warm['other_steps'] / max(cold['other_steps'], 1e-9):.0%} of cold), "
+        f"outside steps {warm['outside_steps']:.1f} s"
+    )
+    print(
+        f"     304s: {len(answered_304)} of {len(repeatable)} repeatable requests (GETs also sent cold) = {share:.1%} "
+        f"({'every one' if share == 1 else 'NOT every one'}); {share_all:.1%} of all {len(warm['entries'])} warm requests"
+        + (f"; sent without validators: {dict(not_conditional)}" if not_conditional else "")
+    )
     return 0
 
 

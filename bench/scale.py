@@ -223,7 +223,7 @@ def _child(args: argparse.Namespace) -> None:
     )
 
 
-def _sample_rss(samples: list, done: "threading.Event", every: float = 0.05) -> None:
+def _sample_rss(samples: list, done: threading.Event, every: float = 0.05) -> None:
     """Record (time, RSS bytes) of this process until `done` is set: each step's own peak comes from it."""
     page = os.sysconf("SC_PAGE_SIZE")
     while not done.wait(every):
@@ -254,15 +254,23 @@ def run_pipeline(path: Path, workdir: Path, profile: str | None = None, full: bo
         command = [sys.executable]
         if profile:
             command += ["-m", "cProfile", "-o", profile]
-        command += [str(Path(__file__).resolve()), "--child", "--url", server.url("/startups.json"),
-                    "--root", str(workdir / "pipeline")] + (["--full"] if full else [])
+        command += [
+            str(Path(__file__).resolve()),
+            "--child",
+            "--url",
+            server.url("/startups.json"),
+            "--root",
+            str(workdir / "pipeline"),
+        ] + (["--full"] if full else [])
         started = time.perf_counter()
         proc = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
         wall = time.perf_counter() - started
     lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
     if proc.returncode != 0 or not lines:
-        raise SystemExit(f"pipeline child failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    figures = json.loads(lines[-1][len("BENCH "):])
+        raise SystemExit(
+            f"pipeline child failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    figures = json.loads(lines[-1][len("BENCH ") :])
     if not figures["success"]:
         raise SystemExit(f"the pipeline run failed:\n{figures['failure']}")
     figures["process_seconds"] = wall
@@ -274,8 +282,9 @@ def main() -> int:
     parser.add_argument("--factors", default="10,100", help="comma-separated multiples of the real registry")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (registries, DuckDB files)")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest run (into the system temp dir)")
-    parser.add_argument("--full", action="store_true",
-                        help="run the whole job, publication, chart and HTML report included")
+    parser.add_argument(
+        "--full", action="store_true", help="run the whole job, publication, chart and HTML report included"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -293,8 +302,10 @@ def main() -> int:
     first, last = int(keys[0]), int(keys[-1])
     factors = sorted({int(f) for f in args.factors.split(",")})
     tmp = Path(tempfile.mkdtemp(prefix="impact-bench-scale-"))
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}; "
-          f"years {first}-{last}; temp dir {tmp}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}; "
+        f"years {first}-{last}; temp dir {tmp}"
+    )
     results = {}
     try:
         for factor in factors:
@@ -309,9 +320,16 @@ def main() -> int:
                 print(f"       profiling the {factor}x run into {profile} (python -m pstats {profile})")
             pipe = run_pipeline(path, tmp / f"run-{factor}x", profile=profile, full=args.full)
             same = pipe["verdicts"] == fl["verdicts"]
-            results[factor] = {**info, "floor": fl["seconds"], "pipeline": pipe["seconds"],
-                               "process": pipe["process_seconds"], "peak": pipe["peak_rss_bytes"],
-                               "steps": pipe["steps"], "step_rss": pipe.get("step_rss", {}), "same_verdicts": same}
+            results[factor] = {
+                **info,
+                "floor": fl["seconds"],
+                "pipeline": pipe["seconds"],
+                "process": pipe["process_seconds"],
+                "peak": pipe["peak_rss_bytes"],
+                "steps": pipe["steps"],
+                "step_rss": pipe.get("step_rss", {}),
+                "same_verdicts": same,
+            }
             r = results[factor]
             print(
                 f"{factor:>4}x: {r['records']:>6} services, {r['bytes'] / 1e6:7.1f} MB (generated in {gen_seconds:.1f} s) | "
@@ -320,14 +338,21 @@ def main() -> int:
                 f"criterion (a) counts {'equal' if same else 'DIFFER'} to the floor's",
                 flush=True,
             )
-            print("       steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(r["steps"].items(), key=lambda kv: -kv[1])))
+            print(
+                "       steps: "
+                + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(r["steps"].items(), key=lambda kv: -kv[1]))
+            )
             if r["step_rss"]:
                 top = sorted(r["step_rss"].items(), key=lambda kv: -kv[1])[:8]
-                print("       peak RSS during the step (largest): " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in top))
+                print(
+                    "       peak RSS during the step (largest): " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in top)
+                )
             if not same:
-                diff = {k: (pipe["verdicts"].get(k), fl["verdicts"].get(k))
-                        for k in sorted(set(pipe["verdicts"]) | set(fl["verdicts"]))
-                        if pipe["verdicts"].get(k) != fl["verdicts"].get(k)}
+                diff = {
+                    k: (pipe["verdicts"].get(k), fl["verdicts"].get(k))
+                    for k in sorted(set(pipe["verdicts"]) | set(fl["verdicts"]))
+                    if pipe["verdicts"].get(k) != fl["verdicts"].get(k)
+                }
                 print(f"       (pipeline, floor) differ on: {diff}")
             if not args.keep:
                 shutil.rmtree(tmp / f"run-{factor}x", ignore_errors=True)
@@ -340,15 +365,21 @@ def main() -> int:
     print()
     print(f"target 3 at {factors[-1]}x ({big['records']} services), {os.cpu_count()} CPUs:")
     ratio = big["pipeline"] / big["floor"]
-    print(f"  time vs floor   {ratio:5.2f}x (target <= {TARGET_FLOOR_RATIO:g}x): {'PASS' if ratio <= TARGET_FLOOR_RATIO else 'FAIL'}")
-    print(f"  peak memory     {big['peak'] / 1e9:5.2f} GB (target < {TARGET_PEAK_BYTES / 1e9:g} GB): "
-          f"{'PASS' if big['peak'] < TARGET_PEAK_BYTES else 'FAIL'}")
+    print(
+        f"  time vs floor   {ratio:5.2f}x (target <= {TARGET_FLOOR_RATIO:g}x): {'PASS' if ratio <= TARGET_FLOOR_RATIO else 'FAIL'}"
+    )
+    print(
+        f"  peak memory     {big['peak'] / 1e9:5.2f} GB (target < {TARGET_PEAK_BYTES / 1e9:g} GB): "
+        f"{'PASS' if big['peak'] < TARGET_PEAK_BYTES else 'FAIL'}"
+    )
     if len(factors) >= 2:
         lo, hi = factors[-2], factors[-1]
         growth = results[hi]["pipeline"] / results[lo]["pipeline"]
         allowed = TARGET_SCALING * (hi / lo) / 10
-        print(f"  scaling         {hi // lo}x services ({lo}x -> {hi}x) cost {growth:5.2f}x the time "
-              f"(target <= {allowed:g}x): {'PASS' if growth <= allowed else 'FAIL'}")
+        print(
+            f"  scaling         {hi // lo}x services ({lo}x -> {hi}x) cost {growth:5.2f}x the time "
+            f"(target <= {allowed:g}x): {'PASS' if growth <= allowed else 'FAIL'}"
+        )
     ok = all(r["same_verdicts"] for r in results.values())
     print(f"  criterion (a) verdict counts equal to the floor's at every size: {'yes' if ok else 'NO'}")
     return 0

@@ -57,20 +57,27 @@ def main() -> int:
     for _ in range(args.repeat):  # interleaved, so that machine noise hits both alike
         base.append(timed(BASELINE, env))
         location.append(timed(CODE_LOCATION, env))
-    heavy = json.loads(subprocess.run([sys.executable, "-c", MODULES], check=True, cwd=ROOT, env=env,
-                                      capture_output=True, text=True).stdout)
+    heavy = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", MODULES], check=True, cwd=ROOT, env=env, capture_output=True, text=True
+        ).stdout
+    )
 
     b, loc = statistics.median(base), statistics.median(location)
     ratio = loc / b
     load = os.getloadavg()[0]
-    print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {load:.1f}; "
-          f"median of {args.repeat} fresh interpreters")
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {load:.1f}; "
+        f"median of {args.repeat} fresh interpreters"
+    )
     print(f"  `import dagster`                        {b:6.2f} s  (min {min(base):.2f}, max {max(base):.2f})")
     print(f"  load the code location (import + repo)  {loc:6.2f} s  (min {min(location):.2f}, max {max(location):.2f})")
     print(f"  ratio {ratio:.2f}x (target <= {TARGET_RATIO:g}x): {'PASS' if ratio <= TARGET_RATIO else 'FAIL'}")
     bad = [m for m in heavy if m in FORBIDDEN]
     print(f"  watched modules imported by the code location: {', '.join(heavy) or 'none'}")
-    print(f"  forbidden at import time ({', '.join(FORBIDDEN)}): {'none: PASS' if not bad else ', '.join(bad) + ': FAIL'}")
+    print(
+        f"  forbidden at import time ({', '.join(FORBIDDEN)}): {'none: PASS' if not bad else ', '.join(bad) + ': FAIL'}"
+    )
     return 0
 
 

@@ -30,8 +30,10 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average before {load_before:.1f}")
     print(f"  command: {' '.join(['python', '-m', 'pytest', '-q', *sys.argv[1:]])} (exit {proc.returncode})")
     print(f"  pytest: {closing}")
-    print(f"  wall time {seconds:6.1f} s (target < {TARGET_SECONDS:g} s on 2 cores): "
-          f"{'PASS' if seconds < TARGET_SECONDS else 'FAIL'}")
+    print(
+        f"  wall time {seconds:6.1f} s (target < {TARGET_SECONDS:g} s on 2 cores): "
+        f"{'PASS' if seconds < TARGET_SECONDS else 'FAIL'}"
+    )
     if proc.returncode != 0:
         print(proc.stdout[-3000:])
     return proc.returncode

@@ -73,18 +73,32 @@ def ensure_dagster_home(sample: bool = False) -> Path:
 
 # (pattern found in the step and cause, what to do). First match wins; matched on the lower-cased text.
 FIXES = (
-    ("file not found", "no file at that path: check IMPACT_REGISTRY_URL (or the path variable of the failing "
-                       "step's source)"),
-    ("private/loopback/link-local", "for a local mirror set IMPACT_ALLOW_PRIVATE_NETWORK=1, or give a local file "
-                                    "path instead (no opt-in needed, nothing is fetched)"),
+    (
+        "file not found",
+        "no file at that path: check IMPACT_REGISTRY_URL (or the path variable of the failing step's source)",
+    ),
+    (
+        "private/loopback/link-local",
+        "for a local mirror set IMPACT_ALLOW_PRIVATE_NETWORK=1, or give a local file "
+        "path instead (no opt-in needed, nothing is fetched)",
+    ),
     (r"http 404", "the URL answers 404 Not Found: check it, or run with --offline and a local registry file"),
-    ("connection refused", "the server refused the connection: is it up? Without a network, run with --offline and "
-                           "IMPACT_REGISTRY_URL=<local file>"),
-    ("could not resolve host", "the host name does not resolve: check the URL and the network, or run with "
-                               "--offline and IMPACT_REGISTRY_URL=<local file>"),
+    (
+        "connection refused",
+        "the server refused the connection: is it up? Without a network, run with --offline and "
+        "IMPACT_REGISTRY_URL=<local file>",
+    ),
+    (
+        "could not resolve host",
+        "the host name does not resolve: check the URL and the network, or run with "
+        "--offline and IMPACT_REGISTRY_URL=<local file>",
+    ),
     ("timed out", "the server did not answer in time: retry later, or run with --offline and a local registry file"),
-    (r"\bgates?\b", "a gate rejected the data, so nothing was published: the log lists the failing expectations and "
-              "rows (in the UI: the check's metadata)"),
+    (
+        r"\bgates?\b",
+        "a gate rejected the data, so nothing was published: the log lists the failing expectations and "
+        "rows (in the UI: the check's metadata)",
+    ),
 )
 
 
@@ -115,7 +129,12 @@ def _failures(events) -> list[tuple[str, str]]:
             data = event.event_specific_data
             if not data.passed and data.severity.value == "ERROR":
                 detail = (data.description or "").strip()
-                found.append((f"gate {data.asset_key.to_user_string()}:{data.check_name}", "failed" + (f": {detail}" if detail else "")))
+                found.append(
+                    (
+                        f"gate {data.asset_key.to_user_string()}:{data.check_name}",
+                        "failed" + (f": {detail}" if detail else ""),
+                    )
+                )
     return found
 
 
@@ -196,8 +215,17 @@ def print_summary(duckdb_path: Path, lo: int, hi: int, out=sys.stdout) -> None:
         coverage = read_coverage(con, rows[-1][0]) if rows else {}
     finally:
         con.close()
-    header = ("year", "evaluated", "(a) pass", "meeting", "first", "designated", "cumulative",
-              "designated-not-meeting", "meeting-not-designated")
+    header = (
+        "year",
+        "evaluated",
+        "(a) pass",
+        "meeting",
+        "first",
+        "designated",
+        "cumulative",
+        "designated-not-meeting",
+        "meeting-not-designated",
+    )
     widths = [max(len(h), 4) for h in header]
     print("  ".join(h.rjust(w) for h, w in zip(header, widths)), file=out)
     for row in rows:
@@ -218,8 +246,11 @@ def release_dead_runs(instance) -> None:
     released = release(instance)
     if released:
         ids = ", ".join(run_id[:8] for run_id in released)
-        print(f"impact-pipeline: {len(released)} interrupted run(s) whose process is gone marked failed, "
-              f"pool slots freed: {ids}", file=sys.stderr)
+        print(
+            f"impact-pipeline: {len(released)} interrupted run(s) whose process is gone marked failed, "
+            f"pool slots freed: {ids}",
+            file=sys.stderr,
+        )
 
 
 def publication_note(duckdb_path: Path, before: str | None) -> str:
@@ -229,8 +260,10 @@ def publication_note(duckdb_path: Path, before: str | None) -> str:
     after = current_publication(duckdb_path)
     if after == before:
         return f"published outputs left unchanged: {duckdb_path}"
-    return (f"this run PUBLISHED {duckdb_path} (publication {after}) before a later step failed; "
-            f"the previous one is kept in {Path(duckdb_path).stem}.publications/previous")
+    return (
+        f"this run PUBLISHED {duckdb_path} (publication {after}) before a later step failed; "
+        f"the previous one is kept in {Path(duckdb_path).stem}.publications/previous"
+    )
 
 
 def cmd_materialize(args: argparse.Namespace) -> int:
@@ -363,9 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
     mat = sub.add_parser("materialize", help="refresh the sources, evaluate years and publish")
     mat.add_argument("--years", help=f"YEAR or FIRST:LAST (default: 2016 to {date.today().year})")
     mat.add_argument("--sample", action="store_true", help="use the bundled sample world in data/sample/")
-    mat.add_argument("--offline", action="store_true",
-                     help="disable every network source (usage, observatoire, forges, page checks); "
-                          "needs a local registry file in IMPACT_REGISTRY_URL")
+    mat.add_argument(
+        "--offline",
+        action="store_true",
+        help="disable every network source (usage, observatoire, forges, page checks); "
+        "needs a local registry file in IMPACT_REGISTRY_URL",
+    )
     mat.add_argument("--verbose", "-v", action="store_true", help="show Dagster's step logs as they come")
     mat.set_defaults(func=cmd_materialize)
     exp = sub.add_parser("explain", help="why a service meets the criteria or not, with the evidence (published data)")

@@ -57,21 +57,43 @@ REGISTRY_RAW = Table(
     "registry_raw",
     "Every fetch of the startups registry: where from, when, checksum and the raw document as received.",
     (
-        C("fetched_at", "TIMESTAMP", "When the registry was fetched (UTC), also when it answered 304 Not Modified.", True),
+        C(
+            "fetched_at",
+            "TIMESTAMP",
+            "When the registry was fetched (UTC), also when it answered 304 Not Modified.",
+            True,
+        ),
         C("source_url", "VARCHAR", "URL or local path the registry was read from.", True),
         C("final_url", "VARCHAR", "URL after redirects.", True),
         C("sha256", "VARCHAR", "SHA-256 of the raw bytes (of the stored document for a 304).", True),
         C("n_bytes", "BIGINT", "Size of the raw document in bytes (of the stored document for a 304).", True),
         C("n_startups", "INTEGER", "Number of records in the document's `data` list.", True),
-        C("document", "VARCHAR", "The raw JSON document, verbatim; kept only on the latest fetch of each checksum.", True),
+        C(
+            "document",
+            "VARCHAR",
+            "The raw JSON document, verbatim; kept only on the latest fetch of each checksum.",
+            True,
+        ),
         C("etag", "VARCHAR", "ETag the server gave the document (sent as If-None-Match by the next fetch)."),
-        C("last_modified", "VARCHAR", "Last-Modified the server gave the document (sent as If-Modified-Since by the next fetch)."),
-        C("not_modified", "BOOLEAN", "True when the server answered 304 Not Modified to a conditional request: the document is "
-          "the one stored for this checksum, not downloaded again; false for a full download or a local file; NULL for "
-          "fetches recorded before this column existed."),
-        C("observed_at", "TIMESTAMP", "When the document's content was observed: the fetch time of a live fetch, the date of "
-          "its folder for a document of the registry history (IMPACT_REGISTRY_HISTORY); NULL for fetches recorded before "
-          "this column existed (read as fetched_at)."),
+        C(
+            "last_modified",
+            "VARCHAR",
+            "Last-Modified the server gave the document (sent as If-Modified-Since by the next fetch).",
+        ),
+        C(
+            "not_modified",
+            "BOOLEAN",
+            "True when the server answered 304 Not Modified to a conditional request: the document is "
+            "the one stored for this checksum, not downloaded again; false for a full download or a local file; NULL for "
+            "fetches recorded before this column existed.",
+        ),
+        C(
+            "observed_at",
+            "TIMESTAMP",
+            "When the document's content was observed: the fetch time of a live fetch, the date of "
+            "its folder for a document of the registry history (IMPACT_REGISTRY_HISTORY); NULL for fetches recorded before "
+            "this column existed (read as fetched_at).",
+        ),
     ),
 )
 
@@ -106,7 +128,11 @@ STARTUPS = Table(
         C("budget_url", "VARCHAR", "Budget page URL, when declared."),
         C("repository", "VARCHAR", "Source code repository URL, when declared."),
         C("contact", "VARCHAR", "Contact address (empty when missing)."),
-        C("accessibility_status", "VARCHAR", "Declared accessibility: totalement / partiellement / non conforme, or NULL."),
+        C(
+            "accessibility_status",
+            "VARCHAR",
+            "Declared accessibility: totalement / partiellement / non conforme, or NULL.",
+        ),
         C("sponsors", "VARCHAR[]", "Sponsoring organisation ids."),
         C("thematiques", "VARCHAR[]", "Themes."),
         C("usertypes", "VARCHAR[]", "Target user types."),
@@ -195,7 +221,12 @@ NATIONAL_IMPACT = Table(
         C("criterion_b", "VARCHAR", "(b) significant impact: pass / fail / unknown.", True),
         C("criterion_c", "VARCHAR", "(c) quality standards: pass / fail / unknown.", True),
         C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass.", True),
-        C("officially_designated", "BOOLEAN", "True when the service was officially designated for this year or an earlier one.", True),
+        C(
+            "officially_designated",
+            "BOOLEAN",
+            "True when the service was officially designated for this year or an earlier one.",
+            True,
+        ),
         C("designation_year", "INTEGER", "Year the service was officially designated for (NULL if never)."),
         C("reasons", "VARCHAR", "One sentence per criterion that is not a pass.", True, compression=LONG_TEXT),
         C("evidence", "JSON", "Evidence per criterion: values, sources, URLs.", True, compression=LONG_TEXT),
@@ -211,11 +242,26 @@ NATIONAL_IMPACT_SUMMARY = Table(
         C("year", "INTEGER", "Evaluated year.", True),
         C("n_evaluated", "INTEGER", "Services evaluated (with a known phase by the end of the year).", True),
         C("n_meeting_criteria", "INTEGER", "Services meeting all three criteria in the year (a stock).", True),
-        C("n_first_meeting", "INTEGER", "Services meeting all criteria this year and in no earlier evaluated year.", True),
+        C(
+            "n_first_meeting",
+            "INTEGER",
+            "Services meeting all criteria this year and in no earlier evaluated year.",
+            True,
+        ),
         C("n_designated_in_year", "INTEGER", "Services officially designated for this year (a flow).", True),
         C("n_designated_cumulative", "INTEGER", "Services designated for this year or earlier.", True),
-        C("n_designated_not_meeting", "INTEGER", "Designated up to this year but not meeting the criteria this year.", True),
-        C("n_meeting_not_designated", "INTEGER", "Meeting the criteria this year but never designated up to this year.", True),
+        C(
+            "n_designated_not_meeting",
+            "INTEGER",
+            "Designated up to this year but not meeting the criteria this year.",
+            True,
+        ),
+        C(
+            "n_meeting_not_designated",
+            "INTEGER",
+            "Meeting the criteria this year but never designated up to this year.",
+            True,
+        ),
         C("criteria_version", "VARCHAR", "Version of the criteria config used.", True),
     ),
     key=("year",),
@@ -250,9 +296,17 @@ USAGE_OBSERVATIONS = Table(
         C("is_stock", "BOOLEAN", "True for a stock since launch (est_periode=false): never a yearly flow.", True),
         C("evidence_url", "VARCHAR", "Public page a person can open to check the figure (http(s)), or NULL."),
         C("fetched_at", "TIMESTAMP", "When the source was read (UTC).", True),
-        C("not_computed", "BOOLEAN", "True when the source reports 0 for a metric it did not compute (Matomo nb_users or "
-          "nb_uniq_visitors = 0 beside visits > 0): kept for the record, never a measure."),
-        C("discovered_on", "VARCHAR", "Stats page a discovered (not reviewed) source was found on; NULL for a reviewed source."),
+        C(
+            "not_computed",
+            "BOOLEAN",
+            "True when the source reports 0 for a metric it did not compute (Matomo nb_users or "
+            "nb_uniq_visitors = 0 beside visits > 0): kept for the record, never a measure.",
+        ),
+        C(
+            "discovered_on",
+            "VARCHAR",
+            "Stats page a discovered (not reviewed) source was found on; NULL for a reviewed source.",
+        ),
     ),
 )
 
@@ -263,13 +317,22 @@ USAGE_SOURCE_STATUS = Table(
         C("startup_id", "VARCHAR", "Registry id of the service (NULL for a discovered file matching no service)."),
         C("source", "VARCHAR", "Adapter: impact_dataset, matomo, metabase, json, declared.", True),
         C("source_ref", "VARCHAR", "Which source of that kind, human-readable.", True),
-        C("status", "VARCHAR", "ok (figures read), empty (answered without figures) or error (source down or unreadable).", True),
+        C(
+            "status",
+            "VARCHAR",
+            "ok (figures read), empty (answered without figures) or error (source down or unreadable).",
+            True,
+        ),
         C("error", "VARCHAR", "Why the source could not be read (no secrets), NULL when it could."),
         C("n_observations", "INTEGER", "Rows kept in usage_observations.", True),
         C("n_rejected", "INTEGER", "Malformed rows reported and left out.", True),
         C("problems", "VARCHAR", "The reported problems (first ones), NULL when none."),
         C("fetched_at", "TIMESTAMP", "When the source was read (UTC).", True),
-        C("discovered_on", "VARCHAR", "Stats page a discovered (not reviewed) source was found on; NULL for a reviewed source."),
+        C(
+            "discovered_on",
+            "VARCHAR",
+            "Stats page a discovered (not reviewed) source was found on; NULL for a reviewed source.",
+        ),
     ),
 )
 
@@ -282,7 +345,12 @@ YEARLY_REACH = Table(
         C("value", "DOUBLE", "People or uses in the year.", True),
         C("unit", "VARCHAR", "Unit of the source figure (users, visitors, visits, uses).", True),
         C("kind", "VARCHAR", "What is counted: users (people), uses or visits.", True),
-        C("evidence_rank", "VARCHAR", "measured_users, measured_uses, monthly_uniques_upper_bound or declared (best first).", True),
+        C(
+            "evidence_rank",
+            "VARCHAR",
+            "measured_users, measured_uses, monthly_uniques_upper_bound or declared (best first).",
+            True,
+        ),
         C("source", "VARCHAR", "Adapter the figure comes from (or observatoire).", True),
         C("source_ref", "VARCHAR", "Which source of that kind, human-readable.", True),
         C("evidence_url", "VARCHAR", "Public page a person can open to check the figure, or NULL."),
@@ -294,9 +362,17 @@ YEARLY_REACH = Table(
         C("lower_bound", "BOOLEAN", "True when the periods summed do not cover the whole year: at least this many."),
         C("coverage", "VARCHAR", "What a lower bound covers, e.g. 'May–December'; NULL when the year is covered."),
         C("last_uncovered_day", "DATE", "Last day of the year no period covers (a lower bound); NULL when covered."),
-        C("top_figure", "VARCHAR", "JSON of the top-ranked figure when it has no public evidence URL and this public "
-          "figure, ranked lower, decides instead; NULL otherwise."),
-        C("discovered_on", "VARCHAR", "Stats page of a discovered (not reviewed) source, ranked below every reviewed one; NULL when reviewed."),
+        C(
+            "top_figure",
+            "VARCHAR",
+            "JSON of the top-ranked figure when it has no public evidence URL and this public "
+            "figure, ranked lower, decides instead; NULL otherwise.",
+        ),
+        C(
+            "discovered_on",
+            "VARCHAR",
+            "Stats page of a discovered (not reviewed) source, ranked below every reviewed one; NULL when reviewed.",
+        ),
     ),
     key=("startup_id", "year"),
 )
@@ -307,23 +383,51 @@ USAGE_SOURCE_PROPOSALS = Table(
     "cards, impact dataset files), each with a trial read: in use as a discovered source, a proposal for review, or "
     "already reviewed. Rejected proposals are not listed.",
     (
-        C("proposal_id", "VARCHAR", "Stable short id of the proposal (`impact-pipeline sources accept|reject <id>`).", True),
+        C(
+            "proposal_id",
+            "VARCHAR",
+            "Stable short id of the proposal (`impact-pipeline sources accept|reject <id>`).",
+            True,
+        ),
         C("startup_id", "VARCHAR", "Registry id of the service.", True),
         C("stats_url", "VARCHAR", "The stats URL or page the source was found on.", True),
-        C("kind", "VARCHAR", "matomo, metabase_question, metabase_dashboard, metabase_dashboard_card or impact_csv.", True),
+        C(
+            "kind",
+            "VARCHAR",
+            "matomo, metabase_question, metabase_dashboard, metabase_dashboard_card or impact_csv.",
+            True,
+        ),
         C("instance", "VARCHAR", "Base URL of the Metabase or Matomo instance (the file URL for impact_csv).", True),
-        C("identifier", "VARCHAR", "Public card/dashboard uuid, `<dashboard uuid>/<dashcard id>/<card id>`, Matomo site id, or file id.", True),
+        C(
+            "identifier",
+            "VARCHAR",
+            "Public card/dashboard uuid, `<dashboard uuid>/<dashcard id>/<card id>`, Matomo site id, or file id.",
+            True,
+        ),
         C("name", "VARCHAR", "Title of the card, when the source names it."),
         C("found_at", "TIMESTAMP", "When the page was read (UTC).", True),
         C("confirmed", "BOOLEAN", "True when the reviewed sources file already has this source for the service.", True),
-        C("status", "VARCHAR", "in_use (an unambiguous discovered source, read for (b)), proposed (waiting for review) or reviewed (in the sources file).", True),
-        C("preview", "VARCHAR", "What the trial read yields per year (value, unit, period), NULL when it yields nothing."),
+        C(
+            "status",
+            "VARCHAR",
+            "in_use (an unambiguous discovered source, read for (b)), proposed (waiting for review) or reviewed (in the sources file).",
+            True,
+        ),
+        C(
+            "preview",
+            "VARCHAR",
+            "What the trial read yields per year (value, unit, period), NULL when it yields nothing.",
+        ),
         C("reason", "VARCHAR", "Why a proposal is not in use: ambiguous (and how), or why it cannot be read."),
         C("date_column", "VARCHAR", "Metabase: the date-like column recognised (or the only one)."),
         C("value_column", "VARCHAR", "Metabase: the numeric column recognised; Matomo: nb_visits."),
         C("unit", "VARCHAR", "Unit the value column's name says it counts (users, visitors, visits, uses)."),
         C("period", "VARCHAR", "Period of each row: year, quarter, month, week or day."),
-        C("data_url", "VARCHAR", "Where the trial read fetched the data (Metabase, impact file) or the Matomo dashboard."),
+        C(
+            "data_url",
+            "VARCHAR",
+            "Where the trial read fetched the data (Metabase, impact file) or the Matomo dashboard.",
+        ),
     ),
     key=("startup_id", "kind", "instance", "identifier"),
 )
@@ -344,13 +448,30 @@ OBSERVATOIRE_PROCEDURES = Table(
         C("url", "VARCHAR", "Démarche URL (value of the `online` indicator), http(s) only."),
         C("host", "VARCHAR", "Normalised host of the URL (lower case, no scheme, no www.), used to join services."),
         C("volume", "BIGINT", "Yearly volume of online procedures, NULL when unknown."),
-        C("indicator", "VARCHAR", "Indicator slug (online, satisfaction, handicap, dlnuf, auth, simplicity, help_reachable…).", True),
+        C(
+            "indicator",
+            "VARCHAR",
+            "Indicator slug (online, satisfaction, handicap, dlnuf, auth, simplicity, help_reachable…).",
+            True,
+        ),
         C("value", "VARCHAR", "Raw value as published (number, text or placeholder)."),
         C("label", "VARCHAR", "Level label as published (e.g. '8 / 10', 'Oui', 'À venir')."),
-        C("value_numeric", "DOUBLE", "Value read as a number (score /10, percentage 0–100, ms); NULL for text and placeholders."),
+        C(
+            "value_numeric",
+            "DOUBLE",
+            "Value read as a number (score /10, percentage 0–100, ms); NULL for text and placeholders.",
+        ),
         C("color", "VARCHAR", "Level colour as published (green, yellow, orange, red, blue, gray)."),
-        C("goal_reached", "BOOLEAN", "The API's goalReached, else read from the colour; NULL for placeholders (never a failure)."),
-        C("placeholder", "BOOLEAN", "True when the value is a text placeholder ('À venir', 'Non applicable', 'Nombre d''avis insuffisant')."),
+        C(
+            "goal_reached",
+            "BOOLEAN",
+            "The API's goalReached, else read from the colour; NULL for placeholders (never a failure).",
+        ),
+        C(
+            "placeholder",
+            "BOOLEAN",
+            "True when the value is a text placeholder ('À venir', 'Non applicable', 'Nombre d''avis insuffisant').",
+        ),
         C("fetched_at", "TIMESTAMP", "When the edition's démarches were fetched (UTC)."),
         C("source_url", "VARCHAR", "API URL the rows were read from."),
     ),
@@ -368,21 +489,42 @@ STARTUP_OBSERVATOIRE = Table(
         C("procedure_ids", "VARCHAR[]", "Observatoire démarches joined to the service.", True),
         C("procedure_titles", "VARCHAR[]", "Their titles."),
         C("n_procedures", "INTEGER", "Number of démarches joined.", True),
-        C("matched_by", "VARCHAR[]", "How they were joined: 'link host' or 'override' (config/observatoire_hosts.yaml)."),
-        C("online_volume", "BIGINT", "Sum of the yearly online volumes of the démarches joined to this service alone; "
-          "NULL when none is known (or every one is shared with another service: see volume_note)."),
+        C(
+            "matched_by",
+            "VARCHAR[]",
+            "How they were joined: 'link host' or 'override' (config/observatoire_hosts.yaml).",
+        ),
+        C(
+            "online_volume",
+            "BIGINT",
+            "Sum of the yearly online volumes of the démarches joined to this service alone; "
+            "NULL when none is known (or every one is shared with another service: see volume_note).",
+        ),
         C("n_procedures_with_volume", "INTEGER", "Démarches whose volume is known and counted."),
-        C("goals_reached", "INTEGER", "Headline goals (satisfaction, handicap, dlnuf, auth, simplicity) reached.", True),
+        C(
+            "goals_reached",
+            "INTEGER",
+            "Headline goals (satisfaction, handicap, dlnuf, auth, simplicity) reached.",
+            True,
+        ),
         C("goals_total", "INTEGER", "Headline goals with a known value (placeholders excluded).", True),
-        C("satisfaction_goal", "BOOLEAN", "Satisfaction ≥ 8/10 reached by every démarche with a value; NULL when unknown."),
+        C(
+            "satisfaction_goal",
+            "BOOLEAN",
+            "Satisfaction ≥ 8/10 reached by every démarche with a value; NULL when unknown.",
+        ),
         C("handicap_goal", "BOOLEAN", "RGAA accessibility goal reached; NULL when unknown."),
         C("dlnuf_goal", "BOOLEAN", "« Dites-le nous une fois » goal reached; NULL when unknown."),
         C("auth_goal", "BOOLEAN", "FranceConnect / FranceConnect+ offered; NULL when unknown or not applicable."),
         C("simplicity_goal", "BOOLEAN", "Clarity of language ≥ 8/10 reached; NULL when unknown."),
         C("help_reachable", "DOUBLE", "Lowest help reachability (%) among the démarches; NULL when unknown."),
         C("evidence_url", "VARCHAR", "Observatoire API URL of the edition the figures come from."),
-        C("volume_note", "VARCHAR", "Why known volumes are not counted (a démarche host shared by several services: "
-          "not attributable to one); NULL when none is left out."),
+        C(
+            "volume_note",
+            "VARCHAR",
+            "Why known volumes are not counted (a démarche host shared by several services: "
+            "not attributable to one); NULL when none is left out.",
+        ),
     ),
     key=("startup_id", "year"),
 )
@@ -397,7 +539,11 @@ REPOSITORY_ACTIVITY = Table(
         C("repo", "VARCHAR", "host/owner/repository.", True),
         C("repo_url", "VARCHAR", "Repository URL as declared in the registry.", True),
         C("commits_in_year", "INTEGER", "Commits dated in the year on the default branch; NULL when unknown."),
-        C("commits_is_lower_bound", "BOOLEAN", "True when the forge gave no total (GitLab beyond 10,000): at least this many."),
+        C(
+            "commits_is_lower_bound",
+            "BOOLEAN",
+            "True when the forge gave no total (GitLab beyond 10,000): at least this many.",
+        ),
         C("last_push", "TIMESTAMP", "Last push (GitHub pushed_at, GitLab last_activity_at), UTC, at fetch time."),
         C("archived", "BOOLEAN", "Archived (read-only) at fetch time."),
         C("public", "BOOLEAN", "Publicly visible at fetch time."),
@@ -406,8 +552,12 @@ REPOSITORY_ACTIVITY = Table(
         C("reason", "VARCHAR", "Why the figures are missing or partial, in words."),
         C("fetched_at", "TIMESTAMP", "When the forge was asked (UTC).", True),
         C("api_url", "VARCHAR", "Forge API URL of the repository (no token)."),
-        C("scope", "VARCHAR", "repository, or owner: an organisation, user or group address, read over its public "
-          "repositories (a weak signal: the owner may host other products)."),
+        C(
+            "scope",
+            "VARCHAR",
+            "repository, or owner: an organisation, user or group address, read over its public "
+            "repositories (a weak signal: the owner may host other products).",
+        ),
     ),
     key=("startup_id", "year"),
 )
@@ -419,7 +569,11 @@ STATS_PAGE_CHECKS = Table(
         C("startup_id", "VARCHAR", "Registry id of the startup.", True),
         C("kind", "VARCHAR", "What was checked: stats_url or repository.", True),
         C("url", "VARCHAR", "URL as declared (stripped).", True),
-        C("status_code", "INTEGER", "HTTP status of the final answer (304 = unchanged since a 2xx); NULL on network errors."),
+        C(
+            "status_code",
+            "INTEGER",
+            "HTTP status of the final answer (304 = unchanged since a 2xx); NULL on network errors.",
+        ),
         C("ok", "BOOLEAN", "True when the URL answered with a success status after redirects.", True),
         C("final_url", "VARCHAR", "URL after redirects."),
         C("checked_at", "TIMESTAMP", "When it was checked (UTC); such a check is evidence for that year only.", True),
@@ -438,7 +592,12 @@ WEB_ARCHIVE_CAPTURES = Table(
         C("captured_at", "TIMESTAMP", "When the archive captured it (UTC, from the CDX timestamp).", True),
         C("status_code", "INTEGER", "HTTP status the URL answered the archive's crawler; NULL when the CDX gives '-'."),
         C("original", "VARCHAR", "URL the archive captured (as the CDX gives it)."),
-        C("capture_url", "VARCHAR", "Public link to the capture (https://web.archive.org/web/<timestamp>/<url>).", True),
+        C(
+            "capture_url",
+            "VARCHAR",
+            "Public link to the capture (https://web.archive.org/web/<timestamp>/<url>).",
+            True,
+        ),
         C("asked_at", "TIMESTAMP", "When the archive was asked (UTC).", True),
     ),
     key=("url", "captured_at"),

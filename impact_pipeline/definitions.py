@@ -20,8 +20,8 @@ from impact_pipeline.defs.quality import assets as quality_assets
 from impact_pipeline.defs.quality import gates as quality_gates
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.defs.registry import assets as registry_assets
-from impact_pipeline.defs.reporting import assets as reporting_assets
 from impact_pipeline.defs.registry.resources import RegistrySource
+from impact_pipeline.defs.reporting import assets as reporting_assets
 from impact_pipeline.defs.usage import assets as usage_assets
 from impact_pipeline.defs.usage import checks as usage_checks
 from impact_pipeline.defs.usage.resources import UsageSources
@@ -37,12 +37,17 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     # step would re-import pandas, DuckDB and Great Expectations ~45 times (minutes for a UI run).
     # IMPACT_EXECUTOR=multiprocess restores Dagster's multi-or-in-process executor (the scale-out path).
     executor = (
-        dg.multi_or_in_process_executor if os.environ.get("IMPACT_EXECUTOR") == "multiprocess" else dg.in_process_executor
+        dg.multi_or_in_process_executor
+        if os.environ.get("IMPACT_EXECUTOR") == "multiprocess"
+        else dg.in_process_executor
     )
-    assets = dg.load_assets_from_modules([registry_assets, impact_assets, reporting_assets, usage_assets, quality_assets])
+    assets = dg.load_assets_from_modules(
+        [registry_assets, impact_assets, reporting_assets, usage_assets, quality_assets]
+    )
     # Gates on the tables one step writes run in one step (fewer Dagster steps: ~0.2 s of overhead each).
-    producers = {key.to_user_string(): a.node_def.name for a in assets
-                 if isinstance(a, dg.AssetsDefinition) for key in a.keys}
+    producers = {
+        key.to_user_string(): a.node_def.name for a in assets if isinstance(a, dg.AssetsDefinition) for key in a.keys
+    }
     return dg.Definitions(
         executor=executor,
         assets=assets,
@@ -50,16 +55,20 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=[impact_job],
         schedules=[build_nightly_refresh(impact_job)],
         resources={
-            "registry": RegistrySource(url=settings.registry_url, history=settings.registry_history,
-                                       allow_private_network=settings.allow_private_network),
+            "registry": RegistrySource(
+                url=settings.registry_url,
+                history=settings.registry_history,
+                allow_private_network=settings.allow_private_network,
+            ),
             "warehouse": Warehouse(
                 duckdb_path=str(settings.duckdb_path),
                 export_dir=str(settings.export_dir),
                 work_dir=str(settings.work_dir),
                 memory_limit=settings.duckdb_memory_limit,
             ),
-            "criteria": CriteriaSettings(path=str(settings.criteria_path),
-                                         allow_private_network=settings.allow_private_network),
+            "criteria": CriteriaSettings(
+                path=str(settings.criteria_path), allow_private_network=settings.allow_private_network
+            ),
             "gates": GateEngine(chunk_rows=settings.gate_chunk_rows, reuse_unchanged=settings.gate_reuse),
             "usage": UsageSources(
                 sources_path=settings.usage_sources_path or None,
@@ -68,7 +77,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 discovery=settings.usage_discovery,
                 allow_private_network=settings.allow_private_network,
                 # One token per Matomo instance, from the environment only (never in files or metadata).
-                matomo_tokens={name: dg.EnvVar(name) for name in sorted(os.environ) if name.startswith("IMPACT_MATOMO_TOKEN_")},
+                matomo_tokens={
+                    name: dg.EnvVar(name) for name in sorted(os.environ) if name.startswith("IMPACT_MATOMO_TOKEN_")
+                },
             ),
             "quality": _quality_sources(settings),
         },
@@ -77,6 +88,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
 
 def _quality_sources(settings: Settings) -> QualitySources:
     """Criterion (c)'s sources; tokens only through dg.EnvVar, and only when set (the sample never sends them)."""
+
     def token(name: str):
         return dg.EnvVar(name) if os.environ.get(name) and not settings.sample else None
 

@@ -31,6 +31,7 @@ EXIT_USAGE = 2
 def terminal_safe(text: str) -> str:
     """`text` with every control or format character escaped (`\\x1b`, `\\u202e`) except newlines: a name
     from the public registry must not retitle, clear or reorder the reader's terminal."""
+
     def escaped(ch: str) -> str:
         if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf"):
             return ch
@@ -168,18 +169,23 @@ def never_evaluated_cause(con, startup_id: str, first_phase_start) -> str:
     if first_phase_start is not None and evaluated[0] is not None:
         start_year = first_phase_start.year
         if start_year > evaluated[1]:
-            return (f"its first phase starts on {first_phase_start}, after the evaluated years "
-                    f"({evaluated[0]}–{evaluated[1]}); it is judged once a run covers {start_year}.")
-        return (f"its first phase starts on {first_phase_start}, yet no evaluated year ({evaluated[0]}–{evaluated[1]}) "
-                "holds it; a run of those years has not been published since it was added.")
+            return (
+                f"its first phase starts on {first_phase_start}, after the evaluated years "
+                f"({evaluated[0]}–{evaluated[1]}); it is judged once a run covers {start_year}."
+            )
+        return (
+            f"its first phase starts on {first_phase_start}, yet no evaluated year ({evaluated[0]}–{evaluated[1]}) "
+            "holds it; a run of those years has not been published since it was added."
+        )
     if not n_phases:
         return "the registry lists no phase for it, so it has no phase at the end of any year."
     findings = con.execute(
-        "SELECT field, value, problem FROM registry_findings WHERE startup_id = ? ORDER BY field LIMIT 5",
-        [startup_id]).fetchall()
+        "SELECT field, value, problem FROM registry_findings WHERE startup_id = ? ORDER BY field LIMIT 5", [startup_id]
+    ).fetchall()
     listed = "; ".join(f"{field} {value!r}: {problem}" for field, value, problem in findings)
-    return (f"none of its {n_phases} phases has a valid start date"
-            + (f" (registry_findings: {listed})." if listed else "."))
+    return f"none of its {n_phases} phases has a valid start date" + (
+        f" (registry_findings: {listed})." if listed else "."
+    )
 
 
 def explain(con, startup_id: str, year: int | None = None) -> str:
@@ -197,8 +203,11 @@ def explain(con, startup_id: str, year: int | None = None) -> str:
         lines.append("Never evaluated: " + never_evaluated_cause(con, startup_id, match.get("first_phase_start")))
         return "\n".join(lines) + "\n"
     designation_year = rows[-1]["designation_year"]
-    lines.append(f"Official designation: for {designation_year}." if designation_year is not None
-                 else "Official designation: never designated.")
+    lines.append(
+        f"Official designation: for {designation_year}."
+        if designation_year is not None
+        else "Official designation: never designated."
+    )
     if year is None:
         lines += ["", *_history(rows), ""]
         chosen = rows[-1]
@@ -206,9 +215,7 @@ def explain(con, startup_id: str, year: int | None = None) -> str:
         chosen = next((r for r in rows if r["year"] == year), None)
         if chosen is None:
             years = [r["year"] for r in rows]
-            raise LookupError(
-                f"{startup_id} was not evaluated in {year}; evaluated years: {years[0]}–{years[-1]}"
-            )
+            raise LookupError(f"{startup_id} was not evaluated in {year}; evaluated years: {years[0]}–{years[-1]}")
         lines.append("")
     lines += _detail(chosen)
     lines += _backtest(con, chosen)
@@ -223,10 +230,16 @@ def _backtest(con, row: dict[str, Any]) -> list[str]:
         return []
     bt = found[0]
     share = bt["share_designated_meeting"]
-    lines = ["", f"  Backtest {year}: {bt['n_designated_meeting']} of {bt['n_designated']} services designated for {year} "
-                 f"meet the criteria" + (f" ({share * 100:.0f} %)" if share is not None else "")
-             + f"; {bt['n_meeting']} meet them in all, {bt['n_meeting_not_designated']} without being designated."]
-    disagreements = bt["disagreements"] if isinstance(bt["disagreements"], list) else json.loads(bt["disagreements"] or "[]")
+    lines = [
+        "",
+        f"  Backtest {year}: {bt['n_designated_meeting']} of {bt['n_designated']} services designated for {year} "
+        f"meet the criteria"
+        + (f" ({share * 100:.0f} %)" if share is not None else "")
+        + f"; {bt['n_meeting']} meet them in all, {bt['n_meeting_not_designated']} without being designated.",
+    ]
+    disagreements = (
+        bt["disagreements"] if isinstance(bt["disagreements"], list) else json.loads(bt["disagreements"] or "[]")
+    )
     mine = next((d for d in disagreements if d["startup_id"] == row["startup_id"]), None)
     if mine:
         decided = f", decided by ({mine['deciding_criterion']}) {mine['verdict']}" if mine["deciding_criterion"] else ""
@@ -234,8 +247,9 @@ def _backtest(con, row: dict[str, Any]) -> list[str]:
     return lines
 
 
-def run(db_path: str | Path, startup_id: str, year: int | None = None,
-        out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(
+    db_path: str | Path, startup_id: str, year: int | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
     """The `explain` command: 0 when explained, 2 for an unknown id or year, 1 without published data."""
     try:
         con = connect_published(db_path)

@@ -104,7 +104,7 @@ class Settings:
         return "sample" if self.sample else ("offline" if self.offline else "live")
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         from impact_pipeline.lib.urls import private_network_allowed
 
         sample = sample_mode()
@@ -127,8 +127,10 @@ class Settings:
         criteria_path = Path(_env("IMPACT_CRITERIA_PATH", str(DEFAULT_CRITERIA_PATH))).expanduser().resolve()
         offline = offline_mode() and not sample  # the sample world is offline already
         if offline and "://" in registry_url:
-            raise ValueError(f"--offline (IMPACT_OFFLINE=1) reads a local registry file, but IMPACT_REGISTRY_URL is "
-                             f"{registry_url}; set it to a path, e.g. IMPACT_REGISTRY_URL=../shared/data/betagouv/startups.json")
+            raise ValueError(
+                f"--offline (IMPACT_OFFLINE=1) reads a local registry file, but IMPACT_REGISTRY_URL is "
+                f"{registry_url}; set it to a path, e.g. IMPACT_REGISTRY_URL=../shared/data/betagouv/startups.json"
+            )
         return cls(
             registry_url=registry_url,
             duckdb_path=duckdb_path,

@@ -49,7 +49,8 @@ def _proposals(settings, where: str = "", params: list[Any] | None = None) -> li
         raise SystemExit(f"impact-pipeline sources: {exc}") from None
     try:
         return rows_as_dicts(
-            con, f"SELECT * FROM usage_source_proposals {where} ORDER BY startup_id, kind, instance, identifier", params)
+            con, f"SELECT * FROM usage_source_proposals {where} ORDER BY startup_id, kind, instance, identifier", params
+        )
     finally:
         con.close()
 
@@ -72,23 +73,29 @@ def cmd_proposals(args: argparse.Namespace) -> int:
         print(f"{r['proposal_id']}  {r['startup_id']}  {r['status']}  {what}")
         print(f"    found on {r['stats_url']}")
         if r.get("value_column") or r.get("date_column"):
-            print(f"    columns: date {r.get('date_column') or '?'}, value {r.get('value_column') or '?'}, "
-                  f"unit {r.get('unit') or '?'}, period {r.get('period') or '?'}")
+            print(
+                f"    columns: date {r.get('date_column') or '?'}, value {r.get('value_column') or '?'}, "
+                f"unit {r.get('unit') or '?'}, period {r.get('period') or '?'}"
+            )
         if r.get("preview"):
             print(f"    preview: {r['preview']}")
         if r.get("reason"):
             print(f"    {r['reason']}")
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in _STATUS_ORDER}
-    print(f"{len(rows)} proposals: {counts['in_use']} in use (discovered, not reviewed), {counts['proposed']} proposed, "
-          f"{counts['reviewed']} reviewed")
+    print(
+        f"{len(rows)} proposals: {counts['in_use']} in use (discovered, not reviewed), {counts['proposed']} proposed, "
+        f"{counts['reviewed']} reviewed"
+    )
     return 0
 
 
 def _one(settings, proposal: str) -> dict[str, Any]:
     rows = _proposals(settings, "WHERE proposal_id = ?", [proposal])
     if not rows:
-        raise SystemExit(f"impact-pipeline sources: no proposal {proposal!r} in {settings.duckdb_path} "
-                         "(list them with `impact-pipeline sources proposals`)")
+        raise SystemExit(
+            f"impact-pipeline sources: no proposal {proposal!r} in {settings.duckdb_path} "
+            "(list them with `impact-pipeline sources proposals`)"
+        )
     return rows[0]
 
 
@@ -113,25 +120,43 @@ def source_entry(row: dict[str, Any], args: argparse.Namespace, mirrors: dict[st
         return entry
     if kind == "impact_csv":
         mirror = mirrors.get(row["instance"])
-        return {"type": "impact_csv", "url": _relative(mirror, file) if mirror else row["instance"], "evidence_url": page}
+        return {
+            "type": "impact_csv",
+            "url": _relative(mirror, file) if mirror else row["instance"],
+            "evidence_url": page,
+        }
     if kind in ("metabase_question", "metabase_dashboard_card"):
         value = args.value_column or row.get("value_column")
         when = args.date_column or row.get("date_column")
         unit = args.unit or row.get("unit")
         period = args.period or row.get("period")
-        missing = [flag for flag, v in (("--value-column", value), ("--date-column", when), ("--unit", unit),
-                                        ("--period", period)) if not v]
+        missing = [
+            flag
+            for flag, v in (("--value-column", value), ("--date-column", when), ("--unit", unit), ("--period", period))
+            if not v
+        ]
         if missing:
-            raise SystemExit(f"impact-pipeline sources accept: proposal {row['proposal_id']} is {row.get('reason') or 'ambiguous'}; "
-                             f"say {', '.join(missing)}")
+            raise SystemExit(
+                f"impact-pipeline sources accept: proposal {row['proposal_id']} is {row.get('reason') or 'ambiguous'}; "
+                f"say {', '.join(missing)}"
+            )
         if kind == "metabase_question":
             question = f"{row['instance']}/public/question/{row['identifier']}"
         else:
             question = f"{row['instance']}/public/dashboard/{row['identifier'].split('/')[0]}"
-        entry = {"type": "metabase", "question_url": question, "date_column": when, "value_column": value,
-                 "period": period, "unit": unit, "evidence_url": page}
+        entry = {
+            "type": "metabase",
+            "question_url": question,
+            "date_column": when,
+            "value_column": value,
+            "period": period,
+            "unit": unit,
+            "evidence_url": page,
+        }
         if kind == "metabase_dashboard_card" or mirrors.get(row["data_url"]):
-            entry["data_url"] = _relative(mirrors[row["data_url"]], file) if mirrors.get(row["data_url"]) else row["data_url"]
+            entry["data_url"] = (
+                _relative(mirrors[row["data_url"]], file) if mirrors.get(row["data_url"]) else row["data_url"]
+            )
         return entry
     raise SystemExit(f"impact-pipeline sources accept: a {kind} is not a source itself (accept its cards)")
 
@@ -146,14 +171,20 @@ def cmd_accept(args: argparse.Namespace) -> int:
         print(f"{args.proposal} is already in {file}")
         return 0
     entry = source_entry(row, args, load_sources(file).discovery_mirrors if file.exists() else {}, file)
-    add_source(file, row["startup_id"], entry,
-               f"accepted proposal {row['proposal_id']} on {date.today().isoformat()} (discovered on {row['stats_url']})")
+    add_source(
+        file,
+        row["startup_id"],
+        entry,
+        f"accepted proposal {row['proposal_id']} on {date.today().isoformat()} (discovered on {row['stats_url']})",
+    )
     errors = check_file(file)
     for error in errors:
         print(f"{file}: {error}", file=sys.stderr)
     if errors:
         return 1
-    print(f"{args.proposal}: added to {file} under services.{row['startup_id']}; the next run reads it as a reviewed source")
+    print(
+        f"{args.proposal}: added to {file} under services.{row['startup_id']}; the next run reads it as a reviewed source"
+    )
     return 0
 
 
@@ -165,9 +196,16 @@ def cmd_reject(args: argparse.Namespace) -> int:
     settings = _settings(args)
     file = _sources_file(args, settings)
     row = _one(settings, args.proposal)
-    add_rejection(file, {"proposal": row["proposal_id"], "service": row["startup_id"],
-                         "source": f"{row['kind']} {row['instance']} {row['identifier']}", "why": args.why.strip(),
-                         "on": date.today().isoformat()})
+    add_rejection(
+        file,
+        {
+            "proposal": row["proposal_id"],
+            "service": row["startup_id"],
+            "source": f"{row['kind']} {row['instance']} {row['identifier']}",
+            "why": args.why.strip(),
+            "on": date.today().isoformat(),
+        },
+    )
     print(f"{args.proposal}: rejected in {file}; discovery will not offer it again")
     return 0
 
@@ -197,10 +235,12 @@ def print_coverage(duckdb_path: Path) -> None:
     if not coverage:
         return
     designated = coverage["designated_no_source"]
-    print(f"usage sources: {coverage['n_no_source']} of {coverage['n_services']} services have no source at all"
-          + (f", {len(designated)} of them designated ({', '.join(designated)})" if designated else "")
-          + f"; {coverage['n_with_discovered']} with a discovered source in use; {coverage['n_proposals']} proposals to review"
-          " (impact-pipeline sources proposals)")
+    print(
+        f"usage sources: {coverage['n_no_source']} of {coverage['n_services']} services have no source at all"
+        + (f", {len(designated)} of them designated ({', '.join(designated)})" if designated else "")
+        + f"; {coverage['n_with_discovered']} with a discovered source in use; {coverage['n_proposals']} proposals to review"
+        " (impact-pipeline sources proposals)"
+    )
 
 
 def add_parser(sub) -> None:

@@ -47,7 +47,8 @@ _B = C("criterion_b", "VARCHAR", "(b) significant impact: pass / fail / unknown.
 _C = C("criterion_c", "VARCHAR", "(c) quality standards: pass / fail / unknown.")
 _DESIGNATION_YEAR = C("designation_year", "INTEGER", "Year the service was officially designated for (NULL if never).")
 _FIRST_MEETING = C(
-    "first_year_meeting", "INTEGER",
+    "first_year_meeting",
+    "INTEGER",
     "First evaluated year in which the service met all three criteria (NULL if never).",
 )
 _REASONS = C("reasons", "VARCHAR", "One sentence per criterion that is not a pass.")
@@ -103,12 +104,20 @@ SERVICE_HISTORY = View(
     ORDER BY n.startup_id, n.year
     """,
     (
-        _ID, _NAME, _YEAR, _PHASE, _A, _B, _C,
+        _ID,
+        _NAME,
+        _YEAR,
+        _PHASE,
+        _A,
+        _B,
+        _C,
         C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass."),
         _DESIGNATION_YEAR,
         C("officially_designated", "BOOLEAN", "True when designated for this year or an earlier one."),
         C("designated_this_year", "BOOLEAN", "True when the service was designated for exactly this year."),
-        _FIRST_MEETING, _REASONS, _VERSION,
+        _FIRST_MEETING,
+        _REASONS,
+        _VERSION,
     ),
 )
 
@@ -123,10 +132,17 @@ LATEST_YEAR = View(
     ORDER BY n.startup_id
     """,
     (
-        _YEAR, _ID, _NAME, _PHASE, _A, _B, _C,
+        _YEAR,
+        _ID,
+        _NAME,
+        _PHASE,
+        _A,
+        _B,
+        _C,
         C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass."),
         C("officially_designated", "BOOLEAN", "True when designated for this year or an earlier one."),
-        _DESIGNATION_YEAR, _REASONS,
+        _DESIGNATION_YEAR,
+        _REASONS,
         C("evidence", "JSON", "Evidence per criterion: values, sources, URLs."),
         _VERSION,
     ),
@@ -178,13 +194,22 @@ USAGE_COVERAGE = View(
     ORDER BY no_source DESC, s.officially_designated DESC, s.startup_id
     """,
     (
-        _ID, _NAME,
+        _ID,
+        _NAME,
         C("officially_designated", "BOOLEAN", "True when designated for some year."),
         C("stats_page_declared", "BOOLEAN", "True when the registry declares a stats_url."),
         C("stats_page_answering", "BOOLEAN", "True when a check of the stats page answered; NULL when never checked."),
-        C("n_proposals", "INTEGER", "Sources recognised on the stats page waiting for review (usage_source_proposals)."),
+        C(
+            "n_proposals",
+            "INTEGER",
+            "Sources recognised on the stats page waiting for review (usage_source_proposals).",
+        ),
         C("n_discovered_in_use", "INTEGER", "Unambiguous discovered sources read for (b), not reviewed."),
-        C("n_reviewed_sources", "INTEGER", "Sources of the service read from the reviewed file, declared figures or data.gouv.fr."),
+        C(
+            "n_reviewed_sources",
+            "INTEGER",
+            "Sources of the service read from the reviewed file, declared figures or data.gouv.fr.",
+        ),
         C("years_with_figure", "VARCHAR", "Years with a yearly reach figure, comma-separated; NULL when none."),
         C("latest_full_year", "INTEGER", "The latest finished calendar year."),
         C("latest_full_year_value", "DOUBLE", "Best yearly reach figure of that year (yearly_reach), NULL when none."),
@@ -237,12 +262,19 @@ DESIGNATION_BACKTEST = View(
         C("n_designated", "INTEGER", "Services officially designated for this year (the committee's flow)."),
         C("n_meeting", "INTEGER", "Services meeting the three criteria in the year (the policy's stock)."),
         C("n_designated_meeting", "INTEGER", "Services designated for this year that meet the criteria in it."),
-        C("share_designated_meeting", "DOUBLE",
-          "n_designated_meeting / n_designated (3 decimals); NULL when nobody was designated for the year."),
+        C(
+            "share_designated_meeting",
+            "DOUBLE",
+            "n_designated_meeting / n_designated (3 decimals); NULL when nobody was designated for the year.",
+        ),
         C("n_designated_not_meeting", "INTEGER", "Designated for this year, not meeting the criteria in it."),
         C("n_meeting_not_designated", "INTEGER", "Meeting the criteria, designated neither for this year nor earlier."),
-        C("disagreements", "JSON", "Each disagreement: startup_id, name, kind, deciding_criterion (the first failing "
-          "criterion, else the first not passing) and its verdict."),
+        C(
+            "disagreements",
+            "JSON",
+            "Each disagreement: startup_id, name, kind, deciding_criterion (the first failing "
+            "criterion, else the first not passing) and its verdict.",
+        ),
     ),
 )
 

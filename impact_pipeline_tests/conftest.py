@@ -156,14 +156,29 @@ def sample_2025(tmp_path_factory, sample_registry):
 SLOW_UNITS: dict[str, tuple[int, list[str]]] = {
     "postgres": (90, ["scale_out/test_postgres.py"]),
     "browser": (60, ["ui/test_browser.py"]),
-    "sample world 2025": (55, ["guarantees/test_faults.py::test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds",
-                               "guarantees/test_faults.py::test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file",
-                               "guarantees/test_hostile_input.py", "guarantees/test_secrets.py"]),
-    "sample world 2016-2026": (50, ["defs/gates/test_gates_pipeline.py", "defs/registry/test_registry_pipeline.py",
-                                    "defs/reporting/test_sample_outputs.py"]),
+    "sample world 2025": (
+        55,
+        [
+            "guarantees/test_faults.py::test_sigkill_halfway_keeps_the_last_good_publication_and_the_next_run_succeeds",
+            "guarantees/test_faults.py::test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file",
+            "guarantees/test_hostile_input.py",
+            "guarantees/test_secrets.py",
+        ],
+    ),
+    "sample world 2016-2026": (
+        50,
+        [
+            "defs/gates/test_gates_pipeline.py",
+            "defs/registry/test_registry_pipeline.py",
+            "defs/reporting/test_sample_outputs.py",
+        ],
+    ),
     "publication": (50, ["guarantees/test_publication.py"]),
     "killed CLI run": (45, ["guarantees/test_dead_runs.py"]),
-    "two CLI runs": (35, ["guarantees/test_faults.py::test_two_runs_started_together_are_serialised_without_corruption"]),
+    "two CLI runs": (
+        35,
+        ["guarantees/test_faults.py::test_two_runs_started_together_are_serialised_without_corruption"],
+    ),
     "real snapshot": (18, ["defs/impact/test_real_snapshot.py"]),
     "conditional fetch": (17, ["defs/registry/test_conditional_fetch.py"]),
     "sample world with sources": (10, ["defs/usage/test_usage_pipeline.py", "defs/quality/test_quality_pipeline.py"]),

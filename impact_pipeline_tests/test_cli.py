@@ -19,14 +19,26 @@ SAMPLE_REGISTRY = SAMPLE_DIR / "startups.json"
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPACT_", "DAGSTER_HOME"))}
-    env.update({"IMPACT_DUCKDB_PATH": str(tmp_path / "out" / "impact.duckdb"),
-                "IMPACT_EXPORT_DIR": str(tmp_path / "exports"), "DAGSTER_HOME": str(tmp_path / "home"), **extra})
+    env.update(
+        {
+            "IMPACT_DUCKDB_PATH": str(tmp_path / "out" / "impact.duckdb"),
+            "IMPACT_EXPORT_DIR": str(tmp_path / "exports"),
+            "DAGSTER_HOME": str(tmp_path / "home"),
+            **extra,
+        }
+    )
     return env
 
 
 def _cli(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "impact_pipeline.cli", *args], cwd=tmp_path, env=_env(tmp_path, **extra),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "impact_pipeline.cli", *args],
+        cwd=tmp_path,
+        env=_env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_usage_errors_exit_2_in_one_line(tmp_path, monkeypatch, capsys):
@@ -35,8 +47,9 @@ def test_usage_errors_exit_2_in_one_line(tmp_path, monkeypatch, capsys):
     for name in ("IMPACT_OFFLINE", "IMPACT_SAMPLE"):  # `main` sets them for its run: restored after the test
         monkeypatch.setenv(name, "")
     assert main(["materialize", "--years", "20x5"]) == EXIT_USAGE
-    assert capsys.readouterr().err == ("impact-pipeline materialize: --years: expected YEAR or FIRST:LAST "
-                                       "(e.g. 2016:2025), got '20x5'\n")
+    assert capsys.readouterr().err == (
+        "impact-pipeline materialize: --years: expected YEAR or FIRST:LAST (e.g. 2016:2025), got '20x5'\n"
+    )
     monkeypatch.setenv("IMPACT_REGISTRY_URL", "https://beta.gouv.fr/api/v2.5/startups.json")
     assert main(["materialize", "--offline"]) == EXIT_USAGE
     assert "--offline (IMPACT_OFFLINE=1) reads a local registry file" in capsys.readouterr().err
@@ -46,8 +59,14 @@ def test_usage_errors_exit_2_in_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_a_failed_run_says_step_cause_and_fix_and_where_the_log_is(tmp_path):
-    proc = _cli(tmp_path, "materialize", "--offline", "--years", "2025",
-                IMPACT_REGISTRY_URL=str(tmp_path / "missing" / "startups.json"))
+    proc = _cli(
+        tmp_path,
+        "materialize",
+        "--offline",
+        "--years",
+        "2025",
+        IMPACT_REGISTRY_URL=str(tmp_path / "missing" / "startups.json"),
+    )
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) <= 15, proc.stderr  # not a hundred lines of Dagster logs
@@ -60,14 +79,22 @@ def test_a_failed_run_says_step_cause_and_fix_and_where_the_log_is(tmp_path):
     text = log.read_text()
     assert "STEP_FAILURE" in text and "lib/http.py" in text and "file not found" in text  # with the stack
     # -v shows Dagster's own log as it comes
-    verbose = _cli(tmp_path, "materialize", "--offline", "--years", "2025", "-v",
-                   IMPACT_REGISTRY_URL=str(tmp_path / "missing" / "startups.json"))
+    verbose = _cli(
+        tmp_path,
+        "materialize",
+        "--offline",
+        "--years",
+        "2025",
+        "-v",
+        IMPACT_REGISTRY_URL=str(tmp_path / "missing" / "startups.json"),
+    )
     assert verbose.returncode == 1 and "STEP_FAILURE" in verbose.stderr
 
 
 def test_fixes_name_what_to_do():
     assert "IMPACT_ALLOW_PRIVATE_NETWORK=1" in fix_for(
-        "http://127.0.0.1/x: refusing to connect to private/loopback/link-local address 127.0.0.1")
+        "http://127.0.0.1/x: refusing to connect to private/loopback/link-local address 127.0.0.1"
+    )
     assert "--offline" in fix_for("https://x.test/s.json: HTTP 404 Not Found")
     assert "--offline" in fix_for("https://x.test/s.json: could not connect (Connection refused)")
 
@@ -131,9 +158,15 @@ def test_sql_is_a_read_only_shell_on_the_published_file(tmp_path):
     assert str(sum(1 for (y, _) in world.verdicts() if y == 2025)) in one.stdout
     refused = _cli(tmp_path, "sql", "-c", "DELETE FROM national_impact", **env)
     assert refused.returncode == 1 and "read-only" in refused.stderr.lower()
-    piped = subprocess.run([sys.executable, "-m", "impact_pipeline.cli", "sql"], cwd=tmp_path,
-                           env=_env(tmp_path, **env), input="SELECT 40 + 2 AS answer;\n", capture_output=True,
-                           text=True, timeout=120)
+    piped = subprocess.run(
+        [sys.executable, "-m", "impact_pipeline.cli", "sql"],
+        cwd=tmp_path,
+        env=_env(tmp_path, **env),
+        input="SELECT 40 + 2 AS answer;\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert piped.returncode == 0 and "42" in piped.stdout
 
 

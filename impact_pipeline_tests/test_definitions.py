@@ -15,7 +15,11 @@ def test_definitions_validate_with_the_dagster_cli(tmp_path):
     (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Validation successful" in proc.stdout + proc.stderr
@@ -33,16 +37,19 @@ def test_assets_are_grouped_documented_and_typed():
         assert node.owners, f"{key.to_user_string()} has no owner"
     assert {"registry", "impact"} <= set(groups)
     assert {"startups", "startup_phases", "startup_events", "incubators", "registry_raw"} <= groups["registry"]
-    assert {"criteria_evaluation", "national_impact", "national_impact_summary", "published_outputs"} <= groups["impact"]
+    assert {"criteria_evaluation", "national_impact", "national_impact_summary", "published_outputs"} <= groups[
+        "impact"
+    ]
     spec = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == "national_impact"))
     columns = [c.name for c in spec.metadata["dagster/column_schema"].columns]
     assert columns[:4] == ["year", "startup_id", "name", "phase_at_year_end"]
 
 
 def test_nightly_schedule_targets_the_current_year_in_paris():
-    import dagster as dg
     from datetime import datetime
     from zoneinfo import ZoneInfo
+
+    import dagster as dg
 
     from impact_pipeline.definitions import defs
 

@@ -421,7 +421,9 @@ class Fetcher:
             free()
             if result is not None and result.not_modified and cached:
                 meta, body = cached
-                result = replace(result, content=body, sha256=meta["sha256"], final_url=meta.get("final_url") or result.final_url)
+                result = replace(
+                    result, content=body, sha256=meta["sha256"], final_url=meta.get("final_url") or result.final_url
+                )
             elif result is not None and self.cache and request.conditional:
                 self.cache.put(request, result)
             self.stats.record(request.source, elapsed=time.monotonic() - started, result=result, error=error)

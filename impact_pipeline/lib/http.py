@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.client import RemoteDisconnected
 from typing import Any
@@ -245,9 +245,7 @@ class HttpPolicy:
     @classmethod
     def from_env(cls, **overrides: Any) -> HttpPolicy:
         """The policy from IMPACT_* environment variables; keyword overrides win."""
-        values: dict[str, Any] = {
-            "allow_private_network": private_network_allowed()
-        }
+        values: dict[str, Any] = {"allow_private_network": private_network_allowed()}
         for variable, name, kind in (
             ("IMPACT_HTTP_TIMEOUT", "total_timeout", float),
             ("IMPACT_HTTP_MAX_BYTES", "max_bytes", int),
@@ -260,12 +258,16 @@ class HttpPolicy:
         return cls(**values)
 
 
-
 def page_read_overrides(budget_seconds: float = 20.0) -> dict[str, Any]:
     """The policy of a read of a stats page (URL checks, discovery): a short budget and no retry in the client, which
     would retry a timeout too (a second wait); a silent page then costs one timeout per read, never two."""
-    return {"total_timeout": budget_seconds, "read_timeout": min(10.0, budget_seconds),
-            "connect_timeout": min(10.0, budget_seconds), "retries": 0}
+    return {
+        "total_timeout": budget_seconds,
+        "read_timeout": min(10.0, budget_seconds),
+        "connect_timeout": min(10.0, budget_seconds),
+        "retries": 0,
+    }
+
 
 class _Headers(dict[str, str]):
     """Response headers with case-insensitive lookups (HTTP header names are)."""
@@ -347,8 +349,10 @@ def _resolve(url: str, host: str, port: int) -> list[IPAddress]:
 
 
 def _refusal(address: object) -> str:
-    return (f"refusing to connect to private/loopback/link-local address {address} "
-            "(set IMPACT_ALLOW_PRIVATE_NETWORK=1 to allow)")
+    return (
+        f"refusing to connect to private/loopback/link-local address {address} "
+        "(set IMPACT_ALLOW_PRIVATE_NETWORK=1 to allow)"
+    )
 
 
 def check_url_allowed(url: str, policy: HttpPolicy) -> None:
@@ -669,7 +673,7 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- the client ---------------------------------------------------------------------
@@ -748,8 +752,9 @@ class HttpClient:
                 status = response.status_code
                 location = response.headers.get("Location")
                 if status not in REDIRECT_STATUSES or not location:
-                    return self._finish(url, current_url, response, started, fetched_at, deadline, etag, last_modified,
-                                        where)
+                    return self._finish(
+                        url, current_url, response, started, fetched_at, deadline, etag, last_modified, where
+                    )
 
                 response.close()
                 next_url = self._redirect_target(url, current_url, location)
@@ -759,11 +764,13 @@ class HttpClient:
                 if _origin(next_url) != _origin(current_url):
                     if current_data:
                         # A POST body may carry a token (Matomo's token_auth): never hand it to another host.
-                        raise FetchError(url, "refusing to resend the request body to another origin "
-                                              f"{redact_url(next_url)}")
+                        raise FetchError(
+                            url, f"refusing to resend the request body to another origin {redact_url(next_url)}"
+                        )
                     request_headers = {k: v for k, v in request_headers.items() if k.lower() in CROSS_ORIGIN_HEADERS}
-                log.debug("following HTTP %d redirect from %s to %s", status, redact_url(current_url),
-                          redact_url(next_url))
+                log.debug(
+                    "following HTTP %d redirect from %s to %s", status, redact_url(current_url), redact_url(next_url)
+                )
                 current_url = next_url
             raise FetchError(url, f"too many redirects (more than {policy.max_redirects})")
 

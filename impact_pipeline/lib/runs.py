@@ -94,8 +94,11 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         run = record.dagster_run
         if not run_is_dead(instance, run.run_id):
             continue
-        instance.report_run_failed(run, "Marked failed: no process of this run is alive any more "
-                                        "(killed, or `dagster dev` crashed); its pool slots were freed.")
+        instance.report_run_failed(
+            run,
+            "Marked failed: no process of this run is alive any more "
+            "(killed, or `dagster dev` crashed); its pool slots were freed.",
+        )
         released.append(run.run_id)
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
@@ -136,4 +139,3 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
 
             logging.getLogger(__name__).exception("could not release dead runs before launching")
         super().launch_run(context)
-

@@ -35,8 +35,15 @@ def write_xlsx_atomically(path: Path, table: contract.Table, rows: list[tuple]) 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        book = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_urls": False,
-                                             "strings_to_numbers": False, "constant_memory": True})
+        book = xlsxwriter.Workbook(
+            str(tmp),
+            {
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+                "constant_memory": True,
+            },
+        )
         book.set_properties({"created": _CREATED, "title": table.description})
         sheet = book.add_worksheet(table.name[:31])
         bold = book.add_format({"bold": True})

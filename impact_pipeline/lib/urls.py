@@ -150,15 +150,21 @@ def public_evidence_url_sql(expr: str, *, allow_private_network: bool) -> str:
 def register_duckdb_functions(con) -> None:
     """Add `public_evidence_url(url, allow_private_network) -> BOOLEAN` to a DuckDB connection (once)."""
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'public_evidence_url'").fetchall()[0][0]
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'public_evidence_url'"
+    ).fetchall()[0][0]
     if exists:
         return
 
     def is_public(url: str | None, allow_private_network: bool | None) -> bool | None:
-        return None if url is None else public_evidence_url(url, allow_private_network=bool(allow_private_network)) is not None
+        return (
+            None
+            if url is None
+            else public_evidence_url(url, allow_private_network=bool(allow_private_network)) is not None
+        )
 
-    con.create_function("public_evidence_url", is_public, ["VARCHAR", "BOOLEAN"], "BOOLEAN",
-                        null_handling="special", side_effects=False)
+    con.create_function(
+        "public_evidence_url", is_public, ["VARCHAR", "BOOLEAN"], "BOOLEAN", null_handling="special", side_effects=False
+    )
 
 
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -182,9 +188,11 @@ def refused_scheme(value: object) -> str | None:
         return None
     if _PLAIN_HTTP_RE.match(value):  # the common case, decided without rebuilding the string
         return None
-    text = value.translate(_DROPPED).strip(" \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
-                                                                 "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c"
-                                                                 "\x1d\x1e\x1f")
+    text = value.translate(_DROPPED).strip(
+        " \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f"
+        "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c"
+        "\x1d\x1e\x1f"
+    )
     match = _SCHEME_RE.match(text)
     if not match:
         return None

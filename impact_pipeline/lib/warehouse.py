@@ -16,7 +16,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +197,7 @@ class Warehouse(dg.ConfigurableResource):
                 "passed": bool(passed),
                 "summary": summary,
                 "run_id": run_id,
-                "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             self.gates_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.gates_path.with_suffix(".tmp")
@@ -253,11 +253,18 @@ class Warehouse(dg.ConfigurableResource):
                     removed.append(str(entry))
         # Temp files and links of this publish path, and of the older one that replaced files one by one.
         published = self.published_path
-        leftovers = [*published.parent.glob(f".{published.name}.*.tmp"), *published.parent.glob(f".{published.name}.*.link")]
+        leftovers = [
+            *published.parent.glob(f".{published.name}.*.tmp"),
+            *published.parent.glob(f".{published.name}.*.link"),
+        ]
         export_dir = Path(self.export_dir)
-        for pattern in (".national_impact_*.csv.*.tmp", ".national_impact_*.csv.*.link", ".national_impact_*.xlsx.*.link",
-                        ".validations.*.tmp",
-                        ".validations.*.link"):
+        for pattern in (
+            ".national_impact_*.csv.*.tmp",
+            ".national_impact_*.csv.*.link",
+            ".national_impact_*.xlsx.*.link",
+            ".validations.*.tmp",
+            ".validations.*.link",
+        ):
             leftovers += export_dir.glob(pattern)
         for entry in leftovers:
             _remove(entry)
@@ -271,8 +278,11 @@ class Warehouse(dg.ConfigurableResource):
         if _readlink(store / "current") is not None:
             return
         export_dir = Path(self.export_dir)
-        files = [p for p in [self.published_path, *export_dir.glob("national_impact_*.csv")]
-                 if p.is_file() and not p.is_symlink()]
+        files = [
+            p
+            for p in [self.published_path, *export_dir.glob("national_impact_*.csv")]
+            if p.is_file() and not p.is_symlink()
+        ]
         validations = export_dir / "validations"
         if not files and not (validations.is_dir() and not validations.is_symlink()):
             return
@@ -336,9 +346,13 @@ class Warehouse(dg.ConfigurableResource):
             con = duckdb.connect(str(work))
             try:
                 ensure_tables(con)
-                years = [r[0] for r in con.execute("SELECT DISTINCT year FROM national_impact ORDER BY year").fetchall()]
-                versions = [r[0] for r in con.execute(
-                    "SELECT DISTINCT criteria_version FROM national_impact ORDER BY 1").fetchall()]
+                years = [
+                    r[0] for r in con.execute("SELECT DISTINCT year FROM national_impact ORDER BY year").fetchall()
+                ]
+                versions = [
+                    r[0]
+                    for r in con.execute("SELECT DISTINCT criteria_version FROM national_impact ORDER BY 1").fetchall()
+                ]
                 con.execute(
                     "INSERT INTO publish_log VALUES (now()::TIMESTAMP, ?, ?, ?)",
                     [run_id, ",".join(map(str, years)), ",".join(versions)],
@@ -371,7 +385,9 @@ class Warehouse(dg.ConfigurableResource):
                 for year, rows in exports.items():
                     write_csv_atomically(staging / f"national_impact_{year}.csv", cols, rows)
                     names.append(f"national_impact_{year}.csv")
-                    write_xlsx_beside(staging / f"national_impact_{year}.csv", store / "current", contract.NATIONAL_IMPACT, rows)
+                    write_xlsx_beside(
+                        staging / f"national_impact_{year}.csv", store / "current", contract.NATIONAL_IMPACT, rows
+                    )
                     names.append(f"national_impact_{year}.xlsx")
                 # The validation results that let this data through, published with it.
                 _copy_validations(self.validations_dir, staging / "validations")
@@ -384,9 +400,13 @@ class Warehouse(dg.ConfigurableResource):
                 _remove(staging)
             self.recover_publication()  # versions other than current and previous
             export_dir = Path(self.export_dir)
-            return {"published_path": str(self.published_path), "publication": version, "years": years,
-                    "csv_paths": [str(export_dir / n) for n in names if n.endswith(".csv")],
-                    "rows_per_year": {year: len(rows) for year, rows in exports.items()}}
+            return {
+                "published_path": str(self.published_path),
+                "publication": version,
+                "years": years,
+                "csv_paths": [str(export_dir / n) for n in names if n.endswith(".csv")],
+                "rows_per_year": {year: len(rows) for year, rows in exports.items()},
+            }
 
 
 def publication_store(published_path: Path) -> Path:
@@ -401,7 +421,7 @@ def current_publication(published_path: Path) -> str | None:
 
 
 def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
 def _readlink(path: Path) -> str | None:
@@ -488,8 +508,12 @@ def ensure_tables(con: Any) -> None:
     ensure_views(con)
     con.execute("CREATE OR REPLACE TABLE _contract_version (fingerprint VARCHAR)")
     con.execute("INSERT INTO _contract_version VALUES (?)", [fingerprint])
-    con.execute("COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this file was written with.'")
-    con.execute("COMMENT ON COLUMN _contract_version.fingerprint IS 'SHA-256 of the DDL, comments and views of the contract.'")
+    con.execute(
+        "COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this file was written with.'"
+    )
+    con.execute(
+        "COMMENT ON COLUMN _contract_version.fingerprint IS 'SHA-256 of the DDL, comments and views of the contract.'"
+    )
     con.execute("COMMIT")
 
 
@@ -500,7 +524,8 @@ def _compression_differs(table: contract.Table, created_as: str) -> bool:
     for column in table.columns:
         if column.compression and not re.search(
             rf'(^|[(,])\s*"?{re.escape(column.name)}"?\s+[A-Z]+\s+USING COMPRESSION {re.escape(column.compression)}\b',
-            created_as, re.IGNORECASE,
+            created_as,
+            re.IGNORECASE,
         ):
             return True
     return False

@@ -45,14 +45,23 @@ def cli(paths: PipelinePaths, url: str, years: str, home: Path) -> subprocess.Po
         "IMPACT_WORK_DIR": str(paths.work_dir),
         "IMPACT_ALLOW_PRIVATE_NETWORK": "1",
         # other sources off: tests never leave this machine
-        "IMPACT_OBSERVATOIRE_URL": "", "IMPACT_GITHUB_API_URL": "", "IMPACT_GITLAB_API_URL": "",
-        "IMPACT_DATAGOUV_URL": "", "IMPACT_URL_CHECKS": "0", "IMPACT_USAGE_DISCOVERY": "0",
-        "IMPACT_GITLAB_SELF_HOSTED": "0", "IMPACT_WEB_ARCHIVE_URL": "",
+        "IMPACT_OBSERVATOIRE_URL": "",
+        "IMPACT_GITHUB_API_URL": "",
+        "IMPACT_GITLAB_API_URL": "",
+        "IMPACT_DATAGOUV_URL": "",
+        "IMPACT_URL_CHECKS": "0",
+        "IMPACT_USAGE_DISCOVERY": "0",
+        "IMPACT_GITLAB_SELF_HOSTED": "0",
+        "IMPACT_WEB_ARCHIVE_URL": "",
     }
     env.pop("IMPACT_SAMPLE", None)
     return subprocess.Popen(
         [sys.executable, "-m", "impact_pipeline.cli", "materialize", "--years", years],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -107,7 +116,10 @@ def test_analyst_reading_the_published_file_neither_blocks_nor_sees_a_torn_file(
 def test_two_runs_started_together_are_serialised_without_corruption(tmp_path, server):
     paths = PipelinePaths(tmp_path)
     home = tmp_path / "dagster_home"
-    runs = [cli(paths, server.url("/v1.json"), "2024:2025", home), cli(paths, server.url("/v1.json"), "2024:2025", home)]
+    runs = [
+        cli(paths, server.url("/v1.json"), "2024:2025", home),
+        cli(paths, server.url("/v1.json"), "2024:2025", home),
+    ]
     outputs = [proc.communicate(timeout=600)[0] for proc in runs]
     assert [proc.returncode for proc in runs] == [0, 0], "\n\n".join(outputs)
     con = duckdb.connect(str(paths.duckdb_path), read_only=True)
@@ -122,4 +134,7 @@ def test_two_runs_started_together_are_serialised_without_corruption(tmp_path, s
         assert con.execute("SELECT count(*) FROM publish_log").fetchall()[0][0] >= 1
     finally:
         con.close()
-    assert {p.name for p in paths.export_dir.glob("national_impact_*.csv")} >= {"national_impact_2024.csv", "national_impact_2025.csv"}
+    assert {p.name for p in paths.export_dir.glob("national_impact_*.csv")} >= {
+        "national_impact_2024.csv",
+        "national_impact_2025.csv",
+    }

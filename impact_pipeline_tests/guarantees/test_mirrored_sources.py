@@ -32,28 +32,50 @@ def mirrored_run(tmp_path_factory):
     monkeypatch.setenv("IMPACT_MATOMO_TOKEN_MIRROR", TOKEN)
     root = tmp_path_factory.mktemp("mirrored")
     routes = {
-        "/startups.json": Route(body=(SAMPLE_DIR / "startups.json").read_bytes(),
-                                headers={"Content-Type": "application/json"}),
+        "/startups.json": Route(
+            body=(SAMPLE_DIR / "startups.json").read_bytes(), headers={"Content-Type": "application/json"}
+        ),
         # Answers shaped like the live ones: a Matomo VisitsSummary.get by year, a bespoke JSON file.
-        "/matomo/index.php": Route(body=(SAMPLE_DIR / "usage" / "matomo_boussole_years.json").read_bytes(),
-                                   headers={"Content-Type": "application/json"}),
+        "/matomo/index.php": Route(
+            body=(SAMPLE_DIR / "usage" / "matomo_boussole_years.json").read_bytes(),
+            headers={"Content-Type": "application/json"},
+        ),
         "/matomo-private/index.php": Route(handler=_matomo_error),
-        "/lanterne/stats.json": Route(body=(SAMPLE_DIR / "usage" / "lanterne_stats.json").read_bytes(),
-                                      headers={"Content-Type": "application/json"}),
+        "/lanterne/stats.json": Route(
+            body=(SAMPLE_DIR / "usage" / "lanterne_stats.json").read_bytes(),
+            headers={"Content-Type": "application/json"},
+        ),
     }
     with LocalServer(routes) as server:
         sources = root / "usage_sources.yaml"
-        sources.write_text(json.dumps({  # JSON is YAML
-            "version": "mirror", "first_year": 2016,
-            "services": {
-                # anonymous: the evidence is the mirror's own dashboard URL, on 127.0.0.1
-                "exemple-boussole-demo": [{"type": "matomo", "base_url": server.url("/matomo"), "site_id": 3}],
-                "demo-lanterne-2023": [{"type": "json", "url": server.url("/lanterne/stats.json"),
-                                        "value_path": 'annees["{year}"].demarches', "unit": "uses"}],
-                "demo-atelier-perennisation": [{"type": "matomo", "base_url": server.url("/matomo-private"),
-                                                "site_id": 7, "token_env": "IMPACT_MATOMO_TOKEN_MIRROR"}],
-            },
-        }))
+        sources.write_text(
+            json.dumps(
+                {  # JSON is YAML
+                    "version": "mirror",
+                    "first_year": 2016,
+                    "services": {
+                        # anonymous: the evidence is the mirror's own dashboard URL, on 127.0.0.1
+                        "exemple-boussole-demo": [{"type": "matomo", "base_url": server.url("/matomo"), "site_id": 3}],
+                        "demo-lanterne-2023": [
+                            {
+                                "type": "json",
+                                "url": server.url("/lanterne/stats.json"),
+                                "value_path": 'annees["{year}"].demarches',
+                                "unit": "uses",
+                            }
+                        ],
+                        "demo-atelier-perennisation": [
+                            {
+                                "type": "matomo",
+                                "base_url": server.url("/matomo-private"),
+                                "site_id": 7,
+                                "token_env": "IMPACT_MATOMO_TOKEN_MIRROR",
+                            }
+                        ],
+                    },
+                }
+            )
+        )
         paths = PipelinePaths(root / "run")
         settings = dataclasses.replace(paths.settings(server.url("/startups.json")), usage_sources_path=str(sources))
         assert settings.allow_private_network  # the mirrors are on 127.0.0.1
@@ -73,8 +95,11 @@ def test_a_run_against_local_mirrors_publishes_and_its_evidence_urls_pass_the_ga
     assert gates[("criteria_evaluation", "contract")] and gates[("yearly_reach", "contract")], gates
     con = duckdb.connect(str(paths.duckdb_path), read_only=True)
     try:
-        b = dict(con.execute(
-            "SELECT startup_id, evidence->'b' FROM national_impact WHERE year = 2025 AND criterion_b = 'pass'").fetchall())
+        b = dict(
+            con.execute(
+                "SELECT startup_id, evidence->'b' FROM national_impact WHERE year = 2025 AND criterion_b = 'pass'"
+            ).fetchall()
+        )
     finally:
         con.close()
     # Matomo's 561,000 visits and the JSON file's 131,000 procedures meet the 100,000 threshold, with mirror URLs
@@ -93,8 +118,9 @@ def test_a_token_echoed_by_a_source_is_in_no_output(mirrored_run, capfd):
     assert any(TOKEN in r.body.decode() for r in server.requests if r.path == "/matomo-private/index.php")
     con = duckdb.connect(str(paths.duckdb_path), read_only=True)
     try:
-        (error,) = con.execute("SELECT error FROM usage_source_status WHERE startup_id = 'demo-atelier-perennisation'"
-                               ).fetchone()
+        (error,) = con.execute(
+            "SELECT error FROM usage_source_status WHERE startup_id = 'demo-atelier-perennisation'"
+        ).fetchone()
     finally:
         con.close()
     assert "token_auth=***" in error and TOKEN not in error

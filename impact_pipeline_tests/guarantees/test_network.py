@@ -50,8 +50,9 @@ def test_a_registry_stats_url_with_a_backslash_is_never_checked_ok(local_server:
     # path `/%5C@1.1.1.1/x` on 127.0.0.1, served here as it would be by a permissive internal service).
     local_server.add("/%5C@1.1.1.1/x", Route(body=b"internal"))
     port = local_server.url("/").split(":")[2].rstrip("/")
-    targets = targets_from_startups([{"startup_id": "s", "stats_url": f"http://127.0.0.1:{port}\\@1.1.1.1/x",
-                                      "repository": None}])
+    targets = targets_from_startups(
+        [{"startup_id": "s", "stats_url": f"http://127.0.0.1:{port}\\@1.1.1.1/x", "repository": None}]
+    )
     with HttpClient(PUBLIC_ONLY) as client:
         rows = run_checks(targets, Fetcher(client, cache=ResponseCache(tmp_path / "cache")))
 
@@ -94,9 +95,13 @@ def test_no_secret_header_follows_a_redirect_to_another_origin(local_server: Loc
     other = local_server.url("/landing").replace("127.0.0.1", "localhost")
     local_server.add("/api", Route(status=302, headers={"Location": other}))
     local_server.add("/landing", Route(body={"ok": True}))
-    secrets = {"Authorization": "Bearer gh-secret-123456", "PRIVATE-TOKEN": "glpat-secret-123456",
-               "X-Matomo-Token": "matomo-secret-123456", "Cookie": "session=cookie-secret-123456",
-               "X-Api-Key": "key-secret-123456"}
+    secrets = {
+        "Authorization": "Bearer gh-secret-123456",
+        "PRIVATE-TOKEN": "glpat-secret-123456",
+        "X-Matomo-Token": "matomo-secret-123456",
+        "Cookie": "session=cookie-secret-123456",
+        "X-Api-Key": "key-secret-123456",
+    }
 
     with HttpClient(LOCAL) as client:
         result = client.fetch(local_server.url("/api"), headers={**secrets, "Accept": "application/json"})
@@ -193,7 +198,9 @@ def test_dripped_headers_stop_at_the_stats_page_check_budget(header_drip: Header
     # The stats-page checks' per-check budget is the same deadline (20 s in production, 1.5 s here).
     quality = QualitySources(allow_private_network=True, check_timeout_seconds=1.5)
     client = quality.client(**quality.check_policy_overrides())
-    targets = targets_from_startups([{"startup_id": "drip", "stats_url": header_drip.url("/stats"), "repository": None}])
+    targets = targets_from_startups(
+        [{"startup_id": "drip", "stats_url": header_drip.url("/stats"), "repository": None}]
+    )
 
     started = time.monotonic()
     with client:
@@ -222,17 +229,24 @@ def test_a_token_echoed_by_matomo_is_redacted_from_the_answer(local_server: Loca
     def matomo(request):
         sent = request.body.decode().split("token_auth=", 1)[-1]
         # Matomo's error answers come with HTTP 200 and quote what they were given.
-        return Route(body={"result": "error", "message": f"token_auth={sent} is not valid (token {sent})"},
-                     headers={"X-Echo": sent})
+        return Route(
+            body={"result": "error", "message": f"token_auth={sent} is not valid (token {sent})"},
+            headers={"X-Echo": sent},
+        )
 
     local_server.add("/index.php", Route(handler=matomo))
     caplog.set_level(logging.DEBUG)
     with HttpClient(LOCAL) as client:
-        result = client.fetch(local_server.url("/index.php?module=API&method=VisitsSummary.get"), method="POST",
-                              data={"token_auth": token})
+        result = client.fetch(
+            local_server.url("/index.php?module=API&method=VisitsSummary.get"),
+            method="POST",
+            data={"token_auth": token},
+        )
 
     assert local_server.requests[0].body == f"token_auth={token}".encode()  # the token was really sent
-    assert token.encode() not in result.content and result.json()["message"] == "token_auth=*** is not valid (token ***)"
+    assert (
+        token.encode() not in result.content and result.json()["message"] == "token_auth=*** is not valid (token ***)"
+    )
     assert token not in result.headers["X-Echo"]
     assert token not in caplog.text
 

@@ -23,8 +23,11 @@ FIRST_YEAR = 2016
 
 
 def warehouse(root: Path) -> Warehouse:
-    return Warehouse(duckdb_path=str(root / "published" / "impact.duckdb"), export_dir=str(root / "exports"),
-                     work_dir=str(root / "work"))
+    return Warehouse(
+        duckdb_path=str(root / "published" / "impact.duckdb"),
+        export_dir=str(root / "exports"),
+        work_dir=str(root / "work"),
+    )
 
 
 def write_working_data(wh: Warehouse, marker: str, n_years: int, rows: int = 200) -> None:
@@ -69,8 +72,9 @@ def assert_one_publication(wh: Warehouse, marker: str | None = None) -> str:
 
 
 def leftovers(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if p.name.endswith((".tmp", ".link")) or ".tmp" in p.name)
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.name.endswith((".tmp", ".link")) or ".tmp" in p.name
+    )
 
 
 def assert_clean_store(wh: Warehouse) -> None:
@@ -132,9 +136,16 @@ def test_a_publication_killed_at_any_moment_is_seen_whole_and_the_next_one_clean
     for k, fraction in enumerate((0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95), start=1):
         marker = f"v{k}"
         proc = subprocess.Popen(
-            [sys.executable, "-c", PUBLISHER.format(tests=str(PROJECT_ROOT), root=str(tmp_path), marker=marker,
-                                                     n_years=8 + k % 2, rows=rows)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                PUBLISHER.format(
+                    tests=str(PROJECT_ROOT), root=str(tmp_path), marker=marker, n_years=8 + k % 2, rows=rows
+                ),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert proc.stdout.readline().strip() == "ready"
         proc.stdin.write("go\n")

@@ -27,8 +27,9 @@ def test_canary_token_never_leaks(tmp_path, monkeypatch, sample_registry, sample
     sample_registry.add("/down.json", [Route(status=503, body=b"down")] * 2)
     # One retry is enough to log a retry (with the URL) and to fail the same way; the default three wait ~3 s.
     monkeypatch.setenv("IMPACT_HTTP_RETRIES", "1")
-    bad = run_years(paths.settings(sample_registry.url("/down.json") + f"?token={CANARY}&x=1"), 2025, 2025,
-                    instance=instance)
+    bad = run_years(
+        paths.settings(sample_registry.url("/down.json") + f"?token={CANARY}&x=1"), 2025, 2025, instance=instance
+    )
     assert not bad.success
     # the token was really used (so the test would see a leak), and the failure names the redacted URL
     assert any(r.query.get("token") == [CANARY] for r in sample_registry.requests if r.path == "/startups.json")
@@ -40,7 +41,9 @@ def test_canary_token_never_leaks(tmp_path, monkeypatch, sample_registry, sample
             assert CANARY not in repr(record)
         assert CANARY not in repr(instance.get_run_by_id(result.run_id))
     # nothing on disk either: the event log storage (SQLite), the outputs, the working area, the validations
-    files = [p for folder in (sample_2025.home, sample_2025.paths.root, tmp_path) for p in folder.rglob("*") if p.is_file()]
+    files = [
+        p for folder in (sample_2025.home, sample_2025.paths.root, tmp_path) for p in folder.rglob("*") if p.is_file()
+    ]
     assert any(p.suffix == ".db" for p in files)  # the instance's SQLite storage is among them
     for path in files:
         assert CANARY.encode() not in path.read_bytes(), path

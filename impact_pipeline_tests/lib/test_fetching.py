@@ -90,7 +90,11 @@ def test_the_busiest_host_keeps_its_slots_busy_while_small_hosts_are_drained():
         for server in small:
             server.start()
         try:
-            requests = [FetchRequest(s.url(f"/p?i={i}"), "pages", key=("small", n, i)) for n, s in enumerate(small) for i in range(3)]
+            requests = [
+                FetchRequest(s.url(f"/p?i={i}"), "pages", key=("small", n, i))
+                for n, s in enumerate(small)
+                for i in range(3)
+            ]
             requests += [FetchRequest(big.url(f"/x?i={i}"), "pages", key=("big", i)) for i in range(12)]
             client = _client()
             # The busiest host's requests alone, as this machine and server answer them (6 rounds at 2 per host).
@@ -122,8 +126,13 @@ def test_the_next_request_to_a_host_does_not_wait_for_the_previous_answer_to_be_
 
     with LocalServer({"/x": Route(handler=answer)}) as server:
         # A slow consumer of each outcome (storing, parsing...): the host's only slot is free meanwhile.
-        fetcher = Fetcher(_client(), cache=ResponseCache(tmp_path / "c"), concurrency=2, per_host=1,
-                          on_outcome=lambda _outcome: time.sleep(0.4))
+        fetcher = Fetcher(
+            _client(),
+            cache=ResponseCache(tmp_path / "c"),
+            concurrency=2,
+            per_host=1,
+            on_outcome=lambda _outcome: time.sleep(0.4),
+        )
         outcomes = fetcher.fetch_all(FetchRequest(server.url(f"/x?i={i}"), "s", key=i) for i in range(2))
     assert all(o.ok for o in outcomes) and len(arrivals) == 2
     assert arrivals[1] - arrivals[0] < 0.3  # one answer (0.1 s) apart, not answer + consumer (0.5 s)
@@ -143,16 +152,25 @@ def test_fetch_sets_sharing_limits_overlap_on_two_hosts_within_the_limits():
     with LocalServer({"/x": flight.route("api")}) as api, LocalServer({"/x": flight.route("pages")}) as pages:
         limits = FetchLimits(concurrency=8, per_host=2)
         forges, checks = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
-        results = side_by_side({
-            "forges": lambda: forges.fetch_all(FetchRequest(api.url(f"/x?i={i}"), "github", key=i) for i in range(8)),
-            "checks": lambda: checks.fetch_all(FetchRequest(pages.url(f"/x?i={i}"), "url_checks", key=i) for i in range(8)),
-        })
+        results = side_by_side(
+            {
+                "forges": lambda: forges.fetch_all(
+                    FetchRequest(api.url(f"/x?i={i}"), "github", key=i) for i in range(8)
+                ),
+                "checks": lambda: checks.fetch_all(
+                    FetchRequest(pages.url(f"/x?i={i}"), "url_checks", key=i) for i in range(8)
+                ),
+            }
+        )
     assert all(o.ok for r in results.values() for o in r.value) and not any(r.error for r in results.values())
     assert flight.peak_host == {"api": 2, "pages": 2}  # each host at its limit, never above
     assert flight.together == {frozenset({"api", "pages"})}  # the two sets were in flight at the same time
     assert flight.peak_total == 4  # so more than one host's limit in flight, within the total
     # each fetcher still counts its own requests (the assets' `requests` metadata)
-    assert forges.stats.as_dict() == {"github": forges.stats.as_dict()["github"]} and forges.stats.as_dict()["github"]["requests"] == 8
+    assert (
+        forges.stats.as_dict() == {"github": forges.stats.as_dict()["github"]}
+        and forges.stats.as_dict()["github"]["requests"] == 8
+    )
     assert checks.stats.as_dict()["url_checks"]["requests"] == 8
 
 
@@ -166,10 +184,16 @@ def test_shared_limits_hold_in_total_and_per_host_across_fetchers():
         limits = FetchLimits(concurrency=3, per_host=2)
         first, second = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
         # host b is asked by both (gitlab.com serves both the GitLab API and repository pages)
-        results = side_by_side({
-            "first": lambda: first.fetch_all(FetchRequest(s.url(f"/x?f=1&i={i}"), "one") for s in (a, b) for i in range(5)),
-            "second": lambda: second.fetch_all(FetchRequest(s.url(f"/x?f=2&i={i}"), "two") for s in (b, c) for i in range(5)),
-        })
+        results = side_by_side(
+            {
+                "first": lambda: first.fetch_all(
+                    FetchRequest(s.url(f"/x?f=1&i={i}"), "one") for s in (a, b) for i in range(5)
+                ),
+                "second": lambda: second.fetch_all(
+                    FetchRequest(s.url(f"/x?f=2&i={i}"), "two") for s in (b, c) for i in range(5)
+                ),
+            }
+        )
     finally:
         for server in servers:
             server.stop()
@@ -198,7 +222,9 @@ def test_a_freed_slot_goes_to_the_busiest_host_of_all_fetch_sets():
 
     def free(host):  # once every worker still having requests to send waits for the slot
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(p.waiting != (workers[id(p)] if p.queues else 0) for p in (big, small)):
+        while time.monotonic() < deadline and any(
+            p.waiting != (workers[id(p)] if p.queues else 0) for p in (big, small)
+        ):
             time.sleep(0.005)
         limits.release(host)
 

@@ -170,7 +170,11 @@ def test_429_waits_for_retry_after(local_server: LocalServer, client: HttpClient
 def test_503_with_retry_after_then_success(local_server: LocalServer, client: HttpClient) -> None:
     local_server.add(
         "/api",
-        [Route(status=503, headers={"Retry-After": "1"}), Route(status=503, headers={"Retry-After": "0"}), Route(body="up")],
+        [
+            Route(status=503, headers={"Retry-After": "1"}),
+            Route(status=503, headers={"Retry-After": "0"}),
+            Route(body="up"),
+        ],
     )
 
     # POST is retried too: Matomo queries are POST bodies.
@@ -416,8 +420,10 @@ def test_tracebacks_never_show_tokens(client: HttpClient) -> None:
     ("url", "redacted"),
     [
         ("https://h/api?token_auth=abc&x=1", "https://h/api?token_auth=***&x=1"),
-        ("https://h/?access_token=a&private_token=b&key=c&apikey=d&token=e",
-         "https://h/?access_token=***&private_token=***&key=***&apikey=***&token=***"),
+        (
+            "https://h/?access_token=a&private_token=b&key=c&apikey=d&token=e",
+            "https://h/?access_token=***&private_token=***&key=***&apikey=***&token=***",
+        ),
         ("https://h/?TOKEN_AUTH=abc", "https://h/?TOKEN_AUTH=***"),
         ("https://h/?token%5Fauth=abc", "https://h/?token%5Fauth=***"),
         ("https://user:pass@h/x", "https://***@h/x"),

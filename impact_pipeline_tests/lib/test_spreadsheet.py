@@ -13,14 +13,18 @@ from impact_pipeline.lib.warehouse import write_csv_atomically
 
 openpyxl = pytest.importorskip("openpyxl", reason="openpyxl (dev extra) reads the workbook back")
 
-TABLE = contract.Table("demo", "a demo table", (
-    contract.Column("year", "INTEGER", "the year"),
-    contract.Column("name", "VARCHAR", "a name"),
-    contract.Column("meets", "BOOLEAN", "a flag"),
-    contract.Column("value", "DOUBLE", "a figure"),
-    contract.Column("day", "DATE", "a day"),
-    contract.Column("evidence", "JSON", "long text"),
-))
+TABLE = contract.Table(
+    "demo",
+    "a demo table",
+    (
+        contract.Column("year", "INTEGER", "the year"),
+        contract.Column("name", "VARCHAR", "a name"),
+        contract.Column("meets", "BOOLEAN", "a flag"),
+        contract.Column("value", "DOUBLE", "a figure"),
+        contract.Column("day", "DATE", "a day"),
+        contract.Column("evidence", "JSON", "long text"),
+    ),
+)
 ROWS = [
     (2024, "Démarches simplifiées – Élysée", True, 125000.5, date(2024, 3, 1), '{"a": 1}'),
     (2025, "=HYPERLINK(\"http://evil\")", False, None, None, "x" * (MAX_CELL + 10)),

@@ -52,8 +52,14 @@ def test_public_http_url(value, url):
 
 @pytest.mark.parametrize(
     "value",
-    ["http://127.0.0.1:18080\\@1.1.1.1/x", "http://1.1.1.1\\.example.org/", "https://a@b@example.org/",
-     "http://%31%32%37.0.0.1/", "https://exa\tmple.org/", "https://example.org/a\x00b"],
+    [
+        "http://127.0.0.1:18080\\@1.1.1.1/x",
+        "http://1.1.1.1\\.example.org/",
+        "https://a@b@example.org/",
+        "http://%31%32%37.0.0.1/",
+        "https://exa\tmple.org/",
+        "https://example.org/a\x00b",
+    ],
 )
 def test_urls_that_parsers_read_differently_are_refused(value):
     # urlsplit and urllib3 (the client) disagree on these hosts: no interpretation is safe.
@@ -100,13 +106,23 @@ def test_the_gates_sql_is_the_same_rule(allow):
     register_duckdb_functions(con)
     register_duckdb_functions(con)  # idempotent: every gate registers it on its connection
     values = [v for v, _, _ in EVIDENCE_CASES]
-    got = con.execute(f"SELECT {public_evidence_url_sql('v', allow_private_network=allow)} FROM unnest(?::VARCHAR[]) t(v)",
-                      [values]).fetchall()
+    got = con.execute(
+        f"SELECT {public_evidence_url_sql('v', allow_private_network=allow)} FROM unnest(?::VARCHAR[]) t(v)", [values]
+    ).fetchall()
     assert [g for (g,) in got] == [(m if allow else p) for _, p, m in EVIDENCE_CASES]
 
 
-@pytest.mark.parametrize("value", ["https://stats.example.org/x", "http://127.0.0.1:18080\\@1.1.1.1/x",
-                                   "https://a@b@example.org/", "javascript:alert(1)", "https://", " https://x.fr"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://stats.example.org/x",
+        "http://127.0.0.1:18080\\@1.1.1.1/x",
+        "https://a@b@example.org/",
+        "javascript:alert(1)",
+        "https://",
+        " https://x.fr",
+    ],
+)
 def test_the_report_links_what_the_rules_call_a_web_address(value):
     from impact_pipeline.defs.reporting.report import is_web_url, link
 

@@ -28,7 +28,9 @@ def test_an_older_file_is_rebuilt_with_its_rows_comments_and_views(tmp_path):
     con = duckdb.connect(str(path))
     # A file as an earlier version wrote it: same columns, DuckDB's default compression, a few rows.
     for table in contract.ALL_TABLES:
-        con.execute(f'CREATE TABLE "{table.name}" ({", ".join(f"{chr(34)}{c.name}{chr(34)} {c.type}" for c in table.columns)})')
+        con.execute(
+            f'CREATE TABLE "{table.name}" ({", ".join(f"{chr(34)}{c.name}{chr(34)} {c.type}" for c in table.columns)})'
+        )
     con.execute(
         "INSERT INTO criteria_evaluation SELECT 2000 + i % 20, 'svc-' || i, 'abc'[i % 3 + 1], 'pass', "
         "'reason ' || i, json_object('i', i), 'v1' FROM range(5000) r(i)"
@@ -44,7 +46,9 @@ def test_an_older_file_is_rebuilt_with_its_rows_comments_and_views(tmp_path):
         "SELECT comment FROM duckdb_columns() WHERE table_name = 'criteria_evaluation' AND column_name = 'evidence'"
     ).fetchall()[0][0]
     assert comment == next(c.description for c in contract.CRITERIA_EVALUATION.columns if c.name == "evidence")
-    assert not con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '\\_rebuild%' ESCAPE '\\'").fetchall()
+    assert not con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '\\_rebuild%' ESCAPE '\\'"
+    ).fetchall()
     views = {v for (v,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     assert "service_history" in views
     con.close()

@@ -33,8 +33,10 @@ def _postgres():
         con = psycopg2.connect(dsn, connect_timeout=3)
     except psycopg2.OperationalError as exc:
         where = f"{urlsplit(dsn).hostname}:{urlsplit(dsn).port or 5432}"
-        pytest.skip(f"no PostgreSQL reachable at {where} (set IMPACT_TEST_PG_DSN; .ci/run starts one): "
-                    f"{str(exc).strip().splitlines()[0]}")
+        pytest.skip(
+            f"no PostgreSQL reachable at {where} (set IMPACT_TEST_PG_DSN; .ci/run starts one): "
+            f"{str(exc).strip().splitlines()[0]}"
+        )
     con.autocommit = True
     return dsn, con
 
@@ -51,7 +53,7 @@ def fresh_database():
             cur.execute(f"CREATE DATABASE {name}")
         except psycopg2.errors.InsufficientPrivilege:
             admin.close()
-            pytest.skip(f"the PostgreSQL user of IMPACT_TEST_PG_DSN may not create databases (needs CREATEDB)")
+            pytest.skip("the PostgreSQL user of IMPACT_TEST_PG_DSN may not create databases (needs CREATEDB)")
     parts = urlsplit(dsn)._replace(path=f"/{name}")
     try:
         yield parts
@@ -84,12 +86,32 @@ def test_sample_world_runs_on_postgres_storage_with_the_multiprocess_executor(tm
         "IMPACT_DUCKDB_PATH": str(out / "impact.duckdb"),
         "IMPACT_EXPORT_DIR": str(out / "exports"),
     }
-    tags = {"dagster/asset_partition_range_start": str(FIRST), "dagster/asset_partition_range_end": str(LAST),
-            "impact/test": token}
+    tags = {
+        "dagster/asset_partition_range_start": str(FIRST),
+        "dagster/asset_partition_range_end": str(LAST),
+        "impact/test": token,
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "dagster", "job", "execute", "-m", "impact_pipeline.definitions", "-j", "impact_job",
-         "-c", str(DEPLOY / "run_config.yaml"), "--tags", json.dumps(tags)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "job",
+            "execute",
+            "-m",
+            "impact_pipeline.definitions",
+            "-j",
+            "impact_job",
+            "-c",
+            str(DEPLOY / "run_config.yaml"),
+            "--tags",
+            json.dumps(tags),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-5000:]

@@ -23,7 +23,9 @@ class InFlight:
         self.total = self.peak_total = 0
         self.together: set[frozenset[str]] = set()
 
-    def route(self, label: str, body: bytes | str | dict | list = b"ok", headers: dict[str, str] | None = None) -> Route:
+    def route(
+        self, label: str, body: bytes | str | dict | list = b"ok", headers: dict[str, str] | None = None
+    ) -> Route:
         def answer(_request):
             with self.lock:
                 self.now[label] = self.now.get(label, 0) + 1

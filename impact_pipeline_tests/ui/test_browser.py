@@ -25,8 +25,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SERVER_TIMEOUT_S = 120
 RUN_TIMEOUT_S = 240
@@ -37,8 +43,10 @@ def _chromium() -> str:
     for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
         if candidate and Path(candidate).exists():
             return candidate
-    pytest.skip("no Chromium browser found: install Debian's `chromium` package (apt-get install chromium), "
-                "as .ci/run does, to run the browser test")
+    pytest.skip(
+        "no Chromium browser found: install Debian's `chromium` package (apt-get install chromium), "
+        "as .ci/run does, to run the browser test"
+    )
 
 
 def _free_port() -> int:
@@ -49,7 +57,8 @@ def _free_port() -> int:
 
 def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"{base}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        f"{base}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -66,8 +75,11 @@ def _wait_for_server(base: str, proc: subprocess.Popen, log: Path) -> None:
             with urllib.request.urlopen(f"{base}/server_info", timeout=5) as response:
                 if response.status == 200:
                     # The webserver answers before the code location is loaded: wait for the job too.
-                    data = _graphql(base, '{ workspaceOrError { ... on Workspace { locationEntries { name '
-                                          'locationOrLoadError { __typename } } } } }')
+                    data = _graphql(
+                        base,
+                        '{ workspaceOrError { ... on Workspace { locationEntries { name '
+                        'locationOrLoadError { __typename } } } } }',
+                    )
                     entries = data["workspaceOrError"]["locationEntries"]
                     if entries and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation":
                         return
@@ -94,15 +106,20 @@ mutation Launch($params: ExecutionParams!) {
 
 def _launch_sample_run(base: str, last_year: int) -> str:
     params = {
-        "selector": {"repositoryLocationName": "impact_pipeline", "repositoryName": "__repository__",
-                     "jobName": "impact_job"},
+        "selector": {
+            "repositoryLocationName": "impact_pipeline",
+            "repositoryName": "__repository__",
+            "jobName": "impact_job",
+        },
         # One process for the whole run (the steps share one DuckDB file and run one at a time anyway).
         "runConfigData": {},  # the code location's default executor runs every step in one process
-        "executionMetadata": {"tags": [
-            {"key": "dagster/asset_partition_range_start", "value": "2016"},
-            {"key": "dagster/asset_partition_range_end", "value": str(last_year)},
-            {"key": "impact/trigger", "value": "browser-test"},
-        ]},
+        "executionMetadata": {
+            "tags": [
+                {"key": "dagster/asset_partition_range_start", "value": "2016"},
+                {"key": "dagster/asset_partition_range_end", "value": str(last_year)},
+                {"key": "impact/trigger", "value": "browser-test"},
+            ]
+        },
     }
     result = _graphql(base, LAUNCH, {"params": params})["launchRun"]
     assert result["__typename"] == "LaunchRunSuccess", result
@@ -156,9 +173,23 @@ def test_ui_shows_the_groups_runs_the_sample_and_is_screenshotted(tmp_path):
     log = tmp_path / "dagster_dev.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-             "-p", str(port)],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "dev",
+                "-w",
+                str(ROOT / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     try:
@@ -166,7 +197,10 @@ def test_ui_shows_the_groups_runs_the_sample_and_is_screenshotted(tmp_path):
         run_id = _launch_sample_run(base, date.today().year)
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+                str(tmp_path / "chromium-profile"),
+                executable_path=chromium,
+                headless=True,
+                args=CHROMIUM_ARGS,
                 viewport={"width": 1600, "height": 1000},
             )
             # Keep Dagster's one-time "join the community" dialog from covering the page.

@@ -7,7 +7,6 @@ the fetches a run reads), keeps the GX result as JSON in
 run that only materializes `published_outputs` cannot publish data a gate rejected.
 """
 
-
 from collections.abc import Iterable
 
 import dagster as dg
@@ -21,7 +20,10 @@ MAX_DESCRIPTION = 2_000
 
 
 def run_gate(
-    context: dg.AssetCheckExecutionContext, suite: Suite, warehouse: Warehouse, criteria: CriteriaSettings,
+    context: dg.AssetCheckExecutionContext,
+    suite: Suite,
+    warehouse: Warehouse,
+    criteria: CriteriaSettings,
     gates: GateEngine | None = None,
 ) -> dg.AssetCheckResult:
     """Validate `suite` on the working data, record the gate, and report it in the UI."""
@@ -43,8 +45,10 @@ def run_gate(
     warehouse.record_gate(suite.gate_name, outcome.passed, summary, run_id)
     if outcome.reused_from:
         # In the check's metadata only: a log line is one more event in Dagster's event log per gate.
-        validation = (f"reused: the validated rows are unchanged since run {outcome.reused_from.get('run_id')} "
-                      f"({outcome.reused_from.get('validated_at')}), where every expectation held")
+        validation = (
+            f"reused: the validated rows are unchanged since run {outcome.reused_from.get('run_id')} "
+            f"({outcome.reused_from.get('validated_at')}), where every expectation held"
+        )
     else:
         validation = "run with Great Expectations"
     if outcome.blocking_failures:
@@ -87,9 +91,15 @@ def build_gates_step(name: str, suites: list[Suite]) -> dg.AssetChecksDefinition
     specs = [dg.AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.blocking) for s in suites]
     by_key = {spec.key: suite for spec, suite in zip(specs, suites)}
 
-    @dg.multi_asset_check(name=name, specs=specs, can_subset=True,
-                          description=f"The gates of {', '.join(sorted({s.table for s in suites}))}, in one step.")
-    def _gates(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings, gates: GateEngine):
+    @dg.multi_asset_check(
+        name=name,
+        specs=specs,
+        can_subset=True,
+        description=f"The gates of {', '.join(sorted({s.table for s in suites}))}, in one step.",
+    )
+    def _gates(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings, gates: GateEngine
+    ):
         errors = []
         for key in sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
             try:
@@ -98,15 +108,23 @@ def build_gates_step(name: str, suites: list[Suite]) -> dg.AssetChecksDefinition
                 errors.append(exc)
                 context.log.error(f"{by_key[key].gate_name} could not be validated: {type(exc).__name__}: {exc}")
                 continue
-            yield dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=result.passed,
-                                      severity=result.severity, description=result.description, metadata=result.metadata)
+            yield dg.AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=result.passed,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+            )
         if errors:
             raise errors[0]
 
     return _gates
 
 
-def build_asset_checks(suites: Iterable[Suite], producers: dict[str, str] | None = None) -> list[dg.AssetChecksDefinition]:
+def build_asset_checks(
+    suites: Iterable[Suite], producers: dict[str, str] | None = None
+) -> list[dg.AssetChecksDefinition]:
     """The gates: one blocking check per suite; with `producers` (table -> name of the asset step writing it),
     the suites of tables written by one step run in one step (`<step>_gates`), as they are ready together."""
     suites = list(suites)

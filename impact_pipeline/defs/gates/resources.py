@@ -64,7 +64,8 @@ class GateEngine(dg.ConfigurableResource):
     """Runs the expectation suites with Great Expectations, a bounded number of rows at a time."""
 
     chunk_rows: int = Field(
-        default=100_000, gt=0,
+        default=100_000,
+        gt=0,
         description="Rows validated at a time (IMPACT_GATE_CHUNK_ROWS): GX's pandas engine needs several times a "
         "frame's size, so large tables are validated in chunks (same verdicts, bounded memory).",
     )

@@ -109,23 +109,46 @@ class Suite:
         # A column shown beside offending rows keeps its value, unless it is large (the frame never holds the
         # JSON evidence of a million service-years: offending rows then show whether it is present).
         shown_anywhere = {c for spec in specs for c in spec.show}
-        null_checked = {c for c in read if c not in self.key
-                        and (verdict_only or c not in shown_anywhere or _is_bulky(types.get(c, "")))
-                        and all(spec.expectation == "ExpectColumnValuesToNotBeNull" for spec in specs if c in spec.read_columns)}
+        null_checked = {
+            c
+            for c in read
+            if c not in self.key
+            and (verdict_only or c not in shown_anywhere or _is_bulky(types.get(c, "")))
+            and all(spec.expectation == "ExpectColumnValuesToNotBeNull" for spec in specs if c in spec.read_columns)
+        }
         # For the fingerprint, a column only checked for presence and membership of a set counts as its presence and
         # membership (a repository's status going from `ok` to `not_modified` changes no verdict).
-        in_sets = {c: [spec.kwargs["value_set"] for spec in specs if c in spec.read_columns
-                       and spec.expectation == "ExpectColumnValuesToBeInSet"] for c in read}
-        membership = {c for c in read if verdict_only and c not in self.key and c not in derived and c not in null_checked
-                      and in_sets[c] and all(spec.expectation in ("ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeInSet")
-                                             for spec in specs if c in spec.read_columns)}
+        in_sets = {
+            c: [
+                spec.kwargs["value_set"]
+                for spec in specs
+                if c in spec.read_columns and spec.expectation == "ExpectColumnValuesToBeInSet"
+            ]
+            for c in read
+        }
+        membership = {
+            c
+            for c in read
+            if verdict_only
+            and c not in self.key
+            and c not in derived
+            and c not in null_checked
+            and in_sets[c]
+            and all(
+                spec.expectation in ("ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeInSet")
+                for spec in specs
+                if c in spec.read_columns
+            )
+        }
 
         def column(c: str) -> str:
             if c in null_checked:
                 return f'(t."{c}" IS NOT NULL OR NULL) AS "{c}"'
             if c in membership:
-                tests = ", ".join(f'CASE WHEN t."{c}" IS NULL THEN NULL ELSE t."{c}" IN {sql_list(values)} END'
-                                  for values in in_sets[c])
+                tests = ", ".join(
+                    f'CASE WHEN t."{c}" IS NULL THEN NULL ELSE t."{c}" IN {sql_list(values)} END'
+                    for values in in_sets[c]
+                )
                 return f'[t."{c}" IS NOT NULL, {tests}] AS "{c}"'
             return f't."{c}"'
 
@@ -137,7 +160,11 @@ class Suite:
         outer = [f'"{c}"' for c in read if c not in derived]
         broken = " OR ".join(f'NOT "{name}"' for name in derived) or "FALSE"
         for i, c in enumerate(shown):
-            value = f'left(CAST("_shown_{i}" AS VARCHAR), {SHOWN_WIDTH})' if _is_bulky(types.get(c, "")) else f'"_shown_{i}"'
+            value = (
+                f'left(CAST("_shown_{i}" AS VARCHAR), {SHOWN_WIDTH})'
+                if _is_bulky(types.get(c, ""))
+                else f'"_shown_{i}"'
+            )
             outer.append(f'CASE WHEN {broken} THEN {value} END AS "{c}"')
         outer += [f'"{name}"' for name in derived]
         if not inner:
@@ -165,7 +192,9 @@ def not_null(column: str, severity: str = ERROR) -> ExpectationSpec:
 def unique(columns: Sequence[str], severity: str = ERROR) -> ExpectationSpec:
     columns = list(columns)
     if len(columns) == 1:
-        return ExpectationSpec(f"{columns[0]} is unique", "ExpectColumnValuesToBeUnique", {"column": columns[0]}, severity)
+        return ExpectationSpec(
+            f"{columns[0]} is unique", "ExpectColumnValuesToBeUnique", {"column": columns[0]}, severity
+        )
     return ExpectationSpec(
         f"one row per ({', '.join(columns)})", "ExpectCompoundColumnsToBeUnique", {"column_list": columns}, severity
     )
@@ -175,8 +204,10 @@ def in_set(column: str, values: Sequence[Any], severity: str = ERROR, label: str
     """Values of `column` (NULLs aside) belong to `values`."""
     shown = ", ".join(map(str, values))
     return ExpectationSpec(
-        label or f"{column} in {{{shown}}}", "ExpectColumnValuesToBeInSet",
-        {"column": column, "value_set": list(values)}, severity,
+        label or f"{column} in {{{shown}}}",
+        "ExpectColumnValuesToBeInSet",
+        {"column": column, "value_set": list(values)},
+        severity,
     )
 
 
@@ -185,8 +216,10 @@ def between(column: str, min_value: Any = None, max_value: Any = None, severity:
     lo = "-∞" if min_value is None else min_value
     hi = "+∞" if max_value is None else max_value
     return ExpectationSpec(
-        f"{column} within [{lo}, {hi}]", "ExpectColumnValuesToBeBetween",
-        {"column": column, "min_value": min_value, "max_value": max_value}, severity,
+        f"{column} within [{lo}, {hi}]",
+        "ExpectColumnValuesToBeBetween",
+        {"column": column, "min_value": min_value, "max_value": max_value},
+        severity,
     )
 
 
@@ -199,7 +232,8 @@ def non_negative(column: str, severity: str = ERROR) -> ExpectationSpec:
 def ordered(start: str, end: str, severity: str = ERROR) -> ExpectationSpec:
     """`start` <= `end` wherever both are present."""
     return ExpectationSpec(
-        f"{start} <= {end} when both exist", "ExpectColumnPairValuesAToBeGreaterThanB",
+        f"{start} <= {end} when both exist",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
         {"column_A": end, "column_B": start, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
         severity,
     )
@@ -216,8 +250,12 @@ def rule(label: str, condition: str, show: Sequence[str] = (), severity: str = E
     """
     column = f"rule_{_slug(label)}"
     return ExpectationSpec(
-        label, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": [True]}, severity,
-        derived=((column, f"coalesce(({condition}), FALSE)"),), show=tuple(show),
+        label,
+        "ExpectColumnValuesToBeInSet",
+        {"column": column, "value_set": [True]},
+        severity,
+        derived=((column, f"coalesce(({condition}), FALSE)"),),
+        show=tuple(show),
     )
 
 
@@ -226,7 +264,8 @@ def references(column: str, table: str, key: str, severity: str = ERROR) -> Expe
     return rule(
         f"{column} refers to an existing {table}.{key}",
         f't."{column}" IS NULL OR t."{column}" IN (SELECT "{key}" FROM "{table}")',
-        show=(column,), severity=severity,
+        show=(column,),
+        severity=severity,
     )
 
 
@@ -245,7 +284,11 @@ def contract_specs(table: contract.Table, *, not_required: Sequence[str] = ()) -
 
 
 def contract_suite(
-    table: contract.Table, extra: Specs = (), *, name: str = "contract", not_required: Sequence[str] = (),
+    table: contract.Table,
+    extra: Specs = (),
+    *,
+    name: str = "contract",
+    not_required: Sequence[str] = (),
     description: str | None = None,
 ) -> Suite:
     """The usual suite of an ingested table: the contract's promises plus the domain's own expectations."""

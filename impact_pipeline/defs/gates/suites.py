@@ -18,9 +18,9 @@ from impact_pipeline.defs.gates.specs import (
     references,
     rule,
 )
+from impact_pipeline.defs.registry.phases import LIFECYCLE, OLD_NAMES
 from impact_pipeline.lib.sql import sql_list, sql_literal
 from impact_pipeline.lib.urls import REFUSED_LINK_RE, public_evidence_url_sql
-from impact_pipeline.defs.registry.phases import LIFECYCLE, OLD_NAMES
 
 VERDICTS = ("pass", "fail", "unknown")
 KNOWN_PHASES = tuple(sorted({*LIFECYCLE, *OLD_NAMES}))
@@ -55,7 +55,9 @@ REGISTRY_SUITES: list[Suite] = [
             references("incubator_id", "incubators", "incubator_id", severity=WARN),
             rule(
                 "links never carry a refused scheme (javascript:, file:, ftp:, data:…)",
-                " AND ".join(f"NOT regexp_matches(lower(coalesce(t.{c}, '')), '{REFUSED_LINK_RE}')" for c in LINK_COLUMNS),
+                " AND ".join(
+                    f"NOT regexp_matches(lower(coalesce(t.{c}, '')), '{REFUSED_LINK_RE}')" for c in LINK_COLUMNS
+                ),
                 show=LINK_COLUMNS,
             ),
         ],
@@ -81,7 +83,8 @@ REGISTRY_SUITES: list[Suite] = [
     contract_suite(contract.STARTUP_EVENTS),
     contract_suite(contract.INCUBATORS),
     contract_suite(
-        contract.REGISTRY_FINDINGS, [in_set("severity", ("warning", "error"))],
+        contract.REGISTRY_FINDINGS,
+        [in_set("severity", ("warning", "error"))],
     ),
     # What each stored document declared (criterion (c)'s dated registry facts): one row per document and service.
     contract_suite(contract.REGISTRY_DECLARATIONS),
@@ -93,9 +96,11 @@ REGISTRY_SUITES: list[Suite] = [
         "validated by the run that wrote it) has its required columns, and the latest fetch keeps its document.",
         specs=[
             *contract_specs(contract.REGISTRY_RAW, not_required=("document",)),
-            rule("the latest fetch keeps its document",
-                 "t.document IS NOT NULL OR t.fetched_at < (SELECT max(fetched_at) FROM registry_raw)",
-                 show=("fetched_at", "sha256")),
+            rule(
+                "the latest fetch keeps its document",
+                "t.document IS NOT NULL OR t.fetched_at < (SELECT max(fetched_at) FROM registry_raw)",
+                show=("fetched_at", "sha256"),
+            ),
         ],
         key=contract.REGISTRY_RAW.key,
         frame_sql=REGISTRY_RAW_FRAME,
@@ -130,7 +135,9 @@ def evaluation_specs(config) -> list[ExpectationSpec]:
         ),
         rule(
             f"(b) pass: reach >= {config.min_yearly_reach:g} with a public evidence URL",
-            _for_pass("t.criterion = 'b'", f"TRY_CAST(t.evidence->>'value' AS DOUBLE) >= {threshold} AND {evidence_url_ok}"),
+            _for_pass(
+                "t.criterion = 'b'", f"TRY_CAST(t.evidence->>'value' AS DOUBLE) >= {threshold} AND {evidence_url_ok}"
+            ),
             show=("criterion", "verdict", "evidence"),
         ),
         rule(
@@ -174,7 +181,9 @@ def criterion_b_specs(config) -> list[ExpectationSpec]:
         ),
         rule(
             "(b) pass only with a public evidence URL (evidence b.evidence_url)",
-            "CASE WHEN t.criterion_b = 'pass' THEN (" + _public_url("t.evidence->'b'->>'evidence_url'", config) + ") ELSE TRUE END",
+            "CASE WHEN t.criterion_b = 'pass' THEN ("
+            + _public_url("t.evidence->'b'->>'evidence_url'", config)
+            + ") ELSE TRUE END",
             show=("criterion_b", "evidence_url"),
         ),
     ]
@@ -184,7 +193,9 @@ def criterion_c_specs(config) -> list[ExpectationSpec]:
     return [
         rule(
             "(c) pass only with no failing sub-criterion (evidence c.sub_criteria)",
-            "CASE WHEN t.criterion_c = 'pass' THEN NOT " + _has_failing_sub_criterion("t.evidence->'c'") + " ELSE TRUE END",
+            "CASE WHEN t.criterion_c = 'pass' THEN NOT "
+            + _has_failing_sub_criterion("t.evidence->'c'")
+            + " ELSE TRUE END",
             show=("criterion_c", "sub_criteria"),
         ),
     ]
@@ -240,13 +251,19 @@ def summary_specs(config) -> list[ExpectationSpec]:
     specs = [
         rule("every year of national_impact has a summary row", "t.in_summary", show=("in_summary",)),
         # A year in which no service is evaluated (none had a phase yet) is a summary row of zeros.
-        rule("every summary year has rows in national_impact, or evaluates no service",
-             "t.in_table OR t.n_evaluated = 0", show=("in_table", "n_evaluated")),
+        rule(
+            "every summary year has rows in national_impact, or evaluates no service",
+            "t.in_table OR t.n_evaluated = 0",
+            show=("in_table", "n_evaluated"),
+        ),
     ]
     for count in ("n_evaluated", "n_meeting_criteria", "n_first_meeting", "n_meeting_not_designated"):
         specs.append(
-            rule(f"{count} agrees with national_impact", f"t.{count} = coalesce(t.table_{count}, 0)",
-                 show=(count, f"table_{count}"))
+            rule(
+                f"{count} agrees with national_impact",
+                f"t.{count} = coalesce(t.table_{count}, 0)",
+                show=(count, f"table_{count}"),
+            )
         )
     specs.append(
         rule(
@@ -260,36 +277,51 @@ def summary_specs(config) -> list[ExpectationSpec]:
 
 IMPACT_SUITES: list[Suite] = [
     Suite(
-        "criteria_evaluation", "contract",
+        "criteria_evaluation",
+        "contract",
         "Keys, vocabularies, three criteria per evaluated service-year, and the evidence behind every pass.",
         specs=lambda config: [*contract_suite(contract.CRITERIA_EVALUATION).resolve(), *evaluation_specs(config)],
         key=contract.CRITERIA_EVALUATION.key,
     ),
     Suite(
-        "national_impact", "verdicts",
+        "national_impact",
+        "verdicts",
         "One row per (year, startup); meets_criteria is exactly 'all three pass'; verdicts match the evaluation.",
         specs=lambda config: [*contract_suite(contract.NATIONAL_IMPACT).resolve(), *verdict_specs(config)],
-        key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+        key=contract.NATIONAL_IMPACT.key,
+        frame_sql=NATIONAL_IMPACT_FRAME,
     ),
     Suite(
-        "national_impact", "criterion_a_evidence",
+        "national_impact",
+        "criterion_a_evidence",
         "No (a) pass without a qualifying phase at the end of the year (criteria.yaml).",
-        specs=criterion_a_specs, key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+        specs=criterion_a_specs,
+        key=contract.NATIONAL_IMPACT.key,
+        frame_sql=NATIONAL_IMPACT_FRAME,
     ),
     Suite(
-        "national_impact", "criterion_b_evidence",
+        "national_impact",
+        "criterion_b_evidence",
         "No (b) pass without a reach at or above the configured threshold and a public evidence URL.",
-        specs=criterion_b_specs, key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+        specs=criterion_b_specs,
+        key=contract.NATIONAL_IMPACT.key,
+        frame_sql=NATIONAL_IMPACT_FRAME,
     ),
     Suite(
-        "national_impact", "criterion_c_evidence",
+        "national_impact",
+        "criterion_c_evidence",
         "No (c) pass with a failing sub-criterion.",
-        specs=criterion_c_specs, key=contract.NATIONAL_IMPACT.key, frame_sql=NATIONAL_IMPACT_FRAME,
+        specs=criterion_c_specs,
+        key=contract.NATIONAL_IMPACT.key,
+        frame_sql=NATIONAL_IMPACT_FRAME,
     ),
     Suite(
-        "national_impact_summary", "agrees_with_table",
+        "national_impact_summary",
+        "agrees_with_table",
         "The yearly counts agree with national_impact, recomputed over every year of the working file.",
-        specs=summary_specs, key=("year",), frame_sql=SUMMARY_FRAME,
+        specs=summary_specs,
+        key=("year",),
+        frame_sql=SUMMARY_FRAME,
     ),
 ]
 

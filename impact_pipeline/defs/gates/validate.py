@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from impact_pipeline.defs.gates.specs import ERROR, WARN, ExpectationSpec, Suite
@@ -110,8 +110,14 @@ def _cell(value: Any) -> str:
 def _md(text: str) -> str:
     """Plain text in a markdown cell: no table breaks, no HTML, no links from registry data."""
     return (
-        str(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-        .replace("[", "\\[").replace("]", "\\]").replace("`", "\\`")
+        str(text)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("[", "\\[")
+        .replace("]", "\\]")
+        .replace("`", "\\`")
     )
 
 
@@ -193,8 +199,11 @@ class _Validation:
             if len(failure.rows) >= MAX_ROWS_SHOWN:
                 continue
             indexes = list(res.get("partial_unexpected_index_list") or [])[: MAX_ROWS_SHOWN - len(failure.rows)]
-            columns = [c for c in dict.fromkeys([*shown_key, *spec.columns]) if c in frame.columns
-                       and not (c.startswith("rule_") and c in dict(spec.derived))]
+            columns = [
+                c
+                for c in dict.fromkeys([*shown_key, *spec.columns])
+                if c in frame.columns and not (c.startswith("rule_") and c in dict(spec.derived))
+            ]
             rows = []
             for row_index in indexes:
                 try:
@@ -202,7 +211,10 @@ class _Validation:
                 except KeyError:
                     continue
             if not rows:
-                rows = [{"value": v} for v in list(res.get("partial_unexpected_list") or [])[: MAX_ROWS_SHOWN - len(failure.rows)]]
+                rows = [
+                    {"value": v}
+                    for v in list(res.get("partial_unexpected_list") or [])[: MAX_ROWS_SHOWN - len(failure.rows)]
+                ]
             failure.rows.extend(rows)
 
     def _fold_document(self, document: dict[str, Any]) -> None:
@@ -228,13 +240,22 @@ class _Validation:
         n_ok = sum(1 for r in results if r.get("success"))
         self.document["success"] = n_ok == len(results)
         statistics = self.document.setdefault("statistics", {})
-        statistics.update({"evaluated_expectations": len(results), "successful_expectations": n_ok,
-                           "unsuccessful_expectations": len(results) - n_ok,
-                           "success_percent": 100.0 * n_ok / len(results) if results else None})
+        statistics.update(
+            {
+                "evaluated_expectations": len(results),
+                "successful_expectations": n_ok,
+                "unsuccessful_expectations": len(results) - n_ok,
+                "success_percent": 100.0 * n_ok / len(results) if results else None,
+            }
+        )
 
     def outcome(self) -> SuiteOutcome:
         document = dict(self.document or {})
-        document["meta"] = {**(document.get("meta") or {}), "frames_validated": self.n_frames, "rows_validated": self.n_rows}
+        document["meta"] = {
+            **(document.get("meta") or {}),
+            "frames_validated": self.n_frames,
+            "rows_validated": self.n_rows,
+        }
         failures = [self.failures[i] for i in sorted(self.failures)]
         for index, failure in self.failures.items():
             if not failure.error:
@@ -255,8 +276,11 @@ def _grouping_columns(specs: list[ExpectationSpec]) -> list[str] | None:
     `[]` when no expectation compares rows with each other (any split will do); `None` when two uniqueness
     expectations share no column (the frame cannot be split).
     """
-    groups = [set(spec.read_columns) for spec in specs
-              if spec.expectation in ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")]
+    groups = [
+        set(spec.read_columns)
+        for spec in specs
+        if spec.expectation in ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")
+    ]
     if not groups:
         return []
     common = set.intersection(*groups)
@@ -317,12 +341,19 @@ def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], quer
     import hashlib
     from importlib.metadata import version
 
-    n_rows, row_sum = con.execute(f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({query}) AS f").fetchall()[0]
+    n_rows, row_sum = con.execute(
+        f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({query}) AS f"
+    ).fetchall()[0]
     definition = json.dumps(
-        {"gate": suite.gate_name, "query": query,
-         "expectations": [[s.expectation, s.kwargs, s.severity, s.label] for s in specs],
-         "great_expectations": version("great_expectations"), "duckdb": version("duckdb")},
-        sort_keys=True, default=str,
+        {
+            "gate": suite.gate_name,
+            "query": query,
+            "expectations": [[s.expectation, s.kwargs, s.severity, s.label] for s in specs],
+            "great_expectations": version("great_expectations"),
+            "duckdb": version("duckdb"),
+        },
+        sort_keys=True,
+        default=str,
     )
     digest = hashlib.sha256(definition.encode())
     # The code that turns GX's results into a verdict (chunking, uniqueness across chunks, the frame's query):
@@ -412,7 +443,7 @@ def write_result(outcome: SuiteOutcome, folder: Path, run_id: str | None) -> Pat
         "impact_pipeline": {
             "gate": outcome.suite.gate_name,
             "run_id": run_id,
-            "validated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "validated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "passed": outcome.passed,
             "clean": not outcome.failures,
             "summary": outcome.summary(),

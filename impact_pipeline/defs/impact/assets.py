@@ -1,15 +1,14 @@
 """Yearly evaluation against the three criteria, the published table, its summary and the publication."""
 
-
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
-from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
 from impact_pipeline.defs.quality import criterion as quality_criterion
 from impact_pipeline.defs.usage import criterion as usage_criterion
-from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
 from impact_pipeline.lib.warehouse import Warehouse
 
 GROUP = "impact"
@@ -25,7 +24,9 @@ def _replace_years(con, table: contract.Table, years: list[int], select_sql: str
     con.execute("BEGIN")
     con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
     con.execute(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM ({select_sql})')
-    n = con.execute(f'SELECT count(*) FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years]).fetchall()[0][0]
+    n = con.execute(
+        f'SELECT count(*) FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years]
+    ).fetchall()[0][0]
     con.execute("COMMIT")
     return int(n)
 
@@ -59,14 +60,19 @@ def criteria_evaluation(
         ).fetchall()
         raw = rows[0] if rows else (None, None)
         source = {"source": "registry", "registry_url": raw[0], "registry_sha256": raw[1]}
-        n_rows = _replace_years(con, contract.CRITERIA_EVALUATION, years, rules.evaluate_sql(con, years, config, source))
+        n_rows = _replace_years(
+            con, contract.CRITERIA_EVALUATION, years, rules.evaluate_sql(con, years, config, source)
+        )
         in_years = "WHERE year IN (SELECT unnest(?::INTEGER[]))"
         counts = con.execute(
-            f"SELECT criterion, verdict, count(*) FROM criteria_evaluation {in_years} GROUP BY ALL ORDER BY ALL", [years]
+            f"SELECT criterion, verdict, count(*) FROM criteria_evaluation {in_years} GROUP BY ALL ORDER BY ALL",
+            [years],
         ).fetchall()
         preview = _frame(
-            con, f"SELECT year, startup_id, criterion, verdict, reason FROM criteria_evaluation {in_years} "
-            "ORDER BY year, startup_id, criterion LIMIT 10", [years],
+            con,
+            f"SELECT year, startup_id, criterion, verdict, reason FROM criteria_evaluation {in_years} "
+            "ORDER BY year, startup_id, criterion LIMIT 10",
+            [years],
         )
     return dg.MaterializeResult(
         metadata={
@@ -89,7 +95,9 @@ def criteria_evaluation(
     deps=[criteria_evaluation, "startups", "startup_events"],
     metadata=_meta(contract.NATIONAL_IMPACT),
 )
-def national_impact(context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings) -> dg.MaterializeResult:
+def national_impact(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
+) -> dg.MaterializeResult:
     """The yearly national-impact table: three criteria, the verdict, and the official designation beside it."""
     from impact_pipeline.defs.impact import rules
 
@@ -99,11 +107,14 @@ def national_impact(context: dg.AssetExecutionContext, warehouse: Warehouse, cri
         con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
         n_rows = _replace_years(con, contract.NATIONAL_IMPACT, years, rules.national_impact_sql(years, "_designated"))
         in_years = "WHERE year IN (SELECT unnest(?::INTEGER[]))"
-        n_meeting = con.execute(f"SELECT count(*) FILTER (WHERE meets_criteria) FROM national_impact {in_years}",
-                                [years]).fetchall()[0][0]
+        n_meeting = con.execute(
+            f"SELECT count(*) FILTER (WHERE meets_criteria) FROM national_impact {in_years}", [years]
+        ).fetchall()[0][0]
         preview = _frame(
-            con, "SELECT year, startup_id, name, phase_at_year_end, criterion_a, criterion_b, criterion_c, meets_criteria, "
-            f"officially_designated FROM national_impact {in_years} ORDER BY year, startup_id LIMIT 10", [years],
+            con,
+            "SELECT year, startup_id, name, phase_at_year_end, criterion_a, criterion_b, criterion_c, meets_criteria, "
+            f"officially_designated FROM national_impact {in_years} ORDER BY year, startup_id LIMIT 10",
+            [years],
         )
     return dg.MaterializeResult(
         metadata={
@@ -136,8 +147,11 @@ def national_impact_summary(
     with warehouse.connect() as con:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
         n_rows = _replace_years(con, contract.NATIONAL_IMPACT_SUMMARY, years, rules.summary_sql(years, "_designated"))
-        frame = _frame(con, "SELECT * FROM national_impact_summary WHERE year IN (SELECT unnest(?::INTEGER[])) ORDER BY year",
-                       [years])
+        frame = _frame(
+            con,
+            "SELECT * FROM national_impact_summary WHERE year IN (SELECT unnest(?::INTEGER[])) ORDER BY year",
+            [years],
+        )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": n_rows,

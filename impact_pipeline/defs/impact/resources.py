@@ -11,7 +11,8 @@ class CriteriaSettings(dg.ConfigurableResource):
 
     path: str = Field(description="Path of the criteria YAML file.")
     allow_private_network: bool = Field(
-        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1: private addresses count as public evidence URLs.")
+        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1: private addresses count as public evidence URLs."
+    )
 
     def load(self):
         import dataclasses

@@ -21,8 +21,19 @@ PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 CRITERIA = ("a", "b", "c")
 EVALUATION_COLUMNS = ("year", "startup_id", "criterion", "verdict", "reason", "evidence")
 NATIONAL_IMPACT_COLUMNS = (
-    "year", "startup_id", "name", "phase_at_year_end", "criterion_a", "criterion_b", "criterion_c",
-    "meets_criteria", "officially_designated", "designation_year", "reasons", "evidence", "criteria_version",
+    "year",
+    "startup_id",
+    "name",
+    "phase_at_year_end",
+    "criterion_a",
+    "criterion_b",
+    "criterion_c",
+    "meets_criteria",
+    "officially_designated",
+    "designation_year",
+    "reasons",
+    "evidence",
+    "criteria_version",
 )
 
 
@@ -89,7 +100,9 @@ def criterion_a_sql(phases: str, config: CriteriaConfig, source: dict[str, Any])
     """
 
 
-def evaluate_sql(con: duckdb.DuckDBPyConnection, years: list[int], config: CriteriaConfig, source: dict[str, Any]) -> str:
+def evaluate_sql(
+    con: duckdb.DuckDBPyConnection, years: list[int], config: CriteriaConfig, source: dict[str, Any]
+) -> str:
     """The long evaluation for `years` as one SELECT: a row per (year, startup, criterion), unordered.
 
     The keys are the service-years with a phase by Dec 31 (temp tables `_eval_phases`, `_eval_keys` on `con`);
@@ -113,9 +126,13 @@ def evaluate_sql(con: duckdb.DuckDBPyConnection, years: list[int], config: Crite
     )
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, years: list[int], config: CriteriaConfig, source: dict[str, Any]) -> pd.DataFrame:
+def evaluate(
+    con: duckdb.DuckDBPyConnection, years: list[int], config: CriteriaConfig, source: dict[str, Any]
+) -> pd.DataFrame:
     """`evaluate_sql` as a frame (tests and small worlds; the asset inserts straight from the SQL)."""
-    return con.execute(f"SELECT * FROM ({evaluate_sql(con, years, config, source)}) ORDER BY year, startup_id, criterion").df()
+    return con.execute(
+        f"SELECT * FROM ({evaluate_sql(con, years, config, source)}) ORDER BY year, startup_id, criterion"
+    ).df()
 
 
 def designations_sql(config: CriteriaConfig) -> str:

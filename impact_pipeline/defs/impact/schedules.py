@@ -1,6 +1,5 @@
 """The nightly refresh: re-read the sources and re-evaluate the current year, at 02:00 Paris time."""
 
-
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -18,8 +17,9 @@ JOB_DESCRIPTION = (
 
 def build_impact_job(mode: str = "live"):
     """Every asset of the pipeline: sources, the yearly evaluation and the publication, in one run."""
-    return dg.define_asset_job("impact_job", selection=dg.AssetSelection.all(), description=JOB_DESCRIPTION,
-                               tags={MODE_TAG: mode})
+    return dg.define_asset_job(
+        "impact_job", selection=dg.AssetSelection.all(), description=JOB_DESCRIPTION, tags={MODE_TAG: mode}
+    )
 
 
 def build_nightly_refresh(job) -> dg.ScheduleDefinition:

@@ -1,6 +1,5 @@
 """Quality sources for criterion (c): the observatoire, repository activity and stats page checks."""
 
-
 import dagster as dg
 
 from impact_pipeline import contract
@@ -46,7 +45,9 @@ def observatoire_procedures(
     if not base:
         with warehouse.connect() as con:
             con.execute(f'DELETE FROM "{table.name}"')
-        context.log.info("observatoire: source disabled (IMPACT_OBSERVATOIRE_URL is empty); its sub-criteria are unknown")
+        context.log.info(
+            "observatoire: source disabled (IMPACT_OBSERVATOIRE_URL is empty); its sub-criteria are unknown"
+        )
         return dg.MaterializeResult(metadata={"status": "disabled", "dagster/row_count": 0})
 
     local = obs.is_local_base(base)
@@ -94,7 +95,9 @@ def observatoire_procedures(
         except ValueError:
             problems.append(f"edition {edition.id}: the answer is not JSON (previous rows kept)")
             continue
-        edition_rows, edition_problems = obs.procedure_rows(edition, document, o.result.fetched_at.rstrip("Z"), o.request.url)
+        edition_rows, edition_problems = obs.procedure_rows(
+            edition, document, o.result.fetched_at.rstrip("Z"), o.request.url
+        )
         problems += edition_problems
         rows += edition_rows
         fetched_editions.append(edition.id)
@@ -105,10 +108,13 @@ def observatoire_procedures(
         con.execute(f'DELETE FROM "{table.name}" WHERE edition_id IN (SELECT unnest(?::VARCHAR[]))', [fetched_editions])
         _insert(con, table, rows)
         for edition_id, fetched_at in kept.items():
-            con.execute(f'UPDATE "{table.name}" SET fetched_at = ?::TIMESTAMP WHERE edition_id = ?', [fetched_at, edition_id])
+            con.execute(
+                f'UPDATE "{table.name}" SET fetched_at = ?::TIMESTAMP WHERE edition_id = ?', [fetched_at, edition_id]
+            )
         con.execute("COMMIT")
         n_rows, n_procedures = con.execute(
-            f'SELECT count(*), count(DISTINCT (edition_id, procedure_id)) FROM "{table.name}"').fetchall()[0]
+            f'SELECT count(*), count(DISTINCT (edition_id, procedure_id)) FROM "{table.name}"'
+        ).fetchall()[0]
         parsed.stored(dict(con.execute(digests).fetchall()) if fetched_editions else {})
     parsed.save()  # after the commit: a key never names rows that were not stored
     for problem in problems:
@@ -164,8 +170,19 @@ def startup_observatoire(
             "n_services": len({r["startup_id"] for r in rows}),
             "matched_hosts": len(matches),
             "unmatched_hosts": len(hosts) - len(matches),
-            "preview": _preview(rows, ["startup_id", "year", "edition", "n_procedures", "goals_reached", "goals_total",
-                                       "help_reachable", "online_volume"]),
+            "preview": _preview(
+                rows,
+                [
+                    "startup_id",
+                    "year",
+                    "edition",
+                    "n_procedures",
+                    "goals_reached",
+                    "goals_total",
+                    "help_reachable",
+                    "online_volume",
+                ],
+            ),
         }
     )
 
@@ -243,7 +260,9 @@ def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict]
             repos,
             years,
             apis,
-            lambda guard: quality.fetcher(client, work_dir, limits=limits, should_skip=guard.should_skip, on_outcome=guard.observe),
+            lambda guard: quality.fetcher(
+                client, work_dir, limits=limits, should_skip=guard.should_skip, on_outcome=guard.observe
+            ),
             counts=forges.CountCache(quality.cache_dir(work_dir) / "commit_counts.json"),
             gitlab_self_hosted=quality.gitlab_self_hosted,
         )
@@ -251,7 +270,9 @@ def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict]
         client.close()
 
 
-def _write_activity(context, warehouse: Warehouse, years: list[int], rows: list[dict], summary: dict) -> dg.MaterializeResult:
+def _write_activity(
+    context, warehouse: Warehouse, years: list[int], rows: list[dict], summary: dict
+) -> dg.MaterializeResult:
     import json
 
     table = contract.REPOSITORY_ACTIVITY
@@ -278,7 +299,9 @@ def _write_activity(context, warehouse: Warehouse, years: list[int], rows: list[
     )
 
 
-def _fetch_page_checks(quality: QualitySources, work_dir: str, startups: list[dict], limits) -> tuple[str, list[dict], dict]:
+def _fetch_page_checks(
+    quality: QualitySources, work_dir: str, startups: list[dict], limits
+) -> tuple[str, list[dict], dict]:
     """(mode, rows, request counters); mode "disabled" when IMPACT_URL_CHECKS=0."""
     from impact_pipeline.defs.quality import checks
 
@@ -301,7 +324,9 @@ def _write_page_checks(context, warehouse: Warehouse, mode: str, rows: list[dict
 
     if mode == "disabled":
         context.log.info("stats page checks disabled (IMPACT_URL_CHECKS=0): their sub-criteria are unknown")
-        return dg.MaterializeResult(asset_key=STATS_PAGE_CHECKS.key, metadata={"status": "disabled", "dagster/row_count": 0})
+        return dg.MaterializeResult(
+            asset_key=STATS_PAGE_CHECKS.key, metadata={"status": "disabled", "dagster/row_count": 0}
+        )
     with warehouse.connect() as con:
         con.execute("BEGIN")
         # A re-run with the same recorded answers replaces them instead of piling duplicates.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +41,21 @@ def targets_from_startups(startups: list[dict[str, Any]]) -> list[Target]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _row(t: Target, checked_at: str, **values: Any) -> dict[str, Any]:
     return {
-        "startup_id": t.startup_id, "kind": t.kind, "url": t.value, "status_code": None, "ok": False,
-        "final_url": None, "checked_at": checked_at, "error": None, "source": "live", **values,
+        "startup_id": t.startup_id,
+        "kind": t.kind,
+        "url": t.value,
+        "status_code": None,
+        "ok": False,
+        "final_url": None,
+        "checked_at": checked_at,
+        "error": None,
+        "source": "live",
+        **values,
     }
 
 
@@ -60,10 +68,14 @@ def run_checks(targets: list[Target], fetcher: Fetcher) -> list[dict[str, Any]]:
     checked_at = _now()
     urls = sorted({u for u in (public_http_url(t.value) for t in targets) if u})
     outcomes = {o.request.key: o for o in fetcher.fetch_all(FetchRequest(u, "url_checks", key=u) for u in urls)}
-    again = [u for u, o in outcomes.items() if o.error is not None and getattr(o.error, "status", None) in RETRIED_STATUSES]
+    again = [
+        u for u, o in outcomes.items() if o.error is not None and getattr(o.error, "status", None) in RETRIED_STATUSES
+    ]
     if again:
         time.sleep(RETRY_PAUSE_SECONDS)
-        outcomes.update({o.request.key: o for o in fetcher.fetch_all(FetchRequest(u, "url_checks", key=u) for u in again)})
+        outcomes.update(
+            {o.request.key: o for o in fetcher.fetch_all(FetchRequest(u, "url_checks", key=u) for u in again)}
+        )
     rows = []
     for t in targets:
         url = public_http_url(t.value)
@@ -72,9 +84,13 @@ def run_checks(targets: list[Target], fetcher: Fetcher) -> list[dict[str, Any]]:
             continue
         o = outcomes[url]
         if o.result is not None:
-            rows.append(_row(t, checked_at, url=url, status_code=o.result.status, ok=True, final_url=o.result.final_url))
+            rows.append(
+                _row(t, checked_at, url=url, status_code=o.result.status, ok=True, final_url=o.result.final_url)
+            )
         else:
-            rows.append(_row(t, checked_at, url=url, status_code=getattr(o.error, "status", None), error=o.error.reason))
+            rows.append(
+                _row(t, checked_at, url=url, status_code=getattr(o.error, "status", None), error=o.error.reason)
+            )
     return rows
 
 
@@ -91,10 +107,24 @@ def run_recorded_checks(targets: list[Target], path: str | Path) -> list[dict[st
             continue
         answer = answers.get(url)
         if not isinstance(answer, dict):
-            rows.append(_row(t, checked_at, url=url, error="no recorded answer for this URL (offline sample)", source="recorded"))
+            rows.append(
+                _row(
+                    t, checked_at, url=url, error="no recorded answer for this URL (offline sample)", source="recorded"
+                )
+            )
             continue
         status = answer.get("status_code")
         ok = isinstance(status, int) and (200 <= status < 300 or status == 304) and not answer.get("error")
-        rows.append(_row(t, checked_at, url=url, status_code=status, ok=ok, final_url=answer.get("final_url") or (url if ok else None),
-                         error=answer.get("error") or (None if ok else f"HTTP {status}"), source="recorded"))
+        rows.append(
+            _row(
+                t,
+                checked_at,
+                url=url,
+                status_code=status,
+                ok=ok,
+                final_url=answer.get("final_url") or (url if ok else None),
+                error=answer.get("error") or (None if ok else f"HTTP {status}"),
+                source="recorded",
+            )
+        )
     return rows

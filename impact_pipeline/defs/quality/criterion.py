@@ -29,8 +29,13 @@ if TYPE_CHECKING:  # pandas stays out of the code location's import time
     from impact_pipeline.defs.impact.criteria_config import CriteriaConfig
 
 # Asset keys criterion (c) reads; the yearly evaluation depends on them.
-DEPS: list[str] = ["startup_observatoire", "repository_activity", "stats_page_checks", "registry_declarations",
-                   "web_archive_captures"]
+DEPS: list[str] = [
+    "startup_observatoire",
+    "repository_activity",
+    "stats_page_checks",
+    "registry_declarations",
+    "web_archive_captures",
+]
 
 PASS, FAIL, UNKNOWN, NA = "pass", "fail", "unknown", "not_applicable"
 SUB_CRITERIA = (
@@ -54,7 +59,10 @@ DEFAULTS: dict[str, Any] = {
     "current_checks": {"valid_into_next_year_months": 6},
     "sub_criteria": {
         "observatoire_goals": {"min_goals_reached": 3},
-        "accessibility": {"passing_statuses": ["totalement conforme", "partiellement conforme"], "missing_verdict": FAIL},
+        "accessibility": {
+            "passing_statuses": ["totalement conforme", "partiellement conforme"],
+            "missing_verdict": FAIL,
+        },
         "product_evolving": {"min_commits": 1},
         "resources_shared": {"no_repository_verdict": UNKNOWN},
         "impact_statistics": {"missing_verdict": FAIL},
@@ -71,18 +79,24 @@ def rules_from(raw: dict[str, Any]) -> dict[str, Any]:
     rules = {
         "required": list(section.get("required", DEFAULTS["required"])),
         "current_checks": {**DEFAULTS["current_checks"], **(section.get("current_checks") or {})},
-        "sub_criteria": {k: {**v, **((section.get("sub_criteria") or {}).get(k) or {})} for k, v in DEFAULTS["sub_criteria"].items()},
+        "sub_criteria": {
+            k: {**v, **((section.get("sub_criteria") or {}).get(k) or {})} for k, v in DEFAULTS["sub_criteria"].items()
+        },
     }
     if rules["current_checks"].pop("apply_to_past_years", False):
         # Judging 2021 on a check made today is a guess; past years read dated observations instead.
-        raise ValueError("criteria.c.current_checks.apply_to_past_years was removed: every year is judged on the "
-                         "observations of its own evidence window (registry history, web archive, dated checks)")
+        raise ValueError(
+            "criteria.c.current_checks.apply_to_past_years was removed: every year is judged on the "
+            "observations of its own evidence window (registry history, web archive, dated checks)"
+        )
     months = rules["current_checks"]["valid_into_next_year_months"]
     if not isinstance(months, int) or not 0 <= months <= 12:
         raise ValueError(f"criteria.c.current_checks.valid_into_next_year_months must be 0 to 12, got {months!r}")
     unknown = [r for r in rules["required"] if r not in SUB_CRITERIA]
     if unknown:
-        raise ValueError(f"criteria.c.required names unknown sub-criteria: {unknown} (known: {', '.join(SUB_CRITERIA)})")
+        raise ValueError(
+            f"criteria.c.required names unknown sub-criteria: {unknown} (known: {', '.join(SUB_CRITERIA)})"
+        )
     return rules
 
 
@@ -99,6 +113,7 @@ def _cat(*parts: str) -> str:
 
 # --- preparation: small tables and macros on the connection ---------------------------------------
 
+
 @functools.cache
 def _whitespace_sql() -> str:
     """The characters Python's `str.strip()` removes, as a SQL expression (all of them are in the BMP)."""
@@ -114,16 +129,27 @@ def _classify_registry_text(con) -> None:
     """
     from impact_pipeline.lib.urls import public_http_url
 
-    asked = [v for (v,) in con.execute("""
+    asked = [
+        v
+        for (v,) in con.execute("""
         SELECT DISTINCT value FROM (SELECT unnest([stats_url, repository]) AS value FROM _c_documents)
-        WHERE regexp_matches(value, '[Hh][Tt][Tt][Pp]')""").fetchall()]
-    con.execute("CREATE OR REPLACE TEMP TABLE _c_web_urls AS SELECT unnest(?::VARCHAR[]) AS url",
-                [[v for v in asked if public_http_url(v) is not None]])
-    levels = [v for (v,) in con.execute(
-        "SELECT DISTINCT accessibility_status FROM _c_documents WHERE accessibility_status IS NOT NULL").fetchall()]
-    con.execute("""CREATE OR REPLACE TEMP TABLE _c_access AS
+        WHERE regexp_matches(value, '[Hh][Tt][Tt][Pp]')""").fetchall()
+    ]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _c_web_urls AS SELECT unnest(?::VARCHAR[]) AS url",
+        [[v for v in asked if public_http_url(v) is not None]],
+    )
+    levels = [
+        v
+        for (v,) in con.execute(
+            "SELECT DISTINCT accessibility_status FROM _c_documents WHERE accessibility_status IS NOT NULL"
+        ).fetchall()
+    ]
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _c_access AS
                    SELECT unnest(?::VARCHAR[]) AS value, unnest(?::BOOLEAN[]) AS is_blank, unnest(?::VARCHAR[]) AS norm""",
-                [levels, [not v.strip() for v in levels], [v.strip().lower() for v in levels]])
+        [levels, [not v.strip() for v in levels], [v.strip().lower() for v in levels]],
+    )
 
 
 # A stats_page_checks row as the struct its evidence shows.
@@ -161,19 +187,25 @@ def _prepare(con, rules: dict[str, Any]) -> None:
     # (startup_id, year) is repository_activity's key (its asset rewrites whole years); should a key be
     # repeated anyway, its last row wins, in the place of its first one, as in a dict keyed by it (the
     # place breaks ties between equal fetch times). Checking is cheaper than always deduplicating.
-    repeated = con.execute("SELECT count(*) > count(DISTINCT (startup_id, year)) FROM repository_activity").fetchall()[0][0]
-    activity = ("SELECT *, min(rowid) OVER (PARTITION BY startup_id, year) AS row FROM repository_activity "
-                "QUALIFY row_number() OVER (PARTITION BY startup_id, year ORDER BY rowid DESC) = 1" if repeated
-                else "SELECT *, rowid AS row FROM repository_activity")
+    repeated = con.execute("SELECT count(*) > count(DISTINCT (startup_id, year)) FROM repository_activity").fetchall()[
+        0
+    ][0]
+    activity = (
+        "SELECT *, min(rowid) OVER (PARTITION BY startup_id, year) AS row FROM repository_activity "
+        "QUALIFY row_number() OVER (PARTITION BY startup_id, year ORDER BY rowid DESC) = 1"
+        if repeated
+        else "SELECT *, rowid AS row FROM repository_activity"
+    )
 
     def years_of(day: str) -> str:
         # The years an observation made on `day` is evidence for: its own, and the previous one early in the year.
-        return (f"unnest(CASE WHEN month({day}) <= {months} THEN [year({day}), year({day}) - 1] "
-                f"ELSE [year({day})] END)")
+        return f"unnest(CASE WHEN month({day}) <= {months} THEN [year({day}), year({day}) - 1] ELSE [year({day})] END)"
 
     capture = "{'at': captured_at, 'status': status_code, 'link': capture_url}"
-    forge_columns = ", ".join(f"arg_max_null({f}, _c_latest(fetched_at, row)) AS f_{f}"
-                              for f in ("repo", "forge", "public", "status", "fetched_at"))
+    forge_columns = ", ".join(
+        f"arg_max_null({f}, _c_latest(fetched_at, row)) AS f_{f}"
+        for f in ("repo", "forge", "public", "status", "fetched_at")
+    )
     statements = [
         # Whether something observed on `day` is evidence for year `y` (config `current_checks`).
         f"""CREATE OR REPLACE TEMP MACRO _c_valid(y, day) AS coalesce(
@@ -294,8 +326,13 @@ class _Sub:
     once per row. `shape` says which values the evidence carries on that branch (`shapes`: shape → [(key, SQL)]).
     """
 
-    def __init__(self, name: str, branches: list[tuple[str, str, str, int]], shapes: dict[int, list[tuple[str, str]]],
-                 weak_shape: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        branches: list[tuple[str, str, str, int]],
+        shapes: dict[int, list[tuple[str, str]]],
+        weak_shape: int | None = None,
+    ):
         self.name, self.branches, self.shapes, self.weak_shape = name, branches, shapes, weak_shape
         self.v, self.r, self.s = (f"b.{name}.{f}" for f in "vrs")
 
@@ -320,9 +357,11 @@ class _Sub:
 
 
 def _check_struct(chk: str) -> str:
-    return (f"CASE WHEN {chk}.checked_at IS NOT NULL THEN {{'url': {chk}.url, 'status_code': {chk}.status_code, "
-            f"'ok': {chk}.ok, 'final_url': {chk}.final_url, 'checked_at': _c_day({chk}.checked_at), "
-            f"'error': {chk}.error}} END")
+    return (
+        f"CASE WHEN {chk}.checked_at IS NOT NULL THEN {{'url': {chk}.url, 'status_code': {chk}.status_code, "
+        f"'ok': {chk}.ok, 'final_url': {chk}.final_url, 'checked_at': _c_day({chk}.checked_at), "
+        f"'error': {chk}.error}} END"
+    )
 
 
 def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
@@ -334,157 +373,431 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
     registry = lambda *parts: _cat("'registry of '", "b.registry_day", "': '", *parts)  # noqa: E731
 
     goals_min = int(subs["observatoire_goals"]["min_goals_reached"])
-    goals_text = ("CAST(b.goals_reached AS VARCHAR)", "' of the 5 headline goals reached in '", "_c_str(b.edition)",
-                  "' ('", "CAST(b.goals_total AS VARCHAR)", "' known)'")
-    observatoire_goals = _Sub("observatoire_goals", [
-        ("NOT b.have_observatoire", unknown, _lit("no observatoire data was loaded (source disabled or unreachable)"), 0),
-        ("NOT b.in_observatoire", na, _cat("'not in the observatoire''s '", "b.year_text", "' editions'"), 0),
-        (f"b.goals_reached >= {goals_min}", pass_, _cat(*goals_text), 1),
-        (f"b.goals_reached + ({len(HEADLINE)} - b.goals_total) < {goals_min}", fail,
-         _cat(*goals_text, f"', fewer than {goals_min}'"), 1),
-        ("TRUE", unknown, _cat(*goals_text, f"': too many placeholders to tell whether {goals_min} are reached'"), 1),
-    ], {0: [], 1: [("edition", "b.edition"), ("goals_reached", "b.goals_reached::INTEGER"),
-                   ("goals_known", "b.goals_total::INTEGER"),
-                   ("goals", "{" + ", ".join(f"{_lit(g)}: b.{g}_goal" for g in HEADLINE) + "}"),
-                   ("procedure_ids", "coalesce(b.procedure_ids, []::VARCHAR[])"), ("evidence_url", "b.evidence_url"),
-                   ("min_goals_reached", str(goals_min))]})
+    goals_text = (
+        "CAST(b.goals_reached AS VARCHAR)",
+        "' of the 5 headline goals reached in '",
+        "_c_str(b.edition)",
+        "' ('",
+        "CAST(b.goals_total AS VARCHAR)",
+        "' known)'",
+    )
+    observatoire_goals = _Sub(
+        "observatoire_goals",
+        [
+            (
+                "NOT b.have_observatoire",
+                unknown,
+                _lit("no observatoire data was loaded (source disabled or unreachable)"),
+                0,
+            ),
+            ("NOT b.in_observatoire", na, _cat("'not in the observatoire''s '", "b.year_text", "' editions'"), 0),
+            (f"b.goals_reached >= {goals_min}", pass_, _cat(*goals_text), 1),
+            (
+                f"b.goals_reached + ({len(HEADLINE)} - b.goals_total) < {goals_min}",
+                fail,
+                _cat(*goals_text, f"', fewer than {goals_min}'"),
+                1,
+            ),
+            (
+                "TRUE",
+                unknown,
+                _cat(*goals_text, f"': too many placeholders to tell whether {goals_min} are reached'"),
+                1,
+            ),
+        ],
+        {
+            0: [],
+            1: [
+                ("edition", "b.edition"),
+                ("goals_reached", "b.goals_reached::INTEGER"),
+                ("goals_known", "b.goals_total::INTEGER"),
+                ("goals", "{" + ", ".join(f"{_lit(g)}: b.{g}_goal" for g in HEADLINE) + "}"),
+                ("procedure_ids", "coalesce(b.procedure_ids, []::VARCHAR[])"),
+                ("evidence_url", "b.evidence_url"),
+                ("min_goals_reached", str(goals_min)),
+            ],
+        },
+    )
 
     rule = subs["accessibility"]
     passing = "[" + ", ".join(_lit(str(s).lower()) for s in rule["passing_statuses"]) + "]::VARCHAR[]"
-    accessibility = _Sub("accessibility", [
-        ("NOT b.registry_valid", unknown, no_document, 1),
-        ("b.access_blank AND NOT b.access_in_use", unknown,
-         registry("'no service declares an accessibility status yet (the field was not in use)'"), 1),
-        ("b.access_blank", _lit(rule["missing_verdict"]), registry("'no accessibility status declared'"), 1),
-        (f"list_contains({passing}, b.access_norm)", pass_, registry("'accessibility '''", "b.access", "''''"), 1),
-        ("b.access_norm = 'non conforme'", fail, registry("'accessibility '''", "b.access", "''''"), 1),
-        ("TRUE", unknown, registry("'accessibility status '''", "b.access", "''' is not a known level'"), 1),
-    ], {1: [("accessibility_status", "CASE WHEN b.access_blank THEN NULL ELSE b.access END"), ("as_of", "b.registry_day")]})
+    accessibility = _Sub(
+        "accessibility",
+        [
+            ("NOT b.registry_valid", unknown, no_document, 1),
+            (
+                "b.access_blank AND NOT b.access_in_use",
+                unknown,
+                registry("'no service declares an accessibility status yet (the field was not in use)'"),
+                1,
+            ),
+            ("b.access_blank", _lit(rule["missing_verdict"]), registry("'no accessibility status declared'"), 1),
+            (f"list_contains({passing}, b.access_norm)", pass_, registry("'accessibility '''", "b.access", "''''"), 1),
+            ("b.access_norm = 'non conforme'", fail, registry("'accessibility '''", "b.access", "''''"), 1),
+            ("TRUE", unknown, registry("'accessibility status '''", "b.access", "''' is not a known level'"), 1),
+        ],
+        {
+            1: [
+                ("accessibility_status", "CASE WHEN b.access_blank THEN NULL ELSE b.access END"),
+                ("as_of", "b.registry_day"),
+            ]
+        },
+    )
 
     commits_min = int(subs["product_evolving"]["min_commits"])
     on_repo = ("' in '", "b.year_text", "' on '", "_c_str(b.a_repo)")
     archived = "CASE WHEN coalesce(b.a_archived, FALSE) THEN ', archived' ELSE '' END"
-    frozen = ("(coalesce(b.a_archived, FALSE) AND b.a_last_push IS NOT NULL "
-              "AND CAST(b.a_last_push AS DATE) < make_date(b.year, 1, 1))")
-    product_evolving = _Sub("product_evolving", [
-        ("NOT b.registry_valid", unknown, no_document, 0),
-        ("b.repo_blank", unknown, registry("'no repository declared, so no activity to read'"), 0),
-        ("NOT b.in_activity", unknown, _cat("'repository activity was not fetched for '", "b.year_text"), 0),
-        # Commits count on the repository the year's registry declared, not on one declared later.
-        ("NOT contains(lower(b.repository), lower(b.a_repo))", unknown,
-         _cat("'commits were read on '", "_c_str(b.a_repo)", "', not on the repository declared in the registry of '",
-              "b.registry_day", "' ('", "b.repo_short", "')'"), 1),
-        ("b.a_commits IS NULL", unknown,
-         _cat("'commits'", *on_repo, "' unknown ('", "_c_str(b.a_status)", "': '",
-              "_c_str(coalesce(nullif(b.a_reason, ''), b.a_status))", "')'"), 1),
-        # An owner's address (organisation, user, group): its other products may be the ones evolving.
-        (f"b.a_commits >= {commits_min} AND b.a_scope = 'owner'", pass_,
-         _cat("CASE WHEN coalesce(b.a_lower_bound, FALSE) THEN 'at least ' ELSE '' END", "CAST(b.a_commits AS VARCHAR)",
-              "' commits'", "' in '", "b.year_text", "' over the public repositories of '", "_c_str(b.a_repo)",
-              "' (weak signal: the owner may host other products)'"), 2),
-        (f"b.a_commits >= {commits_min}", pass_,
-         _cat("CASE WHEN coalesce(b.a_lower_bound, FALSE) THEN 'at least ' ELSE '' END", "CAST(b.a_commits AS VARCHAR)",
-              "' commits'", *on_repo), 1),
-        (f"year(b.a_fetched_at) = b.year AND NOT {frozen}", unknown, _cat("'no commit yet'", *on_repo, "', a year not over'"), 1),
-        ("TRUE", fail,
-         _cat("CAST(b.a_commits AS VARCHAR)", "' commits'", *on_repo,
-              f"CASE WHEN b.a_last_push IS NOT NULL THEN concat(' (last push ', _c_day(b.a_last_push), {archived}, ')') "
-              f"ELSE {archived} END"), 1),
-    ], {0: [], **{shape: [("repo", "b.a_repo"), ("commits_in_year", "b.a_commits"), ("last_push", "_c_day(b.a_last_push)"),
-                          ("archived", "b.a_archived"), ("status", "b.a_status"), ("api_url", "b.a_api_url")]
-                  for shape in (1, 2)}}, weak_shape=2)
+    frozen = (
+        "(coalesce(b.a_archived, FALSE) AND b.a_last_push IS NOT NULL "
+        "AND CAST(b.a_last_push AS DATE) < make_date(b.year, 1, 1))"
+    )
+    product_evolving = _Sub(
+        "product_evolving",
+        [
+            ("NOT b.registry_valid", unknown, no_document, 0),
+            ("b.repo_blank", unknown, registry("'no repository declared, so no activity to read'"), 0),
+            ("NOT b.in_activity", unknown, _cat("'repository activity was not fetched for '", "b.year_text"), 0),
+            # Commits count on the repository the year's registry declared, not on one declared later.
+            (
+                "NOT contains(lower(b.repository), lower(b.a_repo))",
+                unknown,
+                _cat(
+                    "'commits were read on '",
+                    "_c_str(b.a_repo)",
+                    "', not on the repository declared in the registry of '",
+                    "b.registry_day",
+                    "' ('",
+                    "b.repo_short",
+                    "')'",
+                ),
+                1,
+            ),
+            (
+                "b.a_commits IS NULL",
+                unknown,
+                _cat(
+                    "'commits'",
+                    *on_repo,
+                    "' unknown ('",
+                    "_c_str(b.a_status)",
+                    "': '",
+                    "_c_str(coalesce(nullif(b.a_reason, ''), b.a_status))",
+                    "')'",
+                ),
+                1,
+            ),
+            # An owner's address (organisation, user, group): its other products may be the ones evolving.
+            (
+                f"b.a_commits >= {commits_min} AND b.a_scope = 'owner'",
+                pass_,
+                _cat(
+                    "CASE WHEN coalesce(b.a_lower_bound, FALSE) THEN 'at least ' ELSE '' END",
+                    "CAST(b.a_commits AS VARCHAR)",
+                    "' commits'",
+                    "' in '",
+                    "b.year_text",
+                    "' over the public repositories of '",
+                    "_c_str(b.a_repo)",
+                    "' (weak signal: the owner may host other products)'",
+                ),
+                2,
+            ),
+            (
+                f"b.a_commits >= {commits_min}",
+                pass_,
+                _cat(
+                    "CASE WHEN coalesce(b.a_lower_bound, FALSE) THEN 'at least ' ELSE '' END",
+                    "CAST(b.a_commits AS VARCHAR)",
+                    "' commits'",
+                    *on_repo,
+                ),
+                1,
+            ),
+            (
+                f"year(b.a_fetched_at) = b.year AND NOT {frozen}",
+                unknown,
+                _cat("'no commit yet'", *on_repo, "', a year not over'"),
+                1,
+            ),
+            (
+                "TRUE",
+                fail,
+                _cat(
+                    "CAST(b.a_commits AS VARCHAR)",
+                    "' commits'",
+                    *on_repo,
+                    f"CASE WHEN b.a_last_push IS NOT NULL THEN concat(' (last push ', _c_day(b.a_last_push), {archived}, ')') "
+                    f"ELSE {archived} END",
+                ),
+                1,
+            ),
+        ],
+        {
+            0: [],
+            **{
+                shape: [
+                    ("repo", "b.a_repo"),
+                    ("commits_in_year", "b.a_commits"),
+                    ("last_push", "_c_day(b.a_last_push)"),
+                    ("archived", "b.a_archived"),
+                    ("status", "b.a_status"),
+                    ("api_url", "b.a_api_url"),
+                ]
+                for shape in (1, 2)
+            },
+        },
+        weak_shape=2,
+    )
 
     rule = subs["resources_shared"]
     forge_valid = "(b.f_found AND _c_valid(b.year, b.f_fetched_at))"
     checked = "b.repo_chk.checked_at IS NOT NULL"
     # The forge's word comes before the URL check's, the check's before the archive's; anything positive before
     # anything negative.
-    resources_shared = _Sub("resources_shared", [
-        ("NOT b.registry_valid", unknown, no_document, 0),
-        ("b.repo_blank", _lit(rule["no_repository_verdict"]),
-         registry("'no repository declared (open data and API declarations are not in the registry)'"), 0),
-        ("NOT b.repo_web", fail, registry("'the declared repository '''", "b.repo_short", "''' is not a web address'"), 1),
-        (f"{forge_valid} AND b.f_public IS TRUE", pass_,
-         _cat("_c_str(b.f_repo)", "' is public on '", "_c_str(b.f_forge)", "' (checked '", "_c_day(b.f_fetched_at)", "')'"), 2),
-        (f"{checked} AND b.repo_chk.ok", pass_,
-         _cat("_c_str(b.repo_chk.url)", "' answered HTTP '", "_c_str(b.repo_chk.status_code)", "' on '",
-              "_c_day(b.repo_chk.checked_at)"), 2),
-        ("b.repo_capture_ok IS NOT NULL", pass_, _captured("b.repository_key", "b.repo_capture_ok"), 2),
-        (f"{forge_valid} AND b.f_public IS FALSE", fail, _cat("_c_str(b.f_repo)", "' is private on '", "_c_str(b.f_forge)"), 2),
-        (f"{forge_valid} AND b.f_public IS NULL AND b.f_status = 'not_found'", fail,
-         _cat("_c_str(b.f_forge)", "' does not show '", "_c_str(b.f_repo)", "' publicly (HTTP 404)'"), 2),
-        (checked, fail,
-         _cat("_c_str(b.repo_chk.url)", "' did not answer on '", "_c_day(b.repo_chk.checked_at)", "' ('",
-              "_c_str(b.repo_chk.error)", "')'"), 2),
-        ("b.repo_capture_bad IS NOT NULL", fail,
-         _cat(_captured("b.repository_key", "b.repo_capture_bad"), "', and no capture answering in '", "_c_window(b.year)"), 2),
-        ("TRUE", unknown,
-         _cat("'no forge answer, check or web archive capture of the repository in '", "_c_window(b.year)",
-              _archive_note("b.repo_asked_ok", "b.repo_asked_error")), 2),
-    ], {0: [], 1: [("repository", "b.repository")],
-        2: [("repository", "b.repository"), ("repository_check", _check_struct("b.repo_chk")), ("forge_public", "b.f_public"),
-            ("capture", _capture_struct("b.repo_capture_ok", "b.repo_capture_bad"))]})
+    resources_shared = _Sub(
+        "resources_shared",
+        [
+            ("NOT b.registry_valid", unknown, no_document, 0),
+            (
+                "b.repo_blank",
+                _lit(rule["no_repository_verdict"]),
+                registry("'no repository declared (open data and API declarations are not in the registry)'"),
+                0,
+            ),
+            (
+                "NOT b.repo_web",
+                fail,
+                registry("'the declared repository '''", "b.repo_short", "''' is not a web address'"),
+                1,
+            ),
+            (
+                f"{forge_valid} AND b.f_public IS TRUE",
+                pass_,
+                _cat(
+                    "_c_str(b.f_repo)",
+                    "' is public on '",
+                    "_c_str(b.f_forge)",
+                    "' (checked '",
+                    "_c_day(b.f_fetched_at)",
+                    "')'",
+                ),
+                2,
+            ),
+            (
+                f"{checked} AND b.repo_chk.ok",
+                pass_,
+                _cat(
+                    "_c_str(b.repo_chk.url)",
+                    "' answered HTTP '",
+                    "_c_str(b.repo_chk.status_code)",
+                    "' on '",
+                    "_c_day(b.repo_chk.checked_at)",
+                ),
+                2,
+            ),
+            ("b.repo_capture_ok IS NOT NULL", pass_, _captured("b.repository_key", "b.repo_capture_ok"), 2),
+            (
+                f"{forge_valid} AND b.f_public IS FALSE",
+                fail,
+                _cat("_c_str(b.f_repo)", "' is private on '", "_c_str(b.f_forge)"),
+                2,
+            ),
+            (
+                f"{forge_valid} AND b.f_public IS NULL AND b.f_status = 'not_found'",
+                fail,
+                _cat("_c_str(b.f_forge)", "' does not show '", "_c_str(b.f_repo)", "' publicly (HTTP 404)'"),
+                2,
+            ),
+            (
+                checked,
+                fail,
+                _cat(
+                    "_c_str(b.repo_chk.url)",
+                    "' did not answer on '",
+                    "_c_day(b.repo_chk.checked_at)",
+                    "' ('",
+                    "_c_str(b.repo_chk.error)",
+                    "')'",
+                ),
+                2,
+            ),
+            (
+                "b.repo_capture_bad IS NOT NULL",
+                fail,
+                _cat(
+                    _captured("b.repository_key", "b.repo_capture_bad"),
+                    "', and no capture answering in '",
+                    "_c_window(b.year)",
+                ),
+                2,
+            ),
+            (
+                "TRUE",
+                unknown,
+                _cat(
+                    "'no forge answer, check or web archive capture of the repository in '",
+                    "_c_window(b.year)",
+                    _archive_note("b.repo_asked_ok", "b.repo_asked_error"),
+                ),
+                2,
+            ),
+        ],
+        {
+            0: [],
+            1: [("repository", "b.repository")],
+            2: [
+                ("repository", "b.repository"),
+                ("repository_check", _check_struct("b.repo_chk")),
+                ("forge_public", "b.f_public"),
+                ("capture", _capture_struct("b.repo_capture_ok", "b.repo_capture_bad")),
+            ],
+        },
+    )
 
     rule = subs["impact_statistics"]
     checked = "b.stats_chk.checked_at IS NOT NULL"
-    where = ("CASE WHEN b.stats_chk.final_url IS NOT NULL AND b.stats_chk.final_url <> '' "
-             "AND b.stats_chk.final_url IS DISTINCT FROM b.stats_chk.url THEN concat(', ending at ', b.stats_chk.final_url) "
-             "ELSE '' END")
+    where = (
+        "CASE WHEN b.stats_chk.final_url IS NOT NULL AND b.stats_chk.final_url <> '' "
+        "AND b.stats_chk.final_url IS DISTINCT FROM b.stats_chk.url THEN concat(', ending at ', b.stats_chk.final_url) "
+        "ELSE '' END"
+    )
     stats_url = [("stats_url", "CASE WHEN b.stats_blank THEN NULL ELSE b.stats_url END")]
-    impact_statistics = _Sub("impact_statistics", [
-        ("NOT b.registry_valid", unknown, no_document, 0),
-        ("b.stats_blank", _lit(rule["missing_verdict"]), registry("'no stats page declared'"), 1),
-        ("NOT b.stats_web", fail, registry("'the declared stats page '''", "b.stats_short", "''' is not a web address'"), 1),
-        (f"{checked} AND b.stats_chk.ok", pass_,
-         _cat("_c_str(b.stats_chk.url)", "' answered HTTP '", "_c_str(b.stats_chk.status_code)", "' on '",
-              "_c_day(b.stats_chk.checked_at)", where), 2),
-        ("b.stats_capture_ok IS NOT NULL", pass_, _captured("b.stats_key", "b.stats_capture_ok"), 2),
-        (checked, fail,
-         _cat("_c_str(b.stats_chk.url)", "' did not answer on '", "_c_day(b.stats_chk.checked_at)", "' ('",
-              "_c_str(b.stats_chk.error)", "')'"), 2),
-        ("b.stats_capture_bad IS NOT NULL", fail,
-         _cat(_captured("b.stats_key", "b.stats_capture_bad"), "', and no capture answering in '", "_c_window(b.year)"), 2),
-        ("TRUE", unknown,
-         _cat("'no check or web archive capture of the stats page in '", "_c_window(b.year)",
-              _archive_note("b.stats_asked_ok", "b.stats_asked_error")), 2),
-    ], {0: [], 1: stats_url, 2: [*stats_url, ("check", _check_struct("b.stats_chk")),
-                                  ("capture", _capture_struct("b.stats_capture_ok", "b.stats_capture_bad"))]})
+    impact_statistics = _Sub(
+        "impact_statistics",
+        [
+            ("NOT b.registry_valid", unknown, no_document, 0),
+            ("b.stats_blank", _lit(rule["missing_verdict"]), registry("'no stats page declared'"), 1),
+            (
+                "NOT b.stats_web",
+                fail,
+                registry("'the declared stats page '''", "b.stats_short", "''' is not a web address'"),
+                1,
+            ),
+            (
+                f"{checked} AND b.stats_chk.ok",
+                pass_,
+                _cat(
+                    "_c_str(b.stats_chk.url)",
+                    "' answered HTTP '",
+                    "_c_str(b.stats_chk.status_code)",
+                    "' on '",
+                    "_c_day(b.stats_chk.checked_at)",
+                    where,
+                ),
+                2,
+            ),
+            ("b.stats_capture_ok IS NOT NULL", pass_, _captured("b.stats_key", "b.stats_capture_ok"), 2),
+            (
+                checked,
+                fail,
+                _cat(
+                    "_c_str(b.stats_chk.url)",
+                    "' did not answer on '",
+                    "_c_day(b.stats_chk.checked_at)",
+                    "' ('",
+                    "_c_str(b.stats_chk.error)",
+                    "')'",
+                ),
+                2,
+            ),
+            (
+                "b.stats_capture_bad IS NOT NULL",
+                fail,
+                _cat(
+                    _captured("b.stats_key", "b.stats_capture_bad"),
+                    "', and no capture answering in '",
+                    "_c_window(b.year)",
+                ),
+                2,
+            ),
+            (
+                "TRUE",
+                unknown,
+                _cat(
+                    "'no check or web archive capture of the stats page in '",
+                    "_c_window(b.year)",
+                    _archive_note("b.stats_asked_ok", "b.stats_asked_error"),
+                ),
+                2,
+            ),
+        ],
+        {
+            0: [],
+            1: stats_url,
+            2: [
+                *stats_url,
+                ("check", _check_struct("b.stats_chk")),
+                ("capture", _capture_struct("b.stats_capture_ok", "b.stats_capture_bad")),
+            ],
+        },
+    )
 
     rule = subs["team_answering"]
     help_min = float(rule["min_help_reachable"])
     measured = "(b.help_reachable IS NOT NULL AND NOT isnan(b.help_reachable))"
-    measure_text = ("'the observatoire measured '", "format('{:g}', b.help_reachable)", "' % of users reaching help in '",
-                    "_c_str(b.edition)")
-    team_answering = _Sub("team_answering", [
-        (f"{measured} AND b.help_reachable >= {help_min!r}::DOUBLE", pass_, _cat(*measure_text), 1),
-        (measured, fail, _cat(*measure_text, _lit(f", under {help_min:g} %")), 1),
-        ("NOT b.registry_valid", unknown, no_document, 2),
-        ("b.contact_blank", unknown, registry("'no help reachability measured and no contact declared'"), 2),
-        ("TRUE", pass_ if rule.get("weak_signals_pass", True) else unknown,
-         registry("'a contact is declared (weak signal: no measured help reachability)'"), 2),
-    ], {1: [("help_reachable", "b.help_reachable::DOUBLE"), ("min_help_reachable", f"{help_min!r}::DOUBLE"),
-            ("edition", "b.edition"), ("evidence_url", "b.evidence_url")],
-        2: [("contact_declared", "NOT b.contact_blank"), ("as_of", "b.registry_day")]}, weak_shape=2)
+    measure_text = (
+        "'the observatoire measured '",
+        "format('{:g}', b.help_reachable)",
+        "' % of users reaching help in '",
+        "_c_str(b.edition)",
+    )
+    team_answering = _Sub(
+        "team_answering",
+        [
+            (f"{measured} AND b.help_reachable >= {help_min!r}::DOUBLE", pass_, _cat(*measure_text), 1),
+            (measured, fail, _cat(*measure_text, _lit(f", under {help_min:g} %")), 1),
+            ("NOT b.registry_valid", unknown, no_document, 2),
+            ("b.contact_blank", unknown, registry("'no help reachability measured and no contact declared'"), 2),
+            (
+                "TRUE",
+                pass_ if rule.get("weak_signals_pass", True) else unknown,
+                registry("'a contact is declared (weak signal: no measured help reachability)'"),
+                2,
+            ),
+        ],
+        {
+            1: [
+                ("help_reachable", "b.help_reachable::DOUBLE"),
+                ("min_help_reachable", f"{help_min!r}::DOUBLE"),
+                ("edition", "b.edition"),
+                ("evidence_url", "b.evidence_url"),
+            ],
+            2: [("contact_declared", "NOT b.contact_blank"), ("as_of", "b.registry_day")],
+        },
+        weak_shape=2,
+    )
 
     return [observatoire_goals, accessibility, product_evolving, resources_shared, impact_statistics, team_answering]
 
 
 def _captured(url: str, capture: str) -> str:
     """'<url> captured answering HTTP 200 on 2023-05-14 (web archive: <link>)'."""
-    return _cat(f"_c_str({url})", "' captured answering HTTP '", f"_c_str({capture}.status)", "' on '",
-                f"_c_day({capture}.at)", "' (web archive: '", f"{capture}.link", "')'")
+    return _cat(
+        f"_c_str({url})",
+        "' captured answering HTTP '",
+        f"_c_str({capture}.status)",
+        "' on '",
+        f"_c_day({capture}.at)",
+        "' (web archive: '",
+        f"{capture}.link",
+        "')'",
+    )
 
 
 def _capture_struct(ok: str, bad: str) -> str:
     chosen = f"coalesce({ok}, {bad})"
-    return (f"CASE WHEN {chosen} IS NOT NULL THEN {{'captured_at': _c_day({chosen}.at), 'status_code': {chosen}.status, "
-            f"'capture_url': {chosen}.link}} END")
+    return (
+        f"CASE WHEN {chosen} IS NOT NULL THEN {{'captured_at': _c_day({chosen}.at), 'status_code': {chosen}.status, "
+        f"'capture_url': {chosen}.link}} END"
+    )
 
 
 def _archive_note(asked_ok: str, error: str) -> str:
     """Why the archive has nothing, when it says so: never asked, or its last answer failed."""
-    return (f"CASE WHEN {asked_ok} IS NULL THEN ' (the web archive was not asked about it)' "
-            f"WHEN NOT {asked_ok} THEN concat(' (the web archive did not answer: ', _c_str({error}), ')') ELSE '' END")
+    return (
+        f"CASE WHEN {asked_ok} IS NULL THEN ' (the web archive was not asked about it)' "
+        f"WHEN NOT {asked_ok} THEN concat(' (the web archive did not answer: ', _c_str({error}), ')') ELSE '' END"
+    )
 
 
 def _combine(subs: list[_Sub], required: list[str], no_source_reason: str) -> tuple[str, str]:
@@ -495,12 +808,18 @@ def _combine(subs: list[_Sub], required: list[str], no_source_reason: str) -> tu
     failing = ", ".join(
         f"CASE WHEN {by[n].v} = 'fail' THEN concat({_lit(LABELS[n] + ': ')}, {by[n].r}) END" for n in SUB_CRITERIA
     )
-    missing = ", ".join(
-        f"CASE WHEN {by[n].v} IS DISTINCT FROM 'pass' THEN concat({_lit(LABELS[n] + ': ')}, {by[n].r}) END" for n in required
-    ) or "NULL"
+    missing = (
+        ", ".join(
+            f"CASE WHEN {by[n].v} IS DISTINCT FROM 'pass' THEN concat({_lit(LABELS[n] + ': ')}, {by[n].r}) END"
+            for n in required
+        )
+        or "NULL"
+    )
     weak = [f"CASE WHEN {by[n].weak()} THEN {_lit(LABELS[n])} END" for n in required if by[n].weak_shape is not None]
     listed = f"concat_ws(', ', {', '.join(weak)})"
-    weak_note = f"CASE WHEN {listed} <> '' THEN concat(' (', {listed}, ' on a weak signal)') ELSE '' END" if weak else "''"
+    weak_note = (
+        f"CASE WHEN {listed} <> '' THEN concat(' (', {listed}, ' on a weak signal)') ELSE '' END" if weak else "''"
+    )
     verdict = f"CASE WHEN {any_failing} THEN 'fail' WHEN {any_missing} THEN 'unknown' ELSE 'pass' END"
     reason = (
         f"CASE WHEN {any_failing} THEN concat('(c) fails: ', concat_ws('; ', {failing}), '.') "
@@ -528,8 +847,10 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
     # The evidence object as text in one `concat`, then JSON (nested `json_object` re-parses its arguments).
     sub_evidence = ", ',', ".join(f"{_lit(json.dumps(s.name) + ':')}, {s.evidence()}" for s in subs)
     required = _lit(json.dumps(rules["required"], separators=(",", ":")))
-    evidence = (f"""concat('{{"source":"quality","sub_criteria":{{', {sub_evidence}, '}},"required":', {required}, """
-                f"""',"registry_as_of":', coalesce(to_json(registry_day), 'null'), '}}')""")
+    evidence = (
+        f"""concat('{{"source":"quality","sub_criteria":{{', {sub_evidence}, '}},"required":', {required}, """
+        f"""',"registry_as_of":', coalesce(to_json(registry_day), 'null'), '}}')"""
+    )
     strip = f"trim(dc.doc.{{}}, {_whitespace_sql()})"
     # `d` is MATERIALIZED so that each decision, read several times, is computed once; with a single
     # consumer DuckDB streams it (nothing is buffered).
@@ -583,9 +904,14 @@ def criterion_c(con, keys: pd.DataFrame, config: CriteriaConfig) -> pd.DataFrame
     import pandas as pd
 
     years, ids = [int(y) for y in keys["year"]], [str(s) for s in keys["startup_id"]]
-    con.execute("CREATE OR REPLACE TEMP TABLE _c_keys AS SELECT unnest(?::INTEGER[]) AS year, "
-                "unnest(?::VARCHAR[]) AS startup_id, unnest(?::BIGINT[]) AS position", [years, ids, list(range(len(ids)))])
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _c_keys AS SELECT unnest(?::INTEGER[]) AS year, "
+        "unnest(?::VARCHAR[]) AS startup_id, unnest(?::BIGINT[]) AS position",
+        [years, ids, list(range(len(ids)))],
+    )
     con.execute("CREATE OR REPLACE TEMP VIEW _c_keys_distinct AS SELECT DISTINCT year, startup_id FROM _c_keys")
     sql = criterion_c_sql(con, "_c_keys_distinct", config)
-    rows = con.execute(f"SELECT c.* FROM ({sql}) c JOIN _c_keys k USING (year, startup_id) ORDER BY k.position").fetchall()
+    rows = con.execute(
+        f"SELECT c.* FROM ({sql}) c JOIN _c_keys k USING (year, startup_id) ORDER BY k.position"
+    ).fetchall()
     return pd.DataFrame([(*r[:5], json.loads(r[5])) for r in rows], columns=list(COLUMNS))

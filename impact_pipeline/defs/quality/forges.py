@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -115,14 +115,20 @@ def parse_repository(value: object) -> RepoRef | None:
         if not segments or not all(_REPO_SEGMENT.match(s) for s in segments):
             return RepoRef(declared, None, host, None, "not a GitLab project or group address")
         # One segment is a group; more may be a project or a subgroup (a project answering 404 is asked as a group).
-        return RepoRef(declared, GITLAB, host, "/".join(segments), scope="owner" if len(segments) == 1 else "repository")
-    return RepoRef(declared, None, host, "/".join(segments) or None, f"{host} is neither GitHub nor a known GitLab host")
+        return RepoRef(
+            declared, GITLAB, host, "/".join(segments), scope="owner" if len(segments) == 1 else "repository"
+        )
+    return RepoRef(
+        declared, None, host, "/".join(segments) or None, f"{host} is neither GitHub nor a known GitLab host"
+    )
 
 
 class RateLimitGuard:
     """Notices a forge's exhausted rate limit and stops every later request to it in this run."""
 
-    def __init__(self, label: str, remaining_headers: tuple[str, ...] = ("X-RateLimit-Remaining", "RateLimit-Remaining")):
+    def __init__(
+        self, label: str, remaining_headers: tuple[str, ...] = ("X-RateLimit-Remaining", "RateLimit-Remaining")
+    ):
         self.label = label
         self.remaining_headers = remaining_headers
         self.reason: str | None = None
@@ -141,7 +147,7 @@ class RateLimitGuard:
     def _reset(headers: Any) -> str:
         reset = headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset") if headers else None
         try:
-            return " until " + datetime.fromtimestamp(int(reset), timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            return " until " + datetime.fromtimestamp(int(reset), UTC).strftime("%Y-%m-%d %H:%M UTC")
         except (TypeError, ValueError, OverflowError, OSError):
             return ""
 
@@ -185,7 +191,7 @@ def _iso(value: object) -> str | None:
     except ValueError:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="seconds")
 
 
@@ -267,8 +273,10 @@ class ForgeApi:
         if self.local:
             path = self._mirror("groups", *parts, "projects")
             return f"{path}.json" if path else None
-        return (f"{base}/groups/{quote(ref.path or '', safe='')}/projects?include_subgroups=true"
-                f"&order_by=last_activity_at&sort=desc&per_page={OWNER_PAGE}")
+        return (
+            f"{base}/groups/{quote(ref.path or '', safe='')}/projects?include_subgroups=true"
+            f"&order_by=last_activity_at&sort=desc&per_page={OWNER_PAGE}"
+        )
 
     def commits_url(self, ref: RepoRef, year: int, api_base: str | None = None) -> str | None:
         """Commits in the year (the mirror keeps one `commits.json` per repository, filtered here)."""
@@ -321,7 +329,9 @@ class CountCache:
         os.replace(tmp, self.path)
 
 
-def _count_from(outcome: FetchOutcome, api: ForgeApi, year: int, counts: CountCache) -> tuple[int | None, bool, str | None]:
+def _count_from(
+    outcome: FetchOutcome, api: ForgeApi, year: int, counts: CountCache
+) -> tuple[int | None, bool, str | None]:
     """(count, is_lower_bound, problem) of one commits answer."""
     result = outcome.result
     assert result is not None
@@ -371,7 +381,11 @@ def _metadata(api: ForgeApi, doc: Any) -> dict[str, Any] | None:
     if api.forge == GITHUB:
         private = doc.get("private")
         visibility = doc.get("visibility")
-        public = (visibility == "public") if isinstance(visibility, str) else (not private if isinstance(private, bool) else None)
+        public = (
+            (visibility == "public")
+            if isinstance(visibility, str)
+            else (not private if isinstance(private, bool) else None)
+        )
         return {
             "last_push": _iso(doc.get("pushed_at")),
             "archived": doc.get("archived") if isinstance(doc.get("archived"), bool) else None,
@@ -409,9 +423,12 @@ def _owner_metadata(members: list[tuple[RepoRef, dict[str, Any]]]) -> dict[str, 
     """An owner as one repository: its latest push, archived when every repository is, public when one is listed."""
     pushes = [i["last_push"] for _, i in members if i.get("last_push")]
     created = [i["created_at"] for _, i in members if i.get("created_at")]
-    return {"last_push": max(pushes) if pushes else None,
-            "archived": all(i.get("archived") is True for _, i in members) if members else None,
-            "public": True if members else None, "created_at": min(created) if created else None}
+    return {
+        "last_push": max(pushes) if pushes else None,
+        "archived": all(i.get("archived") is True for _, i in members) if members else None,
+        "public": True if members else None,
+        "created_at": min(created) if created else None,
+    }
 
 
 def _json_of(outcome: FetchOutcome) -> tuple[Any, str | None]:
@@ -437,8 +454,9 @@ def _outcome_status(outcome: FetchOutcome, guard: RateLimitGuard) -> tuple[str, 
 
 def _may_hold(info: dict[str, Any], year: int) -> bool:
     """Whether a repository can hold commits of `year`: created before its end, pushed to since its start."""
-    return ((not info.get("created_at") or info["created_at"] < f"{year + 1}-01-01")
-            and (not info.get("last_push") or info["last_push"] >= f"{year}-01-01"))
+    return (not info.get("created_at") or info["created_at"] < f"{year + 1}-01-01") and (
+        not info.get("last_push") or info["last_push"] >= f"{year}-01-01"
+    )
 
 
 def collect_activity(
@@ -461,7 +479,7 @@ def collect_activity(
     make the count a lower bound), and the row says it is a weak signal. Returns the rows and a summary (requests
     per forge, rate-limit reasons) for the run metadata.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     counts = counts or CountCache(None)
     guards = {forge: RateLimitGuard({GITHUB: "GitHub API", GITLAB: "GitLab API"}[forge]) for forge in (GITHUB, GITLAB)}
     # One Fetcher for both forges, so GitLab's requests run beside GitHub's (under one global limit and
@@ -480,8 +498,14 @@ def collect_activity(
     def request(ref: RepoRef, url: str, key: Any) -> FetchRequest:
         api = apis[ref.forge]
         own_api = api_base(ref) == api.base
-        return FetchRequest(url, ref.forge, key=key, headers=api.headers(with_token=own_api),
-                            allow_local_path=api.local, conditional=not api.local)
+        return FetchRequest(
+            url,
+            ref.forge,
+            key=key,
+            headers=api.headers(with_token=own_api),
+            allow_local_path=api.local,
+            conditional=not api.local,
+        )
 
     # 1. one metadata request per repository, one listing per owner
     unique: dict[str, RepoRef] = {}
@@ -521,8 +545,15 @@ def collect_activity(
                 else:
                     info = _metadata(apis[forge], doc)
                 if info is None:
-                    status, reason = "error", problem or (
-                        "the owner's repository list is not a JSON list" if as_owner else "the repository answer is not a JSON object")
+                    status, reason = (
+                        "error",
+                        problem
+                        or (
+                            "the owner's repository list is not a JSON list"
+                            if as_owner
+                            else "the repository answer is not a JSON object"
+                        ),
+                    )
             meta[name] = (status, reason, info, outcome.request.url)
             if outcome.result is not None and outcome.result.etag:
                 meta_etags[name] = outcome.result.etag
@@ -567,21 +598,38 @@ def collect_activity(
                 commit_results[(name, year)] = ("ok", "the year has not started", None, False)
                 continue
             if scope[name] == "owner":
-                eligible = sorted((m for m in members[name] if _may_hold(m[1], year)),
-                                  key=lambda m: m[1].get("last_push") or "", reverse=True)
+                eligible = sorted(
+                    (m for m in members[name] if _may_hold(m[1], year)),
+                    key=lambda m: m[1].get("last_push") or "",
+                    reverse=True,
+                )
                 asked = eligible[:OWNER_REPOS_PER_YEAR]
                 owner_counts[(name, year)] = (len(eligible), len(asked))
                 if not asked:
                     commit_results[(name, year)] = (
-                        status, f"none of the {len(members[name])} public repositories of {name} holds commits of {year}", 0, False)
+                        status,
+                        f"none of the {len(members[name])} public repositories of {name} holds commits of {year}",
+                        0,
+                        False,
+                    )
                 for target, _ in asked:
                     plan(name, ref, target, year, status)
                 continue
             if info.get("created_at") and info["created_at"] >= f"{year + 1}-01-01":
-                commit_results[(name, year)] = (status, f"the repository was created on {info['created_at'][:10]}, after {year}", 0, False)
+                commit_results[(name, year)] = (
+                    status,
+                    f"the repository was created on {info['created_at'][:10]}, after {year}",
+                    0,
+                    False,
+                )
                 continue
             if info.get("last_push") and info["last_push"] < f"{year}-01-01":
-                commit_results[(name, year)] = (status, f"no push since {info['last_push'][:10]}, before {year}", 0, False)
+                commit_results[(name, year)] = (
+                    status,
+                    f"no push since {info['last_push'][:10]}, before {year}",
+                    0,
+                    False,
+                )
                 continue
             plan(name, ref, ref, year, status)
     queue = [r for owner in (False, True) for forge in (GITHUB, GITLAB) for r in pending[(forge, owner)]]
@@ -601,8 +649,15 @@ def collect_activity(
                 if lower:
                     reason = f"at least {count} commits (the forge gave no total)"
                 if not apis[forge].local and name in meta_etags:  # this count holds while the repository answer does
-                    counts.put(outcome.request.url, {"etag": outcome.result.etag, "count": count, "lower_bound": lower,
-                                                     "meta_etag": meta_etags[name]})
+                    counts.put(
+                        outcome.request.url,
+                        {
+                            "etag": outcome.result.etag,
+                            "count": count,
+                            "lower_bound": lower,
+                            "meta_etag": meta_etags[name],
+                        },
+                    )
         parts.setdefault((name, year), []).append((status, reason, count, lower))
     counts.save()
     for (name, year), answers in parts.items():
@@ -617,10 +672,12 @@ def collect_activity(
         total = sum(a[2] for a in known)
         lower = any(a[3] for a in known) or len(known) < eligible
         unread = len(answers) - len(known)
-        reason = (f"{'at least ' if lower else ''}{total} commits in {year} over {len(known)} of the {eligible} public "
-                  f"repositories of {name} that can hold commits of the year"
-                  + (f" ({unread} could not be read)" if unread else "")
-                  + (f"; only the {asked} most recently pushed are asked" if asked < eligible else ""))
+        reason = (
+            f"{'at least ' if lower else ''}{total} commits in {year} over {len(known)} of the {eligible} public "
+            f"repositories of {name} that can hold commits of the year"
+            + (f" ({unread} could not be read)" if unread else "")
+            + (f"; only the {asked} most recently pushed are asked" if asked < eligible else "")
+        )
         status = "not_modified" if all(a[0] == "not_modified" for a in known) else "ok"
         commit_results[(name, year)] = (status, reason, total, lower)
 
@@ -628,9 +685,19 @@ def collect_activity(
     for startup_id, ref in repos:
         for year in years:
             base_row = {
-                "startup_id": startup_id, "year": year, "forge": ref.forge or "other", "repo": ref.name,
-                "repo_url": ref.url, "commits_in_year": None, "commits_is_lower_bound": False, "last_push": None,
-                "archived": None, "public": None, "created_at": None, "fetched_at": fetched_at, "api_url": None,
+                "startup_id": startup_id,
+                "year": year,
+                "forge": ref.forge or "other",
+                "repo": ref.name,
+                "repo_url": ref.url,
+                "commits_in_year": None,
+                "commits_is_lower_bound": False,
+                "last_push": None,
+                "archived": None,
+                "public": None,
+                "created_at": None,
+                "fetched_at": fetched_at,
+                "api_url": None,
                 "scope": scope.get(ref.name, ref.scope),
             }
             if not (ref.forge and ref.path):
@@ -646,9 +713,13 @@ def collect_activity(
             if c_status in ("ok", "not_modified") and m_status == "ok":
                 status = "ok"
             if row["scope"] == "owner":
-                c_reason = (f"weak signal, an owner's address: {c_reason or 'activity over its public repositories'} "
-                            "(the owner may host other products)")
-            rows.append({**row, "commits_in_year": count, "commits_is_lower_bound": lower, "status": status, "reason": c_reason})
+                c_reason = (
+                    f"weak signal, an owner's address: {c_reason or 'activity over its public repositories'} "
+                    "(the owner may host other products)"
+                )
+            rows.append(
+                {**row, "commits_in_year": count, "commits_is_lower_bound": lower, "status": status, "reason": c_reason}
+            )
     summary = {
         "requests": {forge: fetcher.stats.as_dict().get(forge, {}) for forge in (GITHUB, GITLAB)},
         "rate_limited": {forge: g.reason for forge, g in guards.items() if g.reason},

@@ -111,7 +111,9 @@ def goal_reached(indicator: str, field_: dict[str, Any]) -> bool | None:
     return None
 
 
-def procedure_rows(edition: Edition, document: Any, fetched_at: str | None, source_url: str) -> tuple[list[dict], list[str]]:
+def procedure_rows(
+    edition: Edition, document: Any, fetched_at: str | None, source_url: str
+) -> tuple[list[dict], list[str]]:
     """Long rows, one per (démarche, indicator), for one edition's `/api/procedures` answer."""
     problems: list[str] = []
     if not isinstance(document, list):
@@ -171,8 +173,9 @@ def edition_key(edition: Edition, document_sha256: str, source_url: str) -> str:
     from impact_pipeline.defs.quality import values
     from impact_pipeline.lib import urls
 
-    digest = hashlib.sha256(json.dumps([document_sha256, edition.id, edition.name, edition.year, edition.end_date,
-                                        source_url]).encode())
+    digest = hashlib.sha256(
+        json.dumps([document_sha256, edition.id, edition.name, edition.year, edition.end_date, source_url]).encode()
+    )
     for module in (__file__, values.__file__, urls.__file__):
         digest.update(Path(module).read_bytes())
     return digest.hexdigest()
@@ -181,8 +184,10 @@ def edition_key(edition: Edition, document_sha256: str, source_url: str) -> str:
 def rows_digest_sql(table: str, columns: list[str]) -> str:
     """Per edition, a digest of its stored rows (the fetch time aside): `edition_id, digest`."""
     fields = ", ".join(f'"{c}"' for c in columns if c != "fetched_at")
-    return (f'SELECT edition_id, count(*) || \':\' || sum(hash(row({fields})))::HUGEINT AS digest '
-            f'FROM "{table}" GROUP BY edition_id')
+    return (
+        f'SELECT edition_id, count(*) || \':\' || sum(hash(row({fields})))::HUGEINT AS digest '
+        f'FROM "{table}" GROUP BY edition_id'
+    )
 
 
 class ParsedEditions:
@@ -203,7 +208,12 @@ class ParsedEditions:
         stored (`stored_rows`: `rows_digest` of the table now; a working file restored from an older publication
         does not match)."""
         entry = self.data.get(edition_id)
-        if isinstance(entry, dict) and entry.get("key") == key and stored_rows is not None and entry.get("rows") == stored_rows:
+        if (
+            isinstance(entry, dict)
+            and entry.get("key") == key
+            and stored_rows is not None
+            and entry.get("rows") == stored_rows
+        ):
             return entry
         return None
 
@@ -249,7 +259,9 @@ class HostOverrides:
         return cls(hosts, ignore)
 
 
-def match_hosts(startups: list[tuple[str, str | None]], hosts: set[str], overrides: HostOverrides) -> dict[str, list[tuple[str, str]]]:
+def match_hosts(
+    startups: list[tuple[str, str | None]], hosts: set[str], overrides: HostOverrides
+) -> dict[str, list[tuple[str, str]]]:
     """host → [(startup_id, how)] for the démarche hosts; `how` is `override` or `link host`."""
     by_host: dict[str, list[str]] = {}
     for startup_id, link in startups:
@@ -283,13 +295,21 @@ def startup_observatoire_rows(procedures: list[dict], matches: dict[str, list[tu
         owners = sorted({s for s, _ in matches[row["host"]]})
         for startup_id, how in matches[row["host"]]:
             proc = per.setdefault((startup_id, row["edition_id"]), {}).setdefault(
-                row["procedure_id"], {"volume": row["volume"], "title": row["title"], "how": how, "url": row["url"],
-                                      "host": row["host"], "owners": owners, "ind": {}}
+                row["procedure_id"],
+                {
+                    "volume": row["volume"],
+                    "title": row["title"],
+                    "how": how,
+                    "url": row["url"],
+                    "host": row["host"],
+                    "owners": owners,
+                    "ind": {},
+                },
             )
             proc["ind"][row["indicator"]] = row
     # keep the latest edition of each year per startup (by end date, then name)
     best: dict[tuple[str, int], str] = {}
-    for (startup_id, edition_id) in per:
+    for startup_id, edition_id in per:
         year, name, _, end = edition_info[edition_id]
         key = (startup_id, year)
         current = best.get(key)
@@ -305,16 +325,22 @@ def startup_observatoire_rows(procedures: list[dict], matches: dict[str, list[tu
             known = [v for v in values if v is not None]
             goals[goal] = None if not known else all(known)
         help_values = [
-            p["ind"]["help_reachable"]["value_numeric"] for p in procs.values()
+            p["ind"]["help_reachable"]["value_numeric"]
+            for p in procs.values()
             if "help_reachable" in p["ind"] and p["ind"]["help_reachable"]["value_numeric"] is not None
         ]
         # A démarche whose host several services share: its volume cannot be attributed to one of them, so it is
         # counted for none (its goals still apply to each).
         volumes = [p["volume"] for p in procs.values() if p["volume"] is not None and len(p["owners"]) == 1]
         shared = [p for k, p in sorted(procs.items()) if p["volume"] is not None and len(p["owners"]) > 1]
-        volume_note = "; ".join(
-            f"the volume of « {p['title'] or '?'} » ({p['host']}) is not counted: its host is shared by "
-            f"{', '.join(p['owners'])}, so it cannot be attributed to one service" for p in shared) or None
+        volume_note = (
+            "; ".join(
+                f"the volume of « {p['title'] or '?'} » ({p['host']}) is not counted: its host is shared by "
+                f"{', '.join(p['owners'])}, so it cannot be attributed to one service"
+                for p in shared
+            )
+            or None
+        )
         out.append(
             {
                 "startup_id": startup_id,

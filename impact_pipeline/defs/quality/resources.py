@@ -14,24 +14,44 @@ from impact_pipeline.lib.http import HttpClient, HttpPolicy
 class QualitySources(dg.ConfigurableResource):
     """Where criterion (c)'s evidence is read from; an empty URL disables a source (its sub-criteria become unknown)."""
 
-    observatoire_url: str = Field(default="", description="Observatoire base URL, or a local mirror folder (IMPACT_OBSERVATOIRE_URL).")
-    observatoire_hosts_path: str = Field(default="", description="Override file host → startup id (IMPACT_OBSERVATOIRE_HOSTS).")
-    github_api_url: str = Field(default="", description="GitHub REST API, or a local mirror folder (IMPACT_GITHUB_API_URL).")
-    github_token: str | None = Field(default=None, description="GITHUB_TOKEN (optional; 5,000 requests/hour instead of 60).")
-    gitlab_api_url: str = Field(default="", description="gitlab.com API v4, or a local mirror folder (IMPACT_GITLAB_API_URL).")
-    gitlab_token: str | None = Field(default=None, description="GITLAB_TOKEN (optional; sent to the configured GitLab API only).")
+    observatoire_url: str = Field(
+        default="", description="Observatoire base URL, or a local mirror folder (IMPACT_OBSERVATOIRE_URL)."
+    )
+    observatoire_hosts_path: str = Field(
+        default="", description="Override file host → startup id (IMPACT_OBSERVATOIRE_HOSTS)."
+    )
+    github_api_url: str = Field(
+        default="", description="GitHub REST API, or a local mirror folder (IMPACT_GITHUB_API_URL)."
+    )
+    github_token: str | None = Field(
+        default=None, description="GITHUB_TOKEN (optional; 5,000 requests/hour instead of 60)."
+    )
+    gitlab_api_url: str = Field(
+        default="", description="gitlab.com API v4, or a local mirror folder (IMPACT_GITLAB_API_URL)."
+    )
+    gitlab_token: str | None = Field(
+        default=None, description="GITLAB_TOKEN (optional; sent to the configured GitLab API only)."
+    )
     gitlab_self_hosted: bool = Field(
         default=True, description="Ask self-hosted GitLab instances (https://<host>/api/v4) for their repositories."
     )
-    url_checks: bool = Field(default=False, description="Check that declared stats pages and repositories answer (IMPACT_URL_CHECKS).")
+    url_checks: bool = Field(
+        default=False, description="Check that declared stats pages and repositories answer (IMPACT_URL_CHECKS)."
+    )
     url_checks_recorded: str = Field(
         default="", description="Offline: a JSON file of recorded answers used instead of the network (sample world)."
     )
     web_archive_url: str = Field(
-        default="", description="Wayback-compatible web archive (CDX API) base URL, or a local mirror folder "
-        "(IMPACT_WEB_ARCHIVE_URL); empty disables it.")
-    allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
-    check_timeout_seconds: float = Field(default=20.0, description="Total time allowed to one stats page / repository check.")
+        default="",
+        description="Wayback-compatible web archive (CDX API) base URL, or a local mirror folder "
+        "(IMPACT_WEB_ARCHIVE_URL); empty disables it.",
+    )
+    allow_private_network: bool = Field(
+        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors)."
+    )
+    check_timeout_seconds: float = Field(
+        default=20.0, description="Total time allowed to one stats page / repository check."
+    )
 
     def client(self, **overrides) -> HttpClient:
         return HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network, **overrides))
@@ -42,7 +62,9 @@ class QualitySources(dg.ConfigurableResource):
         Its requests count against the process's fetch limits (IMPACT_FETCH_CONCURRENCY / IMPACT_FETCH_PER_HOST)
         together with every other quality fetcher running at the same time, unless `limits` says otherwise.
         """
-        return Fetcher(client, cache=ResponseCache(self.cache_dir(work_dir)), limits=limits or process_limits(), **kwargs)
+        return Fetcher(
+            client, cache=ResponseCache(self.cache_dir(work_dir)), limits=limits or process_limits(), **kwargs
+        )
 
     @staticmethod
     def cache_dir(work_dir: str) -> Path:

@@ -58,7 +58,9 @@ def _is_placeholder_text(value: str) -> bool:
     folded = _fold(value)
     if not folded:
         return True
-    return any(folded == p or folded.startswith(p + " ") or (len(p) > 3 and folded.startswith(p)) for p in PLACEHOLDER_PREFIXES)
+    return any(
+        folded == p or folded.startswith(p + " ") or (len(p) > 3 and folded.startswith(p)) for p in PLACEHOLDER_PREFIXES
+    )
 
 
 def parse_number(value: object) -> float | None:

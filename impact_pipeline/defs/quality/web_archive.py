@@ -11,9 +11,8 @@ so a year whose window had closed when the archive last answered can no longer c
 the first year whose window was still open then, and not at all within `REFRESH_AFTER` of the last answer.
 """
 
-
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -38,8 +37,9 @@ MIRROR_FILE = "cdx.json"  # a local mirror: {url: CDX answer}, filtered by year 
 
 def cdx_url(base: str, url: str, from_year: int, to_year: int) -> str:
     """The CDX query for `url`'s captures in from_year..to_year (one per day)."""
-    query = urlencode({"url": url, "output": "json", "from": str(from_year), "to": str(to_year), "fl": FIELDS,
-                       "collapse": COLLAPSE})
+    query = urlencode(
+        {"url": url, "output": "json", "from": str(from_year), "to": str(to_year), "fl": FIELDS, "collapse": COLLAPSE}
+    )
     return f"{base.rstrip('/')}/cdx/search/cdx?{query}"
 
 
@@ -72,7 +72,9 @@ def parse_cdx(document) -> list[tuple[datetime, int | None, str]]:
         except ValueError:
             continue
         code = str(row[status]) if status is not None else "-"
-        captures.append((moment, int(code) if code.isdigit() else None, str(row[original]) if original is not None else ""))
+        captures.append(
+            (moment, int(code) if code.isdigit() else None, str(row[original]) if original is not None else "")
+        )
     return captures
 
 
@@ -81,8 +83,14 @@ def first_open_year(asked_at: datetime, months: int) -> int:
     return asked_at.year - 1 if months and asked_at.month <= months else asked_at.year
 
 
-def plan(urls: list[str], last_answer: dict[str, datetime], now: datetime, first_year: int, months: int,
-         refresh_after: timedelta = REFRESH_AFTER) -> list[tuple[str, int, int]]:
+def plan(
+    urls: list[str],
+    last_answer: dict[str, datetime],
+    now: datetime,
+    first_year: int,
+    months: int,
+    refresh_after: timedelta = REFRESH_AFTER,
+) -> list[tuple[str, int, int]]:
     """(url, from_year, to_year) of each query worth sending now: every year for a URL never answered, else only the
     years that could still change since its last answer; none for a URL answered within `refresh_after`."""
     queries = []
@@ -99,11 +107,15 @@ def targets(con) -> list[str]:
     """Every distinct declared stats page and repository that is a web address, over every registry document."""
     from impact_pipeline.lib.urls import public_http_url
 
-    values = [v for (v,) in con.execute(
-        """SELECT DISTINCT trim(value) FROM (
+    values = [
+        v
+        for (v,) in con.execute(
+            """SELECT DISTINCT trim(value) FROM (
                SELECT unnest([stats_url, repository]) AS value FROM registry_declarations
                UNION ALL SELECT unnest([stats_url, repository]) FROM startups)
-           WHERE value IS NOT NULL AND trim(value) <> ''""").fetchall()]
+           WHERE value IS NOT NULL AND trim(value) <> ''"""
+        ).fetchall()
+    ]
     return sorted(v for v in values if public_http_url(v) is not None)
 
 
@@ -139,10 +151,12 @@ def web_archive_captures(
         return dg.MaterializeResult(metadata={"status": "disabled", "dagster/row_count": 0})
     config = criteria.load()
     months = int(rules_from(config.raw)["current_checks"]["valid_into_next_year_months"])
-    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with warehouse.connect(read_only=True) as con:
         urls = targets(con)
-        last = dict(con.execute(f'SELECT url, max(asked_at) FROM "{queries_table.name}" WHERE ok GROUP BY url').fetchall())
+        last = dict(
+            con.execute(f'SELECT url, max(asked_at) FROM "{queries_table.name}" WHERE ok GROUP BY url').fetchall()
+        )
     wanted = plan(urls, last, now, config.first_year, months)
 
     answers: dict[str, tuple[int, int, list | None, str | None]] = {}
@@ -155,8 +169,10 @@ def web_archive_captures(
                 answers[url] = (lo, hi, _mirror_answer(mirror, url, lo, hi), None)
         else:
             fetcher = quality.fetcher(client, warehouse.work_dir, limits=FetchLimits(IN_FLIGHT, IN_FLIGHT))
-            requests = [FetchRequest(cdx_url(base, url, lo, hi), "web_archive", key=(url, lo, hi), conditional=False)
-                        for url, lo, hi in wanted]
+            requests = [
+                FetchRequest(cdx_url(base, url, lo, hi), "web_archive", key=(url, lo, hi), conditional=False)
+                for url, lo, hi in wanted
+            ]
             for outcome in fetcher.fetch_all(requests):
                 url, lo, hi = outcome.request.key
                 if outcome.result is None:
@@ -180,11 +196,29 @@ def web_archive_captures(
                 document, error = None, str(exc)
         if document is None:
             problems.append(f"{url}: {error}")
-        query_rows.append({"url": url, "from_year": lo, "to_year": hi, "asked_at": now, "ok": document is not None,
-                           "n_captures": len(captures) if document is not None else None, "error": error})
-        rows += [{"url": url, "captured_at": at, "status_code": status, "original": original,
-                  "capture_url": capture_link(base, at.strftime("%Y%m%d%H%M%S"), original or url), "asked_at": now}
-                 for at, status, original in captures if lo <= at.year <= hi]
+        query_rows.append(
+            {
+                "url": url,
+                "from_year": lo,
+                "to_year": hi,
+                "asked_at": now,
+                "ok": document is not None,
+                "n_captures": len(captures) if document is not None else None,
+                "error": error,
+            }
+        )
+        rows += [
+            {
+                "url": url,
+                "captured_at": at,
+                "status_code": status,
+                "original": original,
+                "capture_url": capture_link(base, at.strftime("%Y%m%d%H%M%S"), original or url),
+                "asked_at": now,
+            }
+            for at, status, original in captures
+            if lo <= at.year <= hi
+        ]
     answered = [(q["url"], q["from_year"]) for q in query_rows if q["ok"]]
     with warehouse.connect() as con:
         import pandas as pd
@@ -196,7 +230,9 @@ def web_archive_captures(
         for url, lo in answered:
             con.execute(f'DELETE FROM "{table.name}" WHERE url = ? AND year(captured_at) >= ?', [url, lo])
         if rows:
-            insert_frame(con, table, pd.DataFrame(rows, columns=table.column_names).drop_duplicates(["url", "captured_at"]))
+            insert_frame(
+                con, table, pd.DataFrame(rows, columns=table.column_names).drop_duplicates(["url", "captured_at"])
+            )
         if query_rows:
             insert_frame(con, queries_table, pd.DataFrame(query_rows, columns=queries_table.column_names))
         con.execute("COMMIT")

@@ -1,5 +1,6 @@
 """Registry ingest: the raw document, then the startups, phases, events and incubators tables."""
 
+from datetime import UTC
 
 import dagster as dg
 
@@ -32,16 +33,17 @@ def _stored_validators(con, source_url: str) -> tuple[str | None, str | None, st
         return None
     etag, last_modified, sha256 = rows[0]
     stored = con.execute(
-        "SELECT count(*) FROM registry_raw WHERE sha256 = ? AND document IS NOT NULL AND n_startups IS NOT NULL", [sha256]
+        "SELECT count(*) FROM registry_raw WHERE sha256 = ? AND document IS NOT NULL AND n_startups IS NOT NULL",
+        [sha256],
     ).fetchall()[0][0]
     return (etag, last_modified, sha256) if stored else None
 
 
 def _utc_now() -> str:
     """Now in UTC to the microsecond: two fetches in the same second still have an order."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+    return datetime.now(UTC).replace(tzinfo=None).isoformat()
 
 
 def _record_not_modified(con, result, fetched_at: str, sha256: str) -> tuple[int, int] | None:
@@ -62,8 +64,10 @@ def _record_not_modified(con, result, fetched_at: str, sha256: str) -> tuple[int
         kept, n_bytes, n_startups, _ = rows[0]
         # The document stays on the latest fetch of its checksum without being copied (~120 MB at 100x): the
         # row holding it takes this fetch's details, and the earlier fetch's details are re-inserted without it.
-        con.execute(f"INSERT INTO registry_raw ({_FETCH_COLUMNS}) SELECT {_FETCH_COLUMNS} FROM registry_raw WHERE rowid = ?",
-                    [kept])
+        con.execute(
+            f"INSERT INTO registry_raw ({_FETCH_COLUMNS}) SELECT {_FETCH_COLUMNS} FROM registry_raw WHERE rowid = ?",
+            [kept],
+        )
         con.execute(
             "UPDATE registry_raw SET fetched_at = ?::TIMESTAMP, observed_at = ?::TIMESTAMP, source_url = ?, final_url = ?, "
             "etag = ?, last_modified = ?, not_modified = true WHERE rowid = ?",
@@ -83,7 +87,9 @@ def _record_not_modified(con, result, fetched_at: str, sha256: str) -> tuple[int
     pool=DUCKDB_POOL,
     metadata=_meta(contract.REGISTRY_RAW),
 )
-def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, warehouse: Warehouse) -> dg.MaterializeResult:
+def registry_raw(
+    context: dg.AssetExecutionContext, registry: RegistrySource, warehouse: Warehouse
+) -> dg.MaterializeResult:
     """The beta.gouv.fr startups registry document as fetched, with its fetch time and checksum."""
     from impact_pipeline.defs.gates.resources import preload_for_gates
     from impact_pipeline.lib.http import redact_url
@@ -103,8 +109,10 @@ def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, wa
         with warehouse.connect() as con:
             kept = _record_not_modified(con, result, fetched_at, stored[2])
         if kept is None:
-            context.log.warning(f"registry: {result.url} answered 304 Not Modified but the stored document "
-                                f"{stored[2][:12]}… is missing or damaged: fetching it again in full")
+            context.log.warning(
+                f"registry: {result.url} answered 304 Not Modified but the stored document "
+                f"{stored[2][:12]}… is missing or damaged: fetching it again in full"
+            )
             fetched_at = _utc_now()
             result = registry.fetch()
     url, not_modified, received = result.url, result.not_modified, len(result.content)
@@ -120,7 +128,9 @@ def registry_raw(context: dg.AssetExecutionContext, registry: RegistrySource, wa
             validators = [result.etag, result.last_modified]
             content, final_url = result.content, result.final_url
             del result  # the bytes go into DuckDB: a large registry is not held twice
-            n_startups = _store_document(con, [fetched_at, url, final_url, sha256, n_bytes], content, fetched_at, validators)
+            n_startups = _store_document(
+                con, [fetched_at, url, final_url, sha256, n_bytes], content, fetched_at, validators
+            )
             del content
         dated = _store_history(con, registry, context)
         history = con.execute(
@@ -221,16 +231,20 @@ def _store_history(con, registry: RegistrySource, context) -> list[dict]:
         sha256 = hashlib.sha256(content).hexdigest()
         stored = con.execute(
             "SELECT count(*) FROM registry_raw WHERE sha256 = ? AND observed_at = ?::TIMESTAMP AND n_startups IS NOT NULL",
-            [sha256, observed_at]).fetchall()[0][0]
+            [sha256, observed_at],
+        ).fetchall()[0][0]
         if stored:
             dated.append({"observed_at": day, "sha256": sha256, "stored": "same checksum"})
             continue
         preload_for_gates()  # a new document: the registry gate validates it
-        n = _store_document(con, [_utc_now(), source, source, sha256, len(content)], content, observed_at, [None, modified])
+        n = _store_document(
+            con, [_utc_now(), source, source, sha256, len(content)], content, observed_at, [None, modified]
+        )
         dated.append({"observed_at": day, "sha256": sha256, "stored": f"new, {n} startups"})
     if dated:
-        context.log.info(f"registry history: {len(dated)} dated documents "
-                         f"({sum(d['stored'].startswith('new') for d in dated)} new)")
+        context.log.info(
+            f"registry history: {len(dated)} dated documents ({sum(d['stored'].startswith('new') for d in dated)} new)"
+        )
     return dated
 
 
@@ -286,15 +300,18 @@ def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
         for table in REGISTRY_TABLES:
             columns = ", ".join(f'"{c}"' for c in table.column_names)
             con.execute(f'DELETE FROM "{table.name}"')
-            con.execute(f'INSERT INTO "{table.name}" ({columns}) '
-                        f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order")
+            con.execute(
+                f'INSERT INTO "{table.name}" ({columns}) '
+                f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order"
+            )
         con.execute("COMMIT")
         previews = {}
         for table in REGISTRY_TABLES:
             shown = [c for c in table.column_names if c not in ("pitch", "sponsors", "thematiques", "usertypes")]
             columns = ", ".join(f'"{c}"' for c in shown)
             previews[table.name] = con.execute(
-                f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order LIMIT 10").df()
+                f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order LIMIT 10"
+            ).df()
     for table in REGISTRY_TABLES:
         preview = previews[table.name]
         yield dg.MaterializeResult(
@@ -336,18 +353,33 @@ def registry_declarations(context: dg.AssetExecutionContext, warehouse: Warehous
         for rowid, sha256, source, observed_at, n_bytes in todo:
             # The same parse as the live registry's: a document it refuses fails the step, naming its source.
             with parse_memory(con, n_bytes):
-                tables = parse_registry(con, "SELECT document FROM registry_raw WHERE rowid = ?", [rowid],
-                                        source=source, as_of=observed_at.date())
+                tables = parse_registry(
+                    con,
+                    "SELECT document FROM registry_raw WHERE rowid = ?",
+                    [rowid],
+                    source=source,
+                    as_of=observed_at.date(),
+                )
             findings += tables.row_counts["registry_findings"]
             selected = ", ".join(f'"{c}"' for c in columns)
             con.execute("BEGIN")
             con.execute(f'DELETE FROM "{table.name}" WHERE sha256 = ?', [sha256])
-            con.execute(f'INSERT INTO "{table.name}" (sha256, {selected}) '
-                        f"SELECT DISTINCT ON (startup_id) ?, {selected} FROM {tables.relations['startups']} "
-                        "ORDER BY startup_id, _order DESC", [sha256])
+            con.execute(
+                f'INSERT INTO "{table.name}" (sha256, {selected}) '
+                f"SELECT DISTINCT ON (startup_id) ?, {selected} FROM {tables.relations['startups']} "
+                "ORDER BY startup_id, _order DESC",
+                [sha256],
+            )
             con.execute("COMMIT")
-            parsed.append({"sha256": sha256, "observed_at": observed_at.date().isoformat(), "source": source,
-                           "n_startups": tables.row_counts["startups"], "n_findings": tables.row_counts["registry_findings"]})
+            parsed.append(
+                {
+                    "sha256": sha256,
+                    "observed_at": observed_at.date().isoformat(),
+                    "source": source,
+                    "n_startups": tables.row_counts["startups"],
+                    "n_findings": tables.row_counts["registry_findings"],
+                }
+            )
         # Documents no longer in registry_raw take their declarations with them.
         con.execute(f'DELETE FROM "{table.name}" WHERE sha256 NOT IN (SELECT sha256 FROM registry_raw)')
         n_rows, n_documents = con.execute(f'SELECT count(*), count(DISTINCT sha256) FROM "{table.name}"').fetchall()[0]
@@ -365,6 +397,7 @@ def registry_declarations(context: dg.AssetExecutionContext, warehouse: Warehous
             "n_documents": int(n_documents),
             "parsed": dg.MetadataValue.json(parsed),
             "preview": dg.MetadataValue.md(
-                "| observed | services declared |\n|---|---|\n" + "\n".join(f"| {d} | {n} |" for d, n in observations)),
+                "| observed | services declared |\n|---|---|\n" + "\n".join(f"| {d} | {n} |" for d, n in observations)
+            ),
         }
     )

@@ -93,8 +93,11 @@ def insert_document(con: Any, values: list[Any], content: bytes, *, source: str)
     import duckdb
 
     try:
-        con.execute("INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) "
-                    "VALUES (?::TIMESTAMP, ?, ?, ?, ?, NULL, decode(?::BLOB))", [*values, content])
+        con.execute(
+            "INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) "
+            "VALUES (?::TIMESTAMP, ?, ?, ?, ?, NULL, decode(?::BLOB))",
+            [*values, content],
+        )
     except duckdb.ConversionException:
         raise RegistryFormatError(source, "response is not valid JSON: not UTF-8 text") from None
 
@@ -158,12 +161,16 @@ def without_lone_surrogates(document_sql: str) -> str:
     a document holding some is left as it is), the lone escapes replaced, and the rest put back.
     """
     doc = "replace(document, '\\\\', chr(2) || chr(2))"
-    doc = (f"regexp_replace({doc}, '\\\\u([dD][89abAB][0-9a-fA-F]{{2}})\\\\u([dD][c-fC-F][0-9a-fA-F]{{2}})', "
-           f"'\\\\' || chr(1) || '\\1\\\\' || chr(1) || '\\2', 'g')")
+    doc = (
+        f"regexp_replace({doc}, '\\\\u([dD][89abAB][0-9a-fA-F]{{2}})\\\\u([dD][c-fC-F][0-9a-fA-F]{{2}})', "
+        f"'\\\\' || chr(1) || '\\1\\\\' || chr(1) || '\\2', 'g')"
+    )
     doc = f"regexp_replace({doc}, '\\\\u[dD][89a-fA-F][0-9a-fA-F]{{2}}', '\\\\ufffd', 'g')"
     doc = f"replace(replace({doc}, '\\' || chr(1), '\\u'), chr(2) || chr(2), '\\\\')"
-    return (f"SELECT CASE WHEN contains(document, chr(1)) OR contains(document, chr(2)) THEN document ELSE {doc} END "
-            f"AS document FROM ({document_sql})")
+    return (
+        f"SELECT CASE WHEN contains(document, chr(1)) OR contains(document, chr(2)) THEN document ELSE {doc} END "
+        f"AS document FROM ({document_sql})"
+    )
 
 
 # -- Python over distinct values --------------------------------------------------------------------------
@@ -195,12 +202,20 @@ def _dumps(raw: str) -> str:
         return raw
 
 
-LOOKALIKE_PROBLEM = ("duplicate id: the same as startup_id after Unicode normalisation (NFKC), case folding and "
-                     "removing invisible characters; later record skipped")
+LOOKALIKE_PROBLEM = (
+    "duplicate id: the same as startup_id after Unicode normalisation (NFKC), case folding and "
+    "removing invisible characters; later record skipped"
+)
 # Characters that show nothing: format characters (zero-width space and joiners, BOM, soft hyphen, bidi marks) and
 # controls (Unicode categories Cf, Cc), variation selectors, the combining grapheme joiner and the Hangul fillers.
-_INVISIBLE_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF), (0x034F, 0x034F), (0x115F, 0x1160), (0x3164, 0x3164),
-                     (0xFFA0, 0xFFA0))
+_INVISIBLE_RANGES = (
+    (0xFE00, 0xFE0F),
+    (0xE0100, 0xE01EF),
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x3164, 0x3164),
+    (0xFFA0, 0xFFA0),
+)
 
 
 def id_key(sid: str) -> str:
@@ -210,8 +225,11 @@ def id_key(sid: str) -> str:
     (computed in SQL by the parse)."""
     import unicodedata
 
-    visible = "".join(c for c in sid if unicodedata.category(c) not in ("Cf", "Cc")
-                      and not any(lo <= ord(c) <= hi for lo, hi in _INVISIBLE_RANGES))
+    visible = "".join(
+        c
+        for c in sid
+        if unicodedata.category(c) not in ("Cf", "Cc") and not any(lo <= ord(c) <= hi for lo, hi in _INVISIBLE_RANGES)
+    )
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", visible).casefold()).strip()
 
 
@@ -292,8 +310,20 @@ def _blank(t: str, s: str) -> str:
     return f"({t} IS NULL OR {t} = 'NULL' OR ({t} = 'VARCHAR' AND _reg_strip({s}) = ''))"
 
 
-def _text_findings(table: str, sid: str, field: str, t: str, s: str, full: str, order: str, *, base: int = 0,
-                   where: str = "true", link: bool = False, texts: str | None = None) -> list[str]:
+def _text_findings(
+    table: str,
+    sid: str,
+    field: str,
+    t: str,
+    s: str,
+    full: str,
+    order: str,
+    *,
+    base: int = 0,
+    where: str = "true",
+    link: bool = False,
+    texts: str | None = None,
+) -> list[str]:
     """SQL selects of the findings of a value read as text: wrong type, too long, lone surrogate, refused URL scheme.
 
     `order` is the SQL of the finding's _order without its last element, the step: base, base + 1, base + 2.
@@ -325,7 +355,9 @@ def _macros(con: Any) -> None:
         f"""CREATE OR REPLACE TEMP MACRO _reg_strip(x) AS
             CASE WHEN x = '' OR (ord(x) BETWEEN 33 AND 126 AND ord(x[-1]) BETWEEN 33 AND 126) THEN x ELSE trim(x, {ws}) END"""
     )
-    con.execute(f"CREATE OR REPLACE TEMP MACRO _reg_cut(x) AS CASE WHEN strlen(x) <= {MAX_TEXT} THEN x ELSE left(x, {MAX_TEXT}) END")
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO _reg_cut(x) AS CASE WHEN strlen(x) <= {MAX_TEXT} THEN x ELSE left(x, {MAX_TEXT}) END"
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP MACRO _reg_short(x) AS "
         f"CASE WHEN strlen(x) > {MAX_VALUE} AND length(x) > {MAX_VALUE} THEN left(x, {MAX_VALUE}) || '…' ELSE x END"
@@ -389,11 +421,23 @@ def _bytes(setting: str) -> int | None:
     match = re.fullmatch(r"\s*([0-9.]+)\s*([KMGT]?i?B|bytes)\s*", setting or "")
     if not match:
         return None
-    units = {"B": 1, "bytes": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-             "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+    units = {
+        "B": 1,
+        "bytes": 1,
+        "KB": 10**3,
+        "MB": 10**6,
+        "GB": 10**9,
+        "TB": 10**12,
+        "KiB": 2**10,
+        "MiB": 2**20,
+        "GiB": 2**30,
+        "TiB": 2**40,
+    }
     # DuckDB prints one decimal, cut rather than rounded: the limit lies within [x, x + 0.1) units.
     decimals = len(match.group(1).partition(".")[2])
-    return int((float(match.group(1)) + (0.5 * 10**-decimals if decimals else 0)) * units.get(match.group(2), 0)) or None
+    return (
+        int((float(match.group(1)) + (0.5 * 10**-decimals if decimals else 0)) * units.get(match.group(2), 0)) or None
+    )
 
 
 def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: str, as_of: date) -> RegistryTables:
@@ -459,8 +503,13 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
     # 2. Records kept: objects with a usable id (stripped), the first of each id, ids compared as `id_key`
     #    makes them (look-alikes are one id; an ASCII id's key is computed here, the others' by Python). The
     #    others are set aside (for their findings) and _reg_rec becomes _reg_kept.
-    _lookup(con, "_reg_id_keys", _distinct(con, "SELECT sid AS v FROM _reg_rec WHERE strlen(sid) <> length(sid)"),
-            id_key, "VARCHAR")
+    _lookup(
+        con,
+        "_reg_id_keys",
+        _distinct(con, "SELECT sid AS v FROM _reg_rec WHERE strlen(sid) <> length(sid)"),
+        id_key,
+        "VARCHAR",
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _reg_status AS
            SELECT idx, sid, kept_sid, CASE WHEN rt = 'NONE' THEN 'none' WHEN rt <> 'OBJECT' THEN 'not_object'
@@ -518,10 +567,15 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
     # 4. Python over distinct numbers: how Python writes them and their truthiness.
     numbers = " UNION ALL ".join(
         [f"SELECT {n}_s AS v FROM _reg_kept WHERE {n}_t IN {_NUMBERS}" for n, _ in _RECORD_PATHS if n != "id"]
-        + [f"SELECT {n}_s FROM {table} WHERE {n}_t IN {_NUMBERS}"
-           for table, names in (("_reg_ph", ("name",)), ("_reg_ev", ("name", "comment")), ("_reg_in", inc_names))
-           for n in names]
-        + [f"SELECT x[2] FROM (SELECT unnest({n}_items) AS x FROM _reg_kept) WHERE x[1] IN {_NUMBERS}" for n, _ in _LIST_FIELDS]
+        + [
+            f"SELECT {n}_s FROM {table} WHERE {n}_t IN {_NUMBERS}"
+            for table, names in (("_reg_ph", ("name",)), ("_reg_ev", ("name", "comment")), ("_reg_in", inc_names))
+            for n in names
+        ]
+        + [
+            f"SELECT x[2] FROM (SELECT unnest({n}_items) AS x FROM _reg_kept) WHERE x[1] IN {_NUMBERS}"
+            for n, _ in _LIST_FIELDS
+        ]
         + [f"SELECT s FROM _reg_inc WHERE t IN {_NUMBERS}", f"SELECT id_s FROM _reg_skipped WHERE id_t IN {_NUMBERS}"]
     )
     _number_macros(con, _distinct(con, numbers))
@@ -529,24 +583,39 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
     # 5. Texts, then Python over distinct phase names, dates and non-http(s) links.
     text_columns = ", ".join(f"{_text(f'{n}_t', f'{n}_s')} AS {n}_full" for n, _, _ in _TEXT_FIELDS)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _reg_texts AS SELECT idx, sid, {text_columns} FROM _reg_kept")
-    _lookup(con, "_reg_phase_names",
-            _distinct(con, f"SELECT _reg_cut({_text('name_t', 'name_s')}) AS v FROM _reg_ph WHERE et = 'OBJECT'"),
-            normalize_phase, "VARCHAR")
     _lookup(
-        con, "_reg_dates",
-        _distinct(con, """SELECT start_s AS v FROM _reg_ph WHERE start_t = 'VARCHAR'
+        con,
+        "_reg_phase_names",
+        _distinct(con, f"SELECT _reg_cut({_text('name_t', 'name_s')}) AS v FROM _reg_ph WHERE et = 'OBJECT'"),
+        normalize_phase,
+        "VARCHAR",
+    )
+    _lookup(
+        con,
+        "_reg_dates",
+        _distinct(
+            con,
+            """SELECT start_s AS v FROM _reg_ph WHERE start_t = 'VARCHAR'
                           UNION ALL SELECT end_s FROM _reg_ph WHERE end_t = 'VARCHAR'
-                          UNION ALL SELECT date_s FROM _reg_ev WHERE date_t = 'VARCHAR'"""),
-        _date_or_none, "DATE",
+                          UNION ALL SELECT date_s FROM _reg_ev WHERE date_t = 'VARCHAR'""",
+        ),
+        _date_or_none,
+        "DATE",
     )
     links = [n for n, kind, _ in _TEXT_FIELDS if kind == "link"]
     # A text starting with http(s):// never has a refused scheme: only the others go through refused_scheme.
     _lookup(
-        con, "_reg_schemes",
-        _distinct(con, " UNION ALL ".join(
-            f"SELECT _reg_cut({n}_full) AS v FROM _reg_texts WHERE NOT regexp_matches({n}_full, '^[hH][tT][tT][pP][sS]?://')"
-            for n in links)),
-        refused_scheme, "VARCHAR",
+        con,
+        "_reg_schemes",
+        _distinct(
+            con,
+            " UNION ALL ".join(
+                f"SELECT _reg_cut({n}_full) AS v FROM _reg_texts WHERE NOT regexp_matches({n}_full, '^[hH][tT][tT][pP][sS]?://')"
+                for n in links
+            ),
+        ),
+        refused_scheme,
+        "VARCHAR",
     )
     # What the `startups` gate refuses is refused here too, whatever refused_scheme says: a link can never fail it.
     con.execute(f"""UPDATE _reg_schemes SET result = regexp_extract(lower(value), '{REFUSED_LINK_RE}', 1)
@@ -601,9 +670,7 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
             GROUP BY ALL""",
         [as_of, as_of],
     )
-    link_columns = ", ".join(
-        f"CASE WHEN s_{n}.result IS NULL THEN _reg_cut(t.{n}_full) END AS {n}" for n in links
-    )
+    link_columns = ", ".join(f"CASE WHEN s_{n}.result IS NULL THEN _reg_cut(t.{n}_full) END AS {n}" for n in links)
     link_joins = " ".join(f"LEFT JOIN _reg_schemes s_{n} ON s_{n}.value = _reg_cut(t.{n}_full)" for n in links)
     list_columns = ", ".join(
         f"""coalesce([CASE WHEN x[1] = 'VARCHAR' THEN _reg_strip(x[2]) ELSE _reg_strip(_reg_number(x[2]).text) END
@@ -678,8 +745,9 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
            FROM _reg_kept WHERE phases_t NOT IN ('NULL', 'ARRAY')""",
         """SELECT sid, 'phases[' || pos || ']', et, es, 'phase entry is not an object; skipped', 'error', [0, idx, 3, pos, 0]
            FROM _reg_ph WHERE et <> 'OBJECT'""",
-        *_text_findings("_reg_phases", "sid", "'phases[' || pos || '].name'", "name_t", "name_s", "name_full",
-                        "[0, idx, 3, pos]"),
+        *_text_findings(
+            "_reg_phases", "sid", "'phases[' || pos || '].name'", "name_t", "name_s", "name_full", "[0, idx, 3, pos]"
+        ),
         """SELECT sid, 'phases[' || pos || '].name', coalesce(name_t, 'NULL'), name_s, 'phase without a name; skipped', 'error',
                   [0, idx, 3, pos, 3]
            FROM _reg_phases WHERE coalesce(name, '') = ''""",
@@ -704,8 +772,9 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
            FROM _reg_kept WHERE events_t <> 'ARRAY' AND _reg_truthy(events_t, events_s)""",
         """SELECT sid, 'events[' || pos || ']', et, es, 'event entry is not an object; skipped', 'error', [0, idx, 6, pos, 0]
            FROM _reg_ev WHERE et <> 'OBJECT'""",
-        *_text_findings("_reg_events", "sid", "'events[' || pos || '].name'", "name_t", "name_s", "name_full",
-                        "[0, idx, 6, pos]"),
+        *_text_findings(
+            "_reg_events", "sid", "'events[' || pos || '].name'", "name_t", "name_s", "name_full", "[0, idx, 6, pos]"
+        ),
         """SELECT sid, 'events[' || pos || '].name', coalesce(name_t, 'NULL'), name_s, 'event without a name; skipped', 'error',
                   [0, idx, 6, pos, 3]
            FROM _reg_events WHERE coalesce(name, '') = ''""",
@@ -717,13 +786,31 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
                    'date outside the programme''s life ({FIRST_DATE.year} to the year after the fetch); not used', 'warning',
                    [0, idx, 6, pos, 4]
             FROM _reg_events WHERE coalesce(name, '') <> '' AND parsed_date IS NOT NULL AND event_date IS NULL""",
-        *_text_findings("_reg_events", "sid", "'events[' || pos || '].comment'", "comment_t", "comment_s", "comment_full",
-                        "[0, idx, 6, pos]", base=5, where="coalesce(name, '') <> ''"),
+        *_text_findings(
+            "_reg_events",
+            "sid",
+            "'events[' || pos || '].comment'",
+            "comment_t",
+            "comment_s",
+            "comment_full",
+            "[0, idx, 6, pos]",
+            base=5,
+            where="coalesce(name, '') <> ''",
+        ),
     ]
     # startup attributes read as text (the name's step 2 is "no name")
     for n, kind, tier in _TEXT_FIELDS:
-        findings += _text_findings("_reg_kept", "sid", f"'{n}'", f"{n}_t", f"{n}_s", f"{n}_full", f"[0, idx, {tier}, 0]",
-                                   link=kind == "link", texts="_reg_texts")
+        findings += _text_findings(
+            "_reg_kept",
+            "sid",
+            f"'{n}'",
+            f"{n}_t",
+            f"{n}_s",
+            f"{n}_full",
+            f"[0, idx, {tier}, 0]",
+            link=kind == "link",
+            texts="_reg_texts",
+        )
     findings.append(
         """SELECT k.sid, 'name', coalesce(k.name_t, 'NULL'), k.name_s, 'startup has no name; its id is used', 'warning',
                   [0, k.idx, 7, 0, 2]
@@ -754,12 +841,25 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
            FROM _reg_incubators WHERE status IN ('no_id', 'duplicate')""",
     ]
     for i, f in enumerate(_INCUBATOR_FIELDS):
-        findings += _text_findings("_reg_inc_texts", "NULL", f"'included[' || idx || '].{f}'", f"{f}_t", f"{f}_s",
-                                   f"{f}_full", f"[1, idx, {i}, 0]", where="attributes_t = 'OBJECT'")
+        findings += _text_findings(
+            "_reg_inc_texts",
+            "NULL",
+            f"'included[' || idx || '].{f}'",
+            f"{f}_t",
+            f"{f}_s",
+            f"{f}_full",
+            f"[1, idx, {i}, 0]",
+            where="attributes_t = 'OBJECT'",
+        )
     con.execute("CREATE OR REPLACE TEMP TABLE _reg_findings AS " + "\nUNION ALL\n".join(findings))
     # Values that are not text are written as json.dumps writes them: Python over the distinct ones.
-    _lookup(con, "_reg_dumped", _distinct(con, "SELECT vs AS v FROM _reg_findings WHERE vt NOT IN ('TEXT', 'VARCHAR', 'NULL')"),
-            _dumps, "VARCHAR")
+    _lookup(
+        con,
+        "_reg_dumped",
+        _distinct(con, "SELECT vs AS v FROM _reg_findings WHERE vt NOT IN ('TEXT', 'VARCHAR', 'NULL')"),
+        _dumps,
+        "VARCHAR",
+    )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _parsed_registry_findings AS
            SELECT f.startup_id, f.field,
@@ -768,9 +868,27 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
                   f.problem, f.severity, f._order
            FROM _reg_findings f LEFT JOIN _reg_dumped d ON f.vt NOT IN ('TEXT', 'VARCHAR', 'NULL') AND d.value = f.vs"""
     )
-    for table in ("_reg_kept", "_reg_skipped", "_reg_status", "_reg_ph", "_reg_ev", "_reg_in", "_reg_inc",
-                  "_reg_texts", "_reg_phases", "_reg_events", "_reg_current", "_reg_incubators", "_reg_inc_texts",
-                  "_reg_findings", "_reg_id_keys", "_reg_phase_names", "_reg_dates", "_reg_schemes", "_reg_dumped"):
+    for table in (
+        "_reg_kept",
+        "_reg_skipped",
+        "_reg_status",
+        "_reg_ph",
+        "_reg_ev",
+        "_reg_in",
+        "_reg_inc",
+        "_reg_texts",
+        "_reg_phases",
+        "_reg_events",
+        "_reg_current",
+        "_reg_incubators",
+        "_reg_inc_texts",
+        "_reg_findings",
+        "_reg_id_keys",
+        "_reg_phase_names",
+        "_reg_dates",
+        "_reg_schemes",
+        "_reg_dumped",
+    ):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute("RESET VARIABLE _registry_numbers")
     relations = {t.name: f"_parsed_{t.name}" for t in PARSED_TABLES}

@@ -14,10 +14,17 @@ from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient, HttpPo
 class RegistrySource(dg.ConfigurableResource):
     """Where the beta.gouv.fr startups registry is read from (JSON:API v2.5)."""
 
-    url: str = Field(description="Registry URL (http/https) or a local path to an offline mirror (IMPACT_REGISTRY_URL).")
-    history: str = Field(default="", description="Folder of dated registry documents, `YYYY-MM-DD/startups.json` "
-                         "(IMPACT_REGISTRY_HISTORY); empty: none.")
-    allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
+    url: str = Field(
+        description="Registry URL (http/https) or a local path to an offline mirror (IMPACT_REGISTRY_URL)."
+    )
+    history: str = Field(
+        default="",
+        description="Folder of dated registry documents, `YYYY-MM-DD/startups.json` "
+        "(IMPACT_REGISTRY_HISTORY); empty: none.",
+    )
+    allow_private_network: bool = Field(
+        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors)."
+    )
 
     def fetch(self, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """Fetch the document, undecoded (DuckDB reads it); raises FetchError naming the URL and the problem.

@@ -1,6 +1,5 @@
 """The chart and the yearly HTML reports, rendered from the published DuckDB file once every gate has passed."""
 
-
 import html
 from datetime import date
 from pathlib import Path
@@ -14,10 +13,28 @@ from impact_pipeline.lib.warehouse import Warehouse
 # Beside the summary and the publication they are drawn from.
 GROUP = "impact"
 
-_CHART_COLUMNS = ("year", "n_evaluated", "n_meeting_criteria", "n_first_meeting", "n_designated_in_year",
-                  "n_designated_cumulative")
-_REPORT_COLUMNS = ("year", "startup_id", "name", "phase_at_year_end", "criterion_a", "criterion_b", "criterion_c",
-                   "meets_criteria", "officially_designated", "designation_year", "reasons", "evidence")
+_CHART_COLUMNS = (
+    "year",
+    "n_evaluated",
+    "n_meeting_criteria",
+    "n_first_meeting",
+    "n_designated_in_year",
+    "n_designated_cumulative",
+)
+_REPORT_COLUMNS = (
+    "year",
+    "startup_id",
+    "name",
+    "phase_at_year_end",
+    "criterion_a",
+    "criterion_b",
+    "criterion_c",
+    "meets_criteria",
+    "officially_designated",
+    "designation_year",
+    "reasons",
+    "evidence",
+)
 
 
 def _schema(table: contract.Table, names: tuple[str, ...], description: str) -> dict:
@@ -96,8 +113,9 @@ def _coverage_note(con, year: int) -> str | None:
     return chart_note(read_coverage(con, year), year)
 
 
-def _chart(path: Path, rows: list[dict], highlight_year: int | None, this_year: int,
-           note: str | None = None) -> tuple[bytes, int]:
+def _chart(
+    path: Path, rows: list[dict], highlight_year: int | None, this_year: int, note: str | None = None
+) -> tuple[bytes, int]:
     """The chart at `path`, drawn and written only when what it shows changed (its PNG carries its input's key);
     with the number of charts drawn (0 or 1). matplotlib is not even imported for an unchanged chart."""
     from impact_pipeline.defs.reporting.chart import chart_key, drawn_from, render_chart
@@ -174,9 +192,15 @@ def national_impact_report(context: dg.AssetExecutionContext, warehouse: Warehou
     if latest is not None:
         metadata["latest_report"] = dg.MetadataValue.path(str(paths[-1]))
         # The same coverage and warnings as the page and the CLI summary, on the asset page in the UI.
-        metadata["evidence_coverage"] = dg.MetadataValue.md("\n".join(
-            [*(f"**WARNING:** {c.banner}\n" for c in latest.coverage.values() if c.banner),
-             *(f"- {c.line}" for c in latest.coverage.values())]) or "_none_")
+        metadata["evidence_coverage"] = dg.MetadataValue.md(
+            "\n".join(
+                [
+                    *(f"**WARNING:** {c.banner}\n" for c in latest.coverage.values() if c.banner),
+                    *(f"- {c.line}" for c in latest.coverage.values()),
+                ]
+            )
+            or "_none_"
+        )
         metadata["preview"] = dg.MetadataValue.md(
             f"**{latest.year}: designated but not meeting the criteria ({len(latest.designated_not_meeting)})**\n\n"
             + _markdown_table(latest.designated_not_meeting, ["startup_id", "name", "designation_year", "reasons"])

@@ -43,7 +43,9 @@ def chart_key(
     from impact_pipeline.defs.reporting import labels
 
     rows = sorted((dict(r) for r in summary), key=lambda r: int(r["year"]))
-    digest = hashlib.sha256(json.dumps([rows, highlight_year, title, in_progress_year, note], sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(
+        json.dumps([rows, highlight_year, title, in_progress_year, note], sort_keys=True, default=str).encode()
+    )
     for module in (__file__, labels.__file__):
         digest.update(Path(module).read_bytes())
     return digest.hexdigest()
@@ -55,8 +57,8 @@ def drawn_from(png: bytes) -> str | None:
         return None
     at = 8
     while at + 8 <= len(png):
-        length, kind = int.from_bytes(png[at:at + 4], "big"), png[at + 4:at + 8]
-        data = png[at + 8:at + 8 + length]
+        length, kind = int.from_bytes(png[at : at + 4], "big"), png[at + 4 : at + 8]
+        data = png[at + 8 : at + 8 + length]
         if kind == b"tEXt":
             keyword, _, text = data.partition(b"\0")
             if keyword.decode("latin-1") == KEY_CHUNK:
@@ -103,11 +105,22 @@ def render_chart(
             bars = ax.bar(xs, values, width=width, label=CHART_SERIES[key], color=_COLORS[key], zorder=2)
             ax.bar_label(bars, labels=[str(v) if v else "" for v in values], fontsize=7, padding=1)
         cumulative = [int(r["n_designated_cumulative"] or 0) for r in rows]
-        ax.plot(years, cumulative, marker="o", color=_COLORS["n_designated_cumulative"],
-                label=CHART_SERIES["n_designated_cumulative"], zorder=3)
+        ax.plot(
+            years,
+            cumulative,
+            marker="o",
+            color=_COLORS["n_designated_cumulative"],
+            label=CHART_SERIES["n_designated_cumulative"],
+            zorder=3,
+        )
         if highlight_year is not None and highlight_year in years:
-            ax.axvspan(highlight_year - 0.5, highlight_year + 0.5, color="#ffe9a8", zorder=0,
-                       label=f"{highlight_year} (this report)")
+            ax.axvspan(
+                highlight_year - 0.5,
+                highlight_year + 0.5,
+                color="#ffe9a8",
+                zorder=0,
+                label=f"{highlight_year} (this report)",
+            )
         ax.set_xticks(years)
         ax.set_xticklabels([f"{y}\n(in progress)" if y == in_progress_year else str(y) for y in years])
         ax.set_xlim(min(years) - 0.6, max(years) + 0.6)
@@ -118,11 +131,26 @@ def render_chart(
         ax.spines[["top", "right"]].set_visible(False)
         handles, labels = ax.get_legend_handles_labels()
         order = sorted(range(len(labels)), key=lambda i: (labels[i] == CHART_SERIES["n_designated_cumulative"], i))
-        ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper center",
-                  bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
+        ax.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+        )
     if note:  # incomplete evidence: said on the chart itself, which travels without the report
-        fig.text(0.5, 0.955, note, ha="center", va="center", fontsize=9, color="#8a4a00",
-                 bbox={"boxstyle": "round", "facecolor": "#fff4e0", "edgecolor": "#b36b00"})
+        fig.text(
+            0.5,
+            0.955,
+            note,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="#8a4a00",
+            bbox={"boxstyle": "round", "facecolor": "#fff4e0", "edgecolor": "#b36b00"},
+        )
     # Fixed margins (tight_layout costs a second draw): room for the two-line year labels and the legend.
     fig.subplots_adjust(left=0.07, right=0.98, top=0.85 if note else 0.92, bottom=0.24)
     buffer = io.BytesIO()

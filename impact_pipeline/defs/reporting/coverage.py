@@ -29,15 +29,19 @@ class CriterionCoverage:
             return None
         share = round(100 * self.n_unknown / self.n_evaluated)
         gave_nothing = [s for s in self.sources if not s.endswith(": ok")]
-        return (f"({self.criterion}) {CRITERIA_TITLES[self.criterion]} could not be judged for {self.n_unknown} of "
-                f"{self.n_evaluated} services ({share} %); {self.n_with_source} had any source"
-                + (f" ({'; '.join(gave_nothing)})" if gave_nothing else "")
-                + ". Counts of services meeting the criteria are a lower bound, not a finding.")
+        return (
+            f"({self.criterion}) {CRITERIA_TITLES[self.criterion]} could not be judged for {self.n_unknown} of "
+            f"{self.n_evaluated} services ({share} %); {self.n_with_source} had any source"
+            + (f" ({'; '.join(gave_nothing)})" if gave_nothing else "")
+            + ". Counts of services meeting the criteria are a lower bound, not a finding."
+        )
 
     @property
     def line(self) -> str:
-        return (f"({self.criterion}) {self.n_with_source}/{self.n_evaluated} with a source, "
-                f"{self.n_unknown} unknown; sources: {'; '.join(self.sources) or 'none'}")
+        return (
+            f"({self.criterion}) {self.n_with_source}/{self.n_evaluated} with a source, "
+            f"{self.n_unknown} unknown; sources: {'; '.join(self.sources) or 'none'}"
+        )
 
 
 def _scalar(con, sql: str, params: list | None = None):
@@ -50,22 +54,28 @@ def _states(con, sql: str) -> list[str]:
 
 def usage_sources(con) -> tuple[str, ...]:
     """The state of each usage source (criterion b), from `usage_source_status`."""
-    states = _states(con, """
+    states = _states(
+        con,
+        """
         SELECT source || ': ' || CASE WHEN n_error = 0 THEN 'ok'
                                       WHEN n_error = n THEN 'down (' || n || ' of ' || n || ')'
                                       ELSE 'down for ' || n_error || ' of ' || n END
         FROM (SELECT source, count(*) AS n, count(*) FILTER (WHERE status = 'error') AS n_error
               FROM usage_source_status WHERE startup_id IS NOT NULL GROUP BY source)
-        ORDER BY source""")
-    return tuple(states) or ("usage sources: none configured (sources file, declared figures and data.gouv.fr "
-                             "gave no service)",)
+        ORDER BY source""",
+    )
+    return tuple(states) or (
+        "usage sources: none configured (sources file, declared figures and data.gouv.fr gave no service)",
+    )
 
 
 def quality_sources(con) -> tuple[str, ...]:
     """The state of each quality source (criterion c): observatoire, forges, stats page checks."""
     n_procedures = _scalar(con, "SELECT count(*) FROM observatoire_procedures")
     states = ["observatoire: ok" if n_procedures else "observatoire: no data (disabled or unreachable)"]
-    states += _states(con, """
+    states += _states(
+        con,
+        """
         SELECT forge || ': ' || CASE WHEN n_bad = 0 THEN 'ok'
                                      WHEN n_disabled = n THEN 'disabled'
                                      ELSE string_agg_states END
@@ -77,11 +87,14 @@ def quality_sources(con) -> tuple[str, ...]:
                             WHERE r.forge = a.forge AND status NOT IN ('ok', 'not_modified', 'not_found')
                             GROUP BY status)) AS string_agg_states
               FROM repository_activity a WHERE forge IS NOT NULL GROUP BY forge)
-        ORDER BY forge""")
+        ORDER BY forge""",
+    )
     if not _scalar(con, "SELECT count(*) FROM repository_activity"):
         states.append("forges: no repository read")
     n_checks = _scalar(con, "SELECT count(*) FROM stats_page_checks")
-    states.append("stats page checks: ok" if n_checks else "stats page checks: none made (disabled or no page declared)")
+    states.append(
+        "stats page checks: ok" if n_checks else "stats page checks: none made (disabled or no page declared)"
+    )
     return tuple(states)
 
 
@@ -122,5 +135,7 @@ def chart_note(coverage: dict[str, CriterionCoverage], year: int) -> str | None:
     short = [f"({c.criterion}) for {round(100 * c.n_unknown / c.n_evaluated)} %" for c in coverage.values() if c.banner]
     if not short:
         return None
-    return (f"Incomplete evidence in {year}: unknown {', '.join(short)} of services (sources off, down or missing): "
-            "the counts are a lower bound")
+    return (
+        f"Incomplete evidence in {year}: unknown {', '.join(short)} of services (sources off, down or missing): "
+        "the counts are a lower bound"
+    )

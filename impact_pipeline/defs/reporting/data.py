@@ -107,16 +107,23 @@ def read_services(con, year: int | None = None, startup_id: str | None = None) -
     for row in rows:
         row["evidence"] = _evidence(row.get("evidence"))
         row["criterion_reasons"] = reasons.get((row["year"], row["startup_id"]), {})
-        row["short"] = {c: short_label(c, row[f"criterion_{c}"], row["criterion_reasons"].get(c, ""),
-                                       row["evidence"].get(c)) for c in CRITERIA}
+        row["short"] = {
+            c: short_label(c, row[f"criterion_{c}"], row["criterion_reasons"].get(c, ""), row["evidence"].get(c))
+            for c in CRITERIA
+        }
         row["status"] = status_of(bool(row["meets_criteria"]), bool(row["officially_designated"]))
     return rows
 
 
 # Sub-criteria of (c) by their short names in a label.
-_SUB_SHORT = {"observatoire_goals": "observatoire", "accessibility": "accessibility",
-              "product_evolving": "evolving", "resources_shared": "shared", "impact_statistics": "stats page",
-              "team_answering": "support"}
+_SUB_SHORT = {
+    "observatoire_goals": "observatoire",
+    "accessibility": "accessibility",
+    "product_evolving": "evolving",
+    "resources_shared": "shared",
+    "impact_statistics": "stats page",
+    "team_answering": "support",
+}
 
 
 def _figure(value: Any) -> str:
@@ -200,9 +207,11 @@ def read_year(con, year: int, all_summary: list[dict[str, Any]] | None = None) -
         all_summary=all_summary,
         services=services,
         designated_not_meeting=rows_as_dicts(
-            con, "SELECT * FROM review_designated_not_meeting WHERE year = ? ORDER BY name, startup_id", [int(year)]),
+            con, "SELECT * FROM review_designated_not_meeting WHERE year = ? ORDER BY name, startup_id", [int(year)]
+        ),
         meeting_not_designated=rows_as_dicts(
-            con, "SELECT * FROM review_meeting_not_designated WHERE year = ? ORDER BY name, startup_id", [int(year)]),
+            con, "SELECT * FROM review_meeting_not_designated WHERE year = ? ORDER BY name, startup_id", [int(year)]
+        ),
         designated_in_year=[s for s in services if s["designation_year"] == int(year)],
         publication=read_publication(con),
         usage_coverage=read_usage_coverage(con),
@@ -216,8 +225,11 @@ def read_usage_coverage(con) -> dict[str, Any]:
     """Counts of the `usage_coverage` view: services with no usage source at all, and the designated ones among them
     (the first to review); {} for a file written before the view existed."""
     try:
-        rows = rows_as_dicts(con, "SELECT startup_id, officially_designated, no_source, n_discovered_in_use, n_proposals "
-                                  "FROM usage_coverage ORDER BY startup_id")
+        rows = rows_as_dicts(
+            con,
+            "SELECT startup_id, officially_designated, no_source, n_discovered_in_use, n_proposals "
+            "FROM usage_coverage ORDER BY startup_id",
+        )
     except Exception:  # noqa: BLE001 - an older published file: no coverage block
         return {}
     none = [r for r in rows if r["no_source"]]
@@ -236,7 +248,8 @@ def read_registry_date(con) -> str:
     row = con.execute(
         """SELECT min(fetched_at) FROM registry_raw
            WHERE sha256 = (SELECT arg_max(sha256, [epoch_us(coalesce(observed_at, fetched_at)), epoch_us(fetched_at)])
-                           FROM registry_raw)""").fetchone()  # the latest observation, not a history document stored later
+                           FROM registry_raw)"""
+    ).fetchone()  # the latest observation, not a history document stored later
     return row[0].strftime("%Y-%m-%d") if row and row[0] is not None else ""
 
 

@@ -10,6 +10,7 @@ import base64
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
 from markupsafe import Markup, escape
 
 from impact_pipeline.defs.reporting.coverage import banners
@@ -44,17 +45,24 @@ def render_value(value: Any, key: str | None = None, skip: dict | None = None) -
     Empty values (None, `weak: false`) and the top-level entries in `skip` (shown once for the whole page) are
     left out: the yearly page of the real registry repeats them hundreds of times."""
     if isinstance(value, dict):
-        shown = {k: v for k, v in value.items()
-                 if v is not None and not (k == "weak" and v is False) and not (skip and k in skip and skip[k] == v)}
+        shown = {
+            k: v
+            for k, v in value.items()
+            if v is not None and not (k == "weak" and v is False) and not (skip and k in skip and skip[k] == v)
+        }
         if not shown:
             return Markup('<span class="muted">none</span>')
         if "verdict" in shown and "reason" in shown:  # a sub-criterion: its verdict and reason on one line
             rest = {k: v for k, v in shown.items() if k not in ("verdict", "reason")}
             return Markup("{} {}{}").format(
-                verdict_badge(shown["verdict"]), render_value(shown["reason"]),
+                verdict_badge(shown["verdict"]),
+                render_value(shown["reason"]),
                 Markup(' <span class="muted">({})</span>').format(
-                    Markup("; ").join(Markup("{}: {}").format(k, render_value(v, key=str(k))) for k, v in rest.items()))
-                if rest else "")
+                    Markup("; ").join(Markup("{}: {}").format(k, render_value(v, key=str(k))) for k, v in rest.items())
+                )
+                if rest
+                else "",
+            )
         items = Markup("").join(
             Markup("<dt>{}</dt><dd>{}</dd>").format(k, render_value(v, key=str(k))) for k, v in shown.items()
         )
@@ -64,7 +72,9 @@ def render_value(value: Any, key: str | None = None, skip: dict | None = None) -
             return Markup('<span class="muted">none</span>')
         if all(not isinstance(v, (dict, list, tuple)) for v in value):
             return Markup(", ").join(render_value(v) for v in value)
-        return Markup("<ul>{}</ul>").format(Markup("").join(Markup("<li>{}</li>").format(render_value(v)) for v in value))
+        return Markup("<ul>{}</ul>").format(
+            Markup("").join(Markup("<li>{}</li>").format(render_value(v)) for v in value)
+        )
     if value is None:
         return Markup('<span class="muted">none</span>')
     if key == "verdict":
@@ -90,8 +100,11 @@ def common_evidence(services: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
             common[c] = {}
             continue
         first = maps[0]
-        common[c] = {k: v for k, v in first.items()
-                     if v is not None and not isinstance(v, dict) and all(k in m and m[k] == v for m in maps[1:])}
+        common[c] = {
+            k: v
+            for k, v in first.items()
+            if v is not None and not isinstance(v, dict) and all(k in m and m[k] == v for m in maps[1:])
+        }
     return common
 
 
@@ -136,8 +149,13 @@ def report_key(data: YearData, chart_png: bytes | None, today: date | None = Non
     digest.update(hashlib.sha256(chart_png or b"").digest())
     from impact_pipeline.defs.reporting import coverage
 
-    for path in (Path(__file__), Path(data_module.__file__), Path(labels.__file__), Path(coverage.__file__),
-                 *sorted(TEMPLATES.iterdir())):
+    for path in (
+        Path(__file__),
+        Path(data_module.__file__),
+        Path(labels.__file__),
+        Path(coverage.__file__),
+        *sorted(TEMPLATES.iterdir()),
+    ):
         if path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -150,7 +168,7 @@ def rendered_from(page_start: bytes) -> str | None:
     if at < 0:
         return None
     end = text.find(" -->", at)
-    return text[at + len(KEY_MARK):end] if end > 0 else None
+    return text[at + len(KEY_MARK) : end] if end > 0 else None
 
 
 def render_report(data: YearData, chart_png: bytes | None, today: date | None = None) -> str:

@@ -1,14 +1,13 @@
 """Usage sources → usage_observations (+ usage_source_status), discovery proposals, and yearly_reach."""
 
-
 from pathlib import Path
 
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
-from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline.lib.warehouse import Warehouse, insert_frame
@@ -34,17 +33,29 @@ def _replace_all(con, table: contract.Table, rows: list[dict]) -> None:
 
 
 USAGE_OBSERVATIONS = dg.AssetSpec(
-    "usage_observations", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+    "usage_observations",
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    deps=["startups"],
     description="Usage figures of every service from its impact datasets, Matomo, Metabase, JSON files and declared figures.",
     metadata=_meta(contract.USAGE_OBSERVATIONS),
 )
 USAGE_SOURCE_STATUS = dg.AssetSpec(
-    "usage_source_status", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+    "usage_source_status",
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    deps=["startups"],
     description="Whether each usage source could be read in the latest run, with rows kept and rejected.",
     metadata=_meta(contract.USAGE_SOURCE_STATUS),
 )
 USAGE_SOURCE_PROPOSALS = dg.AssetSpec(
-    "usage_source_proposals", group_name=GROUP, kinds={"python", "duckdb"}, owners=OWNERS, deps=["startups"],
+    "usage_source_proposals",
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    deps=["startups"],
     description="Usage sources recognised on the services' stats pages, proposed for review in the sources file.",
     metadata=_meta(contract.USAGE_SOURCE_PROPOSALS),
 )
@@ -69,8 +80,10 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
     selected = context.selected_asset_keys
     read = [key in selected for key in _READ_TOGETHER]
     if any(read) and not all(read):
-        raise dg.Failure("usage_observations and usage_source_status are written by one read of the sources: "
-                         "materialize them together")
+        raise dg.Failure(
+            "usage_observations and usage_source_status are written by one read of the sources: "
+            "materialize them together"
+        )
     tasks, writers = {}, {}
     # Discovered sources feed the observations: discovery runs whenever the observations are read (when it is on),
     # side by side with the configured sources; its writer runs first and hands its observations over.
@@ -82,14 +95,20 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             ).fetchall()
         tasks["usage_source_proposals"] = lambda: _discover(usage, warehouse, pages)
         writers["usage_source_proposals"] = lambda found: _write_proposals(
-            context, warehouse, found, discovered, write=USAGE_SOURCE_PROPOSALS.key in selected)
+            context, warehouse, found, discovered, write=USAGE_SOURCE_PROPOSALS.key in selected
+        )
     if all(read):
         with warehouse.connect() as con:
             startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
         tasks["usage_observations"] = lambda: _collect(context, usage, warehouse, startups)
         writers["usage_observations"] = lambda collected: _write_observations(
-            context, warehouse, startups, *collected, discovered.get("found"),
-            allow_private_network=usage.allow_private_network)
+            context,
+            warehouse,
+            startups,
+            *collected,
+            discovered.get("found"),
+            allow_private_network=usage.allow_private_network,
+        )
     yield from side_by_side_then_write(tasks, writers, context.log)
 
 
@@ -101,8 +120,16 @@ def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[
     return config, usage.collect(startups, cache_dir=_cache_dir(warehouse))
 
 
-def _write_observations(context, warehouse: Warehouse, startups: dict[str, str], config, collected, found=None, *,
-                        allow_private_network: bool = False):
+def _write_observations(
+    context,
+    warehouse: Warehouse,
+    startups: dict[str, str],
+    config,
+    collected,
+    found=None,
+    *,
+    allow_private_network: bool = False,
+):
     """The observations of every configured source (a source down is a status, never fatal) and of the discovered
     sources in use, and their statuses."""
     from impact_pipeline.defs.usage.resources import _timestamp
@@ -129,10 +156,27 @@ def _write_observations(context, warehouse: Warehouse, startups: dict[str, str],
             "sources_file": str(config.path),
             "discovered_rows": sum(1 for r in observations if r.get("discovered_on")),
             "by_source": dg.MetadataValue.json(
-                {s: sum(1 for r in observations if r["source"] == s) for s in sorted({r["source"] for r in observations})}),
+                {
+                    s: sum(1 for r in observations if r["source"] == s)
+                    for s in sorted({r["source"] for r in observations})
+                }
+            ),
             "fetch_counters": dg.MetadataValue.json(collected.stats),
-            "preview": _preview(observations, ["startup_id", "source", "source_ref", "indicator", "value", "unit",
-                                               "period_start", "period_end", "is_target", "is_stock"]),
+            "preview": _preview(
+                observations,
+                [
+                    "startup_id",
+                    "source",
+                    "source_ref",
+                    "indicator",
+                    "value",
+                    "unit",
+                    "period_start",
+                    "period_end",
+                    "is_target",
+                    "is_stock",
+                ],
+            ),
         },
     )
     yield dg.MaterializeResult(
@@ -141,7 +185,9 @@ def _write_observations(context, warehouse: Warehouse, startups: dict[str, str],
             "dagster/row_count": len(runs),
             "n_errors": len(errors),
             "n_rejected_rows": rejected,
-            "preview": _preview(runs, ["startup_id", "source", "source_ref", "status", "error", "n_observations", "n_rejected"], n=20),
+            "preview": _preview(
+                runs, ["startup_id", "source", "source_ref", "status", "error", "n_observations", "n_rejected"], n=20
+            ),
         },
     )
 
@@ -159,8 +205,10 @@ def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, wri
             return
         with warehouse.connect() as con:
             n = con.execute("SELECT count(*) FROM usage_source_proposals").fetchall()[0][0]
-        yield dg.MaterializeResult(asset_key="usage_source_proposals", metadata={
-            "dagster/row_count": n, "skipped": "discovery disabled (IMPACT_USAGE_DISCOVERY=0)"})
+        yield dg.MaterializeResult(
+            asset_key="usage_source_proposals",
+            metadata={"dagster/row_count": n, "skipped": "discovery disabled (IMPACT_USAGE_DISCOVERY=0)"},
+        )
         return
     pages, result = found
     discovered["found"] = result
@@ -181,8 +229,10 @@ def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, wri
             "by_status": dg.MetadataValue.json(by_status),
             "pages_not_read": dg.MetadataValue.json(result.problems[:50]),
             "fetch_counters": dg.MetadataValue.json(result.stats),
-            "preview": _preview(rows, ["proposal_id", "startup_id", "kind", "identifier", "status", "preview", "reason"], n=20),
-        }
+            "preview": _preview(
+                rows, ["proposal_id", "startup_id", "kind", "identifier", "status", "preview", "reason"], n=20
+            ),
+        },
     )
 
 
@@ -195,9 +245,12 @@ def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, wri
     deps=["usage_observations", "usage_source_status", OBSERVATOIRE_TABLE],
     metadata=_meta(contract.YEARLY_REACH),
 )
-def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings) -> dg.MaterializeResult:
+def yearly_reach(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
+) -> dg.MaterializeResult:
     """Each service's best yearly reach figure, by evidence ranking, with its source and public evidence URL."""
-    from impact_pipeline.defs.usage.reach import DEFAULT_RANKING, yearly_reach as rule
+    from impact_pipeline.defs.usage.reach import DEFAULT_RANKING
+    from impact_pipeline.defs.usage.reach import yearly_reach as rule
     from impact_pipeline.lib.urls import public_evidence_url, public_http_url
 
     config = criteria.load()
@@ -206,7 +259,8 @@ def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criter
         observations = con.execute("SELECT * FROM usage_observations").df().to_dict("records")
         n_observatoire = 0
         has_observatoire = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [OBSERVATOIRE_TABLE]).fetchall()[0][0]
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [OBSERVATOIRE_TABLE]
+        ).fetchall()[0][0]
         if has_observatoire:
             volumes = con.execute(
                 f"""SELECT startup_id, year, online_volume, evidence_url FROM "{OBSERVATOIRE_TABLE}"
@@ -214,15 +268,25 @@ def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criter
             ).fetchall()
             n_observatoire = len(volumes)
             observations += [
-                {"startup_id": sid, "source": "observatoire", "source_ref": "observatoire online procedures",
-                 "indicator": "online_volume", "value": float(v), "unit": "uses", "period_start": f"{int(y)}-01-01",
-                 "period_end": f"{int(y)}-12-31", "is_target": False, "is_stock": False,
-                 "evidence_url": public_http_url(url)}
+                {
+                    "startup_id": sid,
+                    "source": "observatoire",
+                    "source_ref": "observatoire online procedures",
+                    "indicator": "online_volume",
+                    "value": float(v),
+                    "unit": "uses",
+                    "period_start": f"{int(y)}-01-01",
+                    "period_end": f"{int(y)}-12-31",
+                    "is_target": False,
+                    "is_stock": False,
+                    "evidence_url": public_http_url(url),
+                }
                 for sid, y, v, url in volumes
             ]
         is_public = lambda url: public_evidence_url(url, allow_private_network=config.allow_private_network) is not None  # noqa: E731
-        rows = ranked_by_review(observations, lambda obs: rule(obs, ranking, is_public,
-                                                               threshold=float(config.min_yearly_reach)))
+        rows = ranked_by_review(
+            observations, lambda obs: rule(obs, ranking, is_public, threshold=float(config.min_yearly_reach))
+        )
         _replace_all(con, contract.YEARLY_REACH, rows)
     by_rank: dict[str, int] = {}
     for r in rows:
@@ -234,7 +298,9 @@ def yearly_reach(context: dg.AssetExecutionContext, warehouse: Warehouse, criter
             "by_rank": dg.MetadataValue.json(by_rank),
             "observatoire_rows": n_observatoire,
             "discovered_figures": sum(1 for r in rows if r.get("discovered_on")),
-            "preview": _preview(rows, ["startup_id", "year", "value", "kind", "evidence_rank", "source", "upper_bound"], n=20),
+            "preview": _preview(
+                rows, ["startup_id", "year", "value", "kind", "evidence_rank", "source", "upper_bound"], n=20
+            ),
         }
     )
 
@@ -247,6 +313,9 @@ def ranked_by_review(observations: list[dict], rule) -> list[dict]:
     rows = [dict(r, discovered_on=None) for r in rule(reviewed)]
     have = {(r["startup_id"], r["year"]) for r in rows}
     pages = {(o["startup_id"], o["source"], o["source_ref"]): o["discovered_on"] for o in found}
-    rows += [dict(r, discovered_on=pages.get((r["startup_id"], r["source"], r["source_ref"])))
-             for r in rule(found) if (r["startup_id"], r["year"]) not in have]
+    rows += [
+        dict(r, discovered_on=pages.get((r["startup_id"], r["source"], r["source_ref"])))
+        for r in rule(found)
+        if (r["startup_id"], r["year"]) not in have
+    ]
     return sorted(rows, key=lambda r: (r["startup_id"], r["year"]))

@@ -24,17 +24,24 @@ def _with_public_evidence(suite: Suite, severity: str | None = None) -> Suite:
     specs = list(suite.specs)
     return dataclasses.replace(suite, specs=lambda config: [*specs, _public_or_null(config, severity)])
 
+
 SUITES = [
-    _with_public_evidence(contract_suite(
-        contract.USAGE_OBSERVATIONS,
-        [
-            non_negative("value"),
-            in_set("unit", KNOWN_UNITS, label="unit is a known normalised unit"),
-            in_set("source", SOURCES, label="source is a known adapter"),
-            ordered("period_start", "period_end"),
-            rule("a stock has no period start", "NOT t.is_stock OR t.period_start IS NULL", show=("is_stock", "period_start")),
-        ],
-    )),
+    _with_public_evidence(
+        contract_suite(
+            contract.USAGE_OBSERVATIONS,
+            [
+                non_negative("value"),
+                in_set("unit", KNOWN_UNITS, label="unit is a known normalised unit"),
+                in_set("source", SOURCES, label="source is a known adapter"),
+                ordered("period_start", "period_end"),
+                rule(
+                    "a stock has no period start",
+                    "NOT t.is_stock OR t.period_start IS NULL",
+                    show=("is_stock", "period_start"),
+                ),
+            ],
+        )
+    ),
     contract_suite(
         contract.USAGE_SOURCE_STATUS,
         [
@@ -42,15 +49,21 @@ SUITES = [
             rule("an error says why", "t.status <> 'error' OR coalesce(t.error, '') <> ''", show=("status", "error")),
         ],
     ),
-    _with_public_evidence(contract_suite(
-        contract.YEARLY_REACH,
-        [
-            non_negative("value"),
-            in_set("unit", REACH_UNITS),
-            in_set("kind", ("users", "uses", "visits")),
-            in_set("evidence_rank", DEFAULT_RANKING),
-            rule("only a sum of unique visitors is an upper bound",
-                 "NOT t.upper_bound OR t.evidence_rank = 'monthly_uniques_upper_bound'", show=("upper_bound", "evidence_rank")),
-        ],
-    ), severity=WARN),
+    _with_public_evidence(
+        contract_suite(
+            contract.YEARLY_REACH,
+            [
+                non_negative("value"),
+                in_set("unit", REACH_UNITS),
+                in_set("kind", ("users", "uses", "visits")),
+                in_set("evidence_rank", DEFAULT_RANKING),
+                rule(
+                    "only a sum of unique visitors is an upper bound",
+                    "NOT t.upper_bound OR t.evidence_rank = 'monthly_uniques_upper_bound'",
+                    show=("upper_bound", "evidence_rank"),
+                ),
+            ],
+        ),
+        severity=WARN,
+    ),
 ]

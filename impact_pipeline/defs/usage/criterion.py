@@ -199,11 +199,21 @@ def criterion_b_sql(con, keys: str, config: CriteriaConfig) -> str:
     status = "SELECT * FROM usage_source_status" if _table_exists(con, "usage_source_status") else _NO_STATUS
     con.execute(_MACROS)
     discovered = discovered_sources_policy(config)
-    con.execute(_CONFIG, [float(config.min_yearly_reach), config.no_usage_reason, discovered["may_pass"], discovered["may_fail"]])
+    con.execute(
+        _CONFIG,
+        [float(config.min_yearly_reach), config.no_usage_reason, discovered["may_pass"], discovered["may_fail"]],
+    )
     # Whether an evidence URL is public is decided by the same Python rule as everywhere else, once per URL.
-    urls = [u for (u,) in con.execute(f"SELECT DISTINCT evidence_url FROM ({reach}) WHERE evidence_url IS NOT NULL").fetchall()]
-    con.execute("CREATE OR REPLACE TEMP TABLE _b_public AS SELECT unnest(?::VARCHAR[]) AS url",
-                [[u for u in urls if public_evidence_url(u, allow_private_network=config.allow_private_network)]])
+    urls = [
+        u
+        for (u,) in con.execute(
+            f"SELECT DISTINCT evidence_url FROM ({reach}) WHERE evidence_url IS NOT NULL"
+        ).fetchall()
+    ]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _b_public AS SELECT unnest(?::VARCHAR[]) AS url",
+        [[u for u in urls if public_evidence_url(u, allow_private_network=config.allow_private_network)]],
+    )
     phases = "SELECT startup_id, start_date FROM startup_phases" if _table_exists(con, "startup_phases") else _NO_PHASES
     con.execute(_REACH.replace("{source}", reach).replace("{phases}", phases))
     con.execute(_RUNS.replace("{source}", status))
@@ -216,8 +226,10 @@ def criterion_b(con, keys: pd.DataFrame, config: CriteriaConfig) -> pd.DataFrame
 
     con.register("_b_keys_frame", keys[["year", "startup_id"]])
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _b_keys AS "
-                    "SELECT year::INTEGER AS year, startup_id::VARCHAR AS startup_id FROM _b_keys_frame")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _b_keys AS "
+            "SELECT year::INTEGER AS year, startup_id::VARCHAR AS startup_id FROM _b_keys_frame"
+        )
     finally:
         con.unregister("_b_keys_frame")
     sql = criterion_b_sql(con, "_b_keys", config)

@@ -39,10 +39,18 @@ def parse_declared(content: bytes, *, source_ref: str, fetched_at: str, known_id
             parsed.reject(f"line {line}: " + "; ".join(problems))
             continue
         year = int(row["year"])
-        parsed.observations.append(Observation(
-            startup_id=row["startup_id"], source="declared", source_ref=row["declared_by"],
-            indicator=row.get("indicator") or f"declared yearly {row['unit']}", value=value, unit=row["unit"],
-            period_start=date(year, 1, 1), period_end=date(year, 12, 31), evidence_url=row["evidence_url"] or None,
-            fetched_at=fetched_at,
-        ))
+        parsed.observations.append(
+            Observation(
+                startup_id=row["startup_id"],
+                source="declared",
+                source_ref=row["declared_by"],
+                indicator=row.get("indicator") or f"declared yearly {row['unit']}",
+                value=value,
+                unit=row["unit"],
+                period_start=date(year, 1, 1),
+                period_end=date(year, 12, 31),
+                evidence_url=row["evidence_url"] or None,
+                fetched_at=fetched_at,
+            )
+        )
     return parsed

@@ -15,16 +15,23 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from impact_pipeline.defs.usage.observations import normalise_name as _words, parse_number, parse_when
+from impact_pipeline.defs.usage.observations import normalise_name as _words
+from impact_pipeline.defs.usage.observations import parse_number, parse_when
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_METABASE = re.compile(r"""(?P<url>(?:https?:)?//[^\s"'<>]+?|)/public/(?P<kind>question|dashboard)/(?P<uuid>""" + _UUID + ")")
+_METABASE = re.compile(
+    r"""(?P<url>(?:https?:)?//[^\s"'<>]+?|)/public/(?P<kind>question|dashboard)/(?P<uuid>""" + _UUID + ")"
+)
 _MATOMO_LINK = re.compile(r"""(?P<url>(?:https?:)?//[^\s"'<>]+?/(?:index|matomo|piwik)\.php\?[^\s"'<>]*)""", re.I)
 _TRACKER_BASE = re.compile(r"""var\s+u\s*=\s*["'](?P<base>(?:https?:)?//[^"']+)["']""")
 _TRACKER_SITE = re.compile(r"""setSiteId['"]\s*,\s*['"]?(?P<id>\d+)""")
 # Impact dataset files: a data.gouv.fr stable resource link, or a CSV named like the standard's files.
 _IMPACT_LINK = re.compile(
-    r"""href\s*=\s*["'](?P<url>[^"']*(?:/datasets/r/(?P<rid>""" + _UUID + r""")|statistiques?_impact[^"'/]*\.csv))["']""", re.I)
+    r"""href\s*=\s*["'](?P<url>[^"']*(?:/datasets/r/(?P<rid>"""
+    + _UUID
+    + r""")|statistiques?_impact[^"'/]*\.csv))["']""",
+    re.I,
+)
 
 # What a Metabase column counts, from its name (accents and case ignored): the unit of usage_observations.
 _COUNTS = (
@@ -109,6 +116,7 @@ def find_sources(page: str, page_url: str) -> list[Proposal]:
 
 # --- Metabase: the dashboard's cards, and what a card's columns are -------------------------------------------
 
+
 def dashboard_cards(document: Any, instance: str, uuid: str) -> list[Proposal]:
     """The cards of a public dashboard (`GET /api/public/dashboard/<uuid>`: `dashcards`, `ordered_cards` in older
     versions), each a proposal read at `/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`."""
@@ -127,8 +135,11 @@ def dashboard_cards(document: Any, instance: str, uuid: str) -> list[Proposal]:
         card_id = dashcard.get("card_id") or card.get("id")
         if dashcard.get("id") is None or card_id is None:
             continue  # a text or heading card: no question behind it
-        out.append(Proposal("metabase_dashboard_card", instance, f"{uuid}/{dashcard['id']}/{card_id}",
-                            str(card.get("name") or "")))
+        out.append(
+            Proposal(
+                "metabase_dashboard_card", instance, f"{uuid}/{dashcard['id']}/{card_id}", str(card.get("name") or "")
+            )
+        )
     return out
 
 
@@ -191,8 +202,14 @@ class CardPlan:
     columns: tuple[str, ...] = ()
 
 
-def plan_card(rows: Any, *, date_column: str | None = None, value_column: str | None = None,
-              unit: str | None = None, period: str | None = None) -> CardPlan:
+def plan_card(
+    rows: Any,
+    *,
+    date_column: str | None = None,
+    value_column: str | None = None,
+    unit: str | None = None,
+    period: str | None = None,
+) -> CardPlan:
     """Recognise a card's date-like and numeric columns. Unambiguous: exactly one date-like column and exactly one
     numeric column whose name says what it counts. Columns given by a person are taken as given."""
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
@@ -200,7 +217,9 @@ def plan_card(rows: Any, *, date_column: str | None = None, value_column: str | 
     columns = tuple(dict.fromkeys(k for r in rows for k in r))
     values = {c: [r.get(c) for r in rows if r.get(c) not in (None, "")] for c in columns}
     dates = [c for c in columns if _is_date_column(c, values[c])]
-    numbers = [c for c in columns if c not in dates and values[c] and all(parse_number(v)[0] is not None for v in values[c])]
+    numbers = [
+        c for c in columns if c not in dates and values[c] and all(parse_number(v)[0] is not None for v in values[c])
+    ]
     problems = []
     if date_column is None:
         if len(dates) == 1:
@@ -224,6 +243,7 @@ def plan_card(rows: Any, *, date_column: str | None = None, value_column: str | 
 
 # --- the preview ---------------------------------------------------------------------------------------------
 
+
 def preview(observations: list[dict[str, Any]]) -> str | None:
     """What the observations would yield per year (value, unit, period), as one line; None when nothing.
     The figures are the ones `yearly_reach` would keep, bounds included."""
@@ -235,6 +255,8 @@ def preview(observations: list[dict[str, Any]]) -> str | None:
         partial = bool(r.get("lower_bound"))
         whole = (str(start), str(end)) == (f"{year}-01-01", f"{year}-12-31")
         prefix = "at most " if r["upper_bound"] else "at least " if partial else ""
-        parts.append(f"{year}: {prefix}{_fmt(r['value'])} {r['unit']}"
-                     + ("" if whole and not partial else f" ({start}→{end}{', part of the year' if partial else ''})"))
+        parts.append(
+            f"{year}: {prefix}{_fmt(r['value'])} {r['unit']}"
+            + ("" if whole and not partial else f" ({start}→{end}{', part of the year' if partial else ''})")
+        )
     return "; ".join(parts) or None

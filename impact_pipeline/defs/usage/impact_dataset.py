@@ -27,8 +27,17 @@ from impact_pipeline.defs.usage.observations import (
 
 SCHEMA_NAME = "etalab/schema-impact-service-public-numerique"
 REQUIRED = (
-    "administration_rattachement", "nom_service_public_numerique", "indicateur", "valeur", "unite_mesure",
-    "est_cible", "frequence_monitoring", "date", "est_periode", "est_automatise", "source_collecte",
+    "administration_rattachement",
+    "nom_service_public_numerique",
+    "indicateur",
+    "valeur",
+    "unite_mesure",
+    "est_cible",
+    "frequence_monitoring",
+    "date",
+    "est_periode",
+    "est_automatise",
+    "source_collecte",
 )
 FREQUENCIES = ("quotidienne", "hebdomadaire", "mensuelle", "annuelle", "trimestrielle", "semestrielle", "autre")
 TYPES = ("usage", "impact")  # type_indicateur, added in v0.5.0 (absent from older files: read as unknown)
@@ -36,12 +45,18 @@ TRUE, FALSE = ("true", "1", "vrai", "oui"), ("false", "0", "faux", "non")
 
 # How an indicator's words say what it counts (when unite_mesure is a count). Reviewed per service with
 # `indicators:` in the sources file, which always wins.
-_USERS = re.compile(r"utilisat|usager|personne|beneficiaire|visiteurs? uniques?|foyer|menage|patient|citoyen|"
-                    r"particulier|eleve|etudiant|demandeur|candidat|agent", re.I)
+_USERS = re.compile(
+    r"utilisat|usager|personne|beneficiaire|visiteurs? uniques?|foyer|menage|patient|citoyen|"
+    r"particulier|eleve|etudiant|demandeur|candidat|agent",
+    re.I,
+)
 _VISITS = re.compile(r"visite|session|pages? vues|connexion", re.I)
-_USES = re.compile(r"demande|dossier|demarche|telecharg|consultation|utilisation|recherche|simulation|requete|"
-                   r"appel|attestation|declaration|trajet|transaction|bordereau|formulaire|document|teleservice|"
-                   r"procedure|reservation|signalement|envoi|message|inscription", re.I)
+_USES = re.compile(
+    r"demande|dossier|demarche|telecharg|consultation|utilisation|recherche|simulation|requete|"
+    r"appel|attestation|declaration|trajet|transaction|bordereau|formulaire|document|teleservice|"
+    r"procedure|reservation|signalement|envoi|message|inscription",
+    re.I,
+)
 _COUNT_UNITS = ("unite", "unites", "nombre", "nb", "", "utilisateurs", "usagers", "personnes", "visites")
 
 
@@ -104,8 +119,10 @@ def parse_impact_csv(
             continue
         if extra:
             # An unquoted separator shifts every later field, the service's name included: no value can be trusted.
-            parsed.reject(f"line {line}: {len(header) + len(extra)} fields where the header has {len(header)} "
-                          f"(an unquoted {delimiter!r} in a value?)")
+            parsed.reject(
+                f"line {line}: {len(header) + len(extra)} fields where the header has {len(header)} "
+                f"(an unquoted {delimiter!r} in a value?)"
+            )
             continue
         if wanted and normalise_name(row["nom_service_public_numerique"]) != wanted:
             continue
@@ -124,7 +141,9 @@ def parse_impact_csv(
         if row.get("date_debut") and start is None:
             problems.append(f"date_debut {row['date_debut']!r} is not YYYY-MM-DD")
         if row.get("frequence_monitoring") and row["frequence_monitoring"].lower() not in FREQUENCIES:
-            problems.append(f"frequence_monitoring {row['frequence_monitoring']!r} is not one of {', '.join(FREQUENCIES)}")
+            problems.append(
+                f"frequence_monitoring {row['frequence_monitoring']!r} is not one of {', '.join(FREQUENCIES)}"
+            )
         kind = (row.get("type_indicateur") or "").lower() or None
         if kind is not None and kind not in TYPES:
             problems.append(f"type_indicateur {row['type_indicateur']!r} is not usage or impact")
@@ -181,18 +200,23 @@ def parse_datasets_page(document: Any) -> tuple[list[DatasetResource], str | Non
         if not isinstance(dataset, dict) or dataset.get("archived") or dataset.get("deleted"):
             continue
         resources = [r for r in dataset.get("resources") or [] if isinstance(r, dict) and isinstance(r.get("url"), str)]
-        declared = [r for r in resources if isinstance(r.get("schema"), dict) and r["schema"].get("name") == SCHEMA_NAME]
+        declared = [
+            r for r in resources if isinstance(r.get("schema"), dict) and r["schema"].get("name") == SCHEMA_NAME
+        ]
         chosen = declared or [
-            r for r in resources
+            r
+            for r in resources
             if str(r.get("format") or "").lower() == "csv" or urlsplit(r["url"]).path.lower().endswith(".csv")
         ]
         for r in chosen:
-            out.append(DatasetResource(
-                dataset_id=str(dataset.get("id") or ""),
-                dataset_title=str(dataset.get("title") or ""),
-                page=dataset.get("page") if isinstance(dataset.get("page"), str) else None,
-                resource_id=str(r.get("id") or ""),
-                url=r["url"].strip(),
-            ))
+            out.append(
+                DatasetResource(
+                    dataset_id=str(dataset.get("id") or ""),
+                    dataset_title=str(dataset.get("title") or ""),
+                    page=dataset.get("page") if isinstance(dataset.get("page"), str) else None,
+                    resource_id=str(r.get("id") or ""),
+                    url=r["url"].strip(),
+                )
+            )
     next_page = document.get("next_page")
     return out, next_page if isinstance(next_page, str) and next_page else None

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from impact_pipeline.defs.usage.observations import Observation, Parsed, SourceError, json_path, parse_number, period_bounds
+from impact_pipeline.defs.usage.observations import (
+    Observation,
+    Parsed,
+    SourceError,
+    json_path,
+    parse_number,
+    period_bounds,
+)
 
 
 def parse_json_stats(
@@ -42,10 +49,20 @@ def parse_json_stats(
             parsed.reject(f"{path}: {raw!r} is not a non-negative number")
             continue
         start, end = period_bounds(date(y, 1, 1), "year")
-        parsed.observations.append(Observation(
-            startup_id=startup_id, source="json", source_ref=source_ref, indicator=indicator, value=value, unit=unit,
-            period_start=start, period_end=end, evidence_url=evidence_url, fetched_at=fetched_at,
-        ))
+        parsed.observations.append(
+            Observation(
+                startup_id=startup_id,
+                source="json",
+                source_ref=source_ref,
+                indicator=indicator,
+                value=value,
+                unit=unit,
+                period_start=start,
+                period_end=end,
+                evidence_url=evidence_url,
+                fetched_at=fetched_at,
+            )
+        )
     if not found and "{year}" not in value_path:
         raise SourceError(f"path {value_path!r} not found in the document")
     return parsed

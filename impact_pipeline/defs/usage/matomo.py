@@ -93,8 +93,10 @@ def parse_visits_summary(
             parsed.reject(f"period {key}: unexpected value {str(values)[:60]!r}")
             continue
         try:
-            start, end = period_bounds(date.fromisoformat(f"{key}-01-01"[:10]) if len(key) == 4
-                                       else date.fromisoformat(f"{key}-01"[:10]), period)
+            start, end = period_bounds(
+                date.fromisoformat(f"{key}-01-01"[:10]) if len(key) == 4 else date.fromisoformat(f"{key}-01"[:10]),
+                period,
+            )
         except ValueError:
             parsed.reject(f"period {key!r} is not a {period}")
             continue
@@ -115,10 +117,20 @@ def parse_visits_summary(
             if value < 0:
                 parsed.reject(f"period {key}: {metric} {raw!r} is negative")
                 continue
-            parsed.observations.append(Observation(
-                startup_id=startup_id, source="matomo", source_ref=source_ref, indicator=metric, value=value,
-                unit=unit, period_start=start, period_end=end, evidence_url=url, fetched_at=fetched_at,
-                # Matomo prints 0 users without User-ID, 0 uniques when it does not compute them for the period.
-                not_computed=metric in NOT_COMPUTED_WHEN_ZERO and value == 0 and bool(visits),
-            ))
+            parsed.observations.append(
+                Observation(
+                    startup_id=startup_id,
+                    source="matomo",
+                    source_ref=source_ref,
+                    indicator=metric,
+                    value=value,
+                    unit=unit,
+                    period_start=start,
+                    period_end=end,
+                    evidence_url=url,
+                    fetched_at=fetched_at,
+                    # Matomo prints 0 users without User-ID, 0 uniques when it does not compute them for the period.
+                    not_computed=metric in NOT_COMPUTED_WHEN_ZERO and value == 0 and bool(visits),
+                )
+            )
     return parsed

@@ -11,7 +11,14 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from impact_pipeline.defs.usage.observations import Observation, Parsed, SourceError, parse_number, parse_when, period_bounds
+from impact_pipeline.defs.usage.observations import (
+    Observation,
+    Parsed,
+    SourceError,
+    parse_number,
+    parse_when,
+    period_bounds,
+)
 
 _PUBLIC = re.compile(r"^(?P<base>.*?)/public/question/(?P<uuid>[0-9a-fA-F-]{36})")
 
@@ -55,7 +62,9 @@ def parse_card_rows(
         columns = set(document[0])
         absent = [c for c in (date_column, value_column) if c and c not in columns]
         if absent:
-            raise SourceError(f"column(s) {', '.join(map(repr, absent))} not in the card (has {', '.join(sorted(columns))})")
+            raise SourceError(
+                f"column(s) {', '.join(map(repr, absent))} not in the card (has {', '.join(sorted(columns))})"
+            )
     for i, row in enumerate(document, start=1):
         if not isinstance(row, dict):
             parsed.reject(f"row {i}: not an object")
@@ -77,9 +86,18 @@ def parse_card_rows(
         else:
             raise SourceError("a card without a date column needs `year` in the sources file")
         start, end = period_bounds(when, period)
-        parsed.observations.append(Observation(
-            startup_id=startup_id, source="metabase", source_ref=source_ref, indicator=indicator, value=value,
-            unit="percent" if percent else unit, period_start=start, period_end=end, evidence_url=evidence_url,
-            fetched_at=fetched_at,
-        ))
+        parsed.observations.append(
+            Observation(
+                startup_id=startup_id,
+                source="metabase",
+                source_ref=source_ref,
+                indicator=indicator,
+                value=value,
+                unit="percent" if percent else unit,
+                period_start=start,
+                period_end=end,
+                evidence_url=evidence_url,
+                fetched_at=fetched_at,
+            )
+        )
     return parsed

@@ -99,12 +99,37 @@ def parse_number(value: Any) -> tuple[float | None, bool]:
 # --- dates and periods ---------------------------------------------------------------------------
 
 _MONTHS = {
-    **{unicodedata.normalize("NFKD", m).encode("ascii", "ignore").decode().lower(): i for i, m in enumerate(
-        ["", "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-         "novembre", "décembre"]) if m},
+    **{
+        unicodedata.normalize("NFKD", m).encode("ascii", "ignore").decode().lower(): i
+        for i, m in enumerate(
+            [
+                "",
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
+            ]
+        )
+        if m
+    },
     **{m.lower(): i for i, m in enumerate(calendar.month_name) if m},
     **{m.lower(): i for i, m in enumerate(calendar.month_abbr) if m},
-    "janv": 1, "fevr": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+    "janv": 1,
+    "fevr": 2,
+    "avr": 4,
+    "juil": 7,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
 }
 
 
@@ -169,7 +194,9 @@ def period_bounds(start: date, period: str) -> tuple[date, date]:
         last = first + 2
         return date(start.year, first, 1), date(start.year, last, calendar.monthrange(start.year, last)[1])
     if period == "month":
-        return date(start.year, start.month, 1), date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+        return date(start.year, start.month, 1), date(
+            start.year, start.month, calendar.monthrange(start.year, start.month)[1]
+        )
     if period == "week":
         return start, start + timedelta(days=6)
     if period == "day":

@@ -20,11 +20,40 @@ DEFAULT_RANKING = ("measured_users", "measured_uses", "monthly_uniques_upper_bou
 PEOPLE_UNITS = ("users", "visitors")
 FLOW_UNITS = ("visits", "uses")
 
-COLUMNS = ["startup_id", "year", "value", "unit", "kind", "evidence_rank", "source", "source_ref", "evidence_url",
-           "upper_bound", "n_candidates", "note", "period_start", "period_end", "lower_bound", "coverage",
-           "last_uncovered_day", "top_figure"]
-_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                "November", "December")
+COLUMNS = [
+    "startup_id",
+    "year",
+    "value",
+    "unit",
+    "kind",
+    "evidence_rank",
+    "source",
+    "source_ref",
+    "evidence_url",
+    "upper_bound",
+    "n_candidates",
+    "note",
+    "period_start",
+    "period_end",
+    "lower_bound",
+    "coverage",
+    "last_uncovered_day",
+    "top_figure",
+]
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +127,11 @@ def _describe_range(a: date, b: date) -> str:
     """`May–December` when the range is whole months, else ISO days."""
     month_end = (b + timedelta(days=1)).day == 1
     if a.day == 1 and month_end:
-        return _MONTH_NAMES[a.month - 1] if a.month == b.month else f"{_MONTH_NAMES[a.month - 1]}–{_MONTH_NAMES[b.month - 1]}"
+        return (
+            _MONTH_NAMES[a.month - 1]
+            if a.month == b.month
+            else f"{_MONTH_NAMES[a.month - 1]}–{_MONTH_NAMES[b.month - 1]}"
+        )
     return f"{a}→{b}"
 
 
@@ -122,15 +155,34 @@ def _sum_inside(sid, source, ref, indicator, unit, year, rows) -> Candidate | No
     evidence = next((r.get("evidence_url") for r in rows if r.get("evidence_url")), None)
     people = unit in PEOPLE_UNITS
     coverage = None if full else ", ".join(_describe_range(a, b) for a, b in covered)
-    note = (f"sum of {len(rows)} {'monthly ' if len(rows) == 12 else ''}{indicator} figures for {year}"
-            + ("" if full else f", covering {coverage} only" if people else f", a lower bound: the figures cover {coverage} only")
-            + (", an upper bound: a person returning in several periods is counted each time" if people else ""))
+    note = (
+        f"sum of {len(rows)} {'monthly ' if len(rows) == 12 else ''}{indicator} figures for {year}"
+        + (
+            ""
+            if full
+            else f", covering {coverage} only"
+            if people
+            else f", a lower bound: the figures cover {coverage} only"
+        )
+        + (", an upper bound: a person returning in several periods is counted each time" if people else "")
+    )
     return Candidate(
-        startup_id=sid, year=year, value=total, unit=unit, kind=_kind(unit),
-        rank="monthly_uniques_upper_bound" if people else "measured_uses", source=source, source_ref=ref,
-        evidence_url=evidence, upper_bound=people, note=note,
-        period_start=first if full else covered[0][0], period_end=last if full else covered[-1][1],
-        indicator=indicator or "", lower_bound=not full, coverage=coverage,
+        startup_id=sid,
+        year=year,
+        value=total,
+        unit=unit,
+        kind=_kind(unit),
+        rank="monthly_uniques_upper_bound" if people else "measured_uses",
+        source=source,
+        source_ref=ref,
+        evidence_url=evidence,
+        upper_bound=people,
+        note=note,
+        period_start=first if full else covered[0][0],
+        period_end=last if full else covered[-1][1],
+        indicator=indicator or "",
+        lower_bound=not full,
+        coverage=coverage,
         last_uncovered_day=uncovered[-1][1] if uncovered else None,
     )
 
@@ -141,25 +193,48 @@ def candidates(observations: list[dict[str, Any]]) -> list[Candidate]:
     groups: dict[tuple, list[dict]] = {}
     for o in observations:
         unit = o.get("unit")
-        if (o.get("is_target") or o.get("is_stock") or o.get("not_computed") is True
-                or unit not in (*PEOPLE_UNITS, *FLOW_UNITS)):
+        if (
+            o.get("is_target")
+            or o.get("is_stock")
+            or o.get("not_computed") is True
+            or unit not in (*PEOPLE_UNITS, *FLOW_UNITS)
+        ):
             continue
         start, end, value = _d(o.get("period_start")), _d(o.get("period_end")), o.get("value")
         if start is None or end is None or value is None or value != value or end < start:
             continue
         declared = o.get("source") == "declared"
         year, inside, total = _majority_year(start, end)
-        base = dict(startup_id=o["startup_id"], unit=unit, kind=_kind(unit), source=o["source"],
-                    source_ref=o["source_ref"], evidence_url=o.get("evidence_url"), indicator=o.get("indicator") or "")
+        base = dict(
+            startup_id=o["startup_id"],
+            unit=unit,
+            kind=_kind(unit),
+            source=o["source"],
+            source_ref=o["source_ref"],
+            evidence_url=o.get("evidence_url"),
+            indicator=o.get("indicator") or "",
+        )
         if 360 <= total <= 366:
             if start == date(year, 1, 1) and end == date(year, 12, 31):
                 note = f"{o.get('indicator')} for the calendar year {year}"
             else:
-                note = (f"{o.get('indicator')} over 12 months {start}→{end}, attributed to {year} "
-                        f"({inside} of {total} days in {year}; not prorated)")
+                note = (
+                    f"{o.get('indicator')} over 12 months {start}→{end}, attributed to {year} "
+                    f"({inside} of {total} days in {year}; not prorated)"
+                )
             rank = "declared" if declared else "measured_users" if unit in PEOPLE_UNITS else "measured_uses"
-            out.append(Candidate(year=year, value=float(value), rank=rank, upper_bound=False, note=note,
-                                 period_start=start, period_end=end, **base))
+            out.append(
+                Candidate(
+                    year=year,
+                    value=float(value),
+                    rank=rank,
+                    upper_bound=False,
+                    note=note,
+                    period_start=start,
+                    period_end=end,
+                    **base,
+                )
+            )
         elif total < 360 and not declared and start.year == end.year:  # a period across two years is in neither
             key = (o["startup_id"], o["source"], o["source_ref"], o.get("indicator"), unit, year)
             groups.setdefault(key, []).append({**o, "_start": start, "_end": end})
@@ -171,13 +246,25 @@ def candidates(observations: list[dict[str, Any]]) -> list[Candidate]:
 
 
 def _describe(c: Candidate) -> dict[str, Any]:
-    return {"value": c.value, "unit": c.unit, "kind": c.kind, "evidence_rank": c.rank, "source": c.source,
-            "source_ref": c.source_ref, "period": f"{c.period_start}/{c.period_end}", "lower_bound": c.lower_bound,
-            "note": c.note}
+    return {
+        "value": c.value,
+        "unit": c.unit,
+        "kind": c.kind,
+        "evidence_rank": c.rank,
+        "source": c.source,
+        "source_ref": c.source_ref,
+        "period": f"{c.period_start}/{c.period_end}",
+        "lower_bound": c.lower_bound,
+        "note": c.note,
+    }
 
 
-def yearly_reach(observations: list[dict[str, Any]], ranking: tuple[str, ...] = DEFAULT_RANKING,
-                 is_public: Any = None, threshold: float | None = None) -> list[dict[str, Any]]:
+def yearly_reach(
+    observations: list[dict[str, Any]],
+    ranking: tuple[str, ...] = DEFAULT_RANKING,
+    is_public: Any = None,
+    threshold: float | None = None,
+) -> list[dict[str, Any]]:
     """One row per (service, year): the best-ranked figure; within a rank, one with a public evidence URL,
     then the largest (each figure is a measure of the same service's reach), then by source for determinism.
 
@@ -204,12 +291,26 @@ def yearly_reach(observations: list[dict[str, Any]], ranking: tuple[str, ...] = 
             best = min(public, key=rank) if public else top
         others = sorted({f"{c.rank} {_fmt(c.value)} {c.kind} ({c.source})" for c in cands if c is not best})
         note = best.note + (f"; other figures: {', '.join(others)}" if others else "")
-        rows.append({
-            "startup_id": sid, "year": year, "value": best.value, "unit": best.unit, "kind": best.kind,
-            "evidence_rank": best.rank, "source": best.source, "source_ref": best.source_ref,
-            "evidence_url": best.evidence_url, "upper_bound": best.upper_bound, "n_candidates": len(cands),
-            "note": note, "period_start": best.period_start, "period_end": best.period_end,
-            "lower_bound": best.lower_bound, "coverage": best.coverage, "last_uncovered_day": best.last_uncovered_day,
-            "top_figure": json.dumps(_describe(top), ensure_ascii=False) if top is not best else None,
-        })
+        rows.append(
+            {
+                "startup_id": sid,
+                "year": year,
+                "value": best.value,
+                "unit": best.unit,
+                "kind": best.kind,
+                "evidence_rank": best.rank,
+                "source": best.source,
+                "source_ref": best.source_ref,
+                "evidence_url": best.evidence_url,
+                "upper_bound": best.upper_bound,
+                "n_candidates": len(cands),
+                "note": note,
+                "period_start": best.period_start,
+                "period_end": best.period_end,
+                "lower_bound": best.lower_bound,
+                "coverage": best.coverage,
+                "last_uncovered_day": best.last_uncovered_day,
+                "top_figure": json.dumps(_describe(top), ensure_ascii=False) if top is not best else None,
+            }
+        )
     return rows

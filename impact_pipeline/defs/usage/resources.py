@@ -5,10 +5,11 @@ status per source (a source down is an outcome, never a crash) and per-source fe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -19,7 +20,9 @@ from impact_pipeline.lib.urls import public_http_url
 
 MAX_DATAGOUV_PAGES = 20
 # A Metabase dashboard card's data URL: `<base>/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`.
-_DASHCARD = re.compile(r"^(?P<base>.*?)/api/public/dashboard/(?P<uuid>[0-9a-f-]{36})/dashcard/(?P<dashcard>\d+)/card/(?P<card>\d+)")
+_DASHCARD = re.compile(
+    r"^(?P<base>.*?)/api/public/dashboard/(?P<uuid>[0-9a-f-]{36})/dashcard/(?P<dashcard>\d+)/card/(?P<card>\d+)"
+)
 
 
 @dataclass
@@ -39,10 +42,16 @@ class SourceRun:
 
     def row(self) -> dict[str, Any]:
         return {
-            "startup_id": self.startup_id, "source": self.source, "source_ref": self.source_ref,
-            "status": self.status, "error": self.error, "n_observations": self.n_observations,
-            "n_rejected": self.n_rejected, "problems": "; ".join(self.problems[:20]) or None,
-            "fetched_at": _timestamp(self.fetched_at), "discovered_on": self.discovered_on,
+            "startup_id": self.startup_id,
+            "source": self.source,
+            "source_ref": self.source_ref,
+            "status": self.status,
+            "error": self.error,
+            "n_observations": self.n_observations,
+            "n_rejected": self.n_rejected,
+            "problems": "; ".join(self.problems[:20]) or None,
+            "fetched_at": _timestamp(self.fetched_at),
+            "discovered_on": self.discovered_on,
         }
 
 
@@ -64,7 +73,7 @@ class _Job:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _timestamp(text: str | None) -> datetime:
@@ -82,13 +91,29 @@ def _display(url: str, evidence_url: str | None) -> str:
 class UsageSources(dg.ConfigurableResource):
     """Usage statistics sources of the services (reviewed sources file, declared figures, data.gouv.fr)."""
 
-    sources_path: str | None = Field(default=None, description="Reviewed sources file (IMPACT_USAGE_SOURCES_PATH); none = no source.")
-    declared_figures_path: str | None = Field(default=None, description="Reviewed declared figures CSV (IMPACT_DECLARED_FIGURES_PATH).")
-    datagouv_url: str = Field(default="", description="data.gouv.fr datasets API filtered by the impact schema (IMPACT_DATAGOUV_URL); empty disables it.")
-    discovery: bool = Field(default=False, description="Read services' stats pages to propose sources (IMPACT_USAGE_DISCOVERY).")
-    allow_private_network: bool = Field(default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors).")
-    page_timeout_seconds: float = Field(default=20.0, description="Total time allowed to one read of a stats page by discovery (no retry).")
-    matomo_tokens: dict[str, str] = Field(default_factory=dict, description="Matomo tokens by environment variable name (IMPACT_MATOMO_TOKEN_<HOST>), read through dg.EnvVar.")
+    sources_path: str | None = Field(
+        default=None, description="Reviewed sources file (IMPACT_USAGE_SOURCES_PATH); none = no source."
+    )
+    declared_figures_path: str | None = Field(
+        default=None, description="Reviewed declared figures CSV (IMPACT_DECLARED_FIGURES_PATH)."
+    )
+    datagouv_url: str = Field(
+        default="",
+        description="data.gouv.fr datasets API filtered by the impact schema (IMPACT_DATAGOUV_URL); empty disables it.",
+    )
+    discovery: bool = Field(
+        default=False, description="Read services' stats pages to propose sources (IMPACT_USAGE_DISCOVERY)."
+    )
+    allow_private_network: bool = Field(
+        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors)."
+    )
+    page_timeout_seconds: float = Field(
+        default=20.0, description="Total time allowed to one read of a stats page by discovery (no retry)."
+    )
+    matomo_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="Matomo tokens by environment variable name (IMPACT_MATOMO_TOKEN_<HOST>), read through dg.EnvVar.",
+    )
     concurrency: int | None = Field(default=None, description="Requests in flight (IMPACT_FETCH_CONCURRENCY).")
     per_host: int | None = Field(default=None, description="Requests in flight per host (IMPACT_FETCH_PER_HOST).")
 
@@ -121,7 +146,9 @@ class UsageSources(dg.ConfigurableResource):
                 result = fetcher.client.fetch(job.request.url, allow_local_path=True)
             except FetchError as exc:
                 error = exc
-            fetcher.stats.record(job.request.source, elapsed=result.elapsed if result else 0.0, result=result, error=error)
+            fetcher.stats.record(
+                job.request.source, elapsed=result.elapsed if result else 0.0, result=result, error=error
+            )
             out.append(FetchOutcome(job.request, result, error))
         return out
 
@@ -150,8 +177,14 @@ class UsageSources(dg.ConfigurableResource):
 
             def parse(content: bytes, fetched_at: str):
                 parsed, _ = parse_impact_csv(
-                    content, startup_id=sid, source_ref=ref, evidence_url=evidence, fetched_at=fetched_at,
-                    service_name=spec.get("service_name"), indicators=spec.get("indicators"))
+                    content,
+                    startup_id=sid,
+                    source_ref=ref,
+                    evidence_url=evidence,
+                    fetched_at=fetched_at,
+                    service_name=spec.get("service_name"),
+                    indicators=spec.get("indicators"),
+                )
                 return parsed
 
             return [_Job(FetchRequest(url, "impact_dataset", key=sid), is_local_path(url), run, parse)]
@@ -160,8 +193,11 @@ class UsageSources(dg.ConfigurableResource):
             ref = spec.get("name") or f"{matomo.instance_name(base)} site {site}"
             token, anonymous = self._token(spec)
             dashboard = public_http_url(base) if anonymous else None
-            evidence_for = (lambda year: evidence) if evidence else (
-                (lambda year: matomo.dashboard_url(base, site, year)) if dashboard else None)
+            evidence_for = (
+                (lambda year: evidence)
+                if evidence
+                else ((lambda year: matomo.dashboard_url(base, site, year)) if dashboard else None)
+            )
             jobs = []
             periods = [("year", spec.get("offline_response"))]
             if spec.get("monthly_uniques"):
@@ -174,16 +210,23 @@ class UsageSources(dg.ConfigurableResource):
                     request = FetchRequest(url, "matomo", key=sid, method="POST", data={"token_auth": token})
 
                 def parse(content: bytes, fetched_at: str, period=period):
-                    from impact_pipeline.defs.usage.observations import SourceError
                     import json
+
+                    from impact_pipeline.defs.usage.observations import SourceError
 
                     try:
                         document = json.loads(content)
                     except ValueError:
                         raise SourceError("Matomo answer is not JSON") from None
                     return matomo.parse_visits_summary(
-                        document, period=period, startup_id=sid, source_ref=ref, fetched_at=fetched_at, today=today,
-                        evidence_url=evidence_for)
+                        document,
+                        period=period,
+                        startup_id=sid,
+                        source_ref=ref,
+                        fetched_at=fetched_at,
+                        today=today,
+                        evidence_url=evidence_for,
+                    )
 
                 jobs.append(_Job(request, bool(offline), SourceRun(sid, "matomo", ref), parse))
             return jobs
@@ -209,10 +252,18 @@ class UsageSources(dg.ConfigurableResource):
                 from impact_pipeline.defs.usage.discovery import card_rows
 
                 return metabase.parse_card_rows(
-                    card_rows(document), date_column=spec.get("date_column"), value_column=spec.get("value_column"),
-                    period=spec.get("period", "month"), unit=spec.get("unit"),
-                    indicator=spec.get("indicator") or spec.get("value_column"), startup_id=sid, source_ref=ref,
-                    fetched_at=fetched_at, evidence_url=evidence, year=spec.get("year"))
+                    card_rows(document),
+                    date_column=spec.get("date_column"),
+                    value_column=spec.get("value_column"),
+                    period=spec.get("period", "month"),
+                    unit=spec.get("unit"),
+                    indicator=spec.get("indicator") or spec.get("value_column"),
+                    startup_id=sid,
+                    source_ref=ref,
+                    fetched_at=fetched_at,
+                    evidence_url=evidence,
+                    year=spec.get("year"),
+                )
 
             local = bool(spec.get("data_url")) and is_local_path(data_url)
             return [_Job(FetchRequest(data_url, "metabase", key=sid), local, SourceRun(sid, "metabase", ref), parse)]
@@ -232,9 +283,17 @@ class UsageSources(dg.ConfigurableResource):
                 except ValueError:
                     raise SourceError("the stats file is not JSON") from None
                 return json_stats.parse_json_stats(
-                    document, value_path=spec.get("value_path"), unit=spec.get("unit"),
-                    indicator=spec.get("indicator") or spec.get("value_path"), startup_id=sid, source_ref=ref,
-                    fetched_at=fetched_at, evidence_url=evidence, years=years, year=spec.get("year"))
+                    document,
+                    value_path=spec.get("value_path"),
+                    unit=spec.get("unit"),
+                    indicator=spec.get("indicator") or spec.get("value_path"),
+                    startup_id=sid,
+                    source_ref=ref,
+                    fetched_at=fetched_at,
+                    evidence_url=evidence,
+                    years=years,
+                    year=spec.get("year"),
+                )
 
             return [_Job(FetchRequest(url, "json", key=sid), is_local_path(url), SourceRun(sid, "json", ref), parse)]
         raise ValueError(spec.type)
@@ -262,7 +321,9 @@ class UsageSources(dg.ConfigurableResource):
         run.problems += parsed.problems
         run.status = "ok" if rows else "empty"
 
-    def collect(self, startups: dict[str, str], cache_dir: str | Path | None = None, today: date | None = None) -> Collected:
+    def collect(
+        self, startups: dict[str, str], cache_dir: str | Path | None = None, today: date | None = None
+    ) -> Collected:
         """Read every configured source, the declared figures and the discovered impact datasets.
 
         `startups` maps startup_id → name (for data.gouv.fr files naming their service).
@@ -324,7 +385,9 @@ class UsageSources(dg.ConfigurableResource):
         observations.extend(rows)
         per_service: dict[str, SourceRun] = {}
         for r in rows:
-            s = per_service.setdefault(r["startup_id"], SourceRun(r["startup_id"], "declared", r["source_ref"], fetched_at=run.fetched_at))
+            s = per_service.setdefault(
+                r["startup_id"], SourceRun(r["startup_id"], "declared", r["source_ref"], fetched_at=run.fetched_at)
+            )
             s.n_observations += 1
         if parsed.n_rejected or not rows:
             run.n_rejected, run.problems, run.status = parsed.n_rejected, parsed.problems, "ok" if rows else "empty"
@@ -332,11 +395,14 @@ class UsageSources(dg.ConfigurableResource):
             return [*per_service.values(), run]
         return list(per_service.values())
 
-    def _datagouv(self, fetcher, config, startups: dict[str, str], configured: set, observations: list[dict]) -> list[SourceRun]:
+    def _datagouv(
+        self, fetcher, config, startups: dict[str, str], configured: set, observations: list[dict]
+    ) -> list[SourceRun]:
         """Impact datasets discovered on data.gouv.fr by schema, matched to services by name or alias."""
+        from urllib.parse import urlsplit
+
         from impact_pipeline.defs.usage.impact_dataset import parse_datasets_page, parse_impact_csv
         from impact_pipeline.defs.usage.observations import SourceError, normalise_name
-        from urllib.parse import urlsplit
 
         listing = (self.datagouv_url or "").strip()
         if not listing:
@@ -345,7 +411,12 @@ class UsageSources(dg.ConfigurableResource):
         resources, page_url, pages, runs = [], listing, 0, []
         while page_url and pages < MAX_DATAGOUV_PAGES:
             local = is_local_path(page_url) and pages == 0  # an offline mirror of the listing (operator's setting)
-            job = _Job(FetchRequest(page_url, "datagouv"), local, SourceRun(None, "impact_dataset", "data.gouv.fr"), lambda c, f: None)
+            job = _Job(
+                FetchRequest(page_url, "datagouv"),
+                local,
+                SourceRun(None, "impact_dataset", "data.gouv.fr"),
+                lambda c, f: None,
+            )
             outcome = self._run_jobs(fetcher, [job])[0]
             pages += 1
             try:
@@ -353,29 +424,58 @@ class UsageSources(dg.ConfigurableResource):
                     raise SourceError(str(outcome.error))
                 found, next_page = parse_datasets_page(outcome.result.json())
             except (SourceError, FetchError) as exc:
-                runs.append(SourceRun(None, "impact_dataset", "data.gouv.fr", status="error", error=str(exc), fetched_at=_now()))
+                runs.append(
+                    SourceRun(None, "impact_dataset", "data.gouv.fr", status="error", error=str(exc), fetched_at=_now())
+                )
                 break
             resources += found
             # Follow pagination only on the API's own origin.
-            page_url = next_page if next_page and urlsplit(next_page)[:2] == origin and public_http_url(next_page) else None
+            page_url = (
+                next_page if next_page and urlsplit(next_page)[:2] == origin and public_http_url(next_page) else None
+            )
         by_name = {normalise_name(name): sid for sid, name in startups.items() if name}
         aliases = {normalise_name(k): v for k, v in config.datagouv_aliases.items()}
-        wanted = [r for r in resources
-                  if r.dataset_id not in config.datagouv_ignore and r.url not in configured and public_http_url(r.url)]
-        jobs = [_Job(FetchRequest(r.url, "datagouv", key=r), False, SourceRun(None, "impact_dataset", r.url), lambda c, f: None)
-                for r in wanted]
+        wanted = [
+            r
+            for r in resources
+            if r.dataset_id not in config.datagouv_ignore and r.url not in configured and public_http_url(r.url)
+        ]
+        jobs = [
+            _Job(
+                FetchRequest(r.url, "datagouv", key=r),
+                False,
+                SourceRun(None, "impact_dataset", r.url),
+                lambda c, f: None,
+            )
+            for r in wanted
+        ]
         for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
             r = job.request.key
             ref = f"data.gouv.fr dataset {r.dataset_id} resource {r.resource_id}"
             if outcome.error is not None:
-                runs.append(SourceRun(None, "impact_dataset", ref, status="error", error=str(outcome.error), fetched_at=_now()))
+                runs.append(
+                    SourceRun(None, "impact_dataset", ref, status="error", error=str(outcome.error), fetched_at=_now())
+                )
                 continue
             try:
                 parsed, by_service = parse_impact_csv(
-                    outcome.result.content, startup_id=None, source_ref=ref, evidence_url=public_http_url(r.page),
-                    fetched_at=outcome.result.fetched_at)
+                    outcome.result.content,
+                    startup_id=None,
+                    source_ref=ref,
+                    evidence_url=public_http_url(r.page),
+                    fetched_at=outcome.result.fetched_at,
+                )
             except SourceError as exc:
-                runs.append(SourceRun(None, "impact_dataset", ref, status="error", error=str(exc), fetched_at=outcome.result.fetched_at))
+                runs.append(
+                    SourceRun(
+                        None,
+                        "impact_dataset",
+                        ref,
+                        status="error",
+                        error=str(exc),
+                        fetched_at=outcome.result.fetched_at,
+                    )
+                )
                 continue
             unmatched = []
             for name, rows in by_service.items():
@@ -386,11 +486,24 @@ class UsageSources(dg.ConfigurableResource):
                 for obs in rows:
                     obs.startup_id = sid
                 observations.extend(o.row() for o in rows)
-                runs.append(SourceRun(sid, "impact_dataset", ref, n_observations=len(rows), fetched_at=outcome.result.fetched_at))
+                runs.append(
+                    SourceRun(
+                        sid, "impact_dataset", ref, n_observations=len(rows), fetched_at=outcome.result.fetched_at
+                    )
+                )
             if unmatched or parsed.n_rejected:
                 problems = [f"service {n!r} matches no startup (add an alias)" for n in unmatched] + parsed.problems
-                runs.append(SourceRun(None, "impact_dataset", ref, status="ok" if by_service else "empty",
-                                      n_rejected=parsed.n_rejected, problems=problems, fetched_at=outcome.result.fetched_at))
+                runs.append(
+                    SourceRun(
+                        None,
+                        "impact_dataset",
+                        ref,
+                        status="ok" if by_service else "empty",
+                        n_rejected=parsed.n_rejected,
+                        problems=problems,
+                        fetched_at=outcome.result.fetched_at,
+                    )
+                )
         return runs
 
     # -- discovery ----------------------------------------------------------------------------------
@@ -407,7 +520,14 @@ class UsageSources(dg.ConfigurableResource):
                 data_url = str(spec.get("data_url") or "")
                 m = _DASHCARD.search(data_url) if data_url else None
                 if m:  # a dashboard's card, accepted with its data URL
-                    keys.add((spec.startup_id, "metabase_dashboard_card", m["base"], f"{m['uuid']}/{m['dashcard']}/{m['card']}"))
+                    keys.add(
+                        (
+                            spec.startup_id,
+                            "metabase_dashboard_card",
+                            m["base"],
+                            f"{m['uuid']}/{m['dashcard']}/{m['card']}",
+                        )
+                    )
                 try:
                     base, uuid, _ = card_data_url(str(spec.get("question_url")))
                     keys.add((spec.startup_id, "metabase_question", base, uuid))
@@ -418,8 +538,9 @@ class UsageSources(dg.ConfigurableResource):
                 keys.add((spec.startup_id, "impact_csv", url, url.rsplit("/", 1)[-1].lower()))
         return keys
 
-    def discover(self, pages: list[tuple[str, str]], cache_dir: str | Path | None = None,
-                 today: date | None = None) -> "Discovered":
+    def discover(
+        self, pages: list[tuple[str, str]], cache_dir: str | Path | None = None, today: date | None = None
+    ) -> Discovered:
         """Recognise the sources of each (startup_id, stats_url), read each one once, and judge it.
 
         The stats URL itself may be the source (a Matomo UI URL, a Metabase public dashboard): then the page is not
@@ -442,7 +563,9 @@ class UsageSources(dg.ConfigurableResource):
         def request(url: str, source: str, key: Any) -> _Job | None:
             mirror = mirrors.get(url)
             if mirror:
-                return _Job(FetchRequest(mirror, source, key=key), True, SourceRun(None, source, url), lambda c, f: None)
+                return _Job(
+                    FetchRequest(mirror, source, key=key), True, SourceRun(None, source, url), lambda c, f: None
+                )
             if public_http_url(url) is None:
                 return None
             return _Job(FetchRequest(url, source, key=key), False, SourceRun(None, source, url), lambda c, f: None)
@@ -457,7 +580,11 @@ class UsageSources(dg.ConfigurableResource):
                     for p in direct:
                         found.setdefault((sid, p), (page, _now()))
                     continue
-                job = request(raw, "stats_page", (sid, page)) if page and (raw in mirrors or config.discovery_registry_pages) else None
+                job = (
+                    request(raw, "stats_page", (sid, page))
+                    if page and (raw in mirrors or config.discovery_registry_pages)
+                    else None
+                )
                 if job is not None:
                     jobs.append(job)
                 elif page is None:
@@ -476,8 +603,9 @@ class UsageSources(dg.ConfigurableResource):
                 for p in d.find_sources(outcome.result.content.decode("utf-8", errors="replace"), page):
                     found.setdefault((sid, p), (page, outcome.result.fetched_at))
             rejected = config.rejected
-            items = [(sid, p, *where) for (sid, p), where in found.items()
-                     if d.proposal_id(sid, *p.key) not in rejected]
+            items = [
+                (sid, p, *where) for (sid, p), where in found.items() if d.proposal_id(sid, *p.key) not in rejected
+            ]
             cards, dashboards = self._dashboard_cards(fetcher, request, items, rejected)
             return self._trial_reads(fetcher, request, config, items + cards, dashboards, reviewed, today, problems)
         finally:
@@ -504,12 +632,15 @@ class UsageSources(dg.ConfigurableResource):
             except (ValueError, FetchError) as exc:
                 dashboards[(sid, p)] = f"cannot be read: {exc}"
                 continue
-            dashboards[(sid, p)] = f"a dashboard of {len(listed)} card{'' if len(listed) == 1 else 's'}, each proposed on its own"
-            cards += [(sid, c, page, outcome.result.fetched_at) for c in listed
-                      if d.proposal_id(sid, *c.key) not in rejected]
+            dashboards[(sid, p)] = (
+                f"a dashboard of {len(listed)} card{'' if len(listed) == 1 else 's'}, each proposed on its own"
+            )
+            cards += [
+                (sid, c, page, outcome.result.fetched_at) for c in listed if d.proposal_id(sid, *c.key) not in rejected
+            ]
         return cards, dashboards
 
-    def _trial_reads(self, fetcher, request, config, items, dashboards, reviewed, today, problems) -> "Discovered":
+    def _trial_reads(self, fetcher, request, config, items, dashboards, reviewed, today, problems) -> Discovered:
         """Read every proposal once; the unambiguous ones become discovered sources (their observations)."""
         import json
 
@@ -521,11 +652,25 @@ class UsageSources(dg.ConfigurableResource):
         rows, observations, runs = [], [], []
         reads: list[tuple[dict, SourceRun, _Job]] = []
         for sid, p, page, at in items:
-            row = {"proposal_id": d.proposal_id(sid, *p.key), "startup_id": sid, "stats_url": page, "kind": p.kind,
-                   "instance": p.instance, "identifier": p.identifier, "name": p.name or None,
-                   "found_at": _timestamp(at), "confirmed": (sid, *p.key) in reviewed, "status": "proposed",
-                   "preview": None, "reason": None, "date_column": None, "value_column": None, "unit": None,
-                   "period": None, "data_url": None}
+            row = {
+                "proposal_id": d.proposal_id(sid, *p.key),
+                "startup_id": sid,
+                "stats_url": page,
+                "kind": p.kind,
+                "instance": p.instance,
+                "identifier": p.identifier,
+                "name": p.name or None,
+                "found_at": _timestamp(at),
+                "confirmed": (sid, *p.key) in reviewed,
+                "status": "proposed",
+                "preview": None,
+                "reason": None,
+                "date_column": None,
+                "value_column": None,
+                "unit": None,
+                "period": None,
+                "data_url": None,
+            }
             rows.append(row)
             evidence = public_http_url(page)
             tail = f", discovered on {page}, not reviewed"
@@ -538,9 +683,18 @@ class UsageSources(dg.ConfigurableResource):
             if p.kind == "matomo":
                 ref = f"{matomo.instance_name(p.instance)} site {p.identifier}"
                 row["data_url"] = matomo.dashboard_url(p.instance, p.identifier, today.year)
-                spec = SourceSpec(sid, "matomo", {"base_url": p.instance, "site_id": p.identifier, "anonymous": True,
-                                                  "evidence_url": evidence, "name": ref + tail,
-                                                  "offline_response": config.discovery_mirrors.get(matomo_mirror_key(p.instance, p.identifier))})
+                spec = SourceSpec(
+                    sid,
+                    "matomo",
+                    {
+                        "base_url": p.instance,
+                        "site_id": p.identifier,
+                        "anonymous": True,
+                        "evidence_url": evidence,
+                        "name": ref + tail,
+                        "offline_response": config.discovery_mirrors.get(matomo_mirror_key(p.instance, p.identifier)),
+                    },
+                )
                 job = self._jobs_for(spec, config, today)[0]
             elif p.kind == "impact_csv":
                 mirror = config.discovery_mirrors.get(p.instance)
@@ -548,8 +702,15 @@ class UsageSources(dg.ConfigurableResource):
                     row["reason"] = "cannot be read: not a public http(s) URL"
                     continue
                 row["data_url"] = p.instance
-                spec = SourceSpec(sid, "impact_csv", {"url": mirror or p.instance, "evidence_url": evidence,
-                                                      "name": p.instance.rsplit("/", 1)[-1] + tail})
+                spec = SourceSpec(
+                    sid,
+                    "impact_csv",
+                    {
+                        "url": mirror or p.instance,
+                        "evidence_url": evidence,
+                        "name": p.instance.rsplit("/", 1)[-1] + tail,
+                    },
+                )
                 job = self._jobs_for(spec, config, today)[0]
             else:  # a Metabase question or a dashboard's card: the columns are judged once the rows are in
                 if p.kind == "metabase_question":
@@ -579,21 +740,34 @@ class UsageSources(dg.ConfigurableResource):
                     except ValueError:
                         raise SourceError("Metabase answer is not JSON") from None
                     plan = d.plan_card(document)
-                    row.update(date_column=plan.date_column, value_column=plan.value_column, unit=plan.unit, period=plan.period)
+                    row.update(
+                        date_column=plan.date_column, value_column=plan.value_column, unit=plan.unit, period=plan.period
+                    )
                     if plan.ambiguity:
                         row["reason"] = f"ambiguous: {plan.ambiguity}"
                         row["preview"] = _card_previews(document, plan, row)
                         continue
                     parsed = metabase.parse_card_rows(
-                        document, date_column=plan.date_column, value_column=plan.value_column, period=plan.period,
-                        unit=plan.unit, indicator=plan.value_column, startup_id=row["startup_id"],
-                        source_ref=run.source_ref, fetched_at=outcome.result.fetched_at,
-                        evidence_url=public_http_url(row["stats_url"]))
+                        document,
+                        date_column=plan.date_column,
+                        value_column=plan.value_column,
+                        period=plan.period,
+                        unit=plan.unit,
+                        indicator=plan.value_column,
+                        startup_id=row["startup_id"],
+                        source_ref=run.source_ref,
+                        fetched_at=outcome.result.fetched_at,
+                        evidence_url=public_http_url(row["stats_url"]),
+                    )
                 except SourceError as exc:
                     row["reason"] = f"cannot be read: {exc}"
                     continue
                 observed = [o.row() for o in parsed.observations]
-                run.fetched_at, run.n_rejected, run.problems = outcome.result.fetched_at, parsed.n_rejected, parsed.problems
+                run.fetched_at, run.n_rejected, run.problems = (
+                    outcome.result.fetched_at,
+                    parsed.n_rejected,
+                    parsed.problems,
+                )
                 run.n_observations, run.status = len(observed), "ok" if observed else "empty"
             else:
                 self._apply(job, outcome, observed)
@@ -634,9 +808,18 @@ def _card_previews(document: list[dict], plan, row: dict) -> str | None:
         if column == plan.date_column or unit is None:
             continue
         try:
-            parsed = parse_card_rows(document, date_column=plan.date_column, value_column=column, period=plan.period or "month",
-                                     unit=unit, indicator=column, startup_id=row["startup_id"], source_ref="preview",
-                                     fetched_at=_now(), evidence_url=None)
+            parsed = parse_card_rows(
+                document,
+                date_column=plan.date_column,
+                value_column=column,
+                period=plan.period or "month",
+                unit=unit,
+                indicator=column,
+                startup_id=row["startup_id"],
+                source_ref="preview",
+                fetched_at=_now(),
+                evidence_url=None,
+            )
         except SourceError:
             continue
         text = d.preview([o.row() for o in parsed.observations])
@@ -654,6 +837,7 @@ class Discovered:
     runs: list[SourceRun]
     problems: list[str]
     stats: dict[str, Any]
+
 
 def _merge_runs(runs: list[SourceRun]) -> list[SourceRun]:
     merged: dict[tuple, SourceRun] = {}

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from impact_pipeline.defs.usage.observations import REACH_UNITS, KNOWN_UNITS
+from impact_pipeline.defs.usage.observations import KNOWN_UNITS, REACH_UNITS
 from impact_pipeline.lib.http import is_local_path
 
 TYPES = ("impact_csv", "matomo", "metabase", "json")
@@ -125,11 +125,14 @@ def load_sources(path: str | Path | None) -> SourcesConfig:
         datagouv_ignore=tuple(str(x) for x in datagouv.get("ignore_datasets") or ()),
         discovery_mirrors={str(k): _resolve(str(v), base) for k, v in (discovery.get("mirrors") or {}).items()},
         discovery_registry_pages=bool(discovery.get("fetch_registry_pages", True)),
-        rejected={str(r.get("proposal")): str(r.get("why") or "") for r in data.get("rejected") or () if isinstance(r, dict)},
+        rejected={
+            str(r.get("proposal")): str(r.get("why") or "") for r in data.get("rejected") or () if isinstance(r, dict)
+        },
     )
 
 
 # --- the review loop: check the file, write accepted sources and rejections (comments and order kept) --------
+
 
 def _round_trip():
     from ruamel.yaml import YAML
@@ -182,7 +185,9 @@ def check_file(path: str | Path) -> list[str]:
                 errors.append(f"{where}: `type` must be one of {', '.join(TYPES)}")
                 continue
             try:
-                _check(SourceSpec(str(startup_id), entry["type"], {k: v for k, v in entry.items() if k != "type"}), where)
+                _check(
+                    SourceSpec(str(startup_id), entry["type"], {k: v for k, v in entry.items() if k != "type"}), where
+                )
             except SourcesConfigError as exc:
                 errors.append(str(exc))
     rejected = data.get("rejected") or []
@@ -191,7 +196,9 @@ def check_file(path: str | Path) -> list[str]:
     else:
         for i, record in enumerate(rejected):
             if not isinstance(record, dict) or not record.get("proposal") or not str(record.get("why") or "").strip():
-                errors.append(f"line {_line(record) or _line(data, 'rejected')}: rejected[{i}] needs `proposal` and `why`")
+                errors.append(
+                    f"line {_line(record) or _line(data, 'rejected')}: rejected[{i}] needs `proposal` and `why`"
+                )
     try:
         load_sources(path)  # whatever else the pipeline would refuse
     except SourcesConfigError as exc:
@@ -270,8 +277,13 @@ def _append(container: Any, value: Any, key: Any = None) -> None:
     else:
         container[key] = value
     holder = value  # the new item's deepest last key carries them, as ruamel would have read them
-    while isinstance(holder, CommentedSeq) and len(holder) or isinstance(holder, CommentedMap) and len(holder) and \
-            isinstance(holder[list(holder)[-1]], (CommentedMap, CommentedSeq)):
+    while (
+        isinstance(holder, CommentedSeq)
+        and len(holder)
+        or isinstance(holder, CommentedMap)
+        and len(holder)
+        and isinstance(holder[list(holder)[-1]], (CommentedMap, CommentedSeq))
+    ):
         holder = holder[-1] if isinstance(holder, CommentedSeq) else holder[list(holder)[-1]]
     if rest and isinstance(holder, CommentedMap) and len(holder):
         last = list(holder)[-1]

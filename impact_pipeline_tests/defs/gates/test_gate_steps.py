@@ -8,7 +8,6 @@ from impact_pipeline.defs.gates.specs import Suite
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 
 
-
 def test_gates_of_tables_written_by_one_step_run_in_one_step_each_its_own_check():
     from impact_pipeline.definitions import defs
 
@@ -28,8 +27,9 @@ def test_a_gate_that_cannot_run_fails_its_check_and_the_others_of_its_step_still
     from impact_pipeline.defs.impact.resources import CriteriaSettings
     from impact_pipeline.lib.warehouse import Warehouse
 
-    warehouse = Warehouse(duckdb_path=str(tmp_path / "out.duckdb"), export_dir=str(tmp_path / "exports"),
-                          work_dir=str(tmp_path / "work"))
+    warehouse = Warehouse(
+        duckdb_path=str(tmp_path / "out.duckdb"), export_dir=str(tmp_path / "exports"), work_dir=str(tmp_path / "work")
+    )
 
     @dg.multi_asset(specs=[dg.AssetSpec("gate_demo_a"), dg.AssetSpec("gate_demo_b")])
     def two_tables(warehouse: Warehouse):
@@ -40,17 +40,30 @@ def test_a_gate_that_cannot_run_fails_its_check_and_the_others_of_its_step_still
         yield dg.MaterializeResult(asset_key="gate_demo_b")
 
     # The broken one comes first in the step: the good one must still be validated after it.
-    broken = Suite("gate_demo_a", "contract", "reads a missing table", [not_null("k")], frame_sql="SELECT * FROM nowhere")
+    broken = Suite(
+        "gate_demo_a", "contract", "reads a missing table", [not_null("k")], frame_sql="SELECT * FROM nowhere"
+    )
     good = Suite("gate_demo_b", "contract", "k present", [not_null("k")])
     checks = build_asset_checks([good, broken], {"gate_demo_a": "two_tables", "gate_demo_b": "two_tables"})
     assert [c.node_def.name for c in checks] == ["two_tables_gates"]
     result = dg.materialize(
-        [two_tables, *checks], raise_on_error=False,
-        resources={"warehouse": warehouse, "criteria": CriteriaSettings(path=str(DEFAULT_CRITERIA_PATH)), "gates": GateEngine(preload=False)},
+        [two_tables, *checks],
+        raise_on_error=False,
+        resources={
+            "warehouse": warehouse,
+            "criteria": CriteriaSettings(path=str(DEFAULT_CRITERIA_PATH)),
+            "gates": GateEngine(preload=False),
+        },
     )
     assert not result.success
-    evaluations = {e.event_specific_data.asset_key.to_user_string(): e.event_specific_data
-                   for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    evaluations = {
+        e.event_specific_data.asset_key.to_user_string(): e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
     assert evaluations["gate_demo_b"].passed  # validated although its step-mate could not be
     failing = warehouse.failing_gates()
-    assert set(failing) == {"gate_demo_a:contract"} and "could not be validated" in failing["gate_demo_a:contract"]["summary"]
+    assert (
+        set(failing) == {"gate_demo_a:contract"}
+        and "could not be validated" in failing["gate_demo_a:contract"]["summary"]
+    )

@@ -10,7 +10,7 @@ import duckdb
 
 from impact_pipeline.definitions import build_definitions
 from impact_pipeline.defs.gates.suites import ALL_SUITES
-from impact_pipeline_tests.support.pipeline import PipelinePaths, digest, failure_text, run_years
+from impact_pipeline_tests.support.pipeline import digest, failure_text, run_years
 
 
 def check_evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
@@ -22,7 +22,9 @@ def check_evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
     return out
 
 
-def test_failing_gate_blocks_publication_names_the_rows_and_keeps_the_results(tmp_path, sample_registry, sample_every_year):
+def test_failing_gate_blocks_publication_names_the_rows_and_keeps_the_results(
+    tmp_path, sample_registry, sample_every_year
+):
     # A good year-range run, 2016-2026 (shared with other modules: conftest), copied here to be broken below.
     paths = sample_every_year.copy_to(tmp_path / "run")
     settings = paths.settings(sample_registry.url("/startups.json"))
@@ -37,7 +39,9 @@ def test_failing_gate_blocks_publication_names_the_rows_and_keeps_the_results(tm
     assert all(e.severity == dg.AssetCheckSeverity.WARN for e in evaluations.values() if not e.passed)
     warning = evaluations["startup_phases:known_phases"]
     assert warning.severity == dg.AssetCheckSeverity.WARN and "pilote" in warning.description
-    published_validation = json.loads((paths.export_dir / "validations" / "national_impact.criterion_b_evidence.json").read_text())
+    published_validation = json.loads(
+        (paths.export_dir / "validations" / "national_impact.criterion_b_evidence.json").read_text()
+    )
     assert published_validation["success"] is True
     before = digest(paths)
 
@@ -57,20 +61,26 @@ def test_failing_gate_blocks_publication_names_the_rows_and_keeps_the_results(tm
     # The changed table is validated again; a table the run rewrote with the same rows reuses its clean result.
     assert gate.metadata["validation"].value == "run with Great Expectations"
     unchanged = check_evaluations(bad)["startups:contract"]
-    assert unchanged.passed and unchanged.metadata["validation"].value.startswith("reused: the validated rows are unchanged")
+    assert unchanged.passed and unchanged.metadata["validation"].value.startswith(
+        "reused: the validated rows are unchanged"
+    )
     assert "reach" in gate.description and "public evidence URL" in gate.description and sid in gate.description
     table = gate.metadata["failing_expectations"].value
     assert f"| 2017 | {sid} |" in table
     kept = Path(gate.metadata["validation_result"].value)
     assert kept.parent == paths.work_dir / "validations" and json.loads(kept.read_text())["success"] is False
-    materialized = {e.asset_key.to_user_string() for e in bad.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    materialized = {
+        e.asset_key.to_user_string() for e in bad.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
     assert "published_outputs" not in materialized
     assert digest(paths) == before  # published DuckDB, CSVs and published validations byte-identical
 
     # A later run that only publishes is refused by the recorded gate.
     job = build_definitions(settings).resolve_job_def("impact_job")
     publish_only = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), asset_selection=[dg.AssetKey("published_outputs")], raise_on_error=False
+        instance=dg.DagsterInstance.ephemeral(),
+        asset_selection=[dg.AssetKey("published_outputs")],
+        raise_on_error=False,
     )
     assert not publish_only.success
     assert "blocking gates fail" in failure_text(publish_only) and "criterion_b_evidence" in failure_text(publish_only)

@@ -25,7 +25,13 @@ def con():
 
 
 def suite(max_score: int = 9) -> Suite:
-    return Suite("t", "reuse", "a test suite", [unique(["k"]), not_null("fetched_at"), between("score", 0, max_score)], key=("k",))
+    return Suite(
+        "t",
+        "reuse",
+        "a test suite",
+        [unique(["k"]), not_null("fetched_at"), between("score", 0, max_score)],
+        key=("k",),
+    )
 
 
 def fingerprint(con, s: Suite) -> str:
@@ -86,7 +92,9 @@ def test_a_change_in_the_rows_is_validated_again_and_caught(con, tmp_path):
 
 
 def test_results_with_warnings_or_from_another_suite_are_not_reused(con, tmp_path):
-    warned = Suite("t", "reuse", "a test suite", [unique(["k"]), rule("score below 5", "t.score < 5", severity="warn")], key=("k",))
+    warned = Suite(
+        "t", "reuse", "a test suite", [unique(["k"]), rule("score below 5", "t.score < 5", severity="warn")], key=("k",)
+    )
     first = validate_and_keep(con, warned, tmp_path, "run-1")
     assert first.passed and first.warnings
     assert validate_and_keep(con, warned, tmp_path, "run-2").reused_from is None
@@ -113,10 +121,18 @@ def test_a_table_smaller_than_a_chunk_is_validated_once(con):
 
 
 def test_columns_only_checked_for_presence_enter_the_frame_as_present_or_absent():
-    s = Suite("t", "reuse", "a test suite", [
-        not_null("fetched_at"), not_null("evidence"), not_null("year"),
-        rule("a pass has evidence", "t.score < 9", show=("evidence", "year")),
-    ], key=("k",))
+    s = Suite(
+        "t",
+        "reuse",
+        "a test suite",
+        [
+            not_null("fetched_at"),
+            not_null("evidence"),
+            not_null("year"),
+            rule("a pass has evidence", "t.score < 9", show=("evidence", "year")),
+        ],
+        key=("k",),
+    )
     query = s.query(s.resolve(), {"fetched_at": "TIMESTAMP", "evidence": "JSON", "year": "INTEGER", "score": "BIGINT"})
     assert '(t."fetched_at" IS NOT NULL OR NULL) AS "fetched_at"' in query  # a new fetch time keeps the fingerprint
     # Text stays reduced even when shown beside offending rows (never a million JSON documents in memory);
@@ -128,9 +144,17 @@ def test_columns_only_checked_for_presence_enter_the_frame_as_present_or_absent(
 def test_a_value_only_shown_beside_broken_rows_does_not_change_the_fingerprint(con, tmp_path):
     # fetched_at is checked for presence and shown beside the rows breaking a rule: GX's frame keeps its value
     # (to show it), the fingerprint only its presence and the rule's outcome.
-    shown = Suite("t", "reuse", "a test suite", [
-        unique(["k"]), not_null("fetched_at"), rule("score below 10", "t.score < 10", show=("fetched_at", "v")),
-    ], key=("k",))
+    shown = Suite(
+        "t",
+        "reuse",
+        "a test suite",
+        [
+            unique(["k"]),
+            not_null("fetched_at"),
+            rule("score below 10", "t.score < 10", show=("fetched_at", "v")),
+        ],
+        key=("k",),
+    )
     specs = shown.resolve()
     types = {"k": "BIGINT", "score": "BIGINT", "fetched_at": "TIMESTAMP", "v": "VARCHAR"}
     assert 't."fetched_at"' in shown.query(specs, types)
@@ -148,10 +172,13 @@ def test_a_value_only_shown_beside_broken_rows_does_not_change_the_fingerprint(c
     assert broken.failures[0].rows[0]["fetched_at"] is not None and broken.failures[0].rows[0]["fetched_at"] is not True
 
 
-@pytest.mark.parametrize("expectations", [
-    [unique(["k"]), not_null("fetched_at")],  # sorted and chunked on k
-    [not_null("fetched_at"), between("score", 0, 9)],  # chunked as it comes
-])
+@pytest.mark.parametrize(
+    "expectations",
+    [
+        [unique(["k"]), not_null("fetched_at")],  # sorted and chunked on k
+        [not_null("fetched_at"), between("score", 0, 9)],  # chunked as it comes
+    ],
+)
 def test_an_empty_table_gets_a_clean_gx_result_that_later_runs_reuse(con, tmp_path, expectations):
     # A table with no rows (registry_findings of a clean registry) is validated as an empty frame: a GX result
     # where every expectation holds, so the next run reuses it instead of importing GX to find it empty again.
@@ -169,9 +196,17 @@ def test_a_value_checked_only_for_a_set_counts_as_its_membership(con, tmp_path):
     from impact_pipeline.defs.gates.specs import in_set
 
     con.execute("ALTER TABLE t ADD COLUMN status VARCHAR DEFAULT 'ok'")
-    statuses = Suite("t", "reuse", "a test suite", [
-        unique(["k"]), not_null("status"), in_set("status", ["ok", "not_modified", "error"]),
-    ], key=("k",))
+    statuses = Suite(
+        "t",
+        "reuse",
+        "a test suite",
+        [
+            unique(["k"]),
+            not_null("status"),
+            in_set("status", ["ok", "not_modified", "error"]),
+        ],
+        key=("k",),
+    )
     first = validate_and_keep(con, statuses, tmp_path, "run-1")
     assert first.passed and not first.failures
     # A status moving within the set (a 304 answer the next night) changes no verdict: the result is reused.
@@ -183,5 +218,7 @@ def test_a_value_checked_only_for_a_set_counts_as_its_membership(con, tmp_path):
     assert missing.reused_from is None and [f.spec.label for f in missing.failures] == ["status is present"]
     con.execute("UPDATE t SET status = 'exploded' WHERE k = 3")
     strange = validate_and_keep(con, statuses, tmp_path, "run-4")
-    assert strange.reused_from is None and [f.spec.expectation for f in strange.failures] == ["ExpectColumnValuesToBeInSet"]
+    assert strange.reused_from is None and [f.spec.expectation for f in strange.failures] == [
+        "ExpectColumnValuesToBeInSet"
+    ]
     assert strange.failures[0].rows[0]["status"] == "exploded"  # GX's frame keeps the value to show it

@@ -7,13 +7,13 @@ import json
 import duckdb
 import pytest
 
+from impact_pipeline import contract
 from impact_pipeline.defs.gates import suites as S
 from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, non_negative
 from impact_pipeline.defs.gates.validate import run_suite, write_result
 from impact_pipeline.defs.impact.criteria_config import load_criteria
 from impact_pipeline.lib.warehouse import ensure_tables
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
-from impact_pipeline import contract
 
 CONFIG = load_criteria(DEFAULT_CRITERIA_PATH)
 GOOD_B = {"value": 250000, "threshold": 100000, "evidence_url": "https://stats.exemple.test/2024", "source": "declared"}
@@ -31,11 +31,25 @@ def suite(table: str, name: str) -> Suite:
     return next(s for s in S.ALL_SUITES if s.table == table and s.name == name)
 
 
-def add_impact(con, startup_id="svc", year=2024, a="pass", b="pass", c="pass", phase="acceleration",
-               evidence_b=None, evidence_c=None, meets=None, with_evaluation=True):
+def add_impact(
+    con,
+    startup_id="svc",
+    year=2024,
+    a="pass",
+    b="pass",
+    c="pass",
+    phase="acceleration",
+    evidence_b=None,
+    evidence_c=None,
+    meets=None,
+    with_evaluation=True,
+):
     """One national_impact row (and its three criteria_evaluation rows), consistent unless told otherwise."""
-    evidence = {"a": {"phase_at_year_end": phase}, "b": GOOD_B if evidence_b is None else evidence_b,
-                "c": {} if evidence_c is None else evidence_c}
+    evidence = {
+        "a": {"phase_at_year_end": phase},
+        "b": GOOD_B if evidence_b is None else evidence_b,
+        "c": {} if evidence_c is None else evidence_c,
+    }
     meets = (a == b == c == "pass") if meets is None else meets
     con.execute(
         "INSERT INTO national_impact VALUES (?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, '', ?, 'v1')",
@@ -87,8 +101,16 @@ def test_a_pass_without_a_qualifying_phase_is_caught(con):
         ({"value": 500000, "evidence_url": "http://127.0.0.1:8080/stats"}, "public evidence URL"),
         ({"value": 500000, "evidence_url": "http://192.168.1.10/stats"}, "public evidence URL"),
     ],
-    ids=["below-threshold", "not-a-number", "no-value", "no-url", "javascript-url", "file-url", "loopback-url",
-         "private-url"],
+    ids=[
+        "below-threshold",
+        "not-a-number",
+        "no-value",
+        "no-url",
+        "javascript-url",
+        "file-url",
+        "loopback-url",
+        "private-url",
+    ],
 )
 def test_b_pass_needs_reach_and_public_evidence_url(con, evidence_b, broken):
     add_impact(con, "bad-b", evidence_b=evidence_b)
@@ -102,7 +124,9 @@ def test_b_threshold_comes_from_the_criteria_config(con, tmp_path):
     add_impact(con, "mid-b", evidence_b={"value": 150000, "evidence_url": "https://stats.exemple.test"})
     assert run_suite(con, suite("national_impact", "criterion_b_evidence"), CONFIG).passed
     stricter = tmp_path / "criteria.yaml"
-    stricter.write_text(DEFAULT_CRITERIA_PATH.read_text().replace("min_yearly_reach: 100000", "min_yearly_reach: 200000"))
+    stricter.write_text(
+        DEFAULT_CRITERIA_PATH.read_text().replace("min_yearly_reach: 100000", "min_yearly_reach: 200000")
+    )
     assert not run_suite(con, suite("national_impact", "criterion_b_evidence"), load_criteria(stricter)).passed
 
 
@@ -132,8 +156,10 @@ def test_one_row_per_year_and_service_and_verdicts_match_the_evaluation(con):
     add_impact(con, "twice")
     add_impact(con, "twice", with_evaluation=False)
     add_impact(con, "drifted", with_evaluation=False, b="fail", evidence_b={}, meets=False)
-    con.execute("INSERT INTO criteria_evaluation VALUES (2024, 'drifted', 'a', 'pass', '', '{}', 'v1'), "
-                "(2024, 'drifted', 'b', 'pass', '', '{}', 'v1'), (2024, 'drifted', 'c', 'pass', '', '{}', 'v1')")
+    con.execute(
+        "INSERT INTO criteria_evaluation VALUES (2024, 'drifted', 'a', 'pass', '', '{}', 'v1'), "
+        "(2024, 'drifted', 'b', 'pass', '', '{}', 'v1'), (2024, 'drifted', 'c', 'pass', '', '{}', 'v1')"
+    )
     outcome = run_suite(con, suite("national_impact", "verdicts"), CONFIG)
     labels = failing_labels(outcome)
     assert "one row per (year, startup_id)" in labels
@@ -147,7 +173,9 @@ def test_summary_must_agree_with_the_table(con):
     add_impact(con, "one", year=2024)
     add_impact(con, "two", year=2024, b="fail", evidence_b={}, meets=False)
     # consistent: 2023 → 1 evaluated, 1 meeting (first); 2024 → 2 evaluated, 1 meeting (not first)
-    con.execute("INSERT INTO national_impact_summary VALUES (2023, 1, 1, 1, 0, 0, 0, 1, 'v1'), (2024, 2, 1, 0, 0, 0, 0, 1, 'v1')")
+    con.execute(
+        "INSERT INTO national_impact_summary VALUES (2023, 1, 1, 1, 0, 0, 0, 1, 'v1'), (2024, 2, 1, 0, 0, 0, 0, 1, 'v1')"
+    )
     assert run_suite(con, suite("national_impact_summary", "agrees_with_table"), CONFIG).passed
     con.execute("UPDATE national_impact_summary SET n_first_meeting = 1 WHERE year = 2024")
     con.execute("DELETE FROM national_impact_summary WHERE year = 2023")
@@ -159,16 +187,21 @@ def test_summary_must_agree_with_the_table(con):
     assert {"year": 2024, "n_first_meeting": 1, "table_n_first_meeting": 0} in first.rows
 
 
-
 def test_a_summary_year_without_rows_must_count_zeros(con):
     """Issue 17, item 12: a year in which no service is evaluated is a summary row of zeros, not a gate failure."""
     add_impact(con, "one", year=2024)
-    con.execute("INSERT INTO national_impact_summary VALUES (2023, 0, 0, 0, 0, 0, 0, 0, ''), (2024, 1, 1, 1, 0, 0, 0, 1, 'v1')")
+    con.execute(
+        "INSERT INTO national_impact_summary VALUES (2023, 0, 0, 0, 0, 0, 0, 0, ''), (2024, 1, 1, 1, 0, 0, 0, 1, 'v1')"
+    )
     assert run_suite(con, suite("national_impact_summary", "agrees_with_table"), CONFIG).passed
     con.execute("UPDATE national_impact_summary SET n_evaluated = 3, n_meeting_criteria = 1 WHERE year = 2023")
     labels = failing_labels(run_suite(con, suite("national_impact_summary", "agrees_with_table"), CONFIG))
-    assert {"every summary year has rows in national_impact, or evaluates no service",
-            "n_evaluated agrees with national_impact", "n_meeting_criteria agrees with national_impact"} <= set(labels)
+    assert {
+        "every summary year has rows in national_impact, or evaluates no service",
+        "n_evaluated agrees with national_impact",
+        "n_meeting_criteria agrees with national_impact",
+    } <= set(labels)
+
 
 def test_registry_contract_blocks_duplicates_and_missing_keys(con):
     con.execute("INSERT INTO startups (startup_id, name) VALUES ('a', 'A'), ('a', 'A bis'), (NULL, 'nameless')")
@@ -179,7 +212,9 @@ def test_registry_contract_blocks_duplicates_and_missing_keys(con):
 
 def test_registry_content_problems_are_warnings_with_the_list(con):
     con.execute("INSERT INTO incubators (incubator_id, title) VALUES ('inc-1', 'Incubateur')")
-    con.execute("INSERT INTO startups (startup_id, name, incubator_id) VALUES ('a', 'A', 'inc-1'), ('b', 'B', 'inc-404')")
+    con.execute(
+        "INSERT INTO startups (startup_id, name, incubator_id) VALUES ('a', 'A', 'inc-1'), ('b', 'B', 'inc-404')"
+    )
     con.execute(
         "INSERT INTO startup_phases VALUES ('a', 0, 'pilote', NULL, '2020-01-01', NULL), "
         "('a', 1, 'construction', 'construction', '2021-05-01', '2021-01-01')"
@@ -202,7 +237,11 @@ def test_results_are_kept_as_gx_json(con, tmp_path):
     document = json.loads(path.read_text())
     assert path.name == "national_impact.criterion_a_evidence.json"
     assert document["success"] is False and document["statistics"]["unsuccessful_expectations"] == 1
-    assert document["meta"]["impact_pipeline"] == {**document["meta"]["impact_pipeline"], "run_id": "run-1", "passed": False}
+    assert document["meta"]["impact_pipeline"] == {
+        **document["meta"]["impact_pipeline"],
+        "run_id": "run-1",
+        "passed": False,
+    }
     assert [p.name for p in (tmp_path / "validations").iterdir()] == [path.name]  # no temp file left
 
 
@@ -213,7 +252,9 @@ def test_another_domain_registers_a_suite_in_a_few_lines(con):
     from impact_pipeline.defs.gates.checks import build_asset_checks
 
     table = contract.Table(
-        "usage_demo", "demo", (contract.Column("startup_id", "VARCHAR", "", True), contract.Column("value", "DOUBLE", "")),
+        "usage_demo",
+        "demo",
+        (contract.Column("startup_id", "VARCHAR", "", True), contract.Column("value", "DOUBLE", "")),
         key=("startup_id",),
     )
     con.execute(table.ddl())
@@ -227,14 +268,13 @@ def test_another_domain_registers_a_suite_in_a_few_lines(con):
     assert spec.blocking and spec.asset_key == dg.AssetKey("usage_demo") and spec.name == "contract"
 
 
-
-
 def test_a_suite_of_warnings_only_is_shown_as_non_blocking_in_the_ui():
     """The UI labels a check blocking or not: `startup_phases:known_phases` is a warning, as the README says."""
     from impact_pipeline.defs.gates.checks import build_asset_checks
 
     known = next(s for s in S.ALL_SUITES if s.gate_name == "startup_phases:known_phases")
     contract_phases = next(s for s in S.ALL_SUITES if s.gate_name == "startup_phases:contract")
-    by_name = {spec.name: spec.blocking
-               for check in build_asset_checks([known, contract_phases]) for spec in check.check_specs}
+    by_name = {
+        spec.name: spec.blocking for check in build_asset_checks([known, contract_phases]) for spec in check.check_specs
+    }
     assert by_name == {"known_phases": False, "contract": True}

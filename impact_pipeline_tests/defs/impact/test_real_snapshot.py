@@ -24,8 +24,13 @@ def real_run(tmp_path_factory):
     from impact_pipeline_tests.support.http_server import LocalServer
 
     paths = PipelinePaths(tmp_path_factory.mktemp("real"))
-    with LocalServer({"/api/v2.5/startups.json": Route(body=REAL_SNAPSHOT.read_bytes(),
-                                                       headers={"Content-Type": "application/json"})}) as server:
+    with LocalServer(
+        {
+            "/api/v2.5/startups.json": Route(
+                body=REAL_SNAPSHOT.read_bytes(), headers={"Content-Type": "application/json"}
+            )
+        }
+    ) as server:
         result = run_years(paths.settings(server.url("/api/v2.5/startups.json")), 2016, 2025)
     assert result.success
     return paths
@@ -41,9 +46,11 @@ def test_designations_match_the_official_list_every_year(real_run):
     expected = Counter(official.values())
     con = duckdb.connect(str(real_run.duckdb_path), read_only=True)
     rows = dict(con.execute("SELECT year, n_designated_in_year FROM national_impact_summary").fetchall())
-    designated = dict(con.execute(
-        "SELECT DISTINCT startup_id, designation_year FROM national_impact WHERE designation_year IS NOT NULL"
-    ).fetchall())
+    designated = dict(
+        con.execute(
+            "SELECT DISTINCT startup_id, designation_year FROM national_impact WHERE designation_year IS NOT NULL"
+        ).fetchall()
+    )
     assert sorted(rows) == list(range(2016, 2026))
     assert rows == {year: expected.get(year, 0) for year in range(2016, 2026)}
     assert designated == official
@@ -60,18 +67,21 @@ def test_34_of_37_designated_pass_a_in_their_designation_year(real_run):
     assert sum(1 for r in rows if r[1] == "pass") == 34
     assert set(failing) == {"la-bonne-boite", "demarches-simplifiees.fr", "chauffage-urbain"}
     for sid, (phase, reasons) in failing.items():
-        assert con.execute(
-            "SELECT criterion_a FROM national_impact WHERE startup_id = ? AND year = designation_year", [sid]
-        ).fetchall()[0][0] == "fail"
+        assert (
+            con.execute(
+                "SELECT criterion_a FROM national_impact WHERE startup_id = ? AND year = designation_year", [sid]
+            ).fetchall()[0][0]
+            == "fail"
+        )
         assert phase == "construction"
         assert "'construction'" in reasons and "(a) fails" in reasons
 
 
 def test_b_and_c_are_unknown_never_pass_without_sources(real_run):
     con = duckdb.connect(str(real_run.duckdb_path), read_only=True)
-    counts = dict(con.execute(
-        "SELECT criterion_b || '/' || criterion_c, count(*) FROM national_impact GROUP BY 1"
-    ).fetchall())
+    counts = dict(
+        con.execute("SELECT criterion_b || '/' || criterion_c, count(*) FROM national_impact GROUP BY 1").fetchall()
+    )
     assert set(counts) == {"unknown/unknown"}
     assert con.execute("SELECT count(*) FROM national_impact WHERE meets_criteria").fetchall()[0][0] == 0
     reasons = con.execute("SELECT reasons FROM national_impact LIMIT 1").fetchall()[0][0]

@@ -48,19 +48,25 @@ def add_event(con, startup_id: str, position: int, name: str, when: str | None) 
 
 def criterion_a(con, config, years):
     con.execute(f"CREATE OR REPLACE TEMP TABLE _p AS {rules.phase_at_year_end_sql(years)}")
-    rows = con.execute(f"SELECT year, startup_id, verdict, reason, evidence FROM ({rules.criterion_a_sql('_p', config, {})})").fetchall()
+    rows = con.execute(
+        f"SELECT year, startup_id, verdict, reason, evidence FROM ({rules.criterion_a_sql('_p', config, {})})"
+    ).fetchall()
     return {(year, sid): (verdict, reason, json.loads(evidence)) for year, sid, verdict, reason, evidence in rows}
 
 
 def test_phase_at_year_end_takes_the_latest_start_and_breaks_ties_by_lifecycle(con):
     # Investigation and construction start the same day (a common registry tie), listed furthest first;
     # acceleration starts mid-2021; a later "backwards" entry starts in 2023.
-    add_phases(con, "svc", [
-        ("construction", "2019-03-01", None),
-        ("investigation", "2019-03-01", "2019-06-01"),
-        ("acceleration", "2021-07-01", None),
-        ("construction", "2023-02-01", None),
-    ])
+    add_phases(
+        con,
+        "svc",
+        [
+            ("construction", "2019-03-01", None),
+            ("investigation", "2019-03-01", "2019-06-01"),
+            ("acceleration", "2021-07-01", None),
+            ("construction", "2023-02-01", None),
+        ],
+    )
     frame = rules.phase_at_year_end(con, [2018, 2019, 2021, 2022, 2023])
     at = dict(zip(frame["year"], frame["phase_normalized"]))
     assert 2018 not in at  # no phase had started: not evaluated
@@ -103,7 +109,10 @@ def test_designation_year_follows_the_deferral_rule(con, config, event_date, des
     add_event(con, "svc", 0, config.designation_event, event_date)
     frame = rules.designations(con, config)
     assert frame["designation_year"].tolist() == [designated_for]
-    assert config.designation_year(date.fromisoformat(event_date).year, date.fromisoformat(event_date).month) == designated_for
+    assert (
+        config.designation_year(date.fromisoformat(event_date).year, date.fromisoformat(event_date).month)
+        == designated_for
+    )
 
 
 def test_a_service_is_designated_once_by_its_earliest_event_and_other_events_do_not_count(con, config):

@@ -11,7 +11,9 @@ STARTUP_COLUMNS = ("startup_id", "name", "link", "stats_url", "repository", "con
 
 def make_warehouse(root: Path, startups: list[dict]) -> Warehouse:
     """A real working DuckDB file with the contract tables and the given startups."""
-    warehouse = Warehouse(duckdb_path=str(root / "pub" / "impact.duckdb"), export_dir=str(root / "exp"), work_dir=str(root / "work"))
+    warehouse = Warehouse(
+        duckdb_path=str(root / "pub" / "impact.duckdb"), export_dir=str(root / "exp"), work_dir=str(root / "work")
+    )
     with warehouse.connect() as con:
         for s in startups:
             row = {c: s.get(c) for c in STARTUP_COLUMNS}

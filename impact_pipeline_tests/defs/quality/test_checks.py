@@ -27,13 +27,20 @@ def test_checks_keep_status_time_and_final_url(local_server, tmp_path):
     s.add("/stats/public", Route(handler=stats))
     s.add("/slow", Route(delay=3, body="late"))
     s.add("/gone", Route(status=404, body="no"))
-    targets = targets_from_startups([
-        {"startup_id": "redirects", "stats_url": f" {s.url('/stats')} ", "repository": s.url("/gone")},
-        {"startup_id": "slow", "stats_url": s.url("/slow"), "repository": None},
-        {"startup_id": "not-web", "stats_url": "stats.example.fr/page", "repository": "file:///etc/passwd"},
-    ])
+    targets = targets_from_startups(
+        [
+            {"startup_id": "redirects", "stats_url": f" {s.url('/stats')} ", "repository": s.url("/gone")},
+            {"startup_id": "slow", "stats_url": s.url("/slow"), "repository": None},
+            {"startup_id": "not-web", "stats_url": "stats.example.fr/page", "repository": "file:///etc/passwd"},
+        ]
+    )
     assert [(t.startup_id, t.kind) for t in targets] == [
-        ("redirects", "stats_url"), ("redirects", "repository"), ("slow", "stats_url"), ("not-web", "stats_url"), ("not-web", "repository")]
+        ("redirects", "stats_url"),
+        ("redirects", "repository"),
+        ("slow", "stats_url"),
+        ("not-web", "stats_url"),
+        ("not-web", "repository"),
+    ]
     rows = {(r["startup_id"], r["kind"]): r for r in run_checks(targets, _fetcher(tmp_path))}
     ok = rows[("redirects", "stats_url")]
     assert ok["ok"] and ok["status_code"] == 200 and ok["final_url"] == s.url("/stats/public") and ok["checked_at"]
@@ -56,13 +63,29 @@ def test_checks_keep_status_time_and_final_url(local_server, tmp_path):
 
 def test_recorded_answers_replace_the_network_offline(tmp_path):
     recorded = tmp_path / "answers.json"
-    recorded.write_text(json.dumps({"recorded_at": "2026-03-02T09:00:00Z", "answers": {
-        "https://a.test/stats": {"status_code": 200, "final_url": "https://a.test/stats/"},
-        "https://b.test/stats": {"status_code": 404, "error": "HTTP 404 Not Found"}}}))
-    rows = run_recorded_checks([Target("a", "stats_url", "https://a.test/stats"), Target("b", "stats_url", "https://b.test/stats"),
-                                Target("c", "stats_url", "https://c.test/stats")], recorded)
-    assert [(r["ok"], r["status_code"], r["checked_at"]) for r in rows][:2] == [(True, 200, "2026-03-02T09:00:00"),
-                                                                                  (False, 404, "2026-03-02T09:00:00")]
+    recorded.write_text(
+        json.dumps(
+            {
+                "recorded_at": "2026-03-02T09:00:00Z",
+                "answers": {
+                    "https://a.test/stats": {"status_code": 200, "final_url": "https://a.test/stats/"},
+                    "https://b.test/stats": {"status_code": 404, "error": "HTTP 404 Not Found"},
+                },
+            }
+        )
+    )
+    rows = run_recorded_checks(
+        [
+            Target("a", "stats_url", "https://a.test/stats"),
+            Target("b", "stats_url", "https://b.test/stats"),
+            Target("c", "stats_url", "https://c.test/stats"),
+        ],
+        recorded,
+    )
+    assert [(r["ok"], r["status_code"], r["checked_at"]) for r in rows][:2] == [
+        (True, 200, "2026-03-02T09:00:00"),
+        (False, 404, "2026-03-02T09:00:00"),
+    ]
     assert rows[2]["ok"] is False and "no recorded answer" in rows[2]["error"]
 
 
@@ -75,11 +98,13 @@ def test_a_stats_page_that_times_out_costs_one_timeout_and_a_flaky_one_is_asked_
     s.add("/slow", Route(delay=5, body="late"))
     s.add("/flaky", [Route(status=503, body="busy", headers={"Retry-After": "1"}), Route(body="<html>stats</html>")])
     # Two services declare the same slow page; a third a page that is busy once.
-    targets = targets_from_startups([
-        {"startup_id": "a", "stats_url": s.url("/slow"), "repository": None},
-        {"startup_id": "b", "stats_url": s.url("/slow"), "repository": s.url("/slow")},
-        {"startup_id": "c", "stats_url": s.url("/flaky"), "repository": None},
-    ])
+    targets = targets_from_startups(
+        [
+            {"startup_id": "a", "stats_url": s.url("/slow"), "repository": None},
+            {"startup_id": "b", "stats_url": s.url("/slow"), "repository": s.url("/slow")},
+            {"startup_id": "c", "stats_url": s.url("/flaky"), "repository": None},
+        ]
+    )
     # The run's own policy, scaled down: in production a read times out after 10 s of a 20 s budget, room for a retry.
     quality = QualitySources(allow_private_network=True, check_timeout_seconds=3.0)
     client = quality.client(**{**quality.check_policy_overrides(), "read_timeout": 1.0})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline.settings import SAMPLE_QUALITY_DIR
 from impact_pipeline_tests.support.http_server import Route
 
-NOW = datetime(2025, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2025, 11, 1, tzinfo=UTC)
 TOKEN = "ghp_test-token-never-stored"
 
 
@@ -48,12 +48,18 @@ def _etagged(body, tag, headers=None):
         if request.headers.get("If-None-Match") == tag:
             return Route(status=304, headers={"ETag": tag})
         return Route(body=body, headers={"ETag": tag, **(headers or {})})
+
     return Route(handler=handler)
 
 
 def _fetcher_factory(client, cache_dir, concurrency=2):
-    return lambda guard: Fetcher(client, cache=ResponseCache(cache_dir), concurrency=concurrency,
-                                 should_skip=guard.should_skip, on_outcome=guard.observe)
+    return lambda guard: Fetcher(
+        client,
+        cache=ResponseCache(cache_dir),
+        concurrency=concurrency,
+        should_skip=guard.should_skip,
+        on_outcome=guard.observe,
+    )
 
 
 def _client():
@@ -63,8 +69,18 @@ def _client():
 def test_github_and_gitlab_activity_with_paging_archived_missing_and_a_conditional_second_run(local_server, tmp_path):
     s = local_server
     gh = "/gh/repos/org"
-    s.add(f"{gh}/active", _etagged({"pushed_at": "2025-10-01T10:00:00Z", "archived": False, "private": False,
-                                    "created_at": "2019-01-01T00:00:00Z"}, '"a"'))
+    s.add(
+        f"{gh}/active",
+        _etagged(
+            {
+                "pushed_at": "2025-10-01T10:00:00Z",
+                "archived": False,
+                "private": False,
+                "created_at": "2019-01-01T00:00:00Z",
+            },
+            '"a"',
+        ),
+    )
 
     def commits(request):
         since = request.query["since"][0]
@@ -80,24 +96,43 @@ def test_github_and_gitlab_activity_with_paging_archived_missing_and_a_condition
     s.add(f"{gh}/old", _etagged({"pushed_at": "2020-05-01T00:00:00Z", "archived": True, "private": False}, '"o"'))
     s.add(f"{gh}/missing", Route(status=404, body={"message": "Not Found"}))
     gl = "/gl/api/v4/projects/group%2Fsub%2Fproj"
-    s.add(gl, _etagged({"last_activity_at": "2025-09-09T09:09:09.000+02:00", "archived": False, "visibility": "public"}, '"g"'))
+    s.add(
+        gl,
+        _etagged(
+            {"last_activity_at": "2025-09-09T09:09:09.000+02:00", "archived": False, "visibility": "public"}, '"g"'
+        ),
+    )
     s.add(f"{gl}/repository/commits", _etagged([{"id": "1"}], '"gc"', {"X-Total": "12"}))
     big = "/gl/api/v4/projects/group%2Fbig"
-    s.add(big, _etagged({"last_activity_at": "2025-10-10T00:00:00Z", "archived": False, "visibility": "private"}, '"b"'))
+    s.add(
+        big, _etagged({"last_activity_at": "2025-10-10T00:00:00Z", "archived": False, "visibility": "private"}, '"b"')
+    )
     s.add(f"{big}/repository/commits", _etagged([{"id": "1"}], '"bc"', {"X-Next-Page": "2"}))  # no X-Total
 
-    repos = [(sid, parse_repository(url)) for sid, url in [
-        ("active", "https://github.com/org/active"), ("old", "https://github.com/org/old"),
-        ("missing", "https://github.com/org/missing"), ("gl", "https://gitlab.com/group/sub/proj"),
-        ("big", "https://gitlab.com/group/big"), ("elsewhere", "https://git.example.org/team/app"),
-    ]]
+    repos = [
+        (sid, parse_repository(url))
+        for sid, url in [
+            ("active", "https://github.com/org/active"),
+            ("old", "https://github.com/org/old"),
+            ("missing", "https://github.com/org/missing"),
+            ("gl", "https://gitlab.com/group/sub/proj"),
+            ("big", "https://gitlab.com/group/big"),
+            ("elsewhere", "https://git.example.org/team/app"),
+        ]
+    ]
     apis = {"github": ForgeApi("github", s.url("/gh"), TOKEN), "gitlab": ForgeApi("gitlab", s.url("/gl/api/v4"))}
     cache = tmp_path / "cache"
     client = _client()
 
     def run():
-        return collect_activity(repos, [2024, 2025], apis, _fetcher_factory(client, cache),
-                                counts=CountCache(cache / "counts.json"), now=NOW)
+        return collect_activity(
+            repos,
+            [2024, 2025],
+            apis,
+            _fetcher_factory(client, cache),
+            counts=CountCache(cache / "counts.json"),
+            now=NOW,
+        )
 
     rows, summary = run()
     by = {(r["startup_id"], r["year"]): r for r in rows}
@@ -138,16 +173,29 @@ def test_github_and_gitlab_activity_with_paging_archived_missing_and_a_condition
 def test_rate_limit_mid_run_stops_calls_keeps_fetched_and_marks_the_rest(local_server, tmp_path):
     s = local_server
     for name in ("a1", "a2"):
-        s.add(f"/gh/repos/org/{name}", Route(body={"pushed_at": "2025-10-01T00:00:00Z", "archived": False, "private": False},
-                                             headers={"X-RateLimit-Remaining": "10"}))
-    s.add("/gh/repos/org/limited", Route(status=403, body={"message": "API rate limit exceeded"},
-                                         headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1764000000"}))
+        s.add(
+            f"/gh/repos/org/{name}",
+            Route(
+                body={"pushed_at": "2025-10-01T00:00:00Z", "archived": False, "private": False},
+                headers={"X-RateLimit-Remaining": "10"},
+            ),
+        )
+    s.add(
+        "/gh/repos/org/limited",
+        Route(
+            status=403,
+            body={"message": "API rate limit exceeded"},
+            headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1764000000"},
+        ),
+    )
     for name in ("b1", "b2"):
         s.add(f"/gh/repos/org/{name}", Route(body={"pushed_at": "2025-10-01T00:00:00Z"}))
     repos = [(n, parse_repository(f"https://github.com/org/{n}")) for n in ("a1", "a2", "limited", "b1", "b2")]
     apis = {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", "")}
     client = _client()
-    rows, summary = collect_activity(repos, [2025], apis, _fetcher_factory(client, tmp_path / "c", concurrency=1), now=NOW)
+    rows, summary = collect_activity(
+        repos, [2025], apis, _fetcher_factory(client, tmp_path / "c", concurrency=1), now=NOW
+    )
     client.close()
     by = {r["startup_id"]: r for r in rows}
     asked = [r.path for r in s.requests]
@@ -170,14 +218,24 @@ def test_disabled_forge_marks_rows_disabled(tmp_path):
 
 
 def test_offline_mirror_serves_the_sample_and_refuses_path_tricks(tmp_path):
-    apis = {"github": ForgeApi("github", str(SAMPLE_QUALITY_DIR / "github")),
-            "gitlab": ForgeApi("gitlab", str(SAMPLE_QUALITY_DIR / "gitlab"))}
-    repos = [("b", parse_repository("https://github.com/exemple-org/boussole-demo")),
-             ("r", parse_repository("https://gitlab.example.org/demo/relais")),
-             ("t", parse_repository("https://github.com/exemple-org/..%2F..%2Fetc"))]
+    apis = {
+        "github": ForgeApi("github", str(SAMPLE_QUALITY_DIR / "github")),
+        "gitlab": ForgeApi("gitlab", str(SAMPLE_QUALITY_DIR / "gitlab")),
+    }
+    repos = [
+        ("b", parse_repository("https://github.com/exemple-org/boussole-demo")),
+        ("r", parse_repository("https://gitlab.example.org/demo/relais")),
+        ("t", parse_repository("https://github.com/exemple-org/..%2F..%2Fetc")),
+    ]
     client = _client()
-    rows, _ = collect_activity(repos, [2025, 2026], apis, _fetcher_factory(client, tmp_path), gitlab_self_hosted=False,
-                               now=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    rows, _ = collect_activity(
+        repos,
+        [2025, 2026],
+        apis,
+        _fetcher_factory(client, tmp_path),
+        gitlab_self_hosted=False,
+        now=datetime(2026, 11, 1, tzinfo=UTC),
+    )
     client.close()
     by = {(r["startup_id"], r["year"]): r for r in rows}
     commits = json.loads((SAMPLE_QUALITY_DIR / "github/repos/exemple-org/boussole-demo/commits.json").read_text())
@@ -202,6 +260,7 @@ def test_gitlab_is_asked_beside_github_not_after_it(local_server, tmp_path):
             with lock:
                 started[forge].append(time.monotonic())
             return Route(body=body, delay=0.3)
+
         return Route(handler=handler)
 
     for name in ("a", "b", "c", "d"):
@@ -210,9 +269,14 @@ def test_gitlab_is_asked_beside_github_not_after_it(local_server, tmp_path):
         gitlab.add("/api/v4/projects/group%2Fproj", answer("gitlab", {"last_activity_at": "2020-01-01T00:00:00Z"}))
         repos = [(n, parse_repository(f"https://github.com/org/{n}")) for n in ("a", "b", "c", "d")]
         repos.append(("g", parse_repository("https://gitlab.com/group/proj")))
-        apis = {"github": ForgeApi("github", local_server.url("/gh")), "gitlab": ForgeApi("gitlab", gitlab.url("/api/v4"))}
+        apis = {
+            "github": ForgeApi("github", local_server.url("/gh")),
+            "gitlab": ForgeApi("gitlab", gitlab.url("/api/v4")),
+        }
         client = _client()
-        rows, summary = collect_activity(repos, [2025], apis, _fetcher_factory(client, tmp_path, concurrency=4), now=NOW)
+        rows, summary = collect_activity(
+            repos, [2025], apis, _fetcher_factory(client, tmp_path, concurrency=4), now=NOW
+        )
         client.close()
     assert {r["status"] for r in rows} == {"ok"} and summary["requests"]["gitlab"]["requests"] == 1
     # GitHub's 4 repositories take two rounds of 0.3 s at 2 per host; GitLab's request starts during the first.
@@ -244,8 +308,9 @@ def test_a_repository_pushed_to_since_the_last_run_has_its_commits_asked_again(l
 
     def run():
         before = len(s.requests)
-        rows, _ = collect_activity(repos, [2025], apis, _fetcher_factory(client, cache),
-                                   counts=CountCache(cache / "counts.json"), now=NOW)
+        rows, _ = collect_activity(
+            repos, [2025], apis, _fetcher_factory(client, cache), counts=CountCache(cache / "counts.json"), now=NOW
+        )
         return rows[0], [r.path for r in s.requests[before:]]
 
     first, asked = run()
@@ -262,68 +327,132 @@ def test_a_repository_pushed_to_since_the_last_run_has_its_commits_asked_again(l
 
 def _repo_doc(full_name, pushed, created, **kw):
     """A repository as GitHub's `/users/{owner}/repos` and `/repos/{o}/{r}` list it."""
-    return {"id": abs(hash(full_name)) % 10**8, "name": full_name.split("/")[1], "full_name": full_name, "private": False,
-            "visibility": "public", "fork": False, "archived": False, "pushed_at": pushed, "created_at": created,
-            "updated_at": pushed, "default_branch": "main", **kw}
+    return {
+        "id": abs(hash(full_name)) % 10**8,
+        "name": full_name.split("/")[1],
+        "full_name": full_name,
+        "private": False,
+        "visibility": "public",
+        "fork": False,
+        "archived": False,
+        "pushed_at": pushed,
+        "created_at": created,
+        "updated_at": pushed,
+        "default_branch": "main",
+        **kw,
+    }
 
 
 def _commits_with_count(s, path, per_year):
     """`/commits?since&until&per_page=1`: the Link header's last page is the count of the year."""
+
     def handler(request):
         n = per_year.get(int(request.query["since"][0][:4]), 0)
         if not n:
             return Route(body=[])
         link = f'<{s.url(path)}?per_page=1&page=2>; rel="next", <{s.url(path)}?per_page=1&page={n}>; rel="last"'
         return Route(body=[{"sha": "x"}], headers={"Link": link} if n > 1 else {})
+
     return Route(handler=handler)
 
 
 def test_owner_addresses_empty_repositories_creation_years_and_urls_as_people_write_them(local_server, tmp_path):
     s = local_server
     # A GitHub organisation: three public repositories (one a fork), listed most recently pushed first.
-    s.add("/gh/users/betagouv/repos", Route(body=[
-        _repo_doc("betagouv/api", "2025-09-01T08:00:00Z", "2021-03-01T00:00:00Z"),
-        _repo_doc("betagouv/front", "2024-05-01T08:00:00Z", "2022-01-10T00:00:00Z"),
-        _repo_doc("betagouv/upstream-fork", "2025-10-01T08:00:00Z", "2020-01-01T00:00:00Z", fork=True),
-    ]))
-    s.add("/gh/repos/betagouv/api/commits", _commits_with_count(s, "/gh/repos/betagouv/api/commits", {2024: 30, 2025: 12}))
+    s.add(
+        "/gh/users/betagouv/repos",
+        Route(
+            body=[
+                _repo_doc("betagouv/api", "2025-09-01T08:00:00Z", "2021-03-01T00:00:00Z"),
+                _repo_doc("betagouv/front", "2024-05-01T08:00:00Z", "2022-01-10T00:00:00Z"),
+                _repo_doc("betagouv/upstream-fork", "2025-10-01T08:00:00Z", "2020-01-01T00:00:00Z", fork=True),
+            ]
+        ),
+    )
+    s.add(
+        "/gh/repos/betagouv/api/commits", _commits_with_count(s, "/gh/repos/betagouv/api/commits", {2024: 30, 2025: 12})
+    )
     s.add("/gh/repos/betagouv/front/commits", _commits_with_count(s, "/gh/repos/betagouv/front/commits", {2024: 4}))
     # An empty repository: GitHub answers 409 on its commits.
-    s.add("/gh/repos/org/empty", Route(body=_repo_doc("org/empty", "2024-02-01T00:00:00Z", "2024-02-01T00:00:00Z", size=0)))
-    s.add("/gh/repos/org/empty/commits", Route(status=409, body={"message": "Git Repository is empty.",
-                                                                 "documentation_url": "https://docs.github.com/rest"}))
+    s.add(
+        "/gh/repos/org/empty",
+        Route(body=_repo_doc("org/empty", "2024-02-01T00:00:00Z", "2024-02-01T00:00:00Z", size=0)),
+    )
+    s.add(
+        "/gh/repos/org/empty/commits",
+        Route(
+            status=409,
+            body={"message": "Git Repository is empty.", "documentation_url": "https://docs.github.com/rest"},
+        ),
+    )
     # Created in 2024, declared with a trailing `;` as in the registry.
-    s.add("/gh/repos/MTES-MCT/secheresse-front", Route(body=_repo_doc("MTES-MCT/secheresse-front", "2025-06-01T00:00:00Z",
-                                                                       "2024-04-02T09:00:00Z")))
-    s.add("/gh/repos/MTES-MCT/secheresse-front/commits",
-          _commits_with_count(s, "/gh/repos/MTES-MCT/secheresse-front/commits", {2024: 80, 2025: 20}))
+    s.add(
+        "/gh/repos/MTES-MCT/secheresse-front",
+        Route(body=_repo_doc("MTES-MCT/secheresse-front", "2025-06-01T00:00:00Z", "2024-04-02T09:00:00Z")),
+    )
+    s.add(
+        "/gh/repos/MTES-MCT/secheresse-front/commits",
+        _commits_with_count(s, "/gh/repos/MTES-MCT/secheresse-front/commits", {2024: 80, 2025: 20}),
+    )
     # A forge answering 200 with an HTML page (a proxy's maintenance page) for one repository.
-    s.add("/gh/repos/org/behind-proxy", Route(body="<html><body>Maintenance</body></html>",
-                                              headers={"Content-Type": "text/html"}))
+    s.add(
+        "/gh/repos/org/behind-proxy",
+        Route(body="<html><body>Maintenance</body></html>", headers={"Content-Type": "text/html"}),
+    )
     # A self-hosted GitLab group (and a subgroup declared like a project: the project answers 404).
     gl = "/selfhosted/api/v4"
-    projects = [{"id": 11, "path_with_namespace": "dimail/api", "visibility": "public", "archived": False,
-                 "last_activity_at": "2025-03-03T10:00:00.000+01:00", "created_at": "2023-01-05T10:00:00.000+01:00"}]
+    projects = [
+        {
+            "id": 11,
+            "path_with_namespace": "dimail/api",
+            "visibility": "public",
+            "archived": False,
+            "last_activity_at": "2025-03-03T10:00:00.000+01:00",
+            "created_at": "2023-01-05T10:00:00.000+01:00",
+        }
+    ]
     s.add(f"{gl}/groups/dimail/projects", Route(body=projects))
-    s.add(f"{gl}/projects/dimail%2Fapi/repository/commits", Route(handler=lambda r: Route(
-        body=[{"id": "a"}], headers={"X-Total": "25" if r.query["since"][0].startswith("2025") else "0"})))
+    s.add(
+        f"{gl}/projects/dimail%2Fapi/repository/commits",
+        Route(
+            handler=lambda r: Route(
+                body=[{"id": "a"}], headers={"X-Total": "25" if r.query["since"][0].startswith("2025") else "0"}
+            )
+        ),
+    )
     s.add(f"{gl}/projects/dimail%2Fteam", Route(status=404, body={"message": "404 Project Not Found"}))
     s.add(f"{gl}/groups/dimail%2Fteam/projects", Route(body=projects))
 
-    declared = [("org", "https://github.com/betagouv"), ("empty", "https://github.com/org/empty.git"),
-                ("seche", "https://github.com/MTES-MCT/secheresse-front; "), ("proxy", "https://github.com/org/behind-proxy"),
-                ("group", "https://gitlab.numerique.example/dimail/"), ("sub", "https://gitlab.numerique.example/dimail/team")]
+    declared = [
+        ("org", "https://github.com/betagouv"),
+        ("empty", "https://github.com/org/empty.git"),
+        ("seche", "https://github.com/MTES-MCT/secheresse-front; "),
+        ("proxy", "https://github.com/org/behind-proxy"),
+        ("group", "https://gitlab.numerique.example/dimail/"),
+        ("sub", "https://gitlab.numerique.example/dimail/team"),
+    ]
     repos = [(sid, parse_repository(url)) for sid, url in declared]
     apis = {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", s.url("/gl/api/v4"))}
     client = _client()
-    rows, _ = collect_activity(repos, [2023, 2024, 2025], apis, _fetcher_factory(client, tmp_path / "c"), now=NOW,
-                               gitlab_instances={"gitlab.numerique.example": s.url(gl)})
+    rows, _ = collect_activity(
+        repos,
+        [2023, 2024, 2025],
+        apis,
+        _fetcher_factory(client, tmp_path / "c"),
+        now=NOW,
+        gitlab_instances={"gitlab.numerique.example": s.url(gl)},
+    )
     client.close()
     by = {(r["startup_id"], r["year"]): r for r in rows}
 
     org = by[("org", 2024)]
     assert (org["forge"], org["repo"], org["scope"], org["status"], org["commits_in_year"]) == (
-        "github", "github.com/betagouv", "owner", "ok", 34)  # the fork is not counted
+        "github",
+        "github.com/betagouv",
+        "owner",
+        "ok",
+        34,
+    )  # the fork is not counted
     assert org["reason"].startswith("weak signal, an owner's address: 34 commits in 2024 over 2 of the 2 public")
     assert by[("org", 2025)]["commits_in_year"] == 12  # front was last pushed in 2024: not asked for 2025
     assert (by[("org", 2025)]["last_push"], by[("org", 2025)]["public"]) == ("2025-09-01T08:00:00", True)
@@ -334,7 +463,11 @@ def test_owner_addresses_empty_repositories_creation_years_and_urls_as_people_wr
     assert "empty" in empty["reason"]
 
     seche = by[("seche", 2023)]
-    assert (seche["repo"], seche["commits_in_year"], seche["status"]) == ("github.com/MTES-MCT/secheresse-front", 0, "ok")
+    assert (seche["repo"], seche["commits_in_year"], seche["status"]) == (
+        "github.com/MTES-MCT/secheresse-front",
+        0,
+        "ok",
+    )
     assert seche["reason"] == "the repository was created on 2024-04-02, after 2023"
     assert by[("seche", 2024)]["commits_in_year"] == 80
 
@@ -357,9 +490,18 @@ def test_a_non_json_commits_answer_is_that_repositorys_error_and_the_others_are_
     s.add("/gh/repos/o/bad/commits", Route(body=b"\x89PNG not json", headers={"Content-Type": "application/json"}))
     repos = [(sid, parse_repository(f"https://github.com/o/{sid}")) for sid in ("good", "bad")]
     client = _client()
-    rows, _ = collect_activity(repos, [2025], {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", "")},
-                               _fetcher_factory(client, tmp_path / "c"), now=NOW)
+    rows, _ = collect_activity(
+        repos,
+        [2025],
+        {"github": ForgeApi("github", s.url("/gh")), "gitlab": ForgeApi("gitlab", "")},
+        _fetcher_factory(client, tmp_path / "c"),
+        now=NOW,
+    )
     client.close()
     by = {r["startup_id"]: r for r in rows}
     assert (by["good"]["status"], by["good"]["commits_in_year"]) == ("ok", 9)
-    assert (by["bad"]["status"], by["bad"]["commits_in_year"], by["bad"]["reason"]) == ("error", None, "the commits answer is not JSON")
+    assert (by["bad"]["status"], by["bad"]["commits_in_year"], by["bad"]["reason"]) == (
+        "error",
+        None,
+        "the commits answer is not JSON",
+    )

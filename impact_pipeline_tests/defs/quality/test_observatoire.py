@@ -11,7 +11,12 @@ from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline_tests.support.http_server import Route
 
 EDITIONS = [
-    {"id": "e2", "name": "Édition juillet 2025", "start_date": "2025-01-01T00:00:00.000Z", "end_date": "2025-06-30T00:00:00.000Z"},
+    {
+        "id": "e2",
+        "name": "Édition juillet 2025",
+        "start_date": "2025-01-01T00:00:00.000Z",
+        "end_date": "2025-06-30T00:00:00.000Z",
+    },
     {"id": "e1", "name": "Édition 2024", "start_date": None, "end_date": None},
     {"id": "e0", "name": "Édition sans date", "start_date": None, "end_date": None},
 ]
@@ -23,30 +28,55 @@ def _field(slug, value=None, color="green", label="x", **extra):
 
 PROCEDURES = {
     "e2": [
-        {"id": "p1", "title": "Rendez-vous", "volume": 1000, "fields": [
-            _field("online", "https://www.service.example.fr/rdv"),
-            _field("satisfaction", "8,6/10", goalReached=True),
-            _field("handicap", "Conformité à 100%", goalReached=True),
-            _field("dlnuf", "2", color="yellow", goalReached=False),
-            _field("auth", "FranceConnect", color="blue"),  # no goalReached: read from the colour
-            _field("simplicity", "À venir", color="gray", label="À venir"),
-            _field("help_reachable", "0.9", goalReached=True),
-        ]},
-        {"id": "p2", "title": "Suivi", "volume": None, "fields": [
-            _field("online", "https://service.example.fr/suivi"),
-            _field("satisfaction", None, color="gray", label="Nombre d'avis insuffisant"),
-            _field("help_reachable", "80 %", color="yellow"),
-        ]},
-        {"id": "p3", "title": "Override", "volume": "2 500", "fields": [_field("online", "https://forms.other.example/x")]},
-        {"id": "p4", "title": "Ignored platform", "volume": 5, "fields": [_field("online", "https://platform.example/x")]},
+        {
+            "id": "p1",
+            "title": "Rendez-vous",
+            "volume": 1000,
+            "fields": [
+                _field("online", "https://www.service.example.fr/rdv"),
+                _field("satisfaction", "8,6/10", goalReached=True),
+                _field("handicap", "Conformité à 100%", goalReached=True),
+                _field("dlnuf", "2", color="yellow", goalReached=False),
+                _field("auth", "FranceConnect", color="blue"),  # no goalReached: read from the colour
+                _field("simplicity", "À venir", color="gray", label="À venir"),
+                _field("help_reachable", "0.9", goalReached=True),
+            ],
+        },
+        {
+            "id": "p2",
+            "title": "Suivi",
+            "volume": None,
+            "fields": [
+                _field("online", "https://service.example.fr/suivi"),
+                _field("satisfaction", None, color="gray", label="Nombre d'avis insuffisant"),
+                _field("help_reachable", "80 %", color="yellow"),
+            ],
+        },
+        {
+            "id": "p3",
+            "title": "Override",
+            "volume": "2 500",
+            "fields": [_field("online", "https://forms.other.example/x")],
+        },
+        {
+            "id": "p4",
+            "title": "Ignored platform",
+            "volume": 5,
+            "fields": [_field("online", "https://platform.example/x")],
+        },
         {"title": "no id"},
     ],
     "e1": [
-        {"id": "p1", "title": "Rendez-vous", "volume": 700, "fields": [
-            _field("online", "https://service.example.fr/rdv"),
-            _field("satisfaction", "6.1", color="yellow"),
-            _field("auth", None, color="gray", label="Non applicable"),
-        ]},
+        {
+            "id": "p1",
+            "title": "Rendez-vous",
+            "volume": 700,
+            "fields": [
+                _field("online", "https://service.example.fr/rdv"),
+                _field("satisfaction", "6.1", color="yellow"),
+                _field("auth", None, color="gray", label="Non applicable"),
+            ],
+        },
     ],
 }
 
@@ -69,7 +99,9 @@ def _serve(server, etag_prefix="v1"):
 
 
 def _materialize(quality, warehouse):
-    result = dg.materialize([observatoire_procedures, startup_observatoire], resources={"quality": quality, "warehouse": warehouse})
+    result = dg.materialize(
+        [observatoire_procedures, startup_observatoire], resources={"quality": quality, "warehouse": warehouse}
+    )
     assert result.success
     return result
 
@@ -80,24 +112,33 @@ def test_editions_map_to_years_by_end_date_then_name():
     assert edition_year({"name": "Édition pilote"}) is None
 
 
-def test_observatoire_ingest_joins_hosts_aggregates_and_refreshes_conditionally(local_server, warehouse_factory, tmp_path):
+def test_observatoire_ingest_joins_hosts_aggregates_and_refreshes_conditionally(
+    local_server, warehouse_factory, tmp_path
+):
     _serve(local_server)
     overrides = tmp_path / "hosts.yaml"
     overrides.write_text("hosts:\n  forms.other.example: svc-b\nignore_hosts: [platform.example]\n")
-    warehouse = warehouse_factory([
-        {"startup_id": "svc-a", "link": "https://service.example.fr"},
-        {"startup_id": "svc-b", "link": "https://b.example.fr"},
-        {"startup_id": "svc-platform", "link": "https://platform.example"},
-    ])
-    quality = QualitySources(observatoire_url=local_server.url("/").rstrip("/"), observatoire_hosts_path=str(overrides),
-                             allow_private_network=True)
+    warehouse = warehouse_factory(
+        [
+            {"startup_id": "svc-a", "link": "https://service.example.fr"},
+            {"startup_id": "svc-b", "link": "https://b.example.fr"},
+            {"startup_id": "svc-platform", "link": "https://platform.example"},
+        ]
+    )
+    quality = QualitySources(
+        observatoire_url=local_server.url("/").rstrip("/"),
+        observatoire_hosts_path=str(overrides),
+        allow_private_network=True,
+    )
     _materialize(quality, warehouse)
     first_requests = len(local_server.requests)
     assert first_requests == 3  # editions + the two editions with a year
 
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
-    long = con.execute("SELECT edition_id, procedure_id, indicator, value, value_numeric, goal_reached, placeholder, host "
-                       "FROM observatoire_procedures ORDER BY ALL").fetchall()
+    long = con.execute(
+        "SELECT edition_id, procedure_id, indicator, value, value_numeric, goal_reached, placeholder, host "
+        "FROM observatoire_procedures ORDER BY ALL"
+    ).fetchall()
     by_key = {(e, p, i): (v, n, g, ph, h) for e, p, i, v, n, g, ph, h in long}
     assert by_key[("e2", "p1", "satisfaction")][1:3] == (8.6, True)
     assert by_key[("e2", "p1", "help_reachable")][1] == 90.0  # a fraction read as a percentage
@@ -107,9 +148,11 @@ def test_observatoire_ingest_joins_hosts_aggregates_and_refreshes_conditionally(
     assert by_key[("e2", "p1", "online")][4] == "service.example.fr"  # www. dropped
     assert not any(p == "None" or p is None for _, p, *_ in long)  # the démarche without id is skipped
 
-    rows = con.execute("SELECT startup_id, year, edition, procedure_ids, n_procedures, online_volume, goals_reached, goals_total, "
-                       "satisfaction_goal, handicap_goal, dlnuf_goal, auth_goal, simplicity_goal, help_reachable, matched_by "
-                       "FROM startup_observatoire ORDER BY startup_id, year").fetchall()
+    rows = con.execute(
+        "SELECT startup_id, year, edition, procedure_ids, n_procedures, online_volume, goals_reached, goals_total, "
+        "satisfaction_goal, handicap_goal, dlnuf_goal, auth_goal, simplicity_goal, help_reachable, matched_by "
+        "FROM startup_observatoire ORDER BY startup_id, year"
+    ).fetchall()
     con.close()
     a2024, a2025, b2025 = rows
     # one host, two démarches; the volume of the one without a volume is left out, not counted as zero
@@ -149,7 +192,9 @@ def test_observatoire_ingest_joins_hosts_aggregates_and_refreshes_conditionally(
     assert meta["editions_parsed"].value == 1 and meta["editions_unchanged"].data == ["e1"]  # e1: same bytes again
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
     assert con.execute("SELECT count(*) FROM observatoire_procedures").fetchall()[0][0] == len(long)
-    assert con.execute("SELECT DISTINCT volume FROM observatoire_procedures WHERE procedure_id = 'p2'").fetchall() == [(55,)]
+    assert con.execute("SELECT DISTINCT volume FROM observatoire_procedures WHERE procedure_id = 'p2'").fetchall() == [
+        (55,)
+    ]
     assert con.execute("SELECT min(fetched_at) FROM observatoire_procedures").fetchall()[0][0].year > 2000
     con.close()
 
@@ -176,38 +221,85 @@ def test_a_demarche_host_shared_by_two_services_gives_its_volume_to_neither(loca
     from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 
     # One edition: a démarche on a platform host that two services declare as their link, and one of a service alone.
-    local_server.add("/api/editions", Route(body=[{"id": "e9", "name": "Édition 2025", "start_date": "2025-01-01",
-                                                   "end_date": "2025-12-31", "created_at": "2025-01-02", "version": 3}]))
-    local_server.add("/api/procedures", Route(body=[
-        {"id": "d1", "title": "Demande d'aide", "ministere": "M", "administration": "A", "volume": "1 250 000", "editionId": "e9",
-         "fields": [_field("online", "https://www.demarches.example.gouv.fr/aide"),
-                    _field("satisfaction", "8,2/10", goalReached=True), _field("handicap", "100 %", goalReached=True),
-                    _field("dlnuf", "0", goalReached=True), _field("auth", "FranceConnect", color="blue")]},
-        {"id": "d2", "title": "Suivi du dossier", "volume": 300000, "editionId": "e9",
-         "fields": [_field("online", "https://suivi.example.gouv.fr/"), _field("satisfaction", "7/10", goalReached=False)]},
-    ]))
-    warehouse = warehouse_factory([
-        {"startup_id": "svc-one", "link": "https://demarches.example.gouv.fr"},
-        {"startup_id": "svc-two", "link": "https://www.demarches.example.gouv.fr/"},
-        {"startup_id": "svc-alone", "link": "https://suivi.example.gouv.fr"},
-    ])
+    local_server.add(
+        "/api/editions",
+        Route(
+            body=[
+                {
+                    "id": "e9",
+                    "name": "Édition 2025",
+                    "start_date": "2025-01-01",
+                    "end_date": "2025-12-31",
+                    "created_at": "2025-01-02",
+                    "version": 3,
+                }
+            ]
+        ),
+    )
+    local_server.add(
+        "/api/procedures",
+        Route(
+            body=[
+                {
+                    "id": "d1",
+                    "title": "Demande d'aide",
+                    "ministere": "M",
+                    "administration": "A",
+                    "volume": "1 250 000",
+                    "editionId": "e9",
+                    "fields": [
+                        _field("online", "https://www.demarches.example.gouv.fr/aide"),
+                        _field("satisfaction", "8,2/10", goalReached=True),
+                        _field("handicap", "100 %", goalReached=True),
+                        _field("dlnuf", "0", goalReached=True),
+                        _field("auth", "FranceConnect", color="blue"),
+                    ],
+                },
+                {
+                    "id": "d2",
+                    "title": "Suivi du dossier",
+                    "volume": 300000,
+                    "editionId": "e9",
+                    "fields": [
+                        _field("online", "https://suivi.example.gouv.fr/"),
+                        _field("satisfaction", "7/10", goalReached=False),
+                    ],
+                },
+            ]
+        ),
+    )
+    warehouse = warehouse_factory(
+        [
+            {"startup_id": "svc-one", "link": "https://demarches.example.gouv.fr"},
+            {"startup_id": "svc-two", "link": "https://www.demarches.example.gouv.fr/"},
+            {"startup_id": "svc-alone", "link": "https://suivi.example.gouv.fr"},
+        ]
+    )
     quality = QualitySources(observatoire_url=local_server.url("/").rstrip("/"), allow_private_network=True)
     _materialize(quality, warehouse)
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
-    rows = {r[0]: r[1:] for r in con.execute(
-        "SELECT startup_id, online_volume, n_procedures_with_volume, volume_note, goals_reached, goals_total "
-        "FROM startup_observatoire WHERE year = 2025").fetchall()}
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT startup_id, online_volume, n_procedures_with_volume, volume_note, goals_reached, goals_total "
+            "FROM startup_observatoire WHERE year = 2025"
+        ).fetchall()
+    }
     con.close()
     for sid in ("svc-one", "svc-two"):
         volume, counted, note, goals, known = rows[sid]
         assert (volume, counted) == (None, 0)
-        assert note == ("the volume of « Demande d'aide » (demarches.example.gouv.fr) is not counted: its host is shared "
-                        "by svc-one, svc-two, so it cannot be attributed to one service")
+        assert note == (
+            "the volume of « Demande d'aide » (demarches.example.gouv.fr) is not counted: its host is shared "
+            "by svc-one, svc-two, so it cannot be attributed to one service"
+        )
         assert (goals, known) == (4, 4)  # the goals still apply to each of them
     assert rows["svc-alone"][:3] == (300000, 1, None)
 
-    result = dg.materialize([yearly_reach], resources={"warehouse": warehouse,
-                                                       "criteria": CriteriaSettings(path=str(DEFAULT_CRITERIA_PATH))})
+    result = dg.materialize(
+        [yearly_reach],
+        resources={"warehouse": warehouse, "criteria": CriteriaSettings(path=str(DEFAULT_CRITERIA_PATH))},
+    )
     assert result.success
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
     reach = con.execute("SELECT startup_id, value, source FROM yearly_reach ORDER BY startup_id").fetchall()

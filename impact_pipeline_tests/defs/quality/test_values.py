@@ -23,7 +23,16 @@ OBSERVATOIRE_DATA = SHARED_DATA / "observatoire"
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("8,5/10", 8.5), ("8.5 / 10", 8.5), (7.74, 7.74), ("6.7", 6.7), ("17/20", 8.5), ("11", None), ("À venir", None), (None, None)],
+    [
+        ("8,5/10", 8.5),
+        ("8.5 / 10", 8.5),
+        (7.74, 7.74),
+        ("6.7", 6.7),
+        ("17/20", 8.5),
+        ("11", None),
+        ("À venir", None),
+        (None, None),
+    ],
 )
 def test_scores_out_of_ten(value, expected):
     assert parse_score_10(value) == expected
@@ -31,7 +40,15 @@ def test_scores_out_of_ten(value, expected):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("85 %", 85.0), ("85%", 85.0), (0.85, 85.0), ("0,716", 71.6), ("Conformité à 90%", 90.0), (99.95, 99.95), ("120 %", None)],
+    [
+        ("85 %", 85.0),
+        ("85%", 85.0),
+        (0.85, 85.0),
+        ("0,716", 71.6),
+        ("Conformité à 90%", 90.0),
+        (99.95, 99.95),
+        ("120 %", None),
+    ],
 )
 def test_percentages_and_fractions(value, expected):
     assert parse_percent(value) == pytest.approx(expected) if expected is not None else parse_percent(value) is None
@@ -42,8 +59,20 @@ def test_uptime_is_a_percentage_even_below_one():
     assert indicator_number("help_reachable", 0.5) == 50.0
 
 
-@pytest.mark.parametrize("value", ["À venir", "a venir", "Non applicable", "Nombre d'avis insuffisant",
-                                   "Nombre d’avis insuffisants", "Bientôt Disponible", "", "  ", None])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "À venir",
+        "a venir",
+        "Non applicable",
+        "Nombre d'avis insuffisant",
+        "Nombre d’avis insuffisants",
+        "Bientôt Disponible",
+        "",
+        "  ",
+        None,
+    ],
+)
 def test_text_placeholders_are_not_numbers(value):
     assert is_placeholder(value)
     assert parse_score_10(value) is None and parse_percent(value) is None
@@ -54,13 +83,23 @@ def test_real_values_are_not_placeholders():
 
 
 def test_durations():
-    assert parse_milliseconds("394 ms") == 394 and parse_milliseconds("0,4 s") == pytest.approx(400) and parse_milliseconds(215) == 215
+    assert (
+        parse_milliseconds("394 ms") == 394
+        and parse_milliseconds("0,4 s") == pytest.approx(400)
+        and parse_milliseconds(215) == 215
+    )
 
 
 @pytest.mark.parametrize(
     "url, host",
-    [("https://www.Example.gouv.fr/path?q=1", "example.gouv.fr"), ("http://example.fr:8080/", "example.fr"),
-     ("example.fr/x", "example.fr"), ("https://sub.example.fr.", "sub.example.fr"), ("", None), (None, None)],
+    [
+        ("https://www.Example.gouv.fr/path?q=1", "example.gouv.fr"),
+        ("http://example.fr:8080/", "example.fr"),
+        ("example.fr/x", "example.fr"),
+        ("https://sub.example.fr.", "sub.example.fr"),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_normalized_hosts(url, host):
     assert normalize_host(url) == host
@@ -68,9 +107,17 @@ def test_normalized_hosts(url, host):
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(" https://x.fr/stats ", "https://x.fr/stats"), ("http://x.fr", "http://x.fr"), ("x.fr/stats", None),
-     ("javascript:alert(1)", None), ("file:///etc/passwd", None), ("/etc/passwd", None), ("", None), (None, None),
-     ("https://", None)],
+    [
+        (" https://x.fr/stats ", "https://x.fr/stats"),
+        ("http://x.fr", "http://x.fr"),
+        ("x.fr/stats", None),
+        ("javascript:alert(1)", None),
+        ("file:///etc/passwd", None),
+        ("/etc/passwd", None),
+        ("", None),
+        (None, None),
+        ("https://", None),
+    ],
 )
 def test_only_public_http_urls_are_kept(value, expected):
     assert public_http_url(value) == expected

@@ -15,7 +15,7 @@ from impact_pipeline.defs.registry.assets import registry_raw, registry_tables
 from impact_pipeline.defs.registry.resources import RegistrySource
 from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import SAMPLE_DIR
-from impact_pipeline_tests.support.http_server import LocalServer, RecordedRequest, Route
+from impact_pipeline_tests.support.http_server import RecordedRequest, Route
 
 SAMPLE = (SAMPLE_DIR / "startups.json").read_bytes()
 MONDAY = "Mon, 05 Jan 2026 10:00:00 GMT"
@@ -39,7 +39,10 @@ class Registry:
             headers["ETag"] = self.etag
         if self.last_modified:
             headers["Last-Modified"] = self.last_modified
-        if_none_match, if_modified_since = request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")
+        if_none_match, if_modified_since = (
+            request.headers.get("If-None-Match"),
+            request.headers.get("If-Modified-Since"),
+        )
         if if_none_match is not None:
             fresh = self.etag is not None and if_none_match == self.etag
         else:
@@ -56,8 +59,11 @@ def registry(local_server):
 
 
 def warehouse(root: Path) -> Warehouse:
-    return Warehouse(duckdb_path=str(root / "published" / "impact.duckdb"), export_dir=str(root / "exports"),
-                     work_dir=str(root / "work"))
+    return Warehouse(
+        duckdb_path=str(root / "published" / "impact.duckdb"),
+        export_dir=str(root / "exports"),
+        work_dir=str(root / "work"),
+    )
 
 
 @functools.cache
@@ -120,10 +126,14 @@ def test_an_unchanged_registry_is_asked_conditionally_and_its_stored_document_re
     history = query(tmp_path, HISTORY)
     assert [row[:2] for row in history] == [(False, False), (True, True)]
     assert {row[2:] for row in history} == {('"v1"', MONDAY, 14, first["sha256"])}
-    assert query(tmp_path, "SELECT count(DISTINCT fetched_at), sum(n_bytes) FROM registry_raw") == [(2, 2 * len(SAMPLE))]
+    assert query(tmp_path, "SELECT count(DISTINCT fetched_at), sum(n_bytes) FROM registry_raw") == [
+        (2, 2 * len(SAMPLE))
+    ]
     # The registry tables are as of the latest fetch, the 304 one.
-    assert query(tmp_path, "SELECT max(fetched_at) = (SELECT fetched_at FROM registry_raw WHERE document IS NOT NULL) "
-                           "FROM registry_raw") == [(True,)]
+    assert query(
+        tmp_path,
+        "SELECT max(fetched_at) = (SELECT fetched_at FROM registry_raw WHERE document IS NOT NULL) FROM registry_raw",
+    ) == [(True,)]
 
     # The registry_raw gate of the job (the latest fetch keeps its document, required columns set) holds.
     from impact_pipeline.defs.gates.suites import ALL_SUITES
@@ -154,7 +164,9 @@ def test_an_unchanged_registry_is_asked_conditionally_and_its_stored_document_re
     assert again.failures == [] and again.reused_from is not None and again.reused_from["run_id"] == "run-2"
     # The latest fetch losing a required value is validated again and blocks.
     with duckdb.connect(str(tmp_path / "work" / "impact.duckdb")) as con:
-        con.execute("UPDATE registry_raw SET final_url = NULL WHERE fetched_at = (SELECT max(fetched_at) FROM registry_raw)")
+        con.execute(
+            "UPDATE registry_raw SET final_url = NULL WHERE fetched_at = (SELECT max(fetched_at) FROM registry_raw)"
+        )
     broken = validate("run-4")
     assert broken.reused_from is None and [f.spec.label for f in broken.blocking_failures] == ["final_url is present"]
 
@@ -164,7 +176,11 @@ def test_a_changed_registry_is_taken(tmp_path, local_server, registry):
     ingest(tmp_path, url)
     doc = json.loads(SAMPLE)
     doc["data"] = doc["data"][:-1]
-    registry.body, registry.etag, registry.last_modified = json.dumps(doc).encode(), '"v2"', "Tue, 06 Jan 2026 10:00:00 GMT"
+    registry.body, registry.etag, registry.last_modified = (
+        json.dumps(doc).encode(),
+        '"v2"',
+        "Tue, 06 Jan 2026 10:00:00 GMT",
+    )
 
     changed = ingest(tmp_path, url)
 
@@ -272,8 +288,9 @@ def test_a_working_file_of_an_older_version_gains_the_columns_and_keeps_working(
     assert ingest(tmp_path, url)["not_modified"] is False
     assert ingest(tmp_path, url)["not_modified"] is True
     assert registry.answers == [200, 304]
-    assert query(tmp_path, "SELECT source_url, not_modified, etag, document IS NOT NULL FROM registry_raw ORDER BY fetched_at") \
-        == [("old", None, None, True), (url, False, '"v1"', False), (url, True, '"v1"', True)]
+    assert query(
+        tmp_path, "SELECT source_url, not_modified, etag, document IS NOT NULL FROM registry_raw ORDER BY fetched_at"
+    ) == [("old", None, None, True), (url, False, '"v1"', False), (url, True, '"v1"', True)]
     assert len(tables(tmp_path)["startups"]) == 14
 
 

@@ -67,8 +67,11 @@ def parsed():
 
 
 def findings_of(parsed, startup_id):
-    return [(f["field"], f["value"], f["problem"], f["severity"]) for f in parsed["registry_findings"]
-            if f["startup_id"] == startup_id]
+    return [
+        (f["field"], f["value"], f["problem"], f["severity"])
+        for f in parsed["registry_findings"]
+        if f["startup_id"] == startup_id
+    ]
 
 
 def startup(parsed, startup_id):
@@ -87,7 +90,9 @@ def test_every_rule_reads_the_cases_as_the_python_parser_did(as_of):
 
 
 def test_skipped_records_and_wrong_shapes_become_findings(parsed):
-    findings = [(f["startup_id"], f["field"], f["value"], f["problem"], f["severity"]) for f in parsed["registry_findings"]]
+    findings = [
+        (f["startup_id"], f["field"], f["value"], f["problem"], f["severity"]) for f in parsed["registry_findings"]
+    ]
     assert (None, "data[1]", "a string record", "record is not an object; skipped", "error") in findings
     assert (None, "data[3]", None, "record is not an object; skipped", "error") in findings  # a JSON null
     assert (None, "data[4]", "[1, 2]", "record is not an object; skipped", "error") in findings  # json.dumps spelling
@@ -96,11 +101,24 @@ def test_skipped_records_and_wrong_shapes_become_findings(parsed):
     assert ("spaced", "data[16].id", "spaced", "duplicate id; later record skipped", "error") in findings
     assert ("ok", "data[17].id", "ok", "duplicate id; later record skipped", "error") in findings
     assert findings_of(parsed, "attrs-list")[0] == (
-        "attributes", "[1, \"a\"]", "attributes is not an object; record kept with no attributes", "error")
-    assert ("phases", '{"name": "acceleration", "start": "2020-01-01"}', "phases is not a list", "error") in findings_of(parsed, "ph-obj")
-    assert findings_of(parsed, "ph-empty") == [("phases", "[]", "startup has no phase: it is never evaluated", "warning")]
+        "attributes",
+        "[1, \"a\"]",
+        "attributes is not an object; record kept with no attributes",
+        "error",
+    )
+    assert (
+        "phases",
+        '{"name": "acceleration", "start": "2020-01-01"}',
+        "phases is not a list",
+        "error",
+    ) in findings_of(parsed, "ph-obj")
+    assert findings_of(parsed, "ph-empty") == [
+        ("phases", "[]", "startup has no phase: it is never evaluated", "warning")
+    ]
     # `events or []`: falsy values are no events at all; anything else that is not a list is reported
-    assert findings_of(parsed, "ev-zero") == findings_of(parsed, "ev-empty-obj") == findings_of(parsed, "ev-false") == []
+    assert (
+        findings_of(parsed, "ev-zero") == findings_of(parsed, "ev-empty-obj") == findings_of(parsed, "ev-false") == []
+    )
     assert findings_of(parsed, "ev-nan") == [("events", "NaN", "events is not a list", "error")]
     assert findings_of(parsed, "ev-space") == [("events", " ", "events is not a list", "error")]
     # the first of two records with the same (stripped) id is the one kept
@@ -110,8 +128,16 @@ def test_skipped_records_and_wrong_shapes_become_findings(parsed):
 def test_entries_dates_and_phase_names_are_read_like_python(parsed):
     by_field = {f[0]: f[1:] for f in findings_of(parsed, "ph-entries")}
     assert by_field["phases[0]"] == ("acceleration", "phase entry is not an object; skipped", "error")
-    assert by_field["phases[8].name"] == ("5", "unknown phase name (neither the 2026 nor the old vocabulary)", "warning")
-    assert by_field["phases[9].name"] == ("True", "unknown phase name (neither the 2026 nor the old vocabulary)", "warning")
+    assert by_field["phases[8].name"] == (
+        "5",
+        "unknown phase name (neither the 2026 nor the old vocabulary)",
+        "warning",
+    )
+    assert by_field["phases[9].name"] == (
+        "True",
+        "unknown phase name (neither the 2026 nor the old vocabulary)",
+        "warning",
+    )
     assert by_field["phases[14].end"] == ("2017-01-01", "phase ends before it starts", "warning")
     assert by_field["phases[16].start"] == ("", "missing date", "warning")
     assert by_field["phases[18].start"] == ("20200101", "unparsable date (expected YYYY-MM-DD)", "warning")  # a number
@@ -120,7 +146,9 @@ def test_entries_dates_and_phase_names_are_read_like_python(parsed):
     phases = {p["position"]: p for p in parsed["startup_phases"] if p["startup_id"] == "ph-entries"}
     # Python's ISO reading: blanks stripped, a time after the date ignored, the basic format accepted
     assert phases[12]["phase_normalized"] == "acceleration" and phases[12]["start_date"] == date(2020, 2, 1)
-    assert phases[21]["start_date"] == date(2020, 1, 5) and phases[21]["end_date"] == date(2021, 1, 4)  # 20200105, 2021-W01-1
+    assert phases[21]["start_date"] == date(2020, 1, 5) and phases[21]["end_date"] == date(
+        2021, 1, 4
+    )  # 20200105, 2021-W01-1
     assert phases[22]["start_date"] == date(2020, 1, 5)  # "2020-01-05 12:00"
     assert phases[14]["phase"] == "success" and phases[14]["phase_normalized"] == "transfere"
     assert 4 not in phases and 6 not in phases and 7 not in phases  # nameless entries are skipped
@@ -137,35 +165,54 @@ def test_text_is_stripped_cut_and_typed_like_python(parsed):
     assert startup(parsed, "txt2")["name"] == "txt2"  # no usable name: the id is used
     assert startup(parsed, "txt6")["pitch"] == "padded"  # NBSP, ideographic space, U+2028 and NEL are blanks
     long = startup(parsed, "txt6")["name"]
-    assert len(long) == MAX_TEXT and ("name", "20000", f"text longer than {MAX_TEXT} characters, truncated", "warning") \
-        in findings_of(parsed, "txt6")
+    assert len(long) == MAX_TEXT and (
+        "name",
+        "20000",
+        f"text longer than {MAX_TEXT} characters, truncated",
+        "warning",
+    ) in findings_of(parsed, "txt6")
     emoji = startup(parsed, "txt7")
     assert emoji["pitch"] == "🚀" * MAX_TEXT and emoji["contact"] == "e\u0301" * 5000  # code points, as Python counts
-    assert startup(parsed, "txt3")["accessibility_status"] == "x" and startup(parsed, "txt2")["accessibility_status"] is None
+    assert (
+        startup(parsed, "txt3")["accessibility_status"] == "x"
+        and startup(parsed, "txt2")["accessibility_status"] is None
+    )
     lists = startup(parsed, "ok")
     assert lists["sponsors"] == ["/organisations/x", "y", "3", "2.5", "1e+20"] and lists["usertypes"] == []
     assert ("sponsors", "true", "list item is not text", "warning") in findings_of(parsed, "ok")
-    assert findings_of(parsed, "lists") == [("sponsors", "not-a-list", "expected a list, got str", "warning"),
-                                            ("thematiques", '{"a": 1}', "expected a list, got dict", "warning"),
-                                            ("usertypes", "3", "expected a list, got int", "warning")]
+    assert findings_of(parsed, "lists") == [
+        ("sponsors", "not-a-list", "expected a list, got str", "warning"),
+        ("thematiques", '{"a": 1}', "expected a list, got dict", "warning"),
+        ("usertypes", "3", "expected a list, got int", "warning"),
+    ]
 
 
 def test_links_with_a_foreign_scheme_are_refused(parsed):
     links = startup(parsed, "links")
     assert [links[k] for k in ("link", "stats_url", "impact_url", "budget_url", "repository")] == [None] * 5
     assert {(f, p) for f, _, p, _ in findings_of(parsed, "links")} == {
-        ("link", "refused URL scheme 'javascript'"), ("stats_url", "refused URL scheme 'javascript'"),
-        ("impact_url", "refused URL scheme 'file'"), ("budget_url", "refused URL scheme 'ftp'"),
-        ("repository", "refused URL scheme 'data'")}
+        ("link", "refused URL scheme 'javascript'"),
+        ("stats_url", "refused URL scheme 'javascript'"),
+        ("impact_url", "refused URL scheme 'file'"),
+        ("budget_url", "refused URL scheme 'ftp'"),
+        ("repository", "refused URL scheme 'data'"),
+    }
     kept = startup(parsed, "links2")  # tab inside the scheme, control character before it: still refused
     assert (kept["link"], kept["stats_url"], kept["impact_url"], kept["budget_url"], kept["repository"]) == (
-        None, None, "HTTP://ok", "example.org:8080/x", "www.example.org")
+        None,
+        None,
+        "HTTP://ok",
+        "example.org:8080/x",
+        "www.example.org",
+    )
     assert startup(parsed, "links4")["impact_url"] == "hTTps://x" and startup(parsed, "links4")["budget_url"] is None
 
 
 def test_current_phase_is_the_phase_at_the_fetch_date(parsed):
-    current = {s["startup_id"]: (s["current_phase"], s["current_phase_published"], s["first_phase_start"])
-               for s in parsed["startups"]}
+    current = {
+        s["startup_id"]: (s["current_phase"], s["current_phase_published"], s["first_phase_start"])
+        for s in parsed["startups"]
+    }
     assert current["ph-ties"] == (None, "inconnue3", date(2020, 1, 1))  # unknown names tie lowest, then the later entry
     assert current["ph-unknown-last"] == (None, "weird", date(2020, 1, 1))
     assert current["ph-asof-tie"] == ("opere", "opere", date(2026, 1, 15))  # on the fetch date; furthest along wins
@@ -175,39 +222,66 @@ def test_current_phase_is_the_phase_at_the_fetch_date(parsed):
 
 def test_incubators_come_from_included(parsed):
     assert [(i["incubator_id"], i["title"], i["github"], i["contact"]) for i in parsed["incubators"]] == [
-        ("inc-a", "Incubateur A", "5", None), ("inc-b", None, None, None), (" inc-e ", None, "True", "1.25"),
-        ("inc-f", None, None, None)]
-    problems = [(f["field"], f["value"], f["problem"]) for f in parsed["registry_findings"] if f["field"].startswith("included")]
+        ("inc-a", "Incubateur A", "5", None),
+        ("inc-b", None, None, None),
+        (" inc-e ", None, "True", "1.25"),
+        ("inc-f", None, None, None),
+    ]
+    problems = [
+        (f["field"], f["value"], f["problem"]) for f in parsed["registry_findings"] if f["field"].startswith("included")
+    ]
     assert ("included[1].id", "inc-a", "incubator without a usable or unique id; skipped") in problems
     assert ("included[3].id", None, "incubator without a usable or unique id; skipped") in problems
     assert ("included[9].website", "10001", f"text longer than {MAX_TEXT} characters, truncated") in problems
     relations = {s["startup_id"]: s["incubator_id"] for s in parsed["startups"] if s["startup_id"].startswith("rel")}
-    assert relations == {"rel1": None, "rel2": None, "rel3": None, "rel4": None, "rel5": None, "rel6": None,
-                         "rel7": " sp ", "rel8": None, "rel9": None}
+    assert relations == {
+        "rel1": None,
+        "rel2": None,
+        "rel3": None,
+        "rel4": None,
+        "rel5": None,
+        "rel6": None,
+        "rel7": " sp ",
+        "rel8": None,
+        "rel9": None,
+    }
 
 
-@pytest.mark.parametrize("name, findings", [
-    ("included-str", [("included", "x", "included is not a list", "error")]),
-    ("included-obj", [("included", '{"id": "a"}', "included is not a list", "error")]),
-    ("included-one", [("included", "1", "included is not a list", "error")]),
-    ("included-zero", []), ("included-null", []), ("included-empty-str", []), ("included-empty-obj", []), ("empty", []),
-])
+@pytest.mark.parametrize(
+    "name, findings",
+    [
+        ("included-str", [("included", "x", "included is not a list", "error")]),
+        ("included-obj", [("included", '{"id": "a"}', "included is not a list", "error")]),
+        ("included-one", [("included", "1", "included is not a list", "error")]),
+        ("included-zero", []),
+        ("included-null", []),
+        ("included-empty-str", []),
+        ("included-empty-obj", []),
+        ("empty", []),
+    ],
+)
 def test_document_level_findings(name, findings):
     tables = parse_text(cases.SHAPES[name])
     assert [(f["field"], f["value"], f["problem"], f["severity"]) for f in tables["registry_findings"]] == findings
 
 
-@pytest.mark.parametrize("name, message", [
-    ("truncated", "response is not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data (the document is truncated)"),
-    ("not-json", "response is not valid JSON: Malformed JSON at byte 0 of input: unexpected character"),
-    ("empty-body", "response is not valid JSON: empty body"),
-    ("root-list", "the document is not a JSON object (got list)"),
-    ("root-str", "the document is not a JSON object (got str)"),
-    ("root-num", "the document is not a JSON object (got float)"),
-    ("data-obj", "`data` is not a list (got dict)"),
-    ("data-null", "`data` is not a list (got NoneType)"),
-    ("no-data", "the document has no `data` member (not a JSON:API startups document)"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (
+            "truncated",
+            "response is not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data (the document is truncated)",
+        ),
+        ("not-json", "response is not valid JSON: Malformed JSON at byte 0 of input: unexpected character"),
+        ("empty-body", "response is not valid JSON: empty body"),
+        ("root-list", "the document is not a JSON object (got list)"),
+        ("root-str", "the document is not a JSON object (got str)"),
+        ("root-num", "the document is not a JSON object (got float)"),
+        ("data-obj", "`data` is not a list (got dict)"),
+        ("data-null", "`data` is not a list (got NoneType)"),
+        ("no-data", "the document has no `data` member (not a JSON:API startups document)"),
+    ],
+)
 def test_a_document_that_is_not_a_registry_is_refused_naming_the_source(name, message):
     with pytest.raises(RegistryFormatError) as refused:
         parse_text(cases.SHAPES[name])
@@ -261,8 +335,17 @@ def test_real_snapshot():
     skip_without_shared_data()
     tables = parse_text(REAL_SNAPSHOT.read_text(encoding="utf-8"))
     assert {name: len(rows) for name, rows in tables.items()} == {
-        "startups": 662, "startup_phases": 1695, "startup_events": 562, "incubators": 23, "registry_findings": 0}
+        "startups": 662,
+        "startup_phases": 1695,
+        "startup_events": 562,
+        "incubators": 23,
+        "registry_findings": 0,
+    }
     first = tables["startups"][0]
     assert (first["startup_id"], first["name"], first["link"], first["current_phase"], first["usertypes"]) == (
-        "1-eleve-1-stage", "1 élève, 1 stage", "https://1eleve1stage.education.gouv.fr", "transfere",
-        ["entreprise", "etablissement-scolaire", "lycéens", "collégiens"])
+        "1-eleve-1-stage",
+        "1 élève, 1 stage",
+        "https://1eleve1stage.education.gouv.fr",
+        "transfere",
+        ["entreprise", "etablissement-scolaire", "lycéens", "collégiens"],
+    )

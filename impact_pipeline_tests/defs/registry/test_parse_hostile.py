@@ -31,8 +31,11 @@ def document(*records: str) -> str:
 
 
 def findings(tables, startup_id=None):
-    return [(f["startup_id"], f["field"], f["value"], f["problem"]) for f in tables["registry_findings"]
-            if startup_id is None or f["startup_id"] == startup_id]
+    return [
+        (f["startup_id"], f["field"], f["value"], f["problem"])
+        for f in tables["registry_findings"]
+        if startup_id is None or f["startup_id"] == startup_id
+    ]
 
 
 def startup(tables, startup_id):
@@ -41,8 +44,17 @@ def startup(tables, startup_id):
 
 # -- item 5: a link the gate refuses is refused by the parse ----------------------------------------------------
 
-GATE_REFUSED = ["javascript:1;alert(1)", "data:1,<script>alert(1)</script>", "file:1/etc/passwd", "JavaScript:1",
-                "vbscript:1", "ftp:21/x", "javascript :alert(1)", "\x01 data\t:x", "  javascript:1"]
+GATE_REFUSED = [
+    "javascript:1;alert(1)",
+    "data:1,<script>alert(1)</script>",
+    "file:1/etc/passwd",
+    "JavaScript:1",
+    "vbscript:1",
+    "ftp:21/x",
+    "javascript :alert(1)",
+    "\x01 data\t:x",
+    "  javascript:1",
+]
 LINK_FIELDS = ("link", "stats_url", "impact_url", "budget_url", "repository")
 
 
@@ -56,33 +68,52 @@ def test_a_link_the_startups_gate_refuses_is_nulled_with_a_finding(value):
     # none of what is published matches the gate's rule (the same regular expression, by DuckDB)
     con = duckdb.connect()
     published = [startup(tables, "s")[f] or "" for f in LINK_FIELDS]
-    assert not any(con.execute(f"SELECT regexp_matches(lower(?), '{REFUSED_LINK_RE}')", [v]).fetchall()[0][0] for v in published)
+    assert not any(
+        con.execute(f"SELECT regexp_matches(lower(?), '{REFUSED_LINK_RE}')", [v]).fetchall()[0][0] for v in published
+    )
     con.close()
 
 
-@pytest.mark.parametrize("value, scheme", [
-    ("javascript:1;alert(1)", "javascript"), ("data:1,x", "data"), ("file:1", "file"), ("javascript:1", "javascript"),
-    ("tel:1;x", "tel"), ("example.org:8080/x", None), ("example.org:8080", None), ("localhost:80?x=1", None),
-    ("example.org:²", None),
-])
+@pytest.mark.parametrize(
+    "value, scheme",
+    [
+        ("javascript:1;alert(1)", "javascript"),
+        ("data:1,x", "data"),
+        ("file:1", "file"),
+        ("javascript:1", "javascript"),
+        ("tel:1;x", "tel"),
+        ("example.org:8080/x", None),
+        ("example.org:8080", None),
+        ("localhost:80?x=1", None),
+        ("example.org:²", None),
+    ],
+)
 def test_host_and_port_is_digits_up_to_a_path(value, scheme):
     assert refused_scheme(value) == scheme
 
 
 def test_links_that_are_not_refused_are_kept():
-    kept = {"link": "https://ok.example.org", "stats_url": "example.org:8080/stats", "impact_url": "/impact",
-            "budget_url": "www.example.org", "repository": "git@github.com:a/b.git"}
+    kept = {
+        "link": "https://ok.example.org",
+        "stats_url": "example.org:8080/stats",
+        "impact_url": "/impact",
+        "budget_url": "www.example.org",
+        "repository": "git@github.com:a/b.git",
+    }
     tables = parse_text(document(record('"s"', ", ".join(f'"{k}": {json.dumps(v)}' for k, v in kept.items()))))
     assert {f: startup(tables, "s")[f] for f in LINK_FIELDS} == kept and findings(tables) == []
 
 
 # -- item 6: nesting of any depth -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("depth", [2_000, 100_000])
 @pytest.mark.parametrize("field", ["pitch", "name", "link", "sponsors", "phases", "events"])
 def test_deeply_nested_values_are_findings_and_the_document_is_kept(field, depth):
     nested = "[" * depth + "]" * depth
-    deep = record('"deep"', **{field: nested}) if field in ("name", "phases") else record('"deep"', f'"{field}": {nested}')
+    deep = (
+        record('"deep"', **{field: nested}) if field in ("name", "phases") else record('"deep"', f'"{field}": {nested}')
+    )
     tables = parse_text(document(deep, record('"next"')))
     assert [s["startup_id"] for s in tables["startups"]] == ["deep", "next"]
     problems = findings(tables, "deep")
@@ -100,10 +131,14 @@ def test_a_deeply_nested_record_is_skipped_with_a_finding():
 
 # -- item 11: lone surrogates -------------------------------------------------------------------------------------
 
+
 def test_a_lone_surrogate_is_a_finding_on_its_field_and_the_document_is_kept():
     text = document(
-        record('"s"', r'"pitch": "p\ud800", "sponsors": ["ok", "x\udfff"], "events": [{"name": "e", "comment": "c\uDC00"}]',
-               name=r'"x\udc00y"'),
+        record(
+            '"s"',
+            r'"pitch": "p\ud800", "sponsors": ["ok", "x\udfff"], "events": [{"name": "e", "comment": "c\uDC00"}]',
+            name=r'"x\udc00y"',
+        ),
         record('"pair"', name=r'"\ud83d\ude80 \\udc00"'),  # a pair, an escaped backslash
     )
     tables = parse_text(text)
@@ -111,7 +146,11 @@ def test_a_lone_surrogate_is_a_finding_on_its_field_and_the_document_is_kept():
     assert (s["name"], s["pitch"], s["sponsors"]) == ("x\ufffdy", "p\ufffd", ["ok", "x\ufffd"])
     assert startup(tables, "pair")["name"] == "🚀 \\udc00"
     assert [(field, value) for _, field, value, problem in findings(tables) if problem == SURROGATE_PROBLEM] == [
-        ("events[0].comment", "c\ufffd"), ("name", "x\ufffdy"), ("pitch", "p\ufffd"), ("sponsors", "x\ufffd")]
+        ("events[0].comment", "c\ufffd"),
+        ("name", "x\ufffdy"),
+        ("pitch", "p\ufffd"),
+        ("sponsors", "x\ufffd"),
+    ]
     assert findings(tables, "pair") == []
 
 
@@ -120,14 +159,24 @@ def test_a_lone_surrogate_in_an_id_or_an_incubator_is_a_finding():
     tables = parse_text(text)
     assert [s["startup_id"] for s in tables["startups"]] == ["id\ufffd"]
     assert [(f, v) for _, f, v, p in findings(tables) if p == SURROGATE_PROBLEM] == [
-        ("data[0].id", "id\ufffd"), ("included[0].title", "t\ufffd")]
+        ("data[0].id", "id\ufffd"),
+        ("included[0].title", "t\ufffd"),
+    ]
 
 
-@pytest.mark.parametrize("text, repaired", [
-    (r'"a\udc00b"', r'"a\ufffdb"'), (r'"\ud800"', r'"\ufffd"'), (r'"\uD83D\uDE80"', r'"\uD83D\uDE80"'),
-    (r'"\\udc00"', r'"\\udc00"'), (r'"\\\udc00"', r'"\\\ufffd"'), (r'"\ud800\ud800\udc00"', r'"\ufffd\ud800\udc00"'),
-    (r'"x\\\\"', r'"x\\\\"'), ('"\x01\\udc00"', '"\x01\\udc00"'),  # raw control characters: left alone (refused)
-])
+@pytest.mark.parametrize(
+    "text, repaired",
+    [
+        (r'"a\udc00b"', r'"a\ufffdb"'),
+        (r'"\ud800"', r'"\ufffd"'),
+        (r'"\uD83D\uDE80"', r'"\uD83D\uDE80"'),
+        (r'"\\udc00"', r'"\\udc00"'),
+        (r'"\\\udc00"', r'"\\\ufffd"'),
+        (r'"\ud800\ud800\udc00"', r'"\ufffd\ud800\udc00"'),
+        (r'"x\\\\"', r'"x\\\\"'),
+        ('"\x01\\udc00"', '"\x01\\udc00"'),  # raw control characters: left alone (refused)
+    ],
+)
 def test_only_lone_surrogate_escapes_are_replaced(text, repaired):
     con = duckdb.connect()
     assert con.execute(without_lone_surrogates("SELECT ?::VARCHAR AS document"), [text]).fetchall() == [(repaired,)]
@@ -135,26 +184,43 @@ def test_only_lone_surrogate_escapes_are_replaced(text, repaired):
 
 # -- item 13: look-alike ids ---------------------------------------------------------------------------------------
 
-LOOKALIKES = ["Café-Svc", "café-svc", "cafe\u0301-svc", "ＣＡＦＥ\u0301-ｓｖｃ", "café\u200b-svc", "\u00a0café-svc\u3000",
-              "ca\u00adfé-svc", "café-svc\ufeff"]
+LOOKALIKES = [
+    "Café-Svc",
+    "café-svc",
+    "cafe\u0301-svc",
+    "ＣＡＦＥ\u0301-ｓｖｃ",
+    "café\u200b-svc",
+    "\u00a0café-svc\u3000",
+    "ca\u00adfé-svc",
+    "café-svc\ufeff",
+]
 
 
 def test_look_alike_ids_are_duplicates_and_the_first_is_kept():
-    records = [record(json.dumps(sid)) for sid in LOOKALIKES] + [record('"Plain"'), record('"plain"'),
-                                                                 record('"PLAIN\\u0000"'), record('"café-svc"')]
+    records = [record(json.dumps(sid)) for sid in LOOKALIKES] + [
+        record('"Plain"'),
+        record('"plain"'),
+        record('"PLAIN\\u0000"'),
+        record('"café-svc"'),
+    ]
     tables = parse_text(document(*records))
     assert [s["startup_id"] for s in tables["startups"]] == ["Café-Svc", "Plain"]
     skipped = [(sid, field, value) for sid, field, value, problem in findings(tables) if problem == LOOKALIKE_PROBLEM]
     # each later record: under the id that is kept, its own id as the value
     assert skipped == [("Café-Svc", f"data[{i}].id", sid.strip()) for i, sid in enumerate(LOOKALIKES) if i] + [
-        ("Plain", "data[9].id", "plain"), ("Plain", "data[10].id", "PLAIN\x00"), ("Café-Svc", "data[11].id", "café-svc")]
+        ("Plain", "data[9].id", "plain"),
+        ("Plain", "data[10].id", "PLAIN\x00"),
+        ("Café-Svc", "data[11].id", "café-svc"),
+    ]
 
 
 def test_exact_duplicates_keep_their_finding():
     tables = parse_text(document(record('"a"'), record('" a "'), record('"A"')))
     assert [s["startup_id"] for s in tables["startups"]] == ["a"]
     assert [(f, p) for _, f, _, p in findings(tables)] == [
-        ("data[1].id", "duplicate id; later record skipped"), ("data[2].id", LOOKALIKE_PROBLEM)]
+        ("data[1].id", "duplicate id; later record skipped"),
+        ("data[2].id", LOOKALIKE_PROBLEM),
+    ]
 
 
 def test_the_sql_key_of_an_ascii_id_is_the_python_key():
@@ -172,10 +238,18 @@ def test_the_sql_key_of_an_ascii_id_is_the_python_key():
 
 # -- item 15: dates outside the programme's life --------------------------------------------------------------------
 
-@pytest.mark.parametrize("day, kept", [
-    ("0001-01-01", False), ("2012-12-31", False), ("2013-01-01", True), ("2027-12-31", True), ("2028-01-01", False),
-    ("9999-12-31", False),
-])
+
+@pytest.mark.parametrize(
+    "day, kept",
+    [
+        ("0001-01-01", False),
+        ("2012-12-31", False),
+        ("2013-01-01", True),
+        ("2027-12-31", True),
+        ("2028-01-01", False),
+        ("9999-12-31", False),
+    ],
+)
 def test_event_dates_outside_the_programme_are_findings_not_designations(day, kept):
     events = f'"events": [{{"name": "national_impact", "date": "{day}"}}]'
     tables = parse_text(document(record('"s"', events)), as_of=date(2026, 1, 15))

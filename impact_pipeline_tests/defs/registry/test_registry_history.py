@@ -21,8 +21,9 @@ ASSETS = [registry_assets.registry_raw, registry_assets.registry_tables, registr
 
 
 def ingest(root, history) -> Warehouse:
-    warehouse = Warehouse(duckdb_path=str(root / "pub" / "impact.duckdb"), export_dir=str(root / "exp"),
-                          work_dir=str(root / "work"))
+    warehouse = Warehouse(
+        duckdb_path=str(root / "pub" / "impact.duckdb"), export_dir=str(root / "exp"), work_dir=str(root / "work")
+    )
     resources = {"warehouse": warehouse, "registry": RegistrySource(url=str(REAL_SNAPSHOT), history=str(history))}
     result = dg.materialize(ASSETS, resources=resources, raise_on_error=False)
     assert result.success
@@ -52,8 +53,10 @@ def history_world(tmp_path_factory):
 
 def test_each_dated_document_is_stored_once_with_its_date(history_world, tmp_path):
     with history_world.connect() as con:
-        rows = con.execute("SELECT CAST(observed_at AS DATE)::VARCHAR, n_startups FROM registry_raw "
-                           "WHERE source_url LIKE '%/history/%' ORDER BY 1").fetchall()
+        rows = con.execute(
+            "SELECT CAST(observed_at AS DATE)::VARCHAR, n_startups FROM registry_raw "
+            "WHERE source_url LIKE '%/history/%' ORDER BY 1"
+        ).fetchall()
         n_declared = dict(con.execute("SELECT sha256, count(*) FROM registry_declarations GROUP BY 1").fetchall())
     days = sorted(p.parent.name for p in HISTORY.glob("*/startups.json"))
     assert [d for d, _ in rows] == days
@@ -65,7 +68,9 @@ def test_each_dated_document_is_stored_once_with_its_date(history_world, tmp_pat
     dated = result.asset_materializations_for_node("registry_raw")[0].metadata["history_documents"].value
     assert {d["stored"] for d in dated} == {"unchanged"}
     with history_world.connect() as con:
-        assert con.execute("SELECT count(*) FROM registry_raw WHERE source_url LIKE '%/history/%'").fetchall()[0][0] == len(days)
+        assert con.execute("SELECT count(*) FROM registry_raw WHERE source_url LIKE '%/history/%'").fetchall()[0][
+            0
+        ] == len(days)
 
 
 def test_each_year_reads_the_document_of_its_window(history_world):
@@ -82,8 +87,12 @@ def test_each_year_reads_the_document_of_its_window(history_world):
             status = (declared[sid].get("accessibility_status") or "").strip() or None
             assert access["accessibility_status"] == status, (year, sid)
     # accessibility_status first appears in the registry of 2022: from then on some services pass on it.
-    assert not any(r.evidence["sub_criteria"]["accessibility"]["verdict"] == "pass" for (y, _), r in rows.items() if y == 2021)
-    assert any(r.evidence["sub_criteria"]["accessibility"]["verdict"] == "pass" for (y, _), r in rows.items() if y == 2022)
+    assert not any(
+        r.evidence["sub_criteria"]["accessibility"]["verdict"] == "pass" for (y, _), r in rows.items() if y == 2021
+    )
+    assert any(
+        r.evidence["sub_criteria"]["accessibility"]["verdict"] == "pass" for (y, _), r in rows.items() if y == 2022
+    )
 
 
 def test_a_service_no_document_of_the_window_lists_is_unknown_never_fail(history_world):

@@ -22,8 +22,16 @@ def _tables(db: Path) -> dict[str, list]:
     try:
         return {
             t: con.execute(f'SELECT * FROM "{t}" ORDER BY ALL').fetchall()
-            for t in ("startups", "startup_phases", "startup_events", "incubators", "registry_findings",
-                      "criteria_evaluation", "national_impact", "national_impact_summary")
+            for t in (
+                "startups",
+                "startup_phases",
+                "startup_events",
+                "incubators",
+                "registry_findings",
+                "criteria_evaluation",
+                "national_impact",
+                "national_impact_summary",
+            )
         }
     finally:
         con.close()
@@ -43,8 +51,9 @@ def test_sample_world_exercises_every_path(sample_every_year):
     assert ("demo-qualite-donnees", "missing date") in problems
     assert ("exemple-sans-phase", "startup has no phase: it is never evaluated") in problems
     # old vocabulary kept beside its normalisation
-    assert con.execute(
-        "SELECT phase_normalized FROM startup_phases WHERE phase = 'success'").fetchall() == [("transfere",)]
+    assert con.execute("SELECT phase_normalized FROM startup_phases WHERE phase = 'success'").fetchall() == [
+        ("transfere",)
+    ]
     # the designated service still in construction fails (a) in its designation year, with the phase named
     verdict, reasons = con.execute(
         "SELECT criterion_a, reasons FROM national_impact WHERE startup_id = 'demo-guichet-tardif' AND year = 2022"
@@ -55,7 +64,19 @@ def test_sample_world_exercises_every_path(sample_every_year):
         "SELECT phase_at_year_end, criterion_a FROM national_impact WHERE startup_id = 'exemple-passerelle-success' AND year = 2016"
     ).fetchall() == [("acceleration", "pass")]
     designated = dict(con.execute("SELECT year, n_designated_in_year FROM national_impact_summary").fetchall())
-    assert designated == {2016: 1, 2017: 0, 2018: 0, 2019: 1, 2020: 0, 2021: 2, 2022: 2, 2023: 1, 2024: 1, 2025: 1, 2026: 0}
+    assert designated == {
+        2016: 1,
+        2017: 0,
+        2018: 0,
+        2019: 1,
+        2020: 0,
+        2021: 2,
+        2022: 2,
+        2023: 1,
+        2024: 1,
+        2025: 1,
+        2026: 0,
+    }
     evaluated = dict(con.execute("SELECT year, n_evaluated FROM national_impact_summary").fetchall())
     assert [evaluated[y] for y in range(2016, 2027)] == [2, 5, 8, 11, 12, 12, 12, 13, 13, 13, 13]
     # quotes and SQL-looking text are stored verbatim, never executed
@@ -88,7 +109,10 @@ def test_two_runs_on_the_same_input_are_identical(tmp_path, sample_registry, sam
         ([Route(status=500, body=b"oops")] * 4, "HTTP 500"),
         (Route(body={"data": {"id": "x"}}), "`data` is not a list"),
         (Route(body=[1, 2, 3]), "not a JSON object"),
-        (Route(body=b'{"data": [{"id": "a", "attributes": {'), "not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data (the document is truncated)"),
+        (
+            Route(body=b'{"data": [{"id": "a", "attributes": {'),
+            "not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data (the document is truncated)",
+        ),
     ],
     ids=["not-json", "http-500", "data-not-a-list", "not-an-object", "truncated"],
 )

@@ -7,9 +7,27 @@ import pytest
 from impact_pipeline.defs.reporting.chart import HEIGHT_PX, WIDTH_PX, chart_key, drawn_from, png_size, render_chart
 
 SUMMARY = [
-    {"year": 2023, "n_meeting_criteria": 3, "n_first_meeting": 3, "n_designated_in_year": 1, "n_designated_cumulative": 4},
-    {"year": 2024, "n_meeting_criteria": 5, "n_first_meeting": 2, "n_designated_in_year": 2, "n_designated_cumulative": 6},
-    {"year": 2025, "n_meeting_criteria": 4, "n_first_meeting": 0, "n_designated_in_year": 0, "n_designated_cumulative": 6},
+    {
+        "year": 2023,
+        "n_meeting_criteria": 3,
+        "n_first_meeting": 3,
+        "n_designated_in_year": 1,
+        "n_designated_cumulative": 4,
+    },
+    {
+        "year": 2024,
+        "n_meeting_criteria": 5,
+        "n_first_meeting": 2,
+        "n_designated_in_year": 2,
+        "n_designated_cumulative": 6,
+    },
+    {
+        "year": 2025,
+        "n_meeting_criteria": 4,
+        "n_first_meeting": 0,
+        "n_designated_in_year": 0,
+        "n_designated_cumulative": 6,
+    },
 ]
 
 
@@ -45,8 +63,18 @@ def test_a_chart_carries_the_key_of_what_it_was_drawn_from():
     assert key == chart_key(SUMMARY, 2024, None, 2025)
     assert key == chart_key(list(reversed(SUMMARY)), 2024, None, 2025)  # the chart sorts its rows too
     changed = [dict(r, n_first_meeting=r["n_first_meeting"] + 1) for r in SUMMARY]
-    assert len({key, chart_key(changed, 2024, None, 2025), chart_key(SUMMARY, 2023, None, 2025),
-                chart_key(SUMMARY, 2024, None, 2026), chart_key(SUMMARY[:2], 2024, None, 2025)}) == 5
+    assert (
+        len(
+            {
+                key,
+                chart_key(changed, 2024, None, 2025),
+                chart_key(SUMMARY, 2023, None, 2025),
+                chart_key(SUMMARY, 2024, None, 2026),
+                chart_key(SUMMARY[:2], 2024, None, 2025),
+            }
+        )
+        == 5
+    )
     assert drawn_from(b"GIF89a" + b"\0" * 30) is None
     assert drawn_from(png.replace(b"impact_pipeline:input", b"impact_pipeline:other")) is None
 
@@ -75,5 +103,7 @@ def test_a_coverage_note_is_drawn_and_changes_the_chart():
     plain = render_chart(SUMMARY, in_progress_year=2025)
     noted = render_chart(SUMMARY, in_progress_year=2025, note="Incomplete evidence in 2024: unknown (b) for 100 %")
     assert noted != plain and png_size(noted) == (WIDTH_PX, HEIGHT_PX)
-    assert drawn_from(noted) == chart_key(SUMMARY, None, None, 2025, "Incomplete evidence in 2024: unknown (b) for 100 %")
+    assert drawn_from(noted) == chart_key(
+        SUMMARY, None, None, 2025, "Incomplete evidence in 2024: unknown (b) for 100 %"
+    )
     assert drawn_from(noted) != drawn_from(plain)

@@ -36,7 +36,12 @@ def test_one_year_in_detail(published):
     assert "(b) significant impact: FAIL" in text
     assert "(b) fail: 5,000 visits a year against a threshold of 100,000." in text
     # evidence: value, threshold, source and URL as recorded
-    for line in ("value: 5,000", "threshold: 100,000", "source: matomo", "evidence_url: https://stats.example.org/svc-late"):
+    for line in (
+        "value: 5,000",
+        "threshold: 100,000",
+        "source: matomo",
+        "evidence_url: https://stats.example.org/svc-late",
+    ):
         assert f"        {line}\n" in text
     # (c) sub-criteria, nested
     assert "(c) quality standards: PASS" in text and "sub_criteria:\n" in text and "verdict: pass" in text
@@ -47,7 +52,7 @@ def test_one_year_in_detail(published):
 def test_without_year_history_then_latest_year(published):
     code, text, _ = _explain(published, "svc-late")
     assert code == 0
-    history = text[text.index("History"):text.index("2025 in detail")]
+    history = text[text.index("History") : text.index("2025 in detail")]
     assert "2024  acceleration            pass     fail     pass     no     designated" in history
     assert "2025  acceleration            pass     pass     pass     yes    designated" in history
     assert "Meets the criteria: YES" in text.split("2025 in detail")[1]
@@ -89,12 +94,22 @@ def test_terminal_escapes_from_the_registry_are_shown_escaped(published):
 def test_cli_reads_the_configured_file_and_exits_2_for_an_unknown_id(published, tmp_path):
     env = {**os.environ, "IMPACT_DUCKDB_PATH": str(published)}
     env.pop("IMPACT_SAMPLE", None)
-    proc = subprocess.run([sys.executable, "-m", "impact_pipeline.cli", "explain", "svc-oops"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "impact_pipeline.cli", "explain", "svc-oops"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "unknown startup 'svc-oops'; did you mean:" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "impact_pipeline.cli", "explain", "svc-ok", "--year", "2025"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "impact_pipeline.cli", "explain", "svc-ok", "--year", "2025"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Service OK (svc-ok)" in proc.stdout and "(b) significant impact: PASS" in proc.stdout
 

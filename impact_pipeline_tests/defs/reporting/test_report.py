@@ -38,7 +38,7 @@ class _Collector(HTMLParser):
 
 def _section(page: str, section_id: str) -> str:
     start = page.index(f'<section id="{section_id}"')
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 def _ids_listed(section: str) -> list[str]:
@@ -57,8 +57,10 @@ def pages(published):
         out = {}
         for year in world.YEARS:
             data = read_year(con, year)
-            out[year] = (data, render_report(data, render_chart(data.all_summary, highlight_year=year),
-                                             today=date(2026, 1, 1)))
+            out[year] = (
+                data,
+                render_report(data, render_chart(data.all_summary, highlight_year=year), today=date(2026, 1, 1)),
+            )
         return out
     finally:
         con.close()
@@ -69,11 +71,11 @@ def test_report_lists_every_evaluated_service_with_its_three_criteria(pages, yea
     data, page = pages[year]
     evaluated = {sid for (y, sid) in world.verdicts() if y == year}
     assert {s["startup_id"] for s in data.services} == evaluated
-    table = page[page.index('<table id="services-table">'):]
+    table = page[page.index('<table id="services-table">') :]
     for sid in evaluated:
         assert f'id="svc-{sid}"' in table
-        body = table[table.index(f'id="svc-{sid}"'):]
-        body = body[:body.index("</tbody>")]
+        body = table[table.index(f'id="svc-{sid}"') :]
+        body = body[: body.index("</tbody>")]
         for c in ("a", "b", "c"):
             verdict, reason, _ = world.verdicts()[(year, sid)][c]
             assert f"({c}) " in body and f"v-{verdict}" in body
@@ -168,8 +170,17 @@ def test_a_page_names_what_it_was_rendered_from(pages):
     # The publication's time and run are not shown: they do not change the key; anything shown does.
     assert report_key(dataclasses.replace(data, publication={"run_id": "other"}), chart, date(2026, 1, 1)) == key
     renamed = [dict(s, name=s["name"] + " (renamed)") if i == 0 else s for i, s in enumerate(data.services)]
-    assert len({key, report_key(dataclasses.replace(data, services=renamed), chart, date(2026, 1, 1)),
-                report_key(data, chart + b"\0", date(2026, 1, 1)), report_key(data, chart, date(2024, 6, 1))}) == 4
+    assert (
+        len(
+            {
+                key,
+                report_key(dataclasses.replace(data, services=renamed), chart, date(2026, 1, 1)),
+                report_key(data, chart + b"\0", date(2026, 1, 1)),
+                report_key(data, chart, date(2024, 6, 1)),
+            }
+        )
+        == 4
+    )
     assert rendered_from(b"<!DOCTYPE html>\n<html>") is None
 
 
@@ -179,7 +190,9 @@ def test_the_report_asset_renders_only_a_changed_page(published, tmp_path):
     from impact_pipeline.defs.reporting.assets import national_impact_report
     from impact_pipeline.lib.warehouse import Warehouse
 
-    warehouse = Warehouse(duckdb_path=str(published), export_dir=str(tmp_path / "exports"), work_dir=str(tmp_path / "work"))
+    warehouse = Warehouse(
+        duckdb_path=str(published), export_dir=str(tmp_path / "exports"), work_dir=str(tmp_path / "work")
+    )
 
     def run():
         result = dg.materialize([national_impact_report], resources={"warehouse": warehouse})

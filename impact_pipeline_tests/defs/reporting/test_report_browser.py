@@ -27,10 +27,15 @@ def page_path(tmp_path_factory):
         con.close()
     # What widened the real page: long unbroken links and reasons from the registry and the evidence.
     long_url = "https://" + "tres-long-sous-domaine-" * 12 + "example.org/" + "chemin" * 30
-    services = [dict(s, link=long_url, reasons=s["reasons"] + " " + "x" * 400) if i == 0 else s
-                for i, s in enumerate(data.services)]
-    page = render_report(dataclasses.replace(data, services=services),
-                         render_chart(data.all_summary, highlight_year=2024), today=date(2026, 1, 1))
+    services = [
+        dict(s, link=long_url, reasons=s["reasons"] + " " + "x" * 400) if i == 0 else s
+        for i, s in enumerate(data.services)
+    ]
+    page = render_report(
+        dataclasses.replace(data, services=services),
+        render_chart(data.all_summary, highlight_year=2024),
+        today=date(2026, 1, 1),
+    )
     path = folder / "report_2024.html"
     path.write_text(page, encoding="utf-8")
     return path

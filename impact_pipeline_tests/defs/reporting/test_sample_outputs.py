@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -46,19 +45,23 @@ def test_review_lists_of_the_sample_world(sample_run, con):
     paths, _ = sample_run
     # 2022: the designated services up to 2022 none of which meets (b)/(c) yet: the sample has no usage or
     # quality source, so every designated service is on the first list and the second list is empty.
-    expected = {r[0] for r in con.execute(
-        "SELECT startup_id FROM national_impact WHERE year = 2022 AND designation_year <= 2022 AND NOT meets_criteria"
-    ).fetchall()}
+    expected = {
+        r[0]
+        for r in con.execute(
+            "SELECT startup_id FROM national_impact WHERE year = 2022 AND designation_year <= 2022 AND NOT meets_criteria"
+        ).fetchall()
+    }
     assert {"demo-guichet-tardif", "exemple-retour-arriere", "exemple-passerelle-success"} <= expected
-    listed = {r[0] for r in con.execute(
-        "SELECT startup_id FROM review_designated_not_meeting WHERE year = 2022").fetchall()}
+    listed = {
+        r[0] for r in con.execute("SELECT startup_id FROM review_designated_not_meeting WHERE year = 2022").fetchall()
+    }
     assert listed == expected
     n_summary = con.execute(
         "SELECT n_designated_not_meeting, n_meeting_not_designated FROM national_impact_summary WHERE year = 2022"
     ).fetchall()[0]
     assert n_summary == (len(expected), 0)
     page = (paths.export_dir / "report_2022.html").read_text(encoding="utf-8")
-    first = page[page.index('id="review-designated-not-meeting"'):page.index('id="review-meeting-not-designated"')]
+    first = page[page.index('id="review-designated-not-meeting"') : page.index('id="review-meeting-not-designated"')]
     assert set(re.findall(r'href="#svc-([^"]+)"', first)) == expected
     assert "Review: designated but not meeting the criteria in 2022 (6)" in page
 
@@ -82,7 +85,8 @@ def test_every_table_view_and_column_is_commented(con):
 def test_service_history_view(con):
     rows = con.execute(
         "SELECT year, criterion_a, designated_this_year, officially_designated FROM service_history "
-        "WHERE startup_id = 'demo-guichet-tardif' ORDER BY year").fetchall()
+        "WHERE startup_id = 'demo-guichet-tardif' ORDER BY year"
+    ).fetchall()
     assert [r[0] for r in rows] == list(range(2020, LAST + 1))
     assert [r for r in rows if r[2]] == [(2022, "fail", True, True)]
     assert [r[3] for r in rows] == [False, False] + [True] * (LAST - 2021)
@@ -111,7 +115,7 @@ EXAMPLES = [
 def _readme_sql() -> list[str]:
     text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     start = text.find("### Querying")
-    section = text[start:text.find("\n## ", start)] if start >= 0 else ""
+    section = text[start : text.find("\n## ", start)] if start >= 0 else ""
     blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.S)
     statements = []
     for block in blocks:
@@ -138,7 +142,8 @@ def test_pandas_example(sample_run):
     paths, _ = sample_run
     with duckdb.connect(str(paths.duckdb_path), read_only=True) as connection:
         history = connection.execute(
-            "SELECT * FROM service_history WHERE startup_id = ?", ["exemple-boussole-demo"]).df()
+            "SELECT * FROM service_history WHERE startup_id = ?", ["exemple-boussole-demo"]
+        ).df()
         review = connection.execute("SELECT * FROM review_designated_not_meeting WHERE year = ?", [2025]).df()
     assert list(history["year"]) == list(range(2017, LAST + 1))
     assert "demo-guichet-tardif" in set(review["startup_id"])

@@ -42,41 +42,64 @@ B_THRESHOLD = 100000
 
 
 def _a(verdict: str, phase: str, year: int) -> tuple[str, str, dict]:
-    return verdict, f"(a) {verdict}: phase '{phase}' at the end of {year}.", {
-        "phase_at_year_end": phase, "qualifying_phases": ["acceleration", "consolidation"], "source": "registry"}
+    return (
+        verdict,
+        f"(a) {verdict}: phase '{phase}' at the end of {year}.",
+        {"phase_at_year_end": phase, "qualifying_phases": ["acceleration", "consolidation"], "source": "registry"},
+    )
 
 
 def _b(verdict: str, value: int | None, sid: str) -> tuple[str, str, dict]:
     if value is None:
         return "unknown", "(b) unknown: no usage source for this service.", {"source": None, "note": "no usage source"}
-    return verdict, f"(b) {verdict}: {value:,} visits a year against a threshold of {B_THRESHOLD:,}.", {
-        "value": value, "threshold": B_THRESHOLD, "unit": "visits",
-        "source": "matomo", "evidence_url": f"https://stats.example.org/{sid}",
-    }
+    return (
+        verdict,
+        f"(b) {verdict}: {value:,} visits a year against a threshold of {B_THRESHOLD:,}.",
+        {
+            "value": value,
+            "threshold": B_THRESHOLD,
+            "unit": "visits",
+            "source": "matomo",
+            "evidence_url": f"https://stats.example.org/{sid}",
+        },
+    )
 
 
 def _c(verdict: str, support: str, repo: str) -> tuple[str, str, dict]:
-    return verdict, f"(c) {verdict}: support {support}, repository {repo}.", {
-        "sub_criteria": {
-            "support": {"verdict": support, "reason": f"team answers users: {support}"},
-            "repository": {"verdict": repo, "reason": "commits in the year", "url": "https://forge.example.org/r"},
-        }
-    }
+    return (
+        verdict,
+        f"(c) {verdict}: support {support}, repository {repo}.",
+        {
+            "sub_criteria": {
+                "support": {"verdict": support, "reason": f"team answers users: {support}"},
+                "repository": {"verdict": repo, "reason": "commits in the year", "url": "https://forge.example.org/r"},
+            }
+        },
+    )
 
 
 def verdicts() -> dict[tuple[int, str], dict[str, tuple[str, str, dict]]]:
     """(year, startup_id) -> criterion -> (verdict, reason, evidence)."""
     out = {}
     for y in YEARS:
-        out[(y, "svc-ok")] = {"a": _a("pass", "acceleration", y), "b": _b("pass", 250000, "svc-ok"),
-                              "c": _c("pass", "pass", "pass")}
-        out[(y, "svc-undesignated")] = {"a": _a("pass", "consolidation", y),
-                                        "b": _b("pass", 1200000, "svc-undesignated"), "c": _c("pass", "pass", "pass")}
+        out[(y, "svc-ok")] = {
+            "a": _a("pass", "acceleration", y),
+            "b": _b("pass", 250000, "svc-ok"),
+            "c": _c("pass", "pass", "pass"),
+        }
+        out[(y, "svc-undesignated")] = {
+            "a": _a("pass", "consolidation", y),
+            "b": _b("pass", 1200000, "svc-undesignated"),
+            "c": _c("pass", "pass", "pass"),
+        }
         # Designated for 2023 but its reach is below the threshold in 2024; it passes in 2025.
         late_b = _b("fail", 5000, "svc-late") if y == 2024 else _b("pass", 300000, "svc-late")
         out[(y, "svc-late")] = {"a": _a("pass", "acceleration", y), "b": late_b, "c": _c("pass", "pass", "pass")}
-        xss_b = ("unknown", "(b) unknown: <img src=x onerror=alert(1)>", {
-            "source": "declared", "evidence_url": "javascript:alert(document.cookie)", "<b>key</b>": "<i>v</i>"})
+        xss_b = (
+            "unknown",
+            "(b) unknown: <img src=x onerror=alert(1)>",
+            {"source": "declared", "evidence_url": "javascript:alert(document.cookie)", "<b>key</b>": "<i>v</i>"},
+        )
         out[(y, XSS_ID)] = {"a": _a("fail", "construction", y), "b": xss_b, "c": _c("unknown", "unknown", "fail")}
     return out
 
@@ -92,14 +115,18 @@ def make_published(path: Path) -> Path:
     rows = []
     for (year, sid), per_criterion in verdicts().items():
         for c, (verdict, reason, evidence) in per_criterion.items():
-            rows.append((year, sid, c, verdict, reason, json.dumps(evidence, ensure_ascii=False, sort_keys=True), VERSION))
+            rows.append(
+                (year, sid, c, verdict, reason, json.dumps(evidence, ensure_ascii=False, sort_keys=True), VERSION)
+            )
     evaluation = pd.DataFrame(rows, columns=contract.CRITERIA_EVALUATION.column_names)
     startups = pd.DataFrame(
         [(sid, name, link, FIRST_PHASE_START.get(sid)) for sid, (name, link, _) in STARTUPS.items()],
-        columns=["startup_id", "name", "link", "first_phase_start"])
+        columns=["startup_id", "name", "link", "first_phase_start"],
+    )
     designated = pd.DataFrame(
         [(sid, date(dy + 1, 2, 1), dy) for sid, (_, _, dy) in STARTUPS.items() if dy is not None],
-        columns=["startup_id", "event_date", "designation_year"])
+        columns=["startup_id", "event_date", "designation_year"],
+    )
     con = duckdb.connect(str(path))
     try:
         ensure_tables(con)
@@ -109,11 +136,14 @@ def make_published(path: Path) -> Path:
             con.unregister("_frame")
         # The published tables are derived with the pipeline's own rules.
         con.register("_designated", designated)
-        for name, sql in (("national_impact", rules.national_impact_sql(list(YEARS), "_designated")),
-                          ("national_impact_summary", rules.summary_sql(list(YEARS), "_designated"))):
+        for name, sql in (
+            ("national_impact", rules.national_impact_sql(list(YEARS), "_designated")),
+            ("national_impact_summary", rules.summary_sql(list(YEARS), "_designated")),
+        ):
             con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM ({sql})')
-        con.execute("INSERT INTO publish_log VALUES (TIMESTAMP '2026-01-02 03:04:05', 'run-test', '2024,2025', ?)",
-                    [VERSION])
+        con.execute(
+            "INSERT INTO publish_log VALUES (TIMESTAMP '2026-01-02 03:04:05', 'run-test', '2024,2025', ?)", [VERSION]
+        )
         con.execute("CHECKPOINT")
     finally:
         con.close()

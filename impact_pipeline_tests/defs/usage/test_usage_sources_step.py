@@ -12,7 +12,6 @@ from impact_pipeline_tests.support.http_server import LocalServer
 from impact_pipeline_tests.support.in_flight import InFlight
 
 
-
 def _world(tmp_path, stats: LocalServer, pages: LocalServer, flight: InFlight, sources_text: str | None = None):
     for i in range(3):
         stats.add(f"/s{i}.json", flight.route("sources", {"total": 100 + i}))
@@ -20,16 +19,36 @@ def _world(tmp_path, stats: LocalServer, pages: LocalServer, flight: InFlight, s
     startups = [{"startup_id": f"svc{i}", "stats_url": pages.url(f"/stats{i}")} for i in range(3)]
     warehouse = make_warehouse(tmp_path, startups)
     path = tmp_path / "usage_sources.yaml"
-    path.write_text(sources_text if sources_text is not None else yaml.safe_dump({"first_year": 2022, "services": {
-        f"svc{i}": [{"type": "json", "url": stats.url(f"/s{i}.json"), "value_path": "total", "year": 2024, "unit": "uses"}]
-        for i in range(3)}}), encoding="utf-8")
+    path.write_text(
+        sources_text
+        if sources_text is not None
+        else yaml.safe_dump(
+            {
+                "first_year": 2022,
+                "services": {
+                    f"svc{i}": [
+                        {
+                            "type": "json",
+                            "url": stats.url(f"/s{i}.json"),
+                            "value_path": "total",
+                            "year": 2024,
+                            "unit": "uses",
+                        }
+                    ]
+                    for i in range(3)
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
     usage = UsageSources(sources_path=str(path), discovery=True, allow_private_network=True)
     return warehouse, usage
 
 
 def _materialize(warehouse, usage, selection=None):
-    return dg.materialize([usage_sources], selection=selection, resources={"usage": usage, "warehouse": warehouse},
-                          raise_on_error=False)
+    return dg.materialize(
+        [usage_sources], selection=selection, resources={"usage": usage, "warehouse": warehouse}, raise_on_error=False
+    )
 
 
 def _count(warehouse, table: str) -> int:
@@ -49,7 +68,11 @@ def test_sources_and_discovery_overlap_and_each_subset_works(tmp_path):
     with LocalServer() as stats, LocalServer() as pages:
         warehouse, usage = _world(tmp_path, stats, pages, flight)
         both = _materialize(warehouse, usage)
-        assert both.success and _materialized(both) == ["usage_observations", "usage_source_proposals", "usage_source_status"]
+        assert both.success and _materialized(both) == [
+            "usage_observations",
+            "usage_source_proposals",
+            "usage_source_status",
+        ]
         # The two sets of requests were in flight at the same time.
         assert frozenset({"sources", "pages"}) in flight.together
         assert _count(warehouse, "usage_observations") == 3 and _count(warehouse, "usage_source_proposals") == 3 * 4
@@ -73,6 +96,8 @@ def test_a_broken_sources_file_fails_the_step_and_names_the_file(tmp_path):
         result = _materialize(warehouse, usage)
     assert not result.success and _materialized(result) == []
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "usage_sources.yaml: not valid YAML" in str(failure.event_specific_data.error.cause or failure.event_specific_data.error)
+    assert "usage_sources.yaml: not valid YAML" in str(
+        failure.event_specific_data.error.cause or failure.event_specific_data.error
+    )
     # Tonight's failure leaves the tables as the last good run wrote them.
     assert _count(warehouse, "usage_observations") == 3 and _count(warehouse, "usage_source_proposals") == 12
