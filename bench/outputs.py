@@ -23,7 +23,7 @@ VOLATILE_IN = {"registry_raw": {"observed_at"}}
 SKIPPED = {"_contract_version"}
 
 
-def table_fingerprints(db: Path) -> dict[str, str]:
+def table_fingerprints(db: Path, repo: str = "") -> dict[str, str]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         names = [
@@ -48,7 +48,8 @@ def table_fingerprints(db: Path) -> dict[str, str]:
             select = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in kept)
             digest = hashlib.sha256()
             for row in con.execute(f'SELECT {select} FROM "{name}" ORDER BY ALL').fetchall():
-                digest.update(repr(row).encode())
+                text = repr(row)
+                digest.update((text.replace(repo, "<repo>") if repo else text).encode())
             dropped = sorted(set(cols) - set(kept))
             count = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
             out[name] = f"{count} rows {digest.hexdigest()[:16]}" + (
@@ -59,18 +60,23 @@ def table_fingerprints(db: Path) -> dict[str, str]:
         con.close()
 
 
-def file_fingerprints(export_dir: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(export_dir.glob("*.csv"))}
+def file_fingerprints(export_dir: Path, repo: str = "") -> dict[str, str]:
+    def text(p: Path) -> bytes:
+        data = p.read_bytes()
+        return data.replace(repo.encode(), b"<repo>") if repo else data
+
+    return {p.name: hashlib.sha256(text(p)).hexdigest()[:16] for p in sorted(export_dir.glob("*.csv"))}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("duckdb", type=Path)
     parser.add_argument("exports", type=Path)
+    parser.add_argument("--repo", default="", help="a checkout's path, read as <repo> (runs of two checkouts compare)")
     args = parser.parse_args(argv)
-    for name, fp in table_fingerprints(args.duckdb).items():
+    for name, fp in table_fingerprints(args.duckdb, args.repo).items():
         print(f"table {name}: {fp}")
-    for name, fp in file_fingerprints(args.exports).items():
+    for name, fp in file_fingerprints(args.exports, args.repo).items():
         print(f"csv {name}: {fp}")
     return 0
 
