@@ -268,7 +268,10 @@ class World:
         out = []
         for i, url in enumerate(self._procedure_urls):
             h = _h(edition_id, url)
-            colour = lambda k: ("green", "orange", "red", "green")[(h >> k) % 4]  # noqa: E731
+
+            def colour(k: int, h: int = h) -> str:  # h bound now: this iteration's hash
+                return ("green", "orange", "red", "green")[(h >> k) % 4]
+
             out.append(
                 {
                     "id": f"proc-{i}",

@@ -222,7 +222,7 @@ class _Validation:
         if self.document is None:
             self.document = document
             return
-        for kept, new in zip(self.document.get("results") or [], document.get("results") or []):
+        for kept, new in zip(self.document.get("results") or [], document.get("results") or [], strict=False):
             kept["success"] = bool(kept.get("success")) and bool(new.get("success"))
             kept_res, new_res = kept.get("result") or {}, new.get("result") or {}
             for count in ("element_count", "unexpected_count", "missing_count"):

@@ -152,7 +152,7 @@ def startup_observatoire(
     with warehouse.connect() as con:
         cursor = con.execute("SELECT * FROM observatoire_procedures")
         names = [d[0] for d in cursor.description]
-        procedures = [dict(zip(names, r)) for r in cursor.fetchall()]
+        procedures = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
         startups = con.execute("SELECT startup_id, link FROM startups").fetchall()
         hosts = {p["host"] for p in procedures if p["host"]}
         matches = obs.match_hosts(startups, hosts, overrides)
@@ -230,7 +230,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     with warehouse.connect() as con:
         cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
         names = [d[0] for d in cursor.description]
-        startups = [dict(zip(names, r)) for r in cursor.fetchall()]
+        startups = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     limits = process_limits()  # both fetch sets count against the same totals, per host and overall
     tasks, writers = {}, {}
     if REPOSITORY_ACTIVITY.key in selected:

@@ -339,7 +339,7 @@ class UsageSources(dg.ConfigurableResource):
             fetcher, observed = self._fetcher(cache_dir, stats), []
             try:
                 jobs = [job for spec in config.all_sources for job in self._jobs_for(spec, config, today)]
-                for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+                for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
                     self._apply(job, outcome, observed)
             finally:
                 fetcher.client.close()
@@ -449,7 +449,7 @@ class UsageSources(dg.ConfigurableResource):
             )
             for r in wanted
         ]
-        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
             r = job.request.key
             ref = f"data.gouv.fr dataset {r.dataset_id} resource {r.resource_id}"
             if outcome.error is not None:
@@ -595,7 +595,7 @@ class UsageSources(dg.ConfigurableResource):
                 page_outcomes = self._run_jobs(pages_fetcher, jobs)
             finally:
                 pages_fetcher.client.close()
-            for job, outcome in zip(jobs, page_outcomes):
+            for job, outcome in zip(jobs, page_outcomes, strict=True):
                 sid, page = job.request.key
                 if outcome.error is not None:
                     problems.append(f"{sid}: {outcome.error}")
@@ -616,14 +616,14 @@ class UsageSources(dg.ConfigurableResource):
         from impact_pipeline.defs.usage import discovery as d
 
         jobs = []
-        for sid, p, page, at in items:
+        for sid, p, page, _at in items:
             if p.kind == "metabase_dashboard":
                 job = request(f"{p.instance}/api/public/dashboard/{p.identifier}", "metabase", (sid, p, page))
                 if job is not None:
                     jobs.append(job)
         dashboards: dict[tuple, str] = {}
         cards = []
-        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
             sid, p, page = job.request.key
             try:
                 if outcome.error is not None:
@@ -729,7 +729,7 @@ class UsageSources(dg.ConfigurableResource):
             job.run.discovered_on = page
             reads.append((row, job.run, job))
         outcomes = self._run_jobs(fetcher, [job for _, _, job in reads])
-        for (row, run, job), outcome in zip(reads, outcomes):
+        for (row, run, job), outcome in zip(reads, outcomes, strict=True):
             observed: list[dict] = []
             if row["kind"] in ("metabase_question", "metabase_dashboard_card"):
                 try:

@@ -56,7 +56,7 @@ def add_impact(
         [year, startup_id, startup_id.upper(), phase, a, b, c, meets, json.dumps(evidence)],
     )
     if with_evaluation:
-        for criterion, verdict in zip("abc", (a, b, c)):
+        for criterion, verdict in zip("abc", (a, b, c), strict=True):
             con.execute(
                 "INSERT INTO criteria_evaluation VALUES (?, ?, ?, ?, 'reason', ?, 'v1')",
                 [year, startup_id, criterion, verdict, json.dumps(evidence[criterion])],

@@ -464,7 +464,9 @@ def test_criterion_over_the_quality_tables(warehouse_factory):
             )
         keys = pd.DataFrame({"year": [2025, 2025, 2025, 2024], "startup_id": ["good", "bad", "limited", "good"]})
         out = c.criterion_c(con, keys, CONFIG)
-    assert list(zip(out["year"], out["startup_id"])) == list(zip(keys["year"], keys["startup_id"]))  # the keys' order
+    assert list(zip(out["year"], out["startup_id"], strict=True)) == list(
+        zip(keys["year"], keys["startup_id"], strict=True)
+    )  # the keys' order
     by = {(r.year, r.startup_id): r for r in out.itertuples()}
     good = by[(2025, "good")]
     assert good.verdict == "pass", good.reason

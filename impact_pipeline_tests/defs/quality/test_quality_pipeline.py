@@ -15,7 +15,7 @@ def test_sample_world_gets_c_with_sub_criteria_and_reasons_for_every_service(sam
         "SELECT year, startup_id, criterion_c, reasons, evidence FROM national_impact ORDER BY ALL"
     ).fetchall()
     assert rows
-    for year, sid, verdict, reasons, evidence in rows:
+    for _year, sid, verdict, reasons, evidence in rows:
         c = json.loads(evidence)["c"]
         assert set(c["sub_criteria"]) >= {
             "observatoire_goals",

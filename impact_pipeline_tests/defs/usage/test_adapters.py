@@ -82,7 +82,7 @@ def test_matomo_multi_year_answer_with_token_in_the_post_body(tmp_path, local_se
     assert (run.status, run.n_observations, run.source_ref) == (
         "ok",
         5,
-        "127.0.0.1:%d site 12" % int(base.split(":")[2].strip("/")),
+        f"127.0.0.1:{int(base.split(':')[2].strip('/'))} site 12",
     )
     # With a token the dashboard is not public: no evidence URL unless configured.
     assert {o["evidence_url"] for o in uniques} == {None}

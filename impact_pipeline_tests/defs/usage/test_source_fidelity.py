@@ -40,8 +40,9 @@ def _reach(observations):
 
 
 @pytest.fixture
-def judge(judge_b):
-    return lambda keys, reach, phases=(): judge_b(keys, reach=list(reach), phases=phases)
+def judge(request):
+    b = request.getfixturevalue("judge_b")  # asked by name: a `judge_b` parameter would shadow the import
+    return lambda keys, reach, phases=(): b(keys, reach=list(reach), phases=phases)
 
 
 # -- 14.2: Matomo nb_users = 0 (no User-ID) and nb_uniq_visitors = 0 beside real visits -------------------------
@@ -142,14 +143,10 @@ def test_a_first_year_starting_in_june_is_a_lower_bound_judged_against_the_first
     local_server.add("/big.csv", Route(body=_monthly_csv("Gros", 6, "20 000"), headers={"Content-Type": "text/csv"}))
     local_server.add("/new.csv", Route(body=_monthly_csv("Neuf", 6, "8 000"), headers={"Content-Type": "text/csv"}))
     local_server.add("/old.csv", Route(body=_monthly_csv("Ancien", 5, "8 000"), headers={"Content-Type": "text/csv"}))
-    spec = lambda path: [
-        {
-            "type": "impact_csv",
-            "url": local_server.url(path),
-            "evidence_url": EVIDENCE,  # noqa: E731
-            "name": "impact CSV",
-        }
-    ]
+
+    def spec(path):
+        return [{"type": "impact_csv", "url": local_server.url(path), "evidence_url": EVIDENCE, "name": "impact CSV"}]
+
     collected = _collect(
         tmp_path, {"svc-big": spec("/big.csv"), "svc-new": spec("/new.csv"), "svc-old": spec("/old.csv")}
     )
