@@ -189,7 +189,8 @@ def startup_observatoire(
 
 REPOSITORY_ACTIVITY = dg.AssetSpec(
     "repository_activity",
-    description="Per service and year, the activity of its declared repository: commits in the year, last push, archived, public.",
+    description="Per service and year, the activity of its declared repository: commits in the year, "
+    "last push, archived, public.",
     group_name=GROUP,
     kinds={"python", "duckdb"},
     owners=OWNERS,
@@ -199,7 +200,8 @@ REPOSITORY_ACTIVITY = dg.AssetSpec(
 )
 STATS_PAGE_CHECKS = dg.AssetSpec(
     "stats_page_checks",
-    description="Whether each declared stats page and repository answers now: status, time and final URL after redirects.",
+    description="Whether each declared stats page and repository answers now: status, "
+    "time and final URL after redirects.",
     group_name=GROUP,
     kinds={"python", "duckdb"},
     owners=OWNERS,

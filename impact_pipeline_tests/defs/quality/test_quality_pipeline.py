@@ -60,7 +60,8 @@ def test_past_years_meet_the_criteria_on_dated_evidence_and_the_backtest_shows_i
         backtest = {
             r[0]: r[1:]
             for r in con.execute(
-                "SELECT year, n_designated, n_meeting, n_designated_meeting, share_designated_meeting, disagreements::VARCHAR "
+                "SELECT year, n_designated, n_meeting, n_designated_meeting, share_designated_meeting, "
+                "disagreements::VARCHAR "
                 "FROM designation_backtest"
             ).fetchall()
         }

@@ -270,7 +270,8 @@ def test_document_level_findings(name, findings):
     [
         (
             "truncated",
-            "response is not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data (the document is truncated)",
+            "response is not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data "
+            "(the document is truncated)",
         ),
         ("not-json", "response is not valid JSON: Malformed JSON at byte 0 of input: unexpected character"),
         ("empty-body", "response is not valid JSON: empty body"),
