@@ -13,6 +13,7 @@ Sources file entry (`type: matomo`): `base_url`, `site_id`, optional `token_env`
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
@@ -85,7 +86,7 @@ class MatomoOptions(SourceOptions):
         return value
 
 
-def token(options: MatomoOptions, tokens: dict[str, str]) -> tuple[str, bool]:
+def token(options: MatomoOptions, tokens: Mapping[str, str]) -> tuple[str, bool]:
     """(token, anonymous): the instance's token when the operator holds one, else `anonymous`."""
     if options.anonymous:
         return "anonymous", True
