@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from impact_pipeline.defs.usage.adapters.base import PERIODS
 from impact_pipeline.defs.usage.observations import REACH_UNITS
-from impact_pipeline.defs.usage.sources_config import PERIODS
 
 _STATUS_ORDER = {"in_use": 0, "proposed": 1, "reviewed": 2}
 
