@@ -30,32 +30,21 @@ class Table:
     description: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
-    # Storage the analysts do not query lives in its own schema, out of `main` (their list of tables).
-    schema: str = ""
-    # A SELECT over stored tables: the table is then a view with these columns (same name for analysts and gates).
-    view_sql: str = ""
 
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    @property
-    def ref(self) -> str:
-        """The quoted name to use in SQL, schema included when it has one."""
-        return f'"{self.schema}"."{self.name}"' if self.schema else f'"{self.name}"'
-
     def ddl(self) -> str:
-        if self.view_sql:
-            return f"CREATE OR REPLACE VIEW {self.ref} AS\n{self.view_sql.strip()}"
         cols = ",\n  ".join(c.definition() for c in self.columns)
-        return f"CREATE TABLE IF NOT EXISTS {self.ref} (\n  {cols}\n)"
+        return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  {cols}\n)'
 
     def comments(self) -> list[str]:
         def q(text: str) -> str:
             return "'" + text.replace("'", "''") + "'"
 
-        out = [f"COMMENT ON {'VIEW' if self.view_sql else 'TABLE'} {self.ref} IS {q(self.description)}"]
-        out += [f'COMMENT ON COLUMN {self.ref}."{c.name}" IS {q(c.description)}' for c in self.columns]
+        out = [f'COMMENT ON TABLE "{self.name}" IS {q(self.description)}']
+        out += [f'COMMENT ON COLUMN "{self.name}"."{c.name}" IS {q(c.description)}' for c in self.columns]
         return out
 
 
@@ -220,21 +209,6 @@ CRITERIA_EVALUATION = Table(
     key=("year", "startup_id", "criterion"),
 )
 
-# national_impact is a view: its stored rows (`NATIONAL_IMPACT_ROWS`) beside the three evidence objects under their
-# criterion, each as criteria_evaluation holds it (the text of one JSON object, not parsed again; `null` if missing),
-# so that the evidence is stored once.
-_NATIONAL_IMPACT_VIEW = """
-    SELECT r.year, r.startup_id, r.name, r.phase_at_year_end, r.criterion_a, r.criterion_b, r.criterion_c,
-           r.meets_criteria, r.officially_designated, r.designation_year, r.reasons,
-           ('{"a":' || coalesce(a.evidence::VARCHAR, 'null') || ',"b":' || coalesce(b.evidence::VARCHAR, 'null')
-            || ',"c":' || coalesce(c.evidence::VARCHAR, 'null') || '}')::JSON AS evidence,
-           r.criteria_version
-    FROM internal.national_impact_rows r
-    LEFT JOIN criteria_evaluation a ON a.year = r.year AND a.startup_id = r.startup_id AND a.criterion = 'a'
-    LEFT JOIN criteria_evaluation b ON b.year = r.year AND b.startup_id = r.startup_id AND b.criterion = 'b'
-    LEFT JOIN criteria_evaluation c ON c.year = r.year AND c.startup_id = r.startup_id AND c.criterion = 'c'
-"""
-
 NATIONAL_IMPACT = Table(
     "national_impact",
     "One row per (year, startup) evaluated: the three criteria, the verdict and the official designation beside it.",
@@ -255,21 +229,10 @@ NATIONAL_IMPACT = Table(
         ),
         C("designation_year", "INTEGER", "Year the service was officially designated for (NULL if never)."),
         C("reasons", "VARCHAR", "One sentence per criterion that is not a pass.", True, compression=LONG_TEXT),
-        C("evidence", "JSON", "Evidence per criterion: values, sources, URLs.", True),
+        C("evidence", "JSON", "Evidence per criterion: values, sources, URLs.", True, compression=LONG_TEXT),
         C("criteria_version", "VARCHAR", "Version of the criteria config used.", True),
     ),
     key=("year", "startup_id"),
-    view_sql=_NATIONAL_IMPACT_VIEW,
-)
-
-# What national_impact stores: every column but `evidence`, in a schema of its own (analysts query the view).
-NATIONAL_IMPACT_ROWS = Table(
-    "national_impact_rows",
-    "Internal: the rows of national_impact without their evidence, which the national_impact view takes from "
-    "criteria_evaluation (query national_impact).",
-    tuple(c for c in NATIONAL_IMPACT.columns if c.name != "evidence"),
-    key=NATIONAL_IMPACT.key,
-    schema="internal",
 )
 
 NATIONAL_IMPACT_SUMMARY = Table(
@@ -665,7 +628,6 @@ ALL_TABLES: tuple[Table, ...] = (
     INCUBATORS,
     REGISTRY_FINDINGS,
     CRITERIA_EVALUATION,
-    NATIONAL_IMPACT_ROWS,
     NATIONAL_IMPACT,
     NATIONAL_IMPACT_SUMMARY,
     PUBLISH_LOG,

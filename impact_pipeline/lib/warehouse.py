@@ -489,31 +489,20 @@ def ensure_tables(con: Any) -> None:
     from impact_pipeline.views import ensure_views
 
     con.execute("BEGIN")
-    existing: dict[str, set[str]] = {}  # by `schema.table`, views' columns included
+    existing: dict[str, set[str]] = {}
     for table_name, column_name in con.execute(
-        "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
-        "WHERE database_name = current_database()"
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
     ).fetchall():
         existing.setdefault(table_name, set()).add(column_name)
-    created_as = dict(
-        con.execute(
-            "SELECT schema_name || '.' || table_name, sql FROM duckdb_tables() WHERE database_name = current_database()"
-        ).fetchall()
-    )
-    for schema in sorted({t.schema for t in contract.ALL_TABLES if t.schema}):
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    created_as = dict(con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE schema_name = 'main'").fetchall())
     for table in contract.ALL_TABLES:
-        name = f"{table.schema or 'main'}.{table.name}"
-        if table.view_sql:
-            _table_to_view(con, table, name in created_as and existing[name])
-            existing.pop(name, None)  # a view gains its columns from its query, not by ALTER
-        if name in existing and _compression_differs(table, created_as.get(name) or ""):
-            _rebuild(con, table, existing[name])
+        if table.name in existing and _compression_differs(table, created_as.get(table.name) or ""):
+            _rebuild(con, table, existing[table.name])
         con.execute(table.ddl())
         # A file written by an older contract gains the new columns (NULL for old rows).
         for column in table.columns:
-            if name in existing and column.name not in existing[name]:
-                con.execute(f'ALTER TABLE {table.ref} ADD COLUMN "{column.name}" {column.type}')
+            if table.name in existing and column.name not in existing[table.name]:
+                con.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}')
         for statement in table.comments():
             con.execute(statement)
     ensure_views(con)
@@ -526,21 +515,6 @@ def ensure_tables(con: Any) -> None:
         "COMMENT ON COLUMN _contract_version.fingerprint IS 'SHA-256 of the DDL, comments and views of the contract.'"
     )
     con.execute("COMMIT")
-
-
-# Contract tables that became views over a storage table (national_impact: its evidence is stored once).
-_VIEW_STORAGE = {"national_impact": contract.NATIONAL_IMPACT_ROWS}
-
-
-def _table_to_view(con: Any, view: contract.Table, stored: set[str] | bool) -> None:
-    """A file written before `view` was a view holds it as a table (columns `stored`): its rows move to the
-    view's storage table (created before it), then the table makes way for the view."""
-    if not stored:
-        return
-    storage = _VIEW_STORAGE[view.name]
-    kept = ", ".join(f'"{c}"' for c in storage.column_names if c in stored)
-    con.execute(f"INSERT INTO {storage.ref} ({kept}) SELECT {kept} FROM {view.ref}")
-    con.execute(f"DROP TABLE {view.ref}")
 
 
 def _compression_differs(table: contract.Table, created_as: str) -> bool:
@@ -560,11 +534,10 @@ def _compression_differs(table: contract.Table, created_as: str) -> bool:
 def _rebuild(con: Any, table: contract.Table, columns: set[str]) -> None:
     """Recreate `table` with the contract's storage (DuckDB cannot change a column's compression in place)."""
     kept = ", ".join(f'"{c}"' for c in table.column_names if c in columns)
-    aside = f'"{table.schema or "main"}"."_rebuild_{table.name}"'
-    con.execute(f'ALTER TABLE {table.ref} RENAME TO "_rebuild_{table.name}"')
+    con.execute(f'ALTER TABLE "{table.name}" RENAME TO "_rebuild_{table.name}"')
     con.execute(table.ddl())
-    con.execute(f"INSERT INTO {table.ref} ({kept}) SELECT {kept} FROM {aside}")
-    con.execute(f"DROP TABLE {aside}")
+    con.execute(f'INSERT INTO "{table.name}" ({kept}) SELECT {kept} FROM "_rebuild_{table.name}"')
+    con.execute(f'DROP TABLE "_rebuild_{table.name}"')
 
 
 def contract_fingerprint() -> str:

@@ -33,9 +33,9 @@ def warehouse(root: Path) -> Warehouse:
 def write_working_data(wh: Warehouse, marker: str, n_years: int, rows: int = 200) -> None:
     """Working data whose every row says which publication it belongs to (`name` = marker)."""
     with wh.connect() as con:
-        con.execute("DELETE FROM internal.national_impact_rows")
+        con.execute("DELETE FROM national_impact")
         con.execute(
-            "INSERT INTO internal.national_impact_rows (year, startup_id, name, criteria_version) "
+            "INSERT INTO national_impact (year, startup_id, name, criteria_version) "
             "SELECT y, 'svc-' || i, ?, 'test' FROM range(?, ?) t(y), range(?) s(i)",
             [marker, FIRST_YEAR, FIRST_YEAR + n_years, rows],
         )

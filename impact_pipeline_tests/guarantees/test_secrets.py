@@ -12,8 +12,8 @@ def database_text(db) -> str:
     """Every value of every table, as text (DuckDB compresses strings: grepping the file bytes is not enough)."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
-        return "\n".join(repr(con.execute(f'SELECT * FROM "{s}"."{t}"').fetchall()) for s, t in tables)
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        return "\n".join(repr(con.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables)
     finally:
         con.close()
 

@@ -22,10 +22,10 @@ def _replace_years(con, table: contract.Table, years: list[int], select_sql: str
     """Idempotent partition write: delete the years' rows, insert the new ones, in one transaction."""
     columns = ", ".join(f'"{c}"' for c in table.column_names)
     con.execute("BEGIN")
-    con.execute(f"DELETE FROM {table.ref} WHERE year IN (SELECT unnest(?::INTEGER[]))", [years])
-    con.execute(f"INSERT INTO {table.ref} ({columns}) SELECT {columns} FROM ({select_sql})")
+    con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
+    con.execute(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM ({select_sql})')
     n = con.execute(
-        f"SELECT count(*) FROM {table.ref} WHERE year IN (SELECT unnest(?::INTEGER[]))", [years]
+        f'SELECT count(*) FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years]
     ).fetchall()[0][0]
     con.execute("COMMIT")
     return int(n)
@@ -113,18 +113,16 @@ def national_impact(
     years = _years(context)
     with warehouse.connect() as con:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
-        # The rows are stored without their evidence: the national_impact view adds it from criteria_evaluation.
-        rows = contract.NATIONAL_IMPACT_ROWS
-        n_rows = _replace_years(con, rows, years, rules.national_impact_sql(years, "_designated"))
+        n_rows = _replace_years(con, contract.NATIONAL_IMPACT, years, rules.national_impact_sql(years, "_designated"))
         n_meeting = con.execute(
-            f"SELECT count(*) FILTER (WHERE meets_criteria) FROM {rows.ref} {_IN_YEARS}", [years]
+            f"SELECT count(*) FILTER (WHERE meets_criteria) FROM national_impact {_IN_YEARS}", [years]
         ).fetchall()[0][0]
         metadata = _yearly_metadata(
             con,
             years,
             n_rows,
             "SELECT year, startup_id, name, phase_at_year_end, criterion_a, criterion_b, criterion_c, meets_criteria, "
-            f"officially_designated FROM {rows.ref} {{in_years}} ORDER BY year, startup_id",
+            "officially_designated FROM national_impact {in_years} ORDER BY year, startup_id",
             n_meeting_criteria=int(n_meeting),
         )
     return dg.MaterializeResult(metadata=metadata)

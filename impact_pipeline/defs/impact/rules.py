@@ -161,11 +161,12 @@ def designations(con: duckdb.DuckDBPyConnection, config: CriteriaConfig) -> pd.D
 
 
 def national_impact_sql(years: list[int], designated: str) -> str:
-    """The stored rows of the published table for `years` from criteria_evaluation, startups and `designated`.
+    """The published table for `years` from criteria_evaluation, startups and the `designated` table.
 
     Criteria side by side, `meets_criteria` when all three pass, the reasons of every criterion that does
-    not pass (in criterion order), and the official designation beside the verdict. One join per criterion
-    (no grouping). The evidence is not copied: the `national_impact` view takes it from criteria_evaluation.
+    not pass (in criterion order), the three evidence objects under their criterion, and the official
+    designation beside the verdict. One join per criterion (no grouping over the evidence documents), and
+    the evidence objects are placed as they are, already JSON, rather than parsed again.
     """
     year_list = ", ".join(str(int(y)) for y in years)
     criteria = [
@@ -175,6 +176,7 @@ def national_impact_sql(years: list[int], designated: str) -> str:
     ]
     joined = criteria[0] + "".join(f" FULL JOIN {part} USING (year, startup_id)" for part in criteria[1:])
     reasons = ", ".join(f"CASE WHEN v_{c} <> 'pass' THEN r_{c} END" for c in CRITERIA)
+    evidence = " || ',' || ".join(f"'\"{c}\":' || coalesce(e_{c}::VARCHAR, 'null')" for c in CRITERIA)
     return f"""
         SELECT year, startup_id, s.name, e_a->>'phase_at_year_end' AS phase_at_year_end,
                v_a AS criterion_a, v_b AS criterion_b, v_c AS criterion_c,
@@ -182,6 +184,7 @@ def national_impact_sql(years: list[int], designated: str) -> str:
                coalesce(d.designation_year <= year, FALSE) AS officially_designated,
                d.designation_year::INTEGER AS designation_year,
                concat_ws(' ', {reasons}) AS reasons,
+               ('{{' || {evidence} || '}}')::JSON AS evidence,
                coalesce(cv_a, cv_b, cv_c) AS criteria_version
         FROM {joined}
         LEFT JOIN startups s USING (startup_id)

@@ -50,9 +50,7 @@ def test_failing_gate_blocks_publication_names_the_rows_and_keeps_the_results(
     sid = con.execute(
         "SELECT startup_id FROM national_impact WHERE year = 2017 AND criterion_a = 'pass' ORDER BY 1 LIMIT 1"
     ).fetchall()[0][0]
-    con.execute(
-        "UPDATE internal.national_impact_rows SET criterion_b = 'pass' WHERE year = 2017 AND startup_id = ?", [sid]
-    )
+    con.execute("UPDATE national_impact SET criterion_b = 'pass' WHERE year = 2017 AND startup_id = ?", [sid])
     con.close()
 
     bad = run_years(settings, 2025, 2025)

@@ -44,8 +44,7 @@ def add_impact(
     meets=None,
     with_evaluation=True,
 ):
-    """One national_impact row (and its three criteria_evaluation rows, where its evidence is stored), consistent
-    unless told otherwise."""
+    """One national_impact row (and its three criteria_evaluation rows), consistent unless told otherwise."""
     evidence = {
         "a": {"phase_at_year_end": phase},
         "b": GOOD_B if evidence_b is None else evidence_b,
@@ -53,8 +52,8 @@ def add_impact(
     }
     meets = (a == b == c == "pass") if meets is None else meets
     con.execute(
-        f"INSERT INTO {contract.NATIONAL_IMPACT_ROWS.ref} VALUES (?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, '', 'v1')",
-        [year, startup_id, startup_id.upper(), phase, a, b, c, meets],
+        "INSERT INTO national_impact VALUES (?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, '', ?, 'v1')",
+        [year, startup_id, startup_id.upper(), phase, a, b, c, meets, json.dumps(evidence)],
     )
     if with_evaluation:
         for criterion, verdict in zip("abc", (a, b, c)):

@@ -136,11 +136,11 @@ def make_published(path: Path) -> Path:
             con.unregister("_frame")
         # The published tables are derived with the pipeline's own rules.
         con.register("_designated", designated)
-        for table, sql in (
-            (contract.NATIONAL_IMPACT_ROWS, rules.national_impact_sql(list(YEARS), "_designated")),
-            (contract.NATIONAL_IMPACT_SUMMARY, rules.summary_sql(list(YEARS), "_designated")),
+        for name, sql in (
+            ("national_impact", rules.national_impact_sql(list(YEARS), "_designated")),
+            ("national_impact_summary", rules.summary_sql(list(YEARS), "_designated")),
         ):
-            con.execute(f"INSERT INTO {table.ref} BY NAME SELECT * FROM ({sql})")
+            con.execute(f'INSERT INTO "{name}" BY NAME SELECT * FROM ({sql})')
         con.execute(
             "INSERT INTO publish_log VALUES (TIMESTAMP '2026-01-02 03:04:05', 'run-test', '2024,2025', ?)", [VERSION]
         )
