@@ -35,15 +35,38 @@ def _frame(con, sql: str, params: list | None = None):
     return con.execute(sql, params or []).df()
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    pool=DUCKDB_POOL,
-    partitions_def=yearly_partitions,
-    backfill_policy=single_run,
+_IN_YEARS = "WHERE year IN (SELECT unnest(?::INTEGER[]))"
+
+
+def _yearly_metadata(con, years: list[int], n_rows: int, preview_sql: str, **figures) -> dict:
+    """A yearly write's metadata: its row count and years, the asset's own `figures`, then a preview of its first rows
+    (`preview_sql`: a SELECT whose `{in_years}` is filled with the years' filter)."""
+    preview = _frame(con, preview_sql.format(in_years=_IN_YEARS) + " LIMIT 10", [years])
+    return {
+        "dagster/row_count": n_rows,
+        "years": ", ".join(map(str, years)),
+        **figures,
+        "preview": _preview(preview, list(preview.columns)),
+    }
+
+
+def _yearly_asset(table: contract.Table, deps: list):
+    """The decorator of a yearly asset written to DuckDB: partitioned by year, one run per backfill, one writer."""
+    return dg.asset(
+        group_name=GROUP,
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        pool=DUCKDB_POOL,
+        partitions_def=yearly_partitions,
+        backfill_policy=single_run,
+        deps=deps,
+        metadata=_meta(table),
+    )
+
+
+@_yearly_asset(
+    contract.CRITERIA_EVALUATION,
     deps=["startups", "startup_phases", "startup_events", *usage_criterion.DEPS, *quality_criterion.DEPS],
-    metadata=_meta(contract.CRITERIA_EVALUATION),
 )
 def criteria_evaluation(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
@@ -63,38 +86,23 @@ def criteria_evaluation(
         n_rows = _replace_years(
             con, contract.CRITERIA_EVALUATION, years, rules.evaluate_sql(con, years, config, source)
         )
-        in_years = "WHERE year IN (SELECT unnest(?::INTEGER[]))"
         counts = con.execute(
-            f"SELECT criterion, verdict, count(*) FROM criteria_evaluation {in_years} GROUP BY ALL ORDER BY ALL",
+            f"SELECT criterion, verdict, count(*) FROM criteria_evaluation {_IN_YEARS} GROUP BY ALL ORDER BY ALL",
             [years],
         ).fetchall()
-        preview = _frame(
+        metadata = _yearly_metadata(
             con,
-            f"SELECT year, startup_id, criterion, verdict, reason FROM criteria_evaluation {in_years} "
-            "ORDER BY year, startup_id, criterion LIMIT 10",
-            [years],
+            years,
+            n_rows,
+            "SELECT year, startup_id, criterion, verdict, reason FROM criteria_evaluation {in_years} "
+            "ORDER BY year, startup_id, criterion",
+            criteria_version=config.version,
+            verdicts=dg.MetadataValue.json({f"{c}:{v}": int(n) for c, v, n in counts}),
         )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": n_rows,
-            "years": ", ".join(map(str, years)),
-            "criteria_version": config.version,
-            "verdicts": dg.MetadataValue.json({f"{c}:{v}": int(n) for c, v, n in counts}),
-            "preview": _preview(preview, list(preview.columns)),
-        }
-    )
+    return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    pool=DUCKDB_POOL,
-    partitions_def=yearly_partitions,
-    backfill_policy=single_run,
-    deps=[criteria_evaluation, "startups", "startup_events"],
-    metadata=_meta(contract.NATIONAL_IMPACT),
-)
+@_yearly_asset(contract.NATIONAL_IMPACT, deps=[criteria_evaluation, "startups", "startup_events"])
 def national_impact(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
@@ -106,36 +114,21 @@ def national_impact(
     with warehouse.connect() as con:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
         n_rows = _replace_years(con, contract.NATIONAL_IMPACT, years, rules.national_impact_sql(years, "_designated"))
-        in_years = "WHERE year IN (SELECT unnest(?::INTEGER[]))"
         n_meeting = con.execute(
-            f"SELECT count(*) FILTER (WHERE meets_criteria) FROM national_impact {in_years}", [years]
+            f"SELECT count(*) FILTER (WHERE meets_criteria) FROM national_impact {_IN_YEARS}", [years]
         ).fetchall()[0][0]
-        preview = _frame(
+        metadata = _yearly_metadata(
             con,
+            years,
+            n_rows,
             "SELECT year, startup_id, name, phase_at_year_end, criterion_a, criterion_b, criterion_c, meets_criteria, "
-            f"officially_designated FROM national_impact {in_years} ORDER BY year, startup_id LIMIT 10",
-            [years],
+            "officially_designated FROM national_impact {in_years} ORDER BY year, startup_id",
+            n_meeting_criteria=int(n_meeting),
         )
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": n_rows,
-            "years": ", ".join(map(str, years)),
-            "n_meeting_criteria": int(n_meeting),
-            "preview": _preview(preview, list(preview.columns)),
-        }
-    )
+    return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    pool=DUCKDB_POOL,
-    partitions_def=yearly_partitions,
-    backfill_policy=single_run,
-    deps=[national_impact],
-    metadata=_meta(contract.NATIONAL_IMPACT_SUMMARY),
-)
+@_yearly_asset(contract.NATIONAL_IMPACT_SUMMARY, deps=[national_impact])
 def national_impact_summary(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
