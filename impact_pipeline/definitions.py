@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from impact_pipeline.defs.gates.checks import build_asset_checks
+from impact_pipeline.defs.gates.asset_checks import build_asset_checks
 from impact_pipeline.defs.gates.resources import GateEngine
 from impact_pipeline.defs.gates.suites import ALL_SUITES
 from impact_pipeline.defs.impact import assets as impact_assets
@@ -23,7 +23,7 @@ from impact_pipeline.defs.registry import assets as registry_assets
 from impact_pipeline.defs.registry.resources import RegistrySource
 from impact_pipeline.defs.reporting import assets as reporting_assets
 from impact_pipeline.defs.usage import assets as usage_assets
-from impact_pipeline.defs.usage import checks as usage_checks
+from impact_pipeline.defs.usage import gates as usage_gates
 from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import Settings
@@ -51,7 +51,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         executor=executor,
         assets=assets,
-        asset_checks=build_asset_checks([*ALL_SUITES, *usage_checks.SUITES, *quality_gates.SUITES], producers),
+        asset_checks=build_asset_checks([*ALL_SUITES, *usage_gates.SUITES, *quality_gates.SUITES], producers),
         jobs=[impact_job],
         schedules=[build_nightly_refresh(impact_job)],
         resources={

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from impact_pipeline.defs.quality.checks import run_checks, targets_from_startups
+from impact_pipeline.defs.quality.url_checks import run_checks, targets_from_startups
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.lib.fetching import Fetcher, ResponseCache
 from impact_pipeline.lib.http import FetchError, HttpClient, HttpPolicy

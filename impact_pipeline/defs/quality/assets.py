@@ -303,17 +303,17 @@ def _fetch_page_checks(
     quality: QualitySources, work_dir: str, startups: list[dict], limits
 ) -> tuple[str, list[dict], dict]:
     """(mode, rows, request counters); mode "disabled" when IMPACT_URL_CHECKS=0."""
-    from impact_pipeline.defs.quality import checks
+    from impact_pipeline.defs.quality import url_checks
 
-    targets = checks.targets_from_startups(startups)
+    targets = url_checks.targets_from_startups(startups)
     if quality.url_checks_recorded:
-        return "recorded answers (offline)", checks.run_recorded_checks(targets, quality.url_checks_recorded), {}
+        return "recorded answers (offline)", url_checks.run_recorded_checks(targets, quality.url_checks_recorded), {}
     if not quality.url_checks:
         return "disabled", [], {}
     client = quality.client(**quality.check_policy_overrides())
     try:
         fetcher = quality.fetcher(client, work_dir, limits=limits)
-        rows = checks.run_checks(targets, fetcher)
+        rows = url_checks.run_checks(targets, fetcher)
         return "live", rows, fetcher.stats.as_dict()
     finally:
         client.close()

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 
 from impact_pipeline.defs.quality.assets import activity_and_page_checks
-from impact_pipeline.defs.quality.checks import Target, run_checks
+from impact_pipeline.defs.quality.url_checks import Target, run_checks
 from impact_pipeline.defs.quality.forges import ForgeApi, collect_activity, parse_repository
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache, side_by_side

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from impact_pipeline.defs.quality.checks import Target, run_checks, run_recorded_checks, targets_from_startups
+from impact_pipeline.defs.quality.url_checks import Target, run_checks, run_recorded_checks, targets_from_startups
 from impact_pipeline.lib.fetching import Fetcher, ResponseCache
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline_tests.support.http_server import Route
