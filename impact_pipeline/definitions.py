@@ -10,11 +10,11 @@ import os
 
 import dagster as dg
 
+from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.gates.asset_checks import build_asset_checks
 from impact_pipeline.defs.gates.resources import GateEngine
 from impact_pipeline.defs.gates.suites import ALL_SUITES
 from impact_pipeline.defs.impact import assets as impact_assets
-from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.defs.impact.schedules import build_impact_job, build_nightly_refresh
 from impact_pipeline.defs.quality import assets as quality_assets
 from impact_pipeline.defs.quality import gates as quality_gates
@@ -58,7 +58,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             "registry": RegistrySource(
                 url=settings.registry_url,
                 history=settings.registry_history,
-                allow_private_network=settings.allow_private_network,
+                http=settings.http,
             ),
             "warehouse": Warehouse(
                 duckdb_path=str(settings.duckdb_path),
@@ -66,16 +66,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 work_dir=str(settings.work_dir),
                 memory_limit=settings.duckdb_memory_limit,
             ),
-            "criteria": CriteriaSettings(
-                path=str(settings.criteria_path), allow_private_network=settings.allow_private_network
-            ),
+            "criteria": CriteriaSettings(path=str(settings.criteria_path), http=settings.http),
             "gates": GateEngine(chunk_rows=settings.gate_chunk_rows, reuse_unchanged=settings.gate_reuse),
             "usage": UsageSources(
                 sources_path=settings.usage_sources_path or None,
                 declared_figures_path=settings.declared_figures_path or None,
                 datagouv_url=settings.datagouv_url,
                 discovery=settings.usage_discovery,
-                allow_private_network=settings.allow_private_network,
+                http=settings.http,
                 # One token per Matomo instance, from the environment only (never in files or metadata).
                 matomo_tokens={
                     name: dg.EnvVar(name) for name in sorted(os.environ) if name.startswith("IMPACT_MATOMO_TOKEN_")
@@ -103,7 +101,7 @@ def _quality_sources(settings: Settings) -> QualitySources:
         url_checks=settings.url_checks,
         url_checks_recorded=settings.url_checks_recorded,
         web_archive_url=settings.web_archive_url,
-        allow_private_network=settings.allow_private_network,
+        http=settings.http,
     )
 
 

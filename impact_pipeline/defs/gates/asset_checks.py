@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.gates.resources import GateEngine
 from impact_pipeline.defs.gates.specs import Suite
-from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.lib.warehouse import Warehouse
 
 MAX_DESCRIPTION = 2_000

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from impact_pipeline import contract
-from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
@@ -78,7 +78,7 @@ def criteria_evaluation(
         metadata={
             "dagster/row_count": n_rows,
             "years": ", ".join(map(str, years)),
-            "criteria_version": config.version,
+            "criteria_version": config.criteria_version,
             "verdicts": dg.MetadataValue.json({f"{c}:{v}": int(n) for c, v, n in counts}),
             "preview": _preview(preview, list(preview.columns)),
         }

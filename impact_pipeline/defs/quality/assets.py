@@ -221,7 +221,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     overlap instead of queueing one step after the other. One failing never loses the other's rows.
     """
     from impact_pipeline.defs.gates.resources import preload_for_gates
-    from impact_pipeline.lib.fetching import process_limits, side_by_side_then_write
+    from impact_pipeline.lib.fetching import side_by_side_then_write
 
     # The gates of these tables validate new rows (stats_page_checks keeps every check): GX's import overlaps the
     # wait for the forges' and pages' answers.
@@ -231,7 +231,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
         cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
         names = [d[0] for d in cursor.description]
         startups = [dict(zip(names, r)) for r in cursor.fetchall()]
-    limits = process_limits()  # both fetch sets count against the same totals, per host and overall
+    limits = quality.http.limits()  # both fetch sets count against the same totals, per host and overall
     tasks, writers = {}, {}
     if REPOSITORY_ACTIVITY.key in selected:
         years = [int(k) for k in context.partition_keys]

@@ -8,10 +8,10 @@ import duckdb
 import pytest
 
 from impact_pipeline import contract
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.gates import suites as S
 from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, non_negative
 from impact_pipeline.defs.gates.validate import run_suite, write_result
-from impact_pipeline.defs.impact.criteria_config import load_criteria
 from impact_pipeline.lib.warehouse import ensure_tables
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 
