@@ -4,6 +4,7 @@ import dagster as dg
 
 from impact_pipeline import contract
 from impact_pipeline.defs.criteria import CriteriaSettings
+from impact_pipeline.defs.impact.schedules import NIGHTLY_FRESHNESS
 from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
@@ -94,6 +95,7 @@ def criteria_evaluation(
     backfill_policy=single_run,
     deps=[criteria_evaluation, "startups", "startup_events"],
     metadata=_meta(contract.NATIONAL_IMPACT),
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def national_impact(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
@@ -135,6 +137,7 @@ def national_impact(
     backfill_policy=single_run,
     deps=[national_impact],
     metadata=_meta(contract.NATIONAL_IMPACT_SUMMARY),
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def national_impact_summary(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
@@ -168,6 +171,7 @@ def national_impact_summary(
     deps=[national_impact, national_impact_summary, "startups", "startup_phases", "startup_events", "incubators"],
     # The yearly CSV exports have the columns of national_impact.
     metadata={"dagster/column_schema": contract.table_schema(contract.NATIONAL_IMPACT)},
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def published_outputs(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """The analyst DuckDB file and the yearly CSV exports, replaced atomically once every gate has passed."""
