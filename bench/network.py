@@ -29,10 +29,10 @@ Definitions.
                 activity_and_page_checks (one step materializing repository_activity, from GitHub and GitLab,
                 and stats_page_checks, the url_checks, their requests side by side) and usage_sources (one step
                 materializing usage_observations, from Matomo, Metabase, JSON and data.gouv.fr, and
-                usage_source_proposals, the stats pages read by discovery, side by side). Its time is the sum of these steps' durations (STEP_START to STEP_SUCCESS in the
-                event log; the in-process executor runs steps one after another), so parsing and DuckDB
-                writes inside those steps count against it. The registry fetch (one request) is ingest,
-                shown apart.
+                usage_source_proposals, the stats pages read by discovery, side by side). Its time is the sum of these
+                steps' durations (STEP_START to STEP_SUCCESS in the event log; the in-process executor runs steps
+                one after another), so parsing and DuckDB writes inside those steps count against it. The registry
+                fetch (one request) is ingest, shown apart.
   per source    requests, hosts, bytes, 304s and errors as the server saw them (checked against the
                 pipeline's own Fetcher counters in the steps' metadata: a mismatch is printed), "answer ms" the
                 mean time the server took per answer (the latency plus generating it), "busy s" the time during
@@ -268,7 +268,10 @@ class World:
         out = []
         for i, url in enumerate(self._procedure_urls):
             h = _h(edition_id, url)
-            colour = lambda k: ("green", "orange", "red", "green")[(h >> k) % 4]  # noqa: E731
+
+            def colour(k: int, h: int = h) -> str:  # h bound now: this iteration's hash
+                return ("green", "orange", "red", "green")[(h >> k) % 4]
+
             out.append(
                 {
                     "id": f"proc-{i}",
@@ -891,7 +894,8 @@ def print_table(figures: dict[str, Any]) -> None:
         step_s = figures["fetch_steps"].get(r["step"])
         print(
             f"  {r['source']:<12} {r['step']:<24} {r['requests']:>8} {r['hosts']:>5} {f'{host} ({n})'[:32]:<32} "
-            f"{r['bytes'] / 1e6:>7.2f} {r['n304']:>5} {r['errors']:>6} {r['server_ms']:>9.1f} {r['busy']:>7.2f} {r['floor']:>7.2f} "
+            f"{r['bytes'] / 1e6:>7.2f} {r['n304']:>5} {r['errors']:>6} {r['server_ms']:>9.1f} "
+            f"{r['busy']:>7.2f} {r['floor']:>7.2f} "
             f"{'' if step_s is None else f'{step_s:.2f}':>7}{check}"
         )
 
@@ -944,7 +948,8 @@ def main() -> int:
                     "HTTPS_PROXY": internet.proxy,
                     "REQUESTS_CA_BUNDLE": str(internet.cert),
                     "CURL_CA_BUNDLE": str(internet.cert),
-                    "IMPACT_ALLOW_PRIVATE_NETWORK": "1",  # the real names do not resolve offline: skip the address check
+                    # The real names do not resolve offline: skip the address check.
+                    "IMPACT_ALLOW_PRIVATE_NETWORK": "1",
                     "IMPACT_DUCKDB_PATH": str(tmp / "published" / "impact.duckdb"),
                     "IMPACT_EXPORT_DIR": str(tmp / "exports"),
                     "IMPACT_USAGE_SOURCES_PATH": str(sources_file),
@@ -957,12 +962,16 @@ def main() -> int:
             if args.per_host:
                 env["IMPACT_FETCH_PER_HOST"] = str(args.per_host)
             print(
-                f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}; "
-                f"latency {latency * 1000:g} ms per request; fetch concurrency {concurrency} in total, {per_host} per host"
+                f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+                f"load average {os.getloadavg()[0]:.1f}; "
+                f"latency {latency * 1000:g} ms per request; fetch concurrency {concurrency} in total, "
+                f"{per_host} per host"
             )
             print(
-                f"world: {len(world.services)} services (real snapshot), {len(world.hosts)} hosts behind one TLS proxy on "
-                f"{internet.proxy}, {len(world.repos)} forge repositories, {len(world.editions)} observatoire editions, "
+                f"world: {len(world.services)} services (real snapshot), {len(world.hosts)} hosts "
+                "behind one TLS proxy on "
+                f"{internet.proxy}, {len(world.repos)} forge repositories, "
+                f"{len(world.editions)} observatoire editions, "
                 f"{len(world.usage)} usage sources in the bench sources file; temp dir {tmp}",
                 flush=True,
             )
@@ -988,7 +997,8 @@ def main() -> int:
                     else f"the nightly run: partition {y1}, same working area, sources unchanged"
                 )
                 print(
-                    f"\n{mode} run ({what}): {figures['run_seconds']:.1f} s = fetching steps {figures['fetch_seconds']:.1f} s "
+                    f"\n{mode} run ({what}): {figures['run_seconds']:.1f} s = fetching steps "
+                    f"{figures['fetch_seconds']:.1f} s "
                     f"+ other steps {figures['other_steps']:.1f} s + outside steps {figures['outside_steps']:.1f} s; "
                     f"{len(entries)} requests"
                 )
@@ -1004,7 +1014,8 @@ def main() -> int:
                     print(f"    {k:<24} {v:6.1f} s{split}; floor {floors[k]:.1f} s")
                 busiest = max(peak_host.items(), key=lambda kv: kv[1]) if peak_host else ("-", 0)
                 print(
-                    f"  requests in flight at the server: at most {peak} in total and {busiest[1]} on one host ({busiest[0]}) "
+                    f"  requests in flight at the server: at most {peak} in total and {busiest[1]} on one "
+                    f"host ({busiest[0]}) "
                     f"(limits {concurrency} / {per_host})"
                     + (f"; TLS handshakes refused: {tls_errors}" if tls_errors else "")
                 )
@@ -1046,13 +1057,16 @@ def main() -> int:
         f"(target <= {TARGET_WARM:.0%}): {'PASS' if ratio2 <= TARGET_WARM else 'FAIL'}"
     )
     print(
-        f"     warm fetching steps {warm['fetch_seconds']:.1f} s ({warm['fetch_seconds'] / cold['fetch_seconds']:.0%} of cold), "
-        f"other steps {warm['other_steps']:.1f} s ({warm['other_steps'] / max(cold['other_steps'], 1e-9):.0%} of cold), "
+        f"     warm fetching steps {warm['fetch_seconds']:.1f} s "
+        f"({warm['fetch_seconds'] / cold['fetch_seconds']:.0%} of cold), "
+        f"other steps {warm['other_steps']:.1f} s "
+        f"({warm['other_steps'] / max(cold['other_steps'], 1e-9):.0%} of cold), "
         f"outside steps {warm['outside_steps']:.1f} s"
     )
     print(
         f"     304s: {len(answered_304)} of {len(repeatable)} repeatable requests (GETs also sent cold) = {share:.1%} "
-        f"({'every one' if share == 1 else 'NOT every one'}); {share_all:.1%} of all {len(warm['entries'])} warm requests"
+        f"({'every one' if share == 1 else 'NOT every one'}); {share_all:.1%} of all "
+        f"{len(warm['entries'])} warm requests"
         + (f"; sent without validators: {dict(not_conditional)}" if not_conditional else "")
     )
     return 0

@@ -97,7 +97,8 @@ FLOOR_SQL = """
 WITH records AS (
     SELECT unnest(data) AS r
     FROM read_json(?, format = 'unstructured', maximum_object_size = 2147483647,
-                   columns = {data: 'STRUCT(id VARCHAR, attributes STRUCT(phases STRUCT(name VARCHAR, "start" VARCHAR)[]))[]'})
+                   columns = {data:
+                       'STRUCT(id VARCHAR, attributes STRUCT(phases STRUCT(name VARCHAR, "start" VARCHAR)[]))[]'})
 ),
 phases AS (
     SELECT r.id AS startup_id, unnest(r.attributes.phases) AS p, unnest(range(len(r.attributes.phases))) AS position
@@ -332,7 +333,8 @@ def main() -> int:
             }
             r = results[factor]
             print(
-                f"{factor:>4}x: {r['records']:>6} services, {r['bytes'] / 1e6:7.1f} MB (generated in {gen_seconds:.1f} s) | "
+                f"{factor:>4}x: {r['records']:>6} services, {r['bytes'] / 1e6:7.1f} MB "
+                f"(generated in {gen_seconds:.1f} s) | "
                 f"floor {r['floor']:6.2f} s | pipeline {r['pipeline']:6.2f} s (process {r['process']:.1f} s) | "
                 f"ratio {r['pipeline'] / r['floor']:5.2f}x | peak RSS {r['peak'] / 1e6:6.0f} MB | "
                 f"criterion (a) counts {'equal' if same else 'DIFFER'} to the floor's",
@@ -366,7 +368,8 @@ def main() -> int:
     print(f"target 3 at {factors[-1]}x ({big['records']} services), {os.cpu_count()} CPUs:")
     ratio = big["pipeline"] / big["floor"]
     print(
-        f"  time vs floor   {ratio:5.2f}x (target <= {TARGET_FLOOR_RATIO:g}x): {'PASS' if ratio <= TARGET_FLOOR_RATIO else 'FAIL'}"
+        f"  time vs floor   {ratio:5.2f}x (target <= {TARGET_FLOOR_RATIO:g}x): "
+        f"{'PASS' if ratio <= TARGET_FLOOR_RATIO else 'FAIL'}"
     )
     print(
         f"  peak memory     {big['peak'] / 1e9:5.2f} GB (target < {TARGET_PEAK_BYTES / 1e9:g} GB): "

@@ -227,9 +227,9 @@ def print_summary(duckdb_path: Path, lo: int, hi: int, out=sys.stdout) -> None:
         "meeting-not-designated",
     )
     widths = [max(len(h), 4) for h in header]
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths)), file=out)
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)), file=out)
     for row in rows:
-        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)), file=out)
+        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths, strict=True)), file=out)
     if coverage:
         print(f"evidence coverage in {rows[-1][0]}:", file=out)
         for item in coverage.values():

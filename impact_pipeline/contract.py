@@ -84,14 +84,16 @@ REGISTRY_RAW = Table(
             "not_modified",
             "BOOLEAN",
             "True when the server answered 304 Not Modified to a conditional request: the document is "
-            "the one stored for this checksum, not downloaded again; false for a full download or a local file; NULL for "
+            "the one stored for this checksum, not downloaded again; false for a full download or a "
+            "local file; NULL for "
             "fetches recorded before this column existed.",
         ),
         C(
             "observed_at",
             "TIMESTAMP",
             "When the document's content was observed: the fetch time of a live fetch, the date of "
-            "its folder for a document of the registry history (IMPACT_REGISTRY_HISTORY); NULL for fetches recorded before "
+            "its folder for a document of the registry history (IMPACT_REGISTRY_HISTORY); "
+            "NULL for fetches recorded before "
             "this column existed (read as fetched_at).",
         ),
     ),
@@ -410,7 +412,8 @@ USAGE_SOURCE_PROPOSALS = Table(
         C(
             "status",
             "VARCHAR",
-            "in_use (an unambiguous discovered source, read for (b)), proposed (waiting for review) or reviewed (in the sources file).",
+            "in_use (an unambiguous discovered source, read for (b)), proposed (waiting for review) or reviewed "
+            "(in the sources file).",
             True,
         ),
         C(

@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from impact_pipeline.defs.usage.adapters.base import PERIODS
 from impact_pipeline.defs.usage.observations import REACH_UNITS
-from impact_pipeline.defs.usage.sources_config import PERIODS
 
 _STATUS_ORDER = {"in_use": 0, "proposed": 1, "reviewed": 2}
 
@@ -183,7 +183,8 @@ def cmd_accept(args: argparse.Namespace) -> int:
     if errors:
         return 1
     print(
-        f"{args.proposal}: added to {file} under services.{row['startup_id']}; the next run reads it as a reviewed source"
+        f"{args.proposal}: added to {file} under services.{row['startup_id']}; "
+        "the next run reads it as a reviewed source"
     )
     return 0
 
@@ -238,7 +239,8 @@ def print_coverage(duckdb_path: Path) -> None:
     print(
         f"usage sources: {coverage['n_no_source']} of {coverage['n_services']} services have no source at all"
         + (f", {len(designated)} of them designated ({', '.join(designated)})" if designated else "")
-        + f"; {coverage['n_with_discovered']} with a discovered source in use; {coverage['n_proposals']} proposals to review"
+        + f"; {coverage['n_with_discovered']} with a discovered source in use; "
+        f"{coverage['n_proposals']} proposals to review"
         " (impact-pipeline sources proposals)"
     )
 

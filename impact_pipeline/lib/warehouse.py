@@ -509,7 +509,8 @@ def ensure_tables(con: Any) -> None:
     con.execute("CREATE OR REPLACE TABLE _contract_version (fingerprint VARCHAR)")
     con.execute("INSERT INTO _contract_version VALUES (?)", [fingerprint])
     con.execute(
-        "COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this file was written with.'"
+        "COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this "
+        "file was written with.'"
     )
     con.execute(
         "COMMENT ON COLUMN _contract_version.fingerprint IS 'SHA-256 of the DDL, comments and views of the contract.'"

@@ -89,7 +89,7 @@ def build_gates_step(name: str, suites: list[Suite]) -> dg.AssetChecksDefinition
     """One step running several suites whose tables one asset step writes (`@dg.multi_asset_check`): each
     suite still is its own blocking check, with its own result; one Dagster step instead of one per suite."""
     specs = [dg.AssetCheckSpec(s.name, asset=s.table, description=s.description, blocking=s.blocking) for s in suites]
-    by_key = {spec.key: suite for spec, suite in zip(specs, suites)}
+    by_key = {spec.key: suite for spec, suite in zip(specs, suites, strict=True)}
 
     @dg.multi_asset_check(
         name=name,

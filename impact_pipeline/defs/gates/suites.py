@@ -176,7 +176,8 @@ def criterion_b_specs(config) -> list[ExpectationSpec]:
     return [
         rule(
             f"(b) pass only with a reach >= {config.criteria.b.min_yearly_reach:g} (evidence b.value)",
-            f"CASE WHEN t.criterion_b = 'pass' THEN TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= {threshold} ELSE TRUE END",
+            "CASE WHEN t.criterion_b = 'pass' THEN TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= "
+            f"{threshold} ELSE TRUE END",
             show=("criterion_b", "reach"),
         ),
         rule(
@@ -268,7 +269,8 @@ def summary_specs(config) -> list[ExpectationSpec]:
     specs.append(
         rule(
             "designation counts are consistent (flow <= cumulative)",
-            "t.n_designated_in_year <= t.n_designated_cumulative AND t.n_designated_not_meeting <= t.n_designated_cumulative",
+            "t.n_designated_in_year <= t.n_designated_cumulative AND t.n_designated_not_meeting <= "
+            "t.n_designated_cumulative",
             show=("n_designated_in_year", "n_designated_cumulative", "n_designated_not_meeting"),
         )
     )

@@ -68,7 +68,8 @@ class SuiteOutcome:
 
     def summary(self) -> str:
         """One paragraph naming the failing expectations and an offending row each."""
-        head = f"{self.suite.gate_name}: {self.n_expectations - len(self.failures)}/{self.n_expectations} expectations hold on {self.n_rows} rows"
+        held = self.n_expectations - len(self.failures)
+        head = f"{self.suite.gate_name}: {held}/{self.n_expectations} expectations hold on {self.n_rows} rows"
         if not self.failures:
             return head
         return head + ". Failing: " + " | ".join(f.sentence() for f in self.failures)
@@ -222,7 +223,7 @@ class _Validation:
         if self.document is None:
             self.document = document
             return
-        for kept, new in zip(self.document.get("results") or [], document.get("results") or []):
+        for kept, new in zip(self.document.get("results") or [], document.get("results") or [], strict=False):
             kept["success"] = bool(kept.get("success")) and bool(new.get("success"))
             kept_res, new_res = kept.get("result") or {}, new.get("result") or {}
             for count in ("element_count", "unexpected_count", "missing_count"):
@@ -366,7 +367,8 @@ def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], quer
 
 
 def reusable_result(path: Path, fingerprint: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The GX result kept at `path` and where it comes from, if it was clean (every expectation held) for `fingerprint`."""
+    """The GX result kept at `path` and where it comes from, if it was clean
+    (every expectation held) for `fingerprint`."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         ours = document["meta"]["impact_pipeline"]

@@ -93,7 +93,8 @@ def criterion_a_sql(phases: str, config: CriteriaConfig, source: dict[str, Any])
         FROM (
             SELECT *, strftime(start_date, '%Y-%m-%d') AS start,
                    CASE WHEN phase_normalized = phase THEN {quote} || phase_normalized || {quote}
-                        ELSE {quote} || phase_normalized || {quote} || ' (published ' || {quote} || phase || {quote} || ')'
+                        ELSE {quote} || phase_normalized || {quote} || ' (published ' || {quote}
+                            || phase || {quote} || ')'
                    END AS shown
             FROM {phases}
         )
@@ -201,11 +202,13 @@ def summary_sql(years: list[int], designated: str) -> str:
     year_list = ", ".join(str(int(y)) for y in years)
     return f"""
         WITH y AS (SELECT unnest([{year_list}]::INTEGER[]) AS year),
-        firsts AS (SELECT startup_id, min(year) AS first_year FROM national_impact WHERE meets_criteria GROUP BY startup_id),
+        firsts AS (SELECT startup_id, min(year) AS first_year FROM national_impact WHERE meets_criteria
+            GROUP BY startup_id),
         table_counts AS (
             SELECT n.year, count(*) AS n_evaluated,
                    count(DISTINCT n.startup_id) FILTER (WHERE n.meets_criteria) AS n_meeting_criteria,
-                   count(DISTINCT n.startup_id) FILTER (WHERE n.meets_criteria AND f.first_year = n.year) AS n_first_meeting,
+                   count(DISTINCT n.startup_id) FILTER (WHERE n.meets_criteria
+                       AND f.first_year = n.year) AS n_first_meeting,
                    string_agg(DISTINCT n.criteria_version, ',' ORDER BY n.criteria_version) AS criteria_version
             FROM national_impact n LEFT JOIN firsts f USING (startup_id)
             WHERE n.year IN (SELECT year FROM y)
@@ -217,7 +220,8 @@ def summary_sql(years: list[int], designated: str) -> str:
                    count(*) FILTER (WHERE d.designation_year <= y.year) AS n_designated_cumulative,
                    count(*) FILTER (WHERE d.designation_year <= y.year AND NOT EXISTS (
                        SELECT 1 FROM national_impact m
-                       WHERE m.year = y.year AND m.startup_id = d.startup_id AND m.meets_criteria)) AS n_designated_not_meeting
+                       WHERE m.year = y.year AND m.startup_id = d.startup_id
+                           AND m.meets_criteria)) AS n_designated_not_meeting
             FROM y LEFT JOIN {designated} d ON TRUE
             GROUP BY y.year
         ),

@@ -152,7 +152,7 @@ def startup_observatoire(
     with warehouse.connect() as con:
         cursor = con.execute("SELECT * FROM observatoire_procedures")
         names = [d[0] for d in cursor.description]
-        procedures = [dict(zip(names, r)) for r in cursor.fetchall()]
+        procedures = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
         startups = con.execute("SELECT startup_id, link FROM startups").fetchall()
         hosts = {p["host"] for p in procedures if p["host"]}
         matches = obs.match_hosts(startups, hosts, overrides)
@@ -189,7 +189,8 @@ def startup_observatoire(
 
 REPOSITORY_ACTIVITY = dg.AssetSpec(
     "repository_activity",
-    description="Per service and year, the activity of its declared repository: commits in the year, last push, archived, public.",
+    description="Per service and year, the activity of its declared repository: commits in the year, "
+    "last push, archived, public.",
     group_name=GROUP,
     kinds={"python", "duckdb"},
     owners=OWNERS,
@@ -199,7 +200,8 @@ REPOSITORY_ACTIVITY = dg.AssetSpec(
 )
 STATS_PAGE_CHECKS = dg.AssetSpec(
     "stats_page_checks",
-    description="Whether each declared stats page and repository answers now: status, time and final URL after redirects.",
+    description="Whether each declared stats page and repository answers now: status, "
+    "time and final URL after redirects.",
     group_name=GROUP,
     kinds={"python", "duckdb"},
     owners=OWNERS,
@@ -230,7 +232,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     with warehouse.connect() as con:
         cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
         names = [d[0] for d in cursor.description]
-        startups = [dict(zip(names, r)) for r in cursor.fetchall()]
+        startups = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     limits = quality.http.limits()  # both fetch sets count against the same totals, per host and overall
     tasks, writers = {}, {}
     if REPOSITORY_ACTIVITY.key in selected:

@@ -98,13 +98,17 @@ def _classify_registry_text(con) -> None:
     ]
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _c_access AS
-                   SELECT unnest(?::VARCHAR[]) AS value, unnest(?::BOOLEAN[]) AS is_blank, unnest(?::VARCHAR[]) AS norm""",
+                   SELECT unnest(?::VARCHAR[]) AS value, unnest(?::BOOLEAN[]) AS is_blank,
+                       unnest(?::VARCHAR[]) AS norm""",
         [levels, [not v.strip() for v in levels], [v.strip().lower() for v in levels]],
     )
 
 
 # A stats_page_checks row as the struct its evidence shows.
-_CHECK = "{'url': url, 'status_code': status_code, 'ok': ok, 'final_url': final_url, 'checked_at': checked_at, 'error': error}"
+_CHECK = (
+    "{'url': url, 'status_code': status_code, 'ok': ok, "
+    "'final_url': final_url, 'checked_at': checked_at, 'error': error}"
+)
 
 
 def _window_end_sql(y: str, months: int) -> str:
@@ -185,7 +189,8 @@ def _prepare(con, rules: CriterionC) -> None:
                   concat_ws('; ',
                       CASE WHEN NOT (SELECT count(*) FROM observatoire_procedures) > 0
                            THEN 'observatoire: no data (disabled or unreachable)' END,
-                      (SELECT 'forges: ' || string_agg(DISTINCT forge || ' ' || status, ', ' ORDER BY forge || ' ' || status)
+                      (SELECT 'forges: ' || string_agg(DISTINCT forge || ' ' || status,
+                          ', ' ORDER BY forge || ' ' || status)
                        FROM repository_activity WHERE status IN ('disabled', 'unsupported')),
                       CASE WHEN NOT EXISTS (SELECT 1 FROM repository_activity) THEN 'forges: no repository read' END,
                       CASE WHEN NOT EXISTS (SELECT 1 FROM stats_page_checks)
@@ -207,9 +212,11 @@ def _prepare(con, rules: CriterionC) -> None:
             SELECT g.startup_id, g.year, coalesce(ro.chk, r.chk) AS repo_chk, coalesce(so.chk, s.chk) AS stats_chk
             FROM (SELECT startup_id, y AS year,
                          arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository') AS repo_row,
-                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository' AND ok) AS repo_ok,
+                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'repository'
+                             AND ok) AS repo_ok,
                          arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url') AS stats_row,
-                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url' AND ok) AS stats_ok
+                         arg_max(rowid, _c_latest(checked_at, rowid)) FILTER (WHERE kind = 'stats_url'
+                             AND ok) AS stats_ok
                   FROM (SELECT startup_id, kind, checked_at, ok, rowid, {years_of("checked_at")} AS y
                         FROM stats_page_checks WHERE checked_at IS NOT NULL)
                   GROUP BY startup_id, y) g
@@ -259,7 +266,8 @@ def _declared_sql(keys: str) -> str:
     return f"""
         SELECT y.year, d.startup_id,
                arg_max({{'observed_at': o.observed_at, 'stats_url': d.stats_url, 'repository': d.repository,
-                        'contact': d.contact, 'access': d.accessibility_status, 'sha256': d.sha256}}, o.observed_at) AS doc
+                        'contact': d.contact, 'access': d.accessibility_status, 'sha256': d.sha256}},
+                            o.observed_at) AS doc
         FROM (SELECT DISTINCT year FROM {keys}) y
         JOIN _c_registry_obs o ON _c_valid(y.year, o.observed_at)
         JOIN _c_documents d ON d.sha256 = o.sha256
@@ -477,7 +485,8 @@ def _sub_criteria(rules: CriterionC) -> list[_Sub]:
                     "CAST(b.a_commits AS VARCHAR)",
                     "' commits'",
                     *on_repo,
-                    f"CASE WHEN b.a_last_push IS NOT NULL THEN concat(' (last push ', _c_day(b.a_last_push), {archived}, ')') "
+                    "CASE WHEN b.a_last_push IS NOT NULL THEN concat(' (last push ', "
+                    f"_c_day(b.a_last_push), {archived}, ')') "
                     f"ELSE {archived} END",
                 ),
                 1,
@@ -825,11 +834,14 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
                    o.help_reachable::DOUBLE AS help_reachable,
                    a.startup_id IS NOT NULL AS in_activity, a.repo AS a_repo, a.commits_in_year AS a_commits,
                    a.commits_is_lower_bound AS a_lower_bound, a.last_push AS a_last_push, a.archived AS a_archived,
-                   a.status AS a_status, a.reason AS a_reason, a.scope AS a_scope, a.fetched_at AS a_fetched_at, a.api_url AS a_api_url,
+                   a.status AS a_status, a.reason AS a_reason, a.scope AS a_scope, a.fetched_at AS a_fetched_at,
+                       a.api_url AS a_api_url,
                    coalesce(s.f_found, FALSE) AS f_found, s.f_repo, s.f_forge, s.f_public, s.f_status, s.f_fetched_at,
                    n.repo_chk, n.stats_chk,
-                   ws.ok AS stats_capture_ok, ws.bad AS stats_capture_bad, qs.ok AS stats_asked_ok, qs.error AS stats_asked_error,
-                   wr.ok AS repo_capture_ok, wr.bad AS repo_capture_bad, qr.ok AS repo_asked_ok, qr.error AS repo_asked_error
+                   ws.ok AS stats_capture_ok, ws.bad AS stats_capture_bad, qs.ok AS stats_asked_ok,
+                       qs.error AS stats_asked_error,
+                   wr.ok AS repo_capture_ok, wr.bad AS repo_capture_bad, qr.ok AS repo_asked_ok,
+                       qr.error AS repo_asked_error
             FROM {keys} k
             CROSS JOIN _c_context x
             LEFT JOIN dc ON dc.startup_id = k.startup_id AND dc.year = k.year
@@ -845,7 +857,8 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
         ), d AS MATERIALIZED (
             SELECT b.*, {decisions} FROM b
         )
-        SELECT year, startup_id, 'c' AS criterion, {verdict} AS verdict, {reason} AS reason, ({evidence})::JSON AS evidence
+        SELECT year, startup_id, 'c' AS criterion, {verdict} AS verdict, {reason} AS reason,
+            ({evidence})::JSON AS evidence
         FROM d AS b
     """
 

@@ -586,7 +586,8 @@ def collect_activity(
             reason = f"at least {stored.get('count')} commits (the forge gave no total)" if lower else None
             parts.setdefault((name, year), []).append(("not_modified", reason, stored.get("count"), lower))
             return
-        # Declared repositories first, owners' repositories after: a rate limit reached mid-run spares the stronger signal.
+        # Declared repositories first, owners' repositories after: a rate limit reached mid-run spares the stronger
+        # signal.
         pending[(ref.forge, scope[name] == "owner")].append(request(ref, url, (name, year)))
 
     for name, ref in unique.items():

@@ -63,7 +63,8 @@ SUITES = [
             non_negative("commits_in_year"),
             rule(
                 "a repository that could not be read has no commit count (never a silent zero)",
-                "t.status NOT IN ('rate_limited', 'error', 'not_found', 'unsupported', 'disabled') OR t.commits_in_year IS NULL",
+                "t.status NOT IN ('rate_limited', 'error', 'not_found', 'unsupported', "
+                "'disabled') OR t.commits_in_year IS NULL",
                 show=("status", "commits_in_year"),
             ),
             rule(

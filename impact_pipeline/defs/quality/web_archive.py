@@ -79,7 +79,8 @@ def parse_cdx(document) -> list[tuple[datetime, int | None, str]]:
 
 
 def first_open_year(asked_at: datetime, months: int) -> int:
-    """The earliest year whose evidence window (to the end of month `months` of the next year) was open at `asked_at`."""
+    """The earliest year whose evidence window (to the end of month `months` of the next year) was
+    open at `asked_at`."""
     return asked_at.year - 1 if months and asked_at.month <= months else asked_at.year
 
 
@@ -139,7 +140,8 @@ def _mirror_answer(document: dict, url: str, from_year: int, to_year: int) -> li
 def web_archive_captures(
     context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
-    """Dated captures of each declared stats page and repository in the web archive: evidence that it was online then."""
+    """Dated captures of each declared stats page and repository in the web archive: evidence that it
+    was online then."""
     from impact_pipeline.lib.fetching import FetchLimits, FetchRequest
     from impact_pipeline.lib.http import is_local_path
 

@@ -69,7 +69,8 @@ def _record_not_modified(con, result, fetched_at: str, sha256: str) -> tuple[int
             [kept],
         )
         con.execute(
-            "UPDATE registry_raw SET fetched_at = ?::TIMESTAMP, observed_at = ?::TIMESTAMP, source_url = ?, final_url = ?, "
+            "UPDATE registry_raw SET fetched_at = ?::TIMESTAMP, observed_at = ?::TIMESTAMP, "
+            "source_url = ?, final_url = ?, "
             "etag = ?, last_modified = ?, not_modified = true WHERE rowid = ?",
             [fetched_at, fetched_at, result.url, result.final_url, result.etag, result.last_modified, kept],
         )
@@ -151,7 +152,8 @@ def registry_raw(
             "history_documents": dg.MetadataValue.json(dated),
             "dagster/row_count": len(history),
             "preview": dg.MetadataValue.md(
-                "| fetched_at | observed_at | source_url | sha256 | n_bytes | n_startups | not_modified | document_kept |\n"
+                "| fetched_at | observed_at | source_url | sha256 | n_bytes | n_startups | not_modified "
+                "| document_kept |\n"
                 "|---|---|---|---|---|---|---|---|\n"
                 + "\n".join("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in history[:10])
             ),
@@ -230,7 +232,8 @@ def _store_history(con, registry: RegistrySource, context) -> list[dict]:
         content = path.read_bytes()
         sha256 = hashlib.sha256(content).hexdigest()
         stored = con.execute(
-            "SELECT count(*) FROM registry_raw WHERE sha256 = ? AND observed_at = ?::TIMESTAMP AND n_startups IS NOT NULL",
+            "SELECT count(*) FROM registry_raw WHERE sha256 = ? AND observed_at = ?::TIMESTAMP "
+            "AND n_startups IS NOT NULL",
             [sha256, observed_at],
         ).fetchall()[0][0]
         if stored:
@@ -261,7 +264,8 @@ _DESCRIPTIONS = {
     "startup_phases": "Every phase entry of every service, published name beside its 2026-vocabulary name.",
     "startup_events": "Every event of every service, including the official national_impact designations.",
     "incubators": "The incubators that host the services.",
-    "registry_findings": "Data-quality findings of the registry (unknown phases, bad dates), recorded rather than fatal.",
+    "registry_findings": "Data-quality findings of the registry (unknown phases, bad dates), "
+    "recorded rather than fatal.",
 }
 
 
@@ -384,7 +388,8 @@ def registry_declarations(context: dg.AssetExecutionContext, warehouse: Warehous
         con.execute(f'DELETE FROM "{table.name}" WHERE sha256 NOT IN (SELECT sha256 FROM registry_raw)')
         n_rows, n_documents = con.execute(f'SELECT count(*), count(DISTINCT sha256) FROM "{table.name}"').fetchall()[0]
         observations = con.execute(
-            f"""SELECT CAST(CAST(coalesce(r.observed_at, r.fetched_at) AS DATE) AS VARCHAR) AS observed, count(d.startup_id)
+            f"""SELECT CAST(CAST(coalesce(r.observed_at, r.fetched_at) AS DATE) AS VARCHAR) AS observed,
+                    count(d.startup_id)
                 FROM (SELECT DISTINCT sha256, coalesce(observed_at, fetched_at) AS observed_at, NULL AS fetched_at
                       FROM registry_raw WHERE n_startups IS NOT NULL) r
                 LEFT JOIN "{table.name}" d USING (sha256) GROUP BY ALL ORDER BY 1 DESC LIMIT 20"""

@@ -250,7 +250,8 @@ def _lookup(con: Any, name: str, values: list[str], function: Any, sql_type: str
     The values come from the registry: they travel as bound parameters, never inside SQL text.
     """
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS value, unnest(?::{sql_type}[]) AS result",
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT unnest(?::VARCHAR[]) AS value, "
+        f"unnest(?::{sql_type}[]) AS result",
         [values, [function(v) for v in values]],
     )
 
@@ -331,7 +332,8 @@ def _text_findings(
     """
     texts = texts or table
     selects = [
-        f"""SELECT {sid}, {field}, {t}, {s}, 'expected text, got ' || _reg_pytype({t}, {s}), 'warning', {order} || [{base}]
+        f"""SELECT {sid}, {field}, {t}, {s}, 'expected text, got ' || _reg_pytype({t}, {s}), 'warning',
+                {order} || [{base}]
             FROM {table} WHERE {t} NOT IN ('NULL', 'VARCHAR') AND {where}""",
         f"""SELECT {sid}, {field}, 'TEXT', length({full})::VARCHAR,
                    'text longer than {MAX_TEXT} characters, truncated', 'warning', {order} || [{base + 1}]
@@ -353,10 +355,12 @@ def _macros(con: Any) -> None:
     # Most texts neither start nor end with a blank: only the others pay for trim() (slow with a set).
     con.execute(
         f"""CREATE OR REPLACE TEMP MACRO _reg_strip(x) AS
-            CASE WHEN x = '' OR (ord(x) BETWEEN 33 AND 126 AND ord(x[-1]) BETWEEN 33 AND 126) THEN x ELSE trim(x, {ws}) END"""
+            CASE WHEN x = '' OR (ord(x) BETWEEN 33 AND 126 AND ord(x[-1]) BETWEEN 33 AND 126) THEN x
+                ELSE trim(x, {ws}) END"""
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP MACRO _reg_cut(x) AS CASE WHEN strlen(x) <= {MAX_TEXT} THEN x ELSE left(x, {MAX_TEXT}) END"
+        f"CREATE OR REPLACE TEMP MACRO _reg_cut(x) AS CASE WHEN strlen(x) <= {MAX_TEXT} THEN x "
+        f"ELSE left(x, {MAX_TEXT}) END"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP MACRO _reg_short(x) AS "
@@ -458,7 +462,8 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
     columns = ", ".join(f"ty[{i + 1}] AS {n}_t, st[{i}] AS {n}_s" for n, i in at.items())
     list_items = ", ".join(
         f"""CASE WHEN ty[{at[n] + 1}] = 'ARRAY'
-                 THEN list_zip(json_type(st[{at[n]}], '$[*]'), json_extract_string(st[{at[n]}], '$[*]')) END AS {n}_items"""
+                 THEN list_zip(json_type(st[{at[n]}], '$[*]'), json_extract_string(st[{at[n]}],
+                     '$[*]')) END AS {n}_items"""
         for n, _ in _LIST_FIELDS
     )
     record_sql = f"""CREATE OR REPLACE TEMP TABLE _reg_rec AS
@@ -697,7 +702,8 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _reg_incubators AS
            SELECT * FROM (
-               SELECT *, CASE WHEN et <> 'OBJECT' OR NOT (type_t IS NULL OR (type_t = 'VARCHAR' AND type_s = 'incubator'))
+               SELECT *, CASE WHEN et <> 'OBJECT' OR NOT (type_t IS NULL OR (type_t = 'VARCHAR'
+                   AND type_s = 'incubator'))
                                    THEN 'ignored'
                               WHEN id_t IS DISTINCT FROM 'VARCHAR' OR id_s = '' THEN 'no_id'
                               ELSE 'candidate' END AS status
@@ -715,11 +721,13 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
         f"CASE WHEN attributes_t = 'OBJECT' THEN {_text(f'{f}_t', f'{f}_s')} END AS {f}_full" for f in _INCUBATOR_FIELDS
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _reg_inc_texts AS SELECT *, {inc_text} FROM _reg_incubators WHERE status = 'candidate'"
+        f"CREATE OR REPLACE TEMP TABLE _reg_inc_texts AS SELECT *, {inc_text} FROM _reg_incubators "
+        "WHERE status = 'candidate'"
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _parsed_incubators AS
-            SELECT id_s AS incubator_id, {", ".join(f"_reg_cut({f}_full) AS {f}" for f in _INCUBATOR_FIELDS)}, idx AS _order
+            SELECT id_s AS incubator_id,
+                {", ".join(f"_reg_cut({f}_full) AS {f}" for f in _INCUBATOR_FIELDS)}, idx AS _order
             FROM _reg_inc_texts"""
     )
 
@@ -728,10 +736,12 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
         """SELECT NULL AS startup_id, 'data[' || idx || ']' AS field, rt AS vt, rs AS vs,
                   'record is not an object; skipped' AS problem, 'error' AS severity, [0, idx, 0, 0, 0] AS _order
            FROM _reg_skipped WHERE status = 'not_object'""",
-        """SELECT NULL, 'data[' || idx || '].id', coalesce(id_t, 'NULL'), id_s, 'record has no usable id; skipped', 'error',
+        """SELECT NULL, 'data[' || idx || '].id', coalesce(id_t, 'NULL'), id_s,
+               'record has no usable id; skipped', 'error',
                   [0, idx, 0, 0, 0]
            FROM _reg_skipped WHERE status = 'no_id'""",
-        """SELECT sid, 'data[' || idx || '].id', 'TEXT', sid, 'duplicate id; later record skipped', 'error', [0, idx, 0, 0, 0]
+        """SELECT sid, 'data[' || idx || '].id', 'TEXT', sid, 'duplicate id; later record skipped',
+               'error', [0, idx, 0, 0, 0]
            FROM _reg_skipped WHERE status = 'duplicate'""",
         f"""SELECT kept_sid, 'data[' || idx || '].id', 'TEXT', sid, '{LOOKALIKE_PROBLEM}', 'error', [0, idx, 0, 0, 0]
             FROM _reg_skipped WHERE status = 'lookalike'""",
@@ -743,25 +753,29 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
         # phases
         """SELECT sid, 'phases', phases_t, phases_s, 'phases is not a list', 'error', [0, idx, 2, 0, 0]
            FROM _reg_kept WHERE phases_t NOT IN ('NULL', 'ARRAY')""",
-        """SELECT sid, 'phases[' || pos || ']', et, es, 'phase entry is not an object; skipped', 'error', [0, idx, 3, pos, 0]
+        """SELECT sid, 'phases[' || pos || ']', et, es, 'phase entry is not an object; skipped', 'error',
+               [0, idx, 3, pos, 0]
            FROM _reg_ph WHERE et <> 'OBJECT'""",
         *_text_findings(
             "_reg_phases", "sid", "'phases[' || pos || '].name'", "name_t", "name_s", "name_full", "[0, idx, 3, pos]"
         ),
-        """SELECT sid, 'phases[' || pos || '].name', coalesce(name_t, 'NULL'), name_s, 'phase without a name; skipped', 'error',
+        """SELECT sid, 'phases[' || pos || '].name', coalesce(name_t, 'NULL'), name_s,
+               'phase without a name; skipped', 'error',
                   [0, idx, 3, pos, 3]
            FROM _reg_phases WHERE coalesce(name, '') = ''""",
         """SELECT sid, 'phases[' || pos || '].name', 'TEXT', name,
                   'unknown phase name (neither the 2026 nor the old vocabulary)', 'warning', [0, idx, 3, pos, 4]
            FROM _reg_phases WHERE coalesce(name, '') <> '' AND normalized IS NULL""",
         f"""SELECT sid, 'phases[' || pos || '].start', coalesce(start_t, 'NULL'), start_s,
-                   CASE WHEN {_blank('start_t', 'start_s')} THEN 'missing date' ELSE 'unparsable date (expected YYYY-MM-DD)' END,
+                   CASE WHEN {_blank('start_t', 'start_s')} THEN 'missing date'
+                       ELSE 'unparsable date (expected YYYY-MM-DD)' END,
                    'warning', [0, idx, 3, pos, 5]
             FROM _reg_phases WHERE coalesce(name, '') <> '' AND start_date IS NULL""",
         f"""SELECT sid, 'phases[' || pos || '].end', end_t, end_s, 'unparsable date (expected YYYY-MM-DD)', 'warning',
                    [0, idx, 3, pos, 6]
             FROM _reg_phases WHERE coalesce(name, '') <> '' AND end_date IS NULL AND NOT {_blank('end_t', 'end_s')}""",
-        """SELECT sid, 'phases[' || pos || '].end', end_t, end_s, 'phase ends before it starts', 'warning', [0, idx, 3, pos, 7]
+        """SELECT sid, 'phases[' || pos || '].end', end_t, end_s, 'phase ends before it starts', 'warning',
+               [0, idx, 3, pos, 7]
            FROM _reg_phases WHERE coalesce(name, '') <> '' AND end_date < start_date""",
         """SELECT k.sid, 'phases', CASE WHEN k.phases_t = 'ARRAY' THEN 'ARRAY' ELSE 'TEXT' END,
                   CASE WHEN k.phases_t = 'ARRAY' THEN k.phases_s ELSE '[]' END,
@@ -770,20 +784,24 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
         # events (`attributes.events or []`: any falsy value is no event at all)
         """SELECT sid, 'events', events_t, events_s, 'events is not a list', 'error', [0, idx, 5, 0, 0]
            FROM _reg_kept WHERE events_t <> 'ARRAY' AND _reg_truthy(events_t, events_s)""",
-        """SELECT sid, 'events[' || pos || ']', et, es, 'event entry is not an object; skipped', 'error', [0, idx, 6, pos, 0]
+        """SELECT sid, 'events[' || pos || ']', et, es, 'event entry is not an object; skipped', 'error',
+               [0, idx, 6, pos, 0]
            FROM _reg_ev WHERE et <> 'OBJECT'""",
         *_text_findings(
             "_reg_events", "sid", "'events[' || pos || '].name'", "name_t", "name_s", "name_full", "[0, idx, 6, pos]"
         ),
-        """SELECT sid, 'events[' || pos || '].name', coalesce(name_t, 'NULL'), name_s, 'event without a name; skipped', 'error',
+        """SELECT sid, 'events[' || pos || '].name', coalesce(name_t, 'NULL'), name_s,
+               'event without a name; skipped', 'error',
                   [0, idx, 6, pos, 3]
            FROM _reg_events WHERE coalesce(name, '') = ''""",
         f"""SELECT sid, 'events[' || pos || '].date', coalesce(date_t, 'NULL'), date_s,
-                   CASE WHEN {_blank('date_t', 'date_s')} THEN 'missing date' ELSE 'unparsable date (expected YYYY-MM-DD)' END,
+                   CASE WHEN {_blank('date_t', 'date_s')} THEN 'missing date'
+                       ELSE 'unparsable date (expected YYYY-MM-DD)' END,
                    'warning', [0, idx, 6, pos, 4]
             FROM _reg_events WHERE coalesce(name, '') <> '' AND parsed_date IS NULL""",
         f"""SELECT sid, 'events[' || pos || '].date', 'TEXT', date_s,
-                   'date outside the programme''s life ({FIRST_DATE.year} to the year after the fetch); not used', 'warning',
+                   'date outside the programme''s life ({FIRST_DATE.year} to the year after the fetch); not used',
+                       'warning',
                    [0, idx, 6, pos, 4]
             FROM _reg_events WHERE coalesce(name, '') <> '' AND parsed_date IS NOT NULL AND event_date IS NULL""",
         *_text_findings(

@@ -207,7 +207,8 @@ def national_impact_report(context: dg.AssetExecutionContext, warehouse: Warehou
         metadata["preview"] = dg.MetadataValue.md(
             f"**{latest.year}: designated but not meeting the criteria ({len(latest.designated_not_meeting)})**\n\n"
             + _markdown_table(latest.designated_not_meeting, ["startup_id", "name", "designation_year", "reasons"])
-            + f"\n\n**{latest.year}: meeting the criteria but not designated ({len(latest.meeting_not_designated)})**\n\n"
+            + f"\n\n**{latest.year}: meeting the criteria but not designated "
+            f"({len(latest.meeting_not_designated)})**\n\n"
             + _markdown_table(latest.meeting_not_designated, ["startup_id", "name", "first_year_meeting"])
         )
     return dg.MaterializeResult(metadata=metadata)

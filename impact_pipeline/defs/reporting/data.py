@@ -45,7 +45,7 @@ def connect_published(path: str | Path):
 def rows_as_dicts(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
     cursor = con.execute(sql, params or [])
     columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _evidence(value: Any) -> dict[str, Any]:

@@ -38,7 +38,8 @@ USAGE_OBSERVATIONS = dg.AssetSpec(
     kinds={"python", "duckdb"},
     owners=OWNERS,
     deps=["startups"],
-    description="Usage figures of every service from its impact datasets, Matomo, Metabase, JSON files and declared figures.",
+    description="Usage figures of every service from its impact datasets, Matomo, Metabase, "
+    "JSON files and declared figures.",
     metadata=_meta(contract.USAGE_OBSERVATIONS),
 )
 USAGE_SOURCE_STATUS = dg.AssetSpec(
@@ -91,7 +92,8 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
     if USAGE_SOURCE_PROPOSALS.key in selected or (usage.discovery and all(read)):
         with warehouse.connect() as con:  # read here: the tasks only fetch and parse
             pages = con.execute(
-                "SELECT startup_id, stats_url FROM startups WHERE coalesce(trim(stats_url), '') <> '' ORDER BY startup_id"
+                "SELECT startup_id, stats_url FROM startups WHERE coalesce(trim(stats_url), "
+                "'') <> '' ORDER BY startup_id"
             ).fetchall()
         tasks["usage_source_proposals"] = lambda: _discover(usage, warehouse, pages)
         writers["usage_source_proposals"] = lambda found: _write_proposals(

@@ -62,7 +62,8 @@ WITH reach AS (
     SELECT r.startup_id, r.year::INTEGER AS year, r.value::DOUBLE AS value, r.unit, r.kind, r.source, r.source_ref,
            r.evidence_url, r.evidence_rank, coalesce(r.upper_bound, false) AS upper_bound, r.note,
            r.n_candidates::INTEGER AS n_candidates, r.discovered_on,
-           coalesce(r.lower_bound, false) AS lower_bound, r.coverage, CAST(r.last_uncovered_day AS DATE) AS uncovered_until,
+           coalesce(r.lower_bound, false) AS lower_bound, r.coverage, CAST(r.last_uncovered_day AS DATE)
+               AS uncovered_until,
            r.top_figure, f.first_start,
            p.url IS NOT NULL AS public,
            CASE WHEN r.kind = 'users' THEN 'people' ELSE _b_text(r.kind) END AS words,
@@ -77,7 +78,8 @@ WITH reach AS (
     SELECT *,
            CASE WHEN day_start IS NOT NULL AND day_end IS NOT NULL THEN day_start || '/' || day_end END AS period,
            CASE
-               WHEN upper_bound THEN format('at most {} {} in {} ({}; {})', _b_fmt(value), words, year, _b_text(note), place)
+               WHEN upper_bound THEN format('at most {} {} in {} ({}; {})', _b_fmt(value), words, year,
+                   _b_text(note), place)
                WHEN evidence_rank = 'declared' THEN format('{} {} in {} ({})', _b_fmt(value), words, year, place)
                ELSE format('{}{} {} in {} ({}{})', CASE WHEN lower_bound THEN 'at least ' ELSE '' END, _b_fmt(value),
                            CASE WHEN kind = 'users' THEN 'people' ELSE 'yearly ' || words END, year, place,
@@ -97,28 +99,34 @@ SELECT f.startup_id, f.year,
             WHEN NOT f.public THEN 'unknown'
             WHEN f.discovered_on IS NOT NULL AND NOT c.discovered_may_pass THEN 'unknown' ELSE 'pass' END AS verdict,
        CASE WHEN f.value < c.threshold AND f.discovered_on IS NOT NULL AND NOT c.discovered_may_fail
-                 THEN format('(b) unknown: {} is below the threshold of {}, but a discovered source cannot support a fail '
-                             '(review it in the sources file).', f.figure, c.limit_text)
+                 THEN format(
+                     '(b) unknown: {} is below the threshold of {}, but a discovered source cannot support a fail '
+                     '(review it in the sources file).', f.figure, c.limit_text)
             WHEN f.value < c.threshold AND f.undecided
                  THEN format('(b) unknown: {} is below the threshold of {}, but the months not covered {}.',
                              f.figure, c.limit_text,
-                             CASE WHEN f.first_start IS NULL THEN 'cannot be compared with the service''s first phase (none known)'
+                             CASE WHEN f.first_start IS NULL
+                                  THEN 'cannot be compared with the service''s first phase (none known)'
                                   ELSE format('are not all before the service''s first phase ({})', f.first_start) END)
             WHEN f.value < c.threshold AND f.lower_bound
-                 THEN format('(b) fails: {} is below the threshold of {} (the months not covered precede the service''s '
-                             'first phase, {}).', f.figure, c.limit_text, f.first_start)
-            WHEN f.value < c.threshold THEN format('(b) fails: {} is below the threshold of {}.', f.figure, c.limit_text)
+                 THEN format(
+                     '(b) fails: {} is below the threshold of {} (the months not covered precede the service''s '
+                     'first phase, {}).', f.figure, c.limit_text, f.first_start)
+            WHEN f.value < c.threshold THEN format('(b) fails: {} is below the threshold of {}.',
+                f.figure, c.limit_text)
             WHEN NOT f.public THEN format('(b) unknown: {} meets the threshold of {} but has no public evidence URL.',
                                           f.figure, c.limit_text)
             WHEN f.discovered_on IS NOT NULL AND NOT c.discovered_may_pass
                  THEN format('(b) unknown: {} meets the threshold of {}, but a discovered source cannot support a pass '
                              '(review it in the sources file).', f.figure, c.limit_text)
             WHEN f.top_figure IS NOT NULL
-                 THEN format('(b) pass: {} meets the threshold of {} (evidence: {}); the top-ranked figure, {} {} ({} {}), '
-                             'has no public evidence URL.', f.figure, c.limit_text, f.evidence_url,
-                             _b_fmt(f.top_figure->>'value'), _b_text(f.top_figure->>'kind'),
-                             _b_text(f.top_figure->>'source'), _b_text(f.top_figure->>'source_ref'))
-            ELSE format('(b) pass: {} meets the threshold of {} (evidence: {}).', f.figure, c.limit_text, f.evidence_url)
+                 THEN format(
+                     '(b) pass: {} meets the threshold of {} (evidence: {}); the top-ranked figure, {} {} ({} {}), '
+                     'has no public evidence URL.', f.figure, c.limit_text, f.evidence_url,
+                     _b_fmt(f.top_figure->>'value'), _b_text(f.top_figure->>'kind'),
+                     _b_text(f.top_figure->>'source'), _b_text(f.top_figure->>'source_ref'))
+            ELSE format('(b) pass: {} meets the threshold of {} (evidence: {}).', f.figure,
+                c.limit_text, f.evidence_url)
        END AS reason,
        json_object('value', f.value, 'unit', f.unit, 'kind', f.kind, 'threshold', c.threshold, 'source', f.source,
                    'source_ref', f.source_ref, 'evidence_url', CASE WHEN f.public THEN f.evidence_url END,
@@ -134,11 +142,14 @@ _RUNS = """
 CREATE OR REPLACE TEMP TABLE _b_runs AS
 WITH per_service AS (
     SELECT startup_id, count(*) AS n,
-           string_agg('source ' || _b_text(source) || ' down: ' || _b_text(error), '; ' ORDER BY source, source_ref, error)
+           string_agg('source ' || _b_text(source) || ' down: ' || _b_text(error),
+               '; ' ORDER BY source, source_ref, error)
                FILTER (WHERE status = 'error') AS down,
-           string_agg(DISTINCT _b_describe(source, source_ref), ', ' ORDER BY _b_describe(source, source_ref)) AS listed,
+           string_agg(DISTINCT _b_describe(source, source_ref), ', ' ORDER BY _b_describe(source,
+               source_ref)) AS listed,
            -- sorting the structs sorts by source, source_ref, status, error
-           to_json(list_sort(list({'source': source, 'source_ref': source_ref, 'status': status, 'error': error}))) AS sources
+           to_json(list_sort(list({'source': source, 'source_ref': source_ref, 'status': status,
+               'error': error}))) AS sources
     FROM ({source}) WHERE startup_id IS NOT NULL
     GROUP BY startup_id
 )
@@ -165,7 +176,8 @@ _SELECT = """
 SELECT k.year::INTEGER AS year, k.startup_id::VARCHAR AS startup_id, 'b' AS criterion,
        CASE WHEN r.startup_id IS NULL THEN 'unknown' ELSE r.verdict END AS verdict,
        CASE WHEN r.startup_id IS NULL
-            THEN '(b) unknown: no usage figure for ' || k.year::INTEGER || ' (' || coalesce(u.why, c.no_source_reason) || ').'
+            THEN '(b) unknown: no usage figure for ' || k.year::INTEGER || ' (' || coalesce(u.why,
+                c.no_source_reason) || ').'
             ELSE r.reason END AS reason,
        CASE WHEN r.startup_id IS NULL
             THEN (c.evidence_head || k.year::INTEGER || coalesce(u.evidence_tail, c.evidence_tail))::JSON

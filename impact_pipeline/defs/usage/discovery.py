@@ -154,7 +154,7 @@ def card_rows(document: Any) -> Any:
     data = document.get("data") if isinstance(document, dict) else None
     if isinstance(data, dict) and isinstance(data.get("cols"), list) and isinstance(data.get("rows"), list):
         names = [str(c.get("display_name") or c.get("name")) if isinstance(c, dict) else str(c) for c in data["cols"]]
-        return [dict(zip(names, row)) for row in data["rows"] if isinstance(row, list)]
+        return [dict(zip(names, row, strict=False)) for row in data["rows"] if isinstance(row, list)]
     return document
 
 

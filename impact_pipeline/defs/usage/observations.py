@@ -16,7 +16,15 @@ from typing import Any
 # Normalised units of usage_observations.unit. Only the first four can measure a yearly reach.
 REACH_UNITS = ("users", "visitors", "visits", "uses")
 KNOWN_UNITS = (*REACH_UNITS, "count", "percent", "other")
-SOURCES = ("impact_dataset", "matomo", "metabase", "json", "declared")
+
+
+def __getattr__(name: str) -> Any:
+    # SOURCES (the kinds of usage_observations.source) derives from the adapter registry, which imports this module.
+    if name == "SOURCES":
+        from impact_pipeline.defs.usage.adapters import SOURCES
+
+        return SOURCES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -53,8 +61,33 @@ class Parsed:
         self.problems.append(problem)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """What every observation of one answer shares: whose figures they are and where they come from."""
+
+    startup_id: str
+    source: str
+    source_ref: str
+    fetched_at: str
+    evidence_url: str | None = None
+
+    def observation(self, **figure: Any) -> Observation:
+        """An observation of this answer; `figure` gives indicator, value, unit, period (and may override evidence)."""
+        return Observation(**{**asdict(self), **figure})
+
+
 class SourceError(Exception):
     """The source answered, but not with usable data (an error body, a wrong shape): the whole source fails."""
+
+
+def parse_json(content: bytes, what: str) -> Any:
+    """The JSON document of an answer; SourceError naming `what` (e.g. "Matomo answer") when it is not JSON."""
+    import json
+
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise SourceError(f"{what} is not JSON") from None
 
 
 # --- numbers -------------------------------------------------------------------------------------

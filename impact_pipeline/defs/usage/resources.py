@@ -82,13 +82,6 @@ def _timestamp(text: str | None) -> datetime:
     return datetime.strptime(text.rstrip("Z")[:19], "%Y-%m-%dT%H:%M:%S")
 
 
-def _display(url: str, evidence_url: str | None) -> str:
-    """How a file source is named in reasons: its public URL, else its evidence page, else its file name."""
-    if public_http_url(url):
-        return redact_url(url)
-    return evidence_url or Path(url).name
-
-
 class UsageSources(dg.ConfigurableResource):
     """Usage statistics sources of the services (reviewed sources file, declared figures, data.gouv.fr)."""
 
@@ -151,149 +144,17 @@ class UsageSources(dg.ConfigurableResource):
 
     # -- the sources ------------------------------------------------------------------------------
 
-    def _token(self, spec) -> tuple[str, bool]:
-        from impact_pipeline.defs.usage.matomo import token_env_name
-
-        if spec.get("anonymous"):  # a discovered site: used only when it answers anyone
-            return "anonymous", True
-        name = spec.get("token_env") or token_env_name(spec.get("base_url"))
-        token = (self.matomo_tokens.get(name) or "").strip()
-        return (token, False) if token else ("anonymous", True)
-
     def _jobs_for(self, spec, config, today: date) -> list[_Job]:
-        from impact_pipeline.defs.usage import json_stats, matomo, metabase
-        from impact_pipeline.defs.usage.impact_dataset import parse_impact_csv
+        """The requests of one source, as its type's adapter makes them."""
+        from impact_pipeline.defs.usage.adapters import ADAPTERS
+        from impact_pipeline.defs.usage.adapters.base import ReadContext
 
-        sid = spec.startup_id
-        evidence = public_http_url(spec.get("evidence_url"))
-        if spec.type == "impact_csv":
-            url = spec.get("url")
-            ref = spec.get("name") or _display(url, evidence)
-            evidence = evidence or public_http_url(url)
-            run = SourceRun(sid, "impact_dataset", ref)
-
-            def parse(content: bytes, fetched_at: str):
-                parsed, _ = parse_impact_csv(
-                    content,
-                    startup_id=sid,
-                    source_ref=ref,
-                    evidence_url=evidence,
-                    fetched_at=fetched_at,
-                    service_name=spec.get("service_name"),
-                    indicators=spec.get("indicators"),
-                )
-                return parsed
-
-            return [_Job(FetchRequest(url, "impact_dataset", key=sid), is_local_path(url), run, parse)]
-        if spec.type == "matomo":
-            base, site = str(spec.get("base_url")), spec.get("site_id")
-            ref = spec.get("name") or f"{matomo.instance_name(base)} site {site}"
-            token, anonymous = self._token(spec)
-            dashboard = public_http_url(base) if anonymous else None
-            evidence_for = (
-                (lambda year: evidence)
-                if evidence
-                else ((lambda year: matomo.dashboard_url(base, site, year)) if dashboard else None)
-            )
-            jobs = []
-            periods = [("year", spec.get("offline_response"))]
-            if spec.get("monthly_uniques"):
-                periods.append(("month", spec.get("offline_monthly_response")))
-            for period, offline in periods:
-                if offline:
-                    request = FetchRequest(offline, "matomo", key=sid)
-                else:
-                    url = matomo.api_url(base, site, period, config.first_year, today)
-                    request = FetchRequest(url, "matomo", key=sid, method="POST", data={"token_auth": token})
-
-                def parse(content: bytes, fetched_at: str, period=period):
-                    import json
-
-                    from impact_pipeline.defs.usage.observations import SourceError
-
-                    try:
-                        document = json.loads(content)
-                    except ValueError:
-                        raise SourceError("Matomo answer is not JSON") from None
-                    return matomo.parse_visits_summary(
-                        document,
-                        period=period,
-                        startup_id=sid,
-                        source_ref=ref,
-                        fetched_at=fetched_at,
-                        today=today,
-                        evidence_url=evidence_for,
-                    )
-
-                jobs.append(_Job(request, bool(offline), SourceRun(sid, "matomo", ref), parse))
-            return jobs
-        if spec.type == "metabase":
-            question = str(spec.get("question_url"))
-            try:
-                mb_base, uuid, data_url = metabase.card_data_url(question)
-                ref = spec.get("name") or f"{metabase.instance_name(mb_base)} card {uuid[:8]}"
-            except ValueError:
-                data_url, ref = question, spec.get("name") or question
-            data_url = spec.get("data_url") or data_url
-            evidence = evidence or public_http_url(question)
-
-            def parse(content: bytes, fetched_at: str):
-                import json
-
-                from impact_pipeline.defs.usage.observations import SourceError
-
-                try:
-                    document = json.loads(content)
-                except ValueError:
-                    raise SourceError("Metabase answer is not JSON") from None
-                from impact_pipeline.defs.usage.discovery import card_rows
-
-                return metabase.parse_card_rows(
-                    card_rows(document),
-                    date_column=spec.get("date_column"),
-                    value_column=spec.get("value_column"),
-                    period=spec.get("period", "month"),
-                    unit=spec.get("unit"),
-                    indicator=spec.get("indicator") or spec.get("value_column"),
-                    startup_id=sid,
-                    source_ref=ref,
-                    fetched_at=fetched_at,
-                    evidence_url=evidence,
-                    year=spec.get("year"),
-                )
-
-            local = bool(spec.get("data_url")) and is_local_path(data_url)
-            return [_Job(FetchRequest(data_url, "metabase", key=sid), local, SourceRun(sid, "metabase", ref), parse)]
-        if spec.type == "json":
-            url = spec.get("url")
-            ref = spec.get("name") or _display(url, evidence)
-            evidence = evidence or public_http_url(url)
-            years = list(range(config.first_year, today.year + 1))
-
-            def parse(content: bytes, fetched_at: str):
-                import json
-
-                from impact_pipeline.defs.usage.observations import SourceError
-
-                try:
-                    document = json.loads(content)
-                except ValueError:
-                    raise SourceError("the stats file is not JSON") from None
-                return json_stats.parse_json_stats(
-                    document,
-                    value_path=spec.get("value_path"),
-                    unit=spec.get("unit"),
-                    indicator=spec.get("indicator") or spec.get("value_path"),
-                    startup_id=sid,
-                    source_ref=ref,
-                    fetched_at=fetched_at,
-                    evidence_url=evidence,
-                    years=years,
-                    year=spec.get("year"),
-                )
-
-            return [_Job(FetchRequest(url, "json", key=sid), is_local_path(url), SourceRun(sid, "json", ref), parse)]
-        raise ValueError(spec.type)
+        adapter = ADAPTERS[spec.type]
+        context = ReadContext(config.first_year, today, self.matomo_tokens)
+        return [
+            _Job(r.request, r.local, SourceRun(spec.startup_id, adapter.source, r.source_ref), r.parse)
+            for r in adapter.reads(spec, context)
+        ]
 
     @staticmethod
     def _apply(job: _Job, outcome: FetchOutcome, observations: list[dict]) -> None:
@@ -336,7 +197,7 @@ class UsageSources(dg.ConfigurableResource):
             fetcher, observed = self._fetcher(cache_dir, stats), []
             try:
                 jobs = [job for spec in config.all_sources for job in self._jobs_for(spec, config, today)]
-                for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+                for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
                     self._apply(job, outcome, observed)
             finally:
                 fetcher.client.close()
@@ -398,7 +259,7 @@ class UsageSources(dg.ConfigurableResource):
         """Impact datasets discovered on data.gouv.fr by schema, matched to services by name or alias."""
         from urllib.parse import urlsplit
 
-        from impact_pipeline.defs.usage.impact_dataset import parse_datasets_page, parse_impact_csv
+        from impact_pipeline.defs.usage.adapters.impact_csv import parse_datasets_page, parse_impact_csv
         from impact_pipeline.defs.usage.observations import SourceError, normalise_name
 
         listing = (self.datagouv_url or "").strip()
@@ -446,7 +307,7 @@ class UsageSources(dg.ConfigurableResource):
             )
             for r in wanted
         ]
-        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
             r = job.request.key
             ref = f"data.gouv.fr dataset {r.dataset_id} resource {r.resource_id}"
             if outcome.error is not None:
@@ -507,7 +368,7 @@ class UsageSources(dg.ConfigurableResource):
 
     def _reviewed_keys(self, config) -> set[tuple[str, str, str, str]]:
         """(startup_id, kind, instance, identifier) of every source the reviewed file already has."""
-        from impact_pipeline.defs.usage.metabase import card_data_url
+        from impact_pipeline.defs.usage.adapters.metabase import card_data_url
 
         keys = set()
         for spec in config.all_sources:
@@ -592,7 +453,7 @@ class UsageSources(dg.ConfigurableResource):
                 page_outcomes = self._run_jobs(pages_fetcher, jobs)
             finally:
                 pages_fetcher.client.close()
-            for job, outcome in zip(jobs, page_outcomes):
+            for job, outcome in zip(jobs, page_outcomes, strict=True):
                 sid, page = job.request.key
                 if outcome.error is not None:
                     problems.append(f"{sid}: {outcome.error}")
@@ -613,14 +474,14 @@ class UsageSources(dg.ConfigurableResource):
         from impact_pipeline.defs.usage import discovery as d
 
         jobs = []
-        for sid, p, page, at in items:
+        for sid, p, page, _at in items:
             if p.kind == "metabase_dashboard":
                 job = request(f"{p.instance}/api/public/dashboard/{p.identifier}", "metabase", (sid, p, page))
                 if job is not None:
                     jobs.append(job)
         dashboards: dict[tuple, str] = {}
         cards = []
-        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs)):
+        for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
             sid, p, page = job.request.key
             try:
                 if outcome.error is not None:
@@ -639,12 +500,10 @@ class UsageSources(dg.ConfigurableResource):
 
     def _trial_reads(self, fetcher, request, config, items, dashboards, reviewed, today, problems) -> Discovered:
         """Read every proposal once; the unambiguous ones become discovered sources (their observations)."""
-        import json
-
         from impact_pipeline.defs.usage import discovery as d
-        from impact_pipeline.defs.usage import matomo, metabase
-        from impact_pipeline.defs.usage.observations import REACH_UNITS, SourceError
-        from impact_pipeline.defs.usage.sources_config import SourceSpec
+        from impact_pipeline.defs.usage.adapters import impact_csv, matomo, metabase
+        from impact_pipeline.defs.usage.adapters.base import SourceSpec
+        from impact_pipeline.defs.usage.observations import REACH_UNITS, Origin, SourceError, parse_json
 
         rows, observations, runs = [], [], []
         reads: list[tuple[dict, SourceRun, _Job]] = []
@@ -682,15 +541,14 @@ class UsageSources(dg.ConfigurableResource):
                 row["data_url"] = matomo.dashboard_url(p.instance, p.identifier, today.year)
                 spec = SourceSpec(
                     sid,
-                    "matomo",
-                    {
-                        "base_url": p.instance,
-                        "site_id": p.identifier,
-                        "anonymous": True,
-                        "evidence_url": evidence,
-                        "name": ref + tail,
-                        "offline_response": config.discovery_mirrors.get(matomo_mirror_key(p.instance, p.identifier)),
-                    },
+                    matomo.MatomoOptions(
+                        base_url=p.instance,
+                        site_id=p.identifier,
+                        anonymous=True,
+                        evidence_url=evidence,
+                        name=ref + tail,
+                        offline_response=config.discovery_mirrors.get(matomo_mirror_key(p.instance, p.identifier)),
+                    ),
                 )
                 job = self._jobs_for(spec, config, today)[0]
             elif p.kind == "impact_csv":
@@ -701,12 +559,9 @@ class UsageSources(dg.ConfigurableResource):
                 row["data_url"] = p.instance
                 spec = SourceSpec(
                     sid,
-                    "impact_csv",
-                    {
-                        "url": mirror or p.instance,
-                        "evidence_url": evidence,
-                        "name": p.instance.rsplit("/", 1)[-1] + tail,
-                    },
+                    impact_csv.ImpactCsvOptions(
+                        url=mirror or p.instance, evidence_url=evidence, name=p.instance.rsplit("/", 1)[-1] + tail
+                    ),
                 )
                 job = self._jobs_for(spec, config, today)[0]
             else:  # a Metabase question or a dashboard's card: the columns are judged once the rows are in
@@ -726,16 +581,13 @@ class UsageSources(dg.ConfigurableResource):
             job.run.discovered_on = page
             reads.append((row, job.run, job))
         outcomes = self._run_jobs(fetcher, [job for _, _, job in reads])
-        for (row, run, job), outcome in zip(reads, outcomes):
+        for (row, run, job), outcome in zip(reads, outcomes, strict=True):
             observed: list[dict] = []
             if row["kind"] in ("metabase_question", "metabase_dashboard_card"):
                 try:
                     if outcome.error is not None:
                         raise SourceError(outcome.error.reason)
-                    try:
-                        document = d.card_rows(json.loads(outcome.result.content))
-                    except ValueError:
-                        raise SourceError("Metabase answer is not JSON") from None
+                    document = d.card_rows(parse_json(outcome.result.content, "Metabase answer"))
                     plan = d.plan_card(document)
                     row.update(
                         date_column=plan.date_column, value_column=plan.value_column, unit=plan.unit, period=plan.period
@@ -751,10 +603,13 @@ class UsageSources(dg.ConfigurableResource):
                         period=plan.period,
                         unit=plan.unit,
                         indicator=plan.value_column,
-                        startup_id=row["startup_id"],
-                        source_ref=run.source_ref,
-                        fetched_at=outcome.result.fetched_at,
-                        evidence_url=public_http_url(row["stats_url"]),
+                        origin=Origin(
+                            row["startup_id"],
+                            "metabase",
+                            run.source_ref,
+                            outcome.result.fetched_at,
+                            public_http_url(row["stats_url"]),
+                        ),
                     )
                 except SourceError as exc:
                     row["reason"] = f"cannot be read: {exc}"
@@ -794,8 +649,8 @@ def matomo_mirror_key(base: str, site: str) -> str:
 def _card_previews(document: list[dict], plan, row: dict) -> str | None:
     """For an ambiguous card: what each numeric column that says what it counts would yield."""
     from impact_pipeline.defs.usage import discovery as d
-    from impact_pipeline.defs.usage.metabase import parse_card_rows
-    from impact_pipeline.defs.usage.observations import SourceError
+    from impact_pipeline.defs.usage.adapters.metabase import parse_card_rows
+    from impact_pipeline.defs.usage.observations import Origin, SourceError
 
     if not plan.date_column:
         return f"columns: {', '.join(plan.columns)}"
@@ -812,10 +667,7 @@ def _card_previews(document: list[dict], plan, row: dict) -> str | None:
                 period=plan.period or "month",
                 unit=unit,
                 indicator=column,
-                startup_id=row["startup_id"],
-                source_ref="preview",
-                fetched_at=_now(),
-                evidence_url=None,
+                origin=Origin(row["startup_id"], "metabase", "preview", _now()),
             )
         except SourceError:
             continue

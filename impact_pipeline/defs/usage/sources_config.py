@@ -1,36 +1,28 @@
 """The reviewed sources file (`config/usage_sources.yaml`): which usage sources belong to which service.
 
-Local paths (for offline mirrors and the sample world) are allowed here, because a person reviewed this
-file; they are resolved relative to the file. URLs taken from the registry are never read as local paths.
+`SourcesFile` is the model of the whole file; each entry of `services` is validated by the options model of the
+adapter its `type` names (`adapters.ADAPTERS`). An error names the file, the line and the key path, and says what
+was expected. Local paths (offline mirrors, the sample world) are allowed here, because a person reviewed this file;
+they are resolved relative to it. URLs taken from the registry are never read as local paths.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, Discriminator, Tag, ValidationError, create_model, model_validator
 
-from impact_pipeline.defs.usage.observations import KNOWN_UNITS, REACH_UNITS
-from impact_pipeline.lib.http import is_local_path
-
-TYPES = ("impact_csv", "matomo", "metabase", "json")
-PERIODS = ("year", "quarter", "month", "week", "day")
+from impact_pipeline.defs.usage.adapters import ADAPTERS
+from impact_pipeline.defs.usage.adapters.base import Location, Section, SourceOptions, SourceSpec
 
 
 class SourcesConfigError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    startup_id: str
-    type: str
-    options: dict[str, Any]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
 
 
 @dataclass(frozen=True)
@@ -49,39 +41,126 @@ class SourcesConfig:
         return [s for specs in self.services.values() for s in specs]
 
 
-def _resolve(value: str, base: Path) -> str:
-    """Local paths relative to the sources file become absolute; URLs are kept."""
-    if is_local_path(value) and not value.lower().startswith("file:"):
-        path = Path(value).expanduser()
-        return str(path if path.is_absolute() else (base / path).resolve())
-    return value
+# --- the model of the file ------------------------------------------------------------------------------------
+
+Text = Annotated[str, BeforeValidator(str)]  # ids and names YAML may read as numbers
 
 
-def _check(spec: SourceSpec, where: str) -> None:
-    def need(*keys: str) -> None:
-        absent = [k for k in keys if spec.get(k) in (None, "")]
-        if absent:
-            raise SourcesConfigError(f"{where}: a {spec.type} source needs {', '.join(absent)}")
+class Datagouv(Section):
+    aliases: dict[Text, Text] = {}  # service name in the files → startup_id
+    ignore_datasets: list[Text] = []
 
-    if spec.type == "impact_csv":
-        need("url")
-        bad = {k: v for k, v in (spec.get("indicators") or {}).items() if v not in KNOWN_UNITS}
-        if bad:
-            raise SourcesConfigError(f"{where}: indicators map to unknown units {bad} (use {', '.join(KNOWN_UNITS)})")
-    elif spec.type == "matomo":
-        need("base_url", "site_id")
-        if not str(spec.get("site_id")).isdigit():
-            raise SourcesConfigError(f"{where}: site_id must be a number")
-    elif spec.type == "metabase":
-        need("question_url", "value_column", "unit")
-        if not spec.get("date_column") and not spec.get("year"):
-            raise SourcesConfigError(f"{where}: a metabase source needs date_column (or a fixed year)")
-    elif spec.type == "json":
-        need("url", "value_path", "unit")
-    if spec.type in ("metabase", "json") and spec.get("unit") not in REACH_UNITS:
-        raise SourcesConfigError(f"{where}: unit must be one of {', '.join(REACH_UNITS)}")
-    if spec.get("period", "year") not in PERIODS:
-        raise SourcesConfigError(f"{where}: period must be one of {', '.join(PERIODS)}")
+
+class Discovery(Section):
+    fetch_registry_pages: bool = True
+    mirrors: dict[Text, Location] = {}  # a URL discovery would fetch → its reviewed local copy
+
+
+class Rejection(BaseModel):
+    """A proposal a person rejected (`service`, `source`, `on` are for the reader)."""
+
+    proposal: Text
+    why: Text
+
+    @model_validator(mode="before")
+    @classmethod
+    def _decided(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("proposal") or not str(data.get("why") or "").strip():
+            raise ValueError("needs `proposal` and `why`")
+        return {"proposal": data["proposal"], "why": data["why"]}
+
+
+class SourcesFile(Section):
+    version: Text | None = None
+    first_year: int = 2016  # earliest year asked from multi-year APIs
+    services: dict[Text, list[SourceOptions]] = {}  # each entry: the options model of its type (`file_model`)
+    datagouv: Datagouv = Datagouv()
+    discovery: Discovery = Discovery()
+    rejected: list[Rejection] = []
+
+
+def _type_of(entry: Any) -> Any:
+    return entry.get("type") if isinstance(entry, dict) else getattr(entry, "type", None)
+
+
+@functools.lru_cache
+def _file_model(adapters: tuple[tuple[str, type[SourceOptions]], ...]) -> type[SourcesFile]:
+    tagged = tuple(Annotated[options, Tag(kind)] for kind, options in adapters)
+    entry = Annotated[Union[tagged], Discriminator(_type_of)]  # noqa: UP007 (a union of a runtime tuple)
+    return create_model("SourcesFile", __base__=SourcesFile, services=(dict[Text, list[entry]], {}))
+
+
+def file_model() -> type[SourcesFile]:
+    """`SourcesFile` whose entries are validated by the registered adapters' options models."""
+    return _file_model(tuple((kind, adapter.options) for kind, adapter in ADAPTERS.items()))
+
+
+def _key_path(loc: tuple) -> str:
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in loc).lstrip(".")
+
+
+def _line_at(document: Any, loc: tuple) -> int:
+    """1-based line of the deepest node of `loc` found in a round-trip document."""
+    node, line = document, 1
+    for step in loc:
+        if isinstance(node, dict) and step in node and hasattr(node, "lc"):
+            line, node = node.lc.key(step)[0] + 1, node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node) and hasattr(node, "lc"):
+            line, node = node.lc.item(step)[0] + 1, node[step]
+        else:
+            break
+    return line
+
+
+def _what(errors: list[dict], entry: bool) -> str:
+    """What was expected, from pydantic's errors about one place (an entry's make one sentence)."""
+    if any(e["type"] in ("union_tag_invalid", "union_tag_not_found") for e in errors):
+        return f"`type` must be one of {', '.join(ADAPTERS)}"
+    said: list[str] = []
+    missing = [str(e["loc"][4]) for e in errors if entry and e["type"] == "missing" and len(e["loc"]) == 5]
+    if missing:
+        said.append(f"a {errors[0]['loc'][3]} source needs {', '.join(missing)}")
+    for e in errors:
+        where = e["loc"][4:] if entry else ()
+        if e["type"] == "value_error":
+            said.append(str(e["ctx"]["error"]))
+        elif not (entry and e["type"] == "missing"):
+            said.append(f"{_key_path(where)}: {e['msg']}" if where else e["msg"])
+    return "; ".join(dict.fromkeys(said))
+
+
+def _validate(data: Any, path: Path, document: Callable[[], Any]) -> tuple[SourcesConfig | None, list[str]]:
+    """The file's configuration, or every error as `line N: key path: what was expected` (None then)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return None, ["line 1: expected a mapping at the top level"]
+    try:
+        parsed = file_model().model_validate(data, context={"base": path.resolve().parent})
+    except ValidationError as exc:
+        places: dict[tuple, list[dict]] = {}
+        for error in exc.errors():
+            loc = error["loc"]
+            places.setdefault(loc[:3] if loc[0] == "services" and len(loc) >= 3 else loc, []).append(error)
+        doc = document()
+        messages = []
+        for loc, errors in places.items():
+            what = _what(errors, entry=loc[0] == "services" and len(loc) == 3)
+            # "rejected[0] needs …" reads as a sentence; other messages follow the key path after a colon.
+            messages.append(
+                f"line {_line_at(doc, loc)}: {_key_path(loc)}{' ' if what.startswith('needs ') else ': '}{what}"
+            )
+        return None, messages
+    return SourcesConfig(
+        path=str(path),
+        first_year=parsed.first_year,
+        services={sid: [SourceSpec(sid, options) for options in entries] for sid, entries in parsed.services.items()},
+        datagouv_aliases=dict(parsed.datagouv.aliases),
+        datagouv_ignore=tuple(parsed.datagouv.ignore_datasets),
+        discovery_mirrors=dict(parsed.discovery.mirrors),
+        discovery_registry_pages=parsed.discovery.fetch_registry_pages,
+        rejected={r.proposal: r.why for r in parsed.rejected},
+    ), []
 
 
 def load_sources(path: str | Path | None) -> SourcesConfig:
@@ -90,45 +169,16 @@ def load_sources(path: str | Path | None) -> SourcesConfig:
         return SourcesConfig(path=None)
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise SourcesConfigError(f"usage sources file {path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
         raise SourcesConfigError(f"usage sources file {path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise SourcesConfigError(f"usage sources file {path}: expected a mapping at the top level")
-    base = path.resolve().parent
-    services: dict[str, list[SourceSpec]] = {}
-    for startup_id, entries in (data.get("services") or {}).items():
-        if not isinstance(entries, list):
-            raise SourcesConfigError(f"{path}: services.{startup_id} must be a list of sources")
-        specs = []
-        for i, entry in enumerate(entries):
-            where = f"{path}: services.{startup_id}[{i}]"
-            if not isinstance(entry, dict) or entry.get("type") not in TYPES:
-                raise SourcesConfigError(f"{where}: `type` must be one of {', '.join(TYPES)}")
-            options = {k: v for k, v in entry.items() if k != "type"}
-            for key in ("url", "offline_response", "offline_monthly_response", "data_url"):
-                if isinstance(options.get(key), str):
-                    options[key] = _resolve(options[key], base)
-            spec = SourceSpec(str(startup_id), entry["type"], options)
-            _check(spec, where)
-            specs.append(spec)
-        services[str(startup_id)] = specs
-    datagouv = data.get("datagouv") or {}
-    discovery = data.get("discovery") or {}
-    return SourcesConfig(
-        path=str(path),
-        first_year=int(data.get("first_year", 2016)),
-        services=services,
-        datagouv_aliases={str(k): str(v) for k, v in (datagouv.get("aliases") or {}).items()},
-        datagouv_ignore=tuple(str(x) for x in datagouv.get("ignore_datasets") or ()),
-        discovery_mirrors={str(k): _resolve(str(v), base) for k, v in (discovery.get("mirrors") or {}).items()},
-        discovery_registry_pages=bool(discovery.get("fetch_registry_pages", True)),
-        rejected={
-            str(r.get("proposal")): str(r.get("why") or "") for r in data.get("rejected") or () if isinstance(r, dict)
-        },
-    )
+    config, errors = _validate(data, path, lambda: _round_trip().load(text))
+    if errors:
+        raise SourcesConfigError(f"{path}: {errors[0]}")
+    return config
 
 
 # --- the review loop: check the file, write accepted sources and rejections (comments and order kept) --------
@@ -144,67 +194,25 @@ def _round_trip():
     return yaml_rt
 
 
-def _line(node: Any, key: Any = None) -> int | None:
-    """1-based line of a mapping key (or of the node itself) in a round-trip document."""
-    lc = getattr(node, "lc", None)
-    if lc is None:
-        return None
-    try:
-        return (lc.key(key)[0] if key is not None and hasattr(node, "keys") else lc.line) + 1
-    except (KeyError, TypeError, IndexError):
-        return lc.line + 1
-
-
 def check_file(path: str | Path) -> list[str]:
     """Every error of the sources file, each as `line N: what is wrong` (an empty list: the file is valid)."""
     from ruamel.yaml.error import MarkedYAMLError
 
     path = Path(path)
     try:
-        data = _round_trip().load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         return [f"cannot read {path} ({exc.strerror})"]
+    try:
+        document = _round_trip().load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         return [f"line {mark.line + 1 if mark else '?'}: not valid YAML ({exc.problem or exc.context})"]
-    if data is None:
-        return []
-    if not isinstance(data, dict):
-        return ["line 1: expected a mapping at the top level"]
-    errors = []
-    services = data.get("services") or {}
-    if not isinstance(services, dict):
-        return [f"line {_line(data, 'services')}: services must map service ids to lists of sources"]
-    for startup_id, entries in services.items():
-        if not isinstance(entries, list):
-            errors.append(f"line {_line(services, startup_id)}: services.{startup_id} must be a list of sources")
-            continue
-        for i, entry in enumerate(entries):
-            where = f"line {_line(entry) or _line(services, startup_id)}: services.{startup_id}[{i}]"
-            if not isinstance(entry, dict) or entry.get("type") not in TYPES:
-                errors.append(f"{where}: `type` must be one of {', '.join(TYPES)}")
-                continue
-            try:
-                _check(
-                    SourceSpec(str(startup_id), entry["type"], {k: v for k, v in entry.items() if k != "type"}), where
-                )
-            except SourcesConfigError as exc:
-                errors.append(str(exc))
-    rejected = data.get("rejected") or []
-    if not isinstance(rejected, list):
-        errors.append(f"line {_line(data, 'rejected')}: rejected must be a list")
-    else:
-        for i, record in enumerate(rejected):
-            if not isinstance(record, dict) or not record.get("proposal") or not str(record.get("why") or "").strip():
-                errors.append(
-                    f"line {_line(record) or _line(data, 'rejected')}: rejected[{i}] needs `proposal` and `why`"
-                )
     try:
-        load_sources(path)  # whatever else the pipeline would refuse
-    except SourcesConfigError as exc:
-        if not errors:
-            errors.append(str(exc))
-    return errors
+        data = yaml.safe_load(text)  # what the pipeline reads (YAML 1.1, as load_sources)
+    except yaml.YAMLError as exc:
+        return [f"not valid YAML ({exc})"]
+    return _validate(data, path, lambda: document)[1]
 
 
 def _edit(path: Path, change) -> None:

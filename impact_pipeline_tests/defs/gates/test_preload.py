@@ -13,8 +13,11 @@ import sys, threading, time
 import dagster as dg
 from impact_pipeline.defs.gates.resources import GateEngine, preload_for_gates
 
+def preloading():
+    return any(t.name == "preload-great-expectations" for t in threading.enumerate())
+
 def importing():
-    return any(t.name == "preload-great-expectations" for t in threading.enumerate()) or "great_expectations" in sys.modules
+    return preloading() or "great_expectations" in sys.modules
 
 assert preload_for_gates() is False and not importing(), "no run with gates: nothing starts"
 GateEngine(preload=False).setup_for_execution(dg.build_init_resource_context())
@@ -24,7 +27,7 @@ assert not importing(), "setting up the resource does not import GX by itself"
 assert preload_for_gates() is True and importing(), "a step asking for it starts the import"
 assert preload_for_gates() is False, "once per process"
 for _ in range(600):
-    if "great_expectations.expectations" in sys.modules and not any(t.name == "preload-great-expectations" for t in threading.enumerate()):
+    if "great_expectations.expectations" in sys.modules and not preloading():
         break
     time.sleep(0.1)
 print("imported", "great_expectations.expectations" in sys.modules)

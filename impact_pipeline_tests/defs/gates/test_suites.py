@@ -56,7 +56,7 @@ def add_impact(
         [year, startup_id, startup_id.upper(), phase, a, b, c, meets, json.dumps(evidence)],
     )
     if with_evaluation:
-        for criterion, verdict in zip("abc", (a, b, c)):
+        for criterion, verdict in zip("abc", (a, b, c), strict=True):
             con.execute(
                 "INSERT INTO criteria_evaluation VALUES (?, ?, ?, ?, 'reason', ?, 'v1')",
                 [year, startup_id, criterion, verdict, json.dumps(evidence[criterion])],
@@ -174,7 +174,8 @@ def test_summary_must_agree_with_the_table(con):
     add_impact(con, "two", year=2024, b="fail", evidence_b={}, meets=False)
     # consistent: 2023 → 1 evaluated, 1 meeting (first); 2024 → 2 evaluated, 1 meeting (not first)
     con.execute(
-        "INSERT INTO national_impact_summary VALUES (2023, 1, 1, 1, 0, 0, 0, 1, 'v1'), (2024, 2, 1, 0, 0, 0, 0, 1, 'v1')"
+        "INSERT INTO national_impact_summary VALUES (2023, 1, 1, 1, 0, 0, 0, 1, 'v1'), (2024, 2, 1, "
+        "0, 0, 0, 0, 1, 'v1')"
     )
     assert run_suite(con, suite("national_impact_summary", "agrees_with_table"), CONFIG).passed
     con.execute("UPDATE national_impact_summary SET n_first_meeting = 1 WHERE year = 2024")

@@ -68,7 +68,7 @@ def test_phase_at_year_end_takes_the_latest_start_and_breaks_ties_by_lifecycle(c
         ],
     )
     frame = rules.phase_at_year_end(con, [2018, 2019, 2021, 2022, 2023])
-    at = dict(zip(frame["year"], frame["phase_normalized"]))
+    at = dict(zip(frame["year"], frame["phase_normalized"], strict=True))
     assert 2018 not in at  # no phase had started: not evaluated
     assert at[2019] == "construction"  # the tie goes to the phase furthest along
     assert at[2021] == at[2022] == "acceleration"

@@ -29,13 +29,12 @@ def _client():
 def _side_by_side(repos, apis, targets, limits, cache):
     """What the multi-asset does: both fetch sets in their threads, their fetchers sharing `limits`."""
     client = _client()
-    make = lambda guard: Fetcher(
-        client,
-        cache=ResponseCache(cache),
-        limits=limits,  # noqa: E731
-        should_skip=guard.should_skip,
-        on_outcome=guard.observe,
-    )
+
+    def make(guard):
+        return Fetcher(
+            client, cache=ResponseCache(cache), limits=limits, should_skip=guard.should_skip, on_outcome=guard.observe
+        )
+
     checks_fetcher = Fetcher(client, cache=ResponseCache(cache), limits=limits)
     try:
         results = side_by_side(

@@ -59,7 +59,8 @@ def world(warehouse_factory, startups, *, registry_at=NOW, observatoire=(), acti
     with warehouse.connect() as con:
         if registry_at:
             con.execute(
-                "INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) VALUES (?, 'u', 'u', 's', 1, 1, NULL)",
+                "INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, "
+                "document) VALUES (?, 'u', 'u', 's', 1, 1, NULL)",
                 [registry_at],
             )
         if procedures:
@@ -430,21 +431,26 @@ def test_criterion_over_the_quality_tables(warehouse_factory):
     )
     with warehouse.connect() as con:
         con.execute(
-            "INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) VALUES ('2026-02-01 10:00:00', 'u', 'u', 's', 1, 3, NULL)"
+            "INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, "
+            "document) VALUES ('2026-02-01 10:00:00', 'u', 'u', 's', 1, 3, NULL)"
         )
-        con.execute("""INSERT INTO startup_observatoire (startup_id, year, edition, edition_id, procedure_ids, n_procedures,
+        con.execute("""INSERT INTO startup_observatoire (startup_id, year, edition, edition_id,
+                           procedure_ids, n_procedures,
                        goals_reached, goals_total, help_reachable, evidence_url)
                        VALUES ('good', 2025, 'E25', 'e', ['p1'], 1, 4, 5, 92.5, 'https://obs/api/procedures?editionId=e')""")
         con.execute(
-            "INSERT INTO observatoire_procedures (edition_id, edition, procedure_id, indicator) VALUES ('e', 'E25', 'p1', 'online')"
+            "INSERT INTO observatoire_procedures (edition_id, edition, procedure_id, indicator) VALUES ('e', "
+            "'E25', 'p1', 'online')"
         )
         for sid, repo, commits, status in [
             ("good", "github.com/o/good", 12, "ok"),
             ("limited", "github.com/o/l", None, "rate_limited"),
         ]:
             con.execute(
-                """INSERT INTO repository_activity (startup_id, year, forge, repo, repo_url, commits_in_year, public, status,
-                           reason, fetched_at) VALUES (?, 2025, 'github', ?, ?, ?, true, ?, 'the GitHub API rate limit is exhausted',
+                """INSERT INTO repository_activity (startup_id, year, forge, repo, repo_url,
+                       commits_in_year, public, status,
+                           reason, fetched_at) VALUES (?, 2025, 'github', ?, ?, ?, true, ?,
+                               'the GitHub API rate limit is exhausted',
                            '2026-02-01 10:00:00')""",
                 [sid, repo, "https://" + repo, commits, status],
             )
@@ -459,7 +465,9 @@ def test_criterion_over_the_quality_tables(warehouse_factory):
             )
         keys = pd.DataFrame({"year": [2025, 2025, 2025, 2024], "startup_id": ["good", "bad", "limited", "good"]})
         out = c.criterion_c(con, keys, CONFIG)
-    assert list(zip(out["year"], out["startup_id"])) == list(zip(keys["year"], keys["startup_id"]))  # the keys' order
+    assert list(zip(out["year"], out["startup_id"], strict=True)) == list(
+        zip(keys["year"], keys["startup_id"], strict=True)
+    )  # the keys' order
     by = {(r.year, r.startup_id): r for r in out.itertuples()}
     good = by[(2025, "good")]
     assert good.verdict == "pass", good.reason
@@ -482,7 +490,8 @@ def test_without_any_quality_source_the_reason_says_so(warehouse_factory):
     warehouse = warehouse_factory([{"startup_id": "a", "repository": "https://github.com/o/a", "contact": "a@a.fr"}])
     with warehouse.connect() as con:
         con.execute(
-            "INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, document) VALUES ('2026-11-28 10:00:00', 'u', 'u', 's', 1, 1, NULL)"
+            "INSERT INTO registry_raw (fetched_at, source_url, final_url, sha256, n_bytes, n_startups, "
+            "document) VALUES ('2026-11-28 10:00:00', 'u', 'u', 's', 1, 1, NULL)"
         )
         con.execute(
             "INSERT INTO repository_activity (startup_id, year, forge, repo, repo_url, status, reason, fetched_at) "

@@ -220,7 +220,8 @@ REASONS = {
     ): "(c) fails: observatoire goals: 1 of the 5 headline goals reached in E25 (5 known), fewer than 3; "
     "product evolving: 0 commits in 2025 on github.com/o/f (last push 2023-03-04, archived); "
     "resources shared: github.com/o/f is private on github; impact statistics online: registry of "
-    "2026-02-01: the declared stats page 'stats.example' is not a web address; team answering users: the observatoire measured "
+    "2026-02-01: the declared stats page 'stats.example' is not a web address; "
+    "team answering users: the observatoire measured "
     "70 % of users reaching help in E25, under 85 %.",
     (
         2026,

@@ -88,7 +88,8 @@ def test_github_and_gitlab_activity_with_paging_archived_missing_and_a_condition
         if request.headers.get("If-None-Match") == tag:
             return Route(status=304, headers={"ETag": tag})
         if since.startswith("2025"):  # 57 commits, one per page: the last page's number is the count
-            link = f'<{s.url(gh + "/active/commits")}?per_page=1&page=2>; rel="next", <{s.url(gh + "/active/commits")}?per_page=1&page=57>; rel="last"'
+            commits = s.url(gh + "/active/commits")
+            link = f'<{commits}?per_page=1&page=2>; rel="next", <{commits}?per_page=1&page=57>; rel="last"'
             return Route(body=[{"sha": "x"}], headers={"ETag": tag, "Link": link})
         return Route(body=[], headers={"ETag": tag})
 

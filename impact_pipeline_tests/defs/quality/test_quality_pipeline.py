@@ -15,7 +15,7 @@ def test_sample_world_gets_c_with_sub_criteria_and_reasons_for_every_service(sam
         "SELECT year, startup_id, criterion_c, reasons, evidence FROM national_impact ORDER BY ALL"
     ).fetchall()
     assert rows
-    for year, sid, verdict, reasons, evidence in rows:
+    for _year, sid, verdict, reasons, evidence in rows:
         c = json.loads(evidence)["c"]
         assert set(c["sub_criteria"]) >= {
             "observatoire_goals",
@@ -60,7 +60,8 @@ def test_past_years_meet_the_criteria_on_dated_evidence_and_the_backtest_shows_i
         backtest = {
             r[0]: r[1:]
             for r in con.execute(
-                "SELECT year, n_designated, n_meeting, n_designated_meeting, share_designated_meeting, disagreements::VARCHAR "
+                "SELECT year, n_designated, n_meeting, n_designated_meeting, share_designated_meeting, "
+                "disagreements::VARCHAR "
                 "FROM designation_backtest"
             ).fetchall()
         }

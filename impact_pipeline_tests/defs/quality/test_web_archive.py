@@ -65,7 +65,8 @@ def archived_world(warehouse_factory):
     with warehouse.connect() as con:
         for sha, observed in (("h2021", "2021-12-31"), ("h2023", "2023-12-31"), ("now", "2026-11-28 10:00:00")):
             con.execute(
-                "INSERT INTO registry_raw (fetched_at, observed_at, source_url, final_url, sha256, n_bytes, n_startups) "
+                "INSERT INTO registry_raw (fetched_at, observed_at, source_url, final_url, sha256, "
+                "n_bytes, n_startups) "
                 "VALUES ('2026-11-28 10:00:00', ?, 'u', 'u', ?, 1, 1)",
                 [observed, sha],
             )
@@ -201,18 +202,22 @@ def test_c_passes_for_a_past_year_on_dated_evidence_alone_never_on_a_later_check
     with warehouse.connect() as con:
         for sha, observed in (("h2023", "2023-12-31"), ("now", "2026-11-28 10:00:00")):
             con.execute(
-                "INSERT INTO registry_raw (fetched_at, observed_at, source_url, final_url, sha256, n_bytes, n_startups) "
+                "INSERT INTO registry_raw (fetched_at, observed_at, source_url, final_url, sha256, "
+                "n_bytes, n_startups) "
                 "VALUES ('2026-11-28 10:00:00', ?, 'u', 'u', ?, 1, 1)",
                 [observed, sha],
             )
         con.execute(
-            "INSERT INTO registry_declarations (sha256, startup_id, stats_url, repository, contact, accessibility_status) "
+            "INSERT INTO registry_declarations (sha256, startup_id, stats_url, repository, contact, "
+            "accessibility_status) "
             "SELECT 'h2023', startup_id, stats_url, repository, contact, accessibility_status FROM startups "
             "WHERE startup_id = 'archived'"
         )
         con.execute(
-            "INSERT INTO registry_declarations (sha256, startup_id, stats_url, repository, contact, accessibility_status) "
-            "SELECT 'h2023', 'checked_late', NULL, 'https://github.com/o/q', contact, accessibility_status FROM startups "
+            "INSERT INTO registry_declarations (sha256, startup_id, stats_url, repository, contact, "
+            "accessibility_status) "
+            "SELECT 'h2023', 'checked_late', NULL, 'https://github.com/o/q', contact, "
+            "accessibility_status FROM startups "
             "LIMIT 1"
         )
         for s, repo in (("archived", "github.com/o/p"), ("checked_late", "github.com/o/q")):

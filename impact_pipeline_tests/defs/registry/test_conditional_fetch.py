@@ -21,7 +21,10 @@ from impact_pipeline_tests.support.http_server import RecordedRequest, Route
 SAMPLE = (SAMPLE_DIR / "startups.json").read_bytes()
 MONDAY = "Mon, 05 Jan 2026 10:00:00 GMT"
 TABLES = ("startups", "startup_phases", "startup_events", "incubators", "registry_findings")
-HISTORY = "SELECT not_modified, document IS NOT NULL, etag, last_modified, n_startups, sha256 FROM registry_raw ORDER BY fetched_at"
+HISTORY = (
+    "SELECT not_modified, document IS NOT NULL, etag, last_modified, n_startups, sha256 "
+    "FROM registry_raw ORDER BY fetched_at"
+)
 
 
 class Registry:
@@ -283,7 +286,8 @@ def test_a_working_file_of_an_older_version_gains_the_columns_and_keeps_working(
     work.mkdir()
     con = duckdb.connect(str(work / "impact.duckdb"))
     # registry_raw as created before conditional fetches, with one earlier fetch and its document.
-    con.execute("""CREATE TABLE registry_raw (fetched_at TIMESTAMP, source_url VARCHAR, final_url VARCHAR, sha256 VARCHAR,
+    con.execute("""CREATE TABLE registry_raw (fetched_at TIMESTAMP, source_url VARCHAR,
+                       final_url VARCHAR, sha256 VARCHAR,
                    n_bytes BIGINT, n_startups INTEGER, document VARCHAR)""")
     con.execute("INSERT INTO registry_raw VALUES ('2026-01-01 02:00:00', 'old', 'old', 'abc', 12, 0, '{\"data\": []}')")
     con.close()

@@ -55,7 +55,7 @@ def parse_text(text: str, as_of: date = AS_OF) -> dict[str, list[dict]]:
     for table in PARSED_TABLES:
         columns = ", ".join(f'"{c}"' for c in table.column_names)
         rows = con.execute(f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order").fetchall()
-        out[table.name] = [dict(zip(table.column_names, row)) for row in rows]
+        out[table.name] = [dict(zip(table.column_names, row, strict=True)) for row in rows]
         assert tables.row_counts[table.name] == len(rows)
     con.close()
     return out
@@ -270,7 +270,8 @@ def test_document_level_findings(name, findings):
     [
         (
             "truncated",
-            "response is not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data (the document is truncated)",
+            "response is not valid JSON: Malformed JSON at byte 37 of input: unexpected end of data "
+            "(the document is truncated)",
         ),
         ("not-json", "response is not valid JSON: Malformed JSON at byte 0 of input: unexpected character"),
         ("empty-body", "response is not valid JSON: empty body"),

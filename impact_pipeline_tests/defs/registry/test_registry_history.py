@@ -1,4 +1,5 @@
-"""The real registry history (`../shared/data/betagouv/history/`): dated documents, stored once, read by year's window."""
+"""The real registry history (`../shared/data/betagouv/history/`): dated documents, stored once,
+read by year's window."""
 
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ def test_sample_world_exercises_every_path(sample_every_year):
     assert verdict == "fail" and "'construction'" in reasons
     # a tie construction + acceleration on the same day: the one furthest along wins
     assert con.execute(
-        "SELECT phase_at_year_end, criterion_a FROM national_impact WHERE startup_id = 'exemple-passerelle-success' AND year = 2016"
+        "SELECT phase_at_year_end, criterion_a FROM national_impact WHERE startup_id = "
+        "'exemple-passerelle-success' AND year = 2016"
     ).fetchall() == [("acceleration", "pass")]
     designated = dict(con.execute("SELECT year, n_designated_in_year FROM national_impact_summary").fetchall())
     assert designated == {

@@ -48,7 +48,8 @@ def test_review_lists_of_the_sample_world(sample_run, con):
     expected = {
         r[0]
         for r in con.execute(
-            "SELECT startup_id FROM national_impact WHERE year = 2022 AND designation_year <= 2022 AND NOT meets_criteria"
+            "SELECT startup_id FROM national_impact WHERE year = 2022 AND designation_year <= 2022 "
+            "AND NOT meets_criteria"
         ).fetchall()
     }
     assert {"demo-guichet-tardif", "exemple-retour-arriere", "exemple-passerelle-success"} <= expected
@@ -74,7 +75,8 @@ def test_every_table_view_and_column_is_commented(con):
         assert comment, f"{name} has no comment"
     missing = con.execute(
         "SELECT table_name, column_name FROM duckdb_columns() WHERE (comment IS NULL OR comment = '') "
-        "AND table_name IN (SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() WHERE NOT internal)"
+        "AND table_name IN (SELECT table_name FROM duckdb_tables() UNION SELECT view_name FROM duckdb_views() "
+        "WHERE NOT internal)"
     ).fetchall()
     assert missing == []
     for view in VIEWS:
@@ -107,7 +109,8 @@ EXAMPLES = [
        FROM national_impact WHERE startup_id = 'exemple-boussole-demo' ORDER BY year""",
     """SELECT year, n_evaluated, n_meeting_criteria, n_first_meeting, n_designated_in_year, n_designated_cumulative
        FROM national_impact_summary ORDER BY year""",
-    "SELECT table_name, comment FROM duckdb_tables() UNION ALL SELECT view_name, comment FROM duckdb_views() WHERE NOT internal",
+    "SELECT table_name, comment FROM duckdb_tables() UNION ALL SELECT view_name, "
+    "comment FROM duckdb_views() WHERE NOT internal",
     "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = 'national_impact'",
 ]
 

@@ -84,7 +84,7 @@ def test_matomo_multi_year_answer_with_token_in_the_post_body(tmp_path, local_se
     assert (run.status, run.n_observations, run.source_ref) == (
         "ok",
         5,
-        "127.0.0.1:%d site 12" % int(base.split(":")[2].strip("/")),
+        f"127.0.0.1:{int(base.split(':')[2].strip('/'))} site 12",
     )
     # With a token the dashboard is not public: no evidence URL unless configured.
     assert {o["evidence_url"] for o in uniques} == {None}
@@ -202,16 +202,27 @@ def test_metabase_card_with_formatted_numbers_after_a_429(tmp_path, local_server
     assert {o["evidence_url"] for o in _rows(collected, "svc-card")} == {question}
 
 
-IMPACT_CSV = """administration_rattachement,nom_service_public_numerique,indicateur,valeur,unite_mesure,est_cible,type_indicateur,frequence_monitoring,date,est_periode,date_debut,est_automatise,source_collecte,code_insee,dataviz_wish,commentaires
-DINUM,Service CSV,Nombre d'utilisateurs,152300,unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script,,barchart,
-DINUM,Service CSV,Nombre de demandes,120000,unité,false,usage,annuelle,2024-06-30,true,2023-07-01,true,script,,barchart,juillet à juin
-DINUM,Service CSV,Nombre d'utilisateurs,500000,unité,true,usage,annuelle,2025-12-31,true,2025-01-01,false,objectif,,barchart,cible
-DINUM,Service CSV,Nombre d'utilisateurs inscrits,900000,unité,false,usage,mensuelle,2025-06-30,false,,true,script,,linechart,stock
-DINUM,Service CSV,Taux de satisfaction,87,%,false,impact,mensuelle,2024-12-31,true,2024-01-01,true,enquête,,piechart,
-DINUM,Service CSV,Nombre d'utilisateurs,beaucoup,unité,false,usage,annuelle,2021-12-31,true,2021-01-01,true,script,,barchart,
-DINUM,Service CSV,Nombre de visites,4000,unité,false,usage,souvent,2021-12-31,true,2021-01-01,true,script,,barchart,
-DINUM,Autre service,Nombre d'utilisateurs,7,unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script,,barchart,
-"""
+IMPACT_CSV = (
+    "administration_rattachement,nom_service_public_numerique,indicateur,valeur,unite_mesure,est_cible,"
+    "type_indicateur,frequence_monitoring,date,est_periode,date_debut,est_automatise,source_collecte,code_insee,"
+    "dataviz_wish,commentaires\n"
+    "DINUM,Service CSV,Nombre d'utilisateurs,152300,unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,"
+    "script,,barchart,\n"
+    "DINUM,Service CSV,Nombre de demandes,120000,unité,false,usage,annuelle,2024-06-30,true,2023-07-01,true,script,,"
+    "barchart,juillet à juin\n"
+    "DINUM,Service CSV,Nombre d'utilisateurs,500000,unité,true,usage,annuelle,2025-12-31,true,2025-01-01,false,"
+    "objectif,,barchart,cible\n"
+    "DINUM,Service CSV,Nombre d'utilisateurs inscrits,900000,unité,false,usage,mensuelle,2025-06-30,false,,true,"
+    "script,,linechart,stock\n"
+    "DINUM,Service CSV,Taux de satisfaction,87,%,false,impact,mensuelle,2024-12-31,true,2024-01-01,true,enquête,,"
+    "piechart,\n"
+    "DINUM,Service CSV,Nombre d'utilisateurs,beaucoup,unité,false,usage,annuelle,2021-12-31,true,2021-01-01,true,"
+    "script,,barchart,\n"
+    "DINUM,Service CSV,Nombre de visites,4000,unité,false,usage,souvent,2021-12-31,true,2021-01-01,true,script,,"
+    "barchart,\n"
+    "DINUM,Autre service,Nombre d'utilisateurs,7,unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script,,"
+    "barchart,\n"
+)
 
 
 def test_impact_csv_targets_stocks_periods_and_a_malformed_row(tmp_path, local_server):
@@ -252,7 +263,8 @@ def test_impact_csv_targets_stocks_periods_and_a_malformed_row(tmp_path, local_s
     assert (run.status, run.n_observations, run.n_rejected) == ("ok", 5, 2)
     assert run.problems == [
         "line 7: valeur 'beaucoup' is not a number",
-        "line 8: frequence_monitoring 'souvent' is not one of quotidienne, hebdomadaire, mensuelle, annuelle, trimestrielle, semestrielle, autre",
+        "line 8: frequence_monitoring 'souvent' is not one of "
+        "quotidienne, hebdomadaire, mensuelle, annuelle, trimestrielle, semestrielle, autre",
     ]
     assert run.source_ref == url
 

@@ -27,13 +27,17 @@ def con(tmp_path):
     )
     with warehouse.connect() as con:
         con.execute(
-            "INSERT INTO yearly_reach (startup_id, year, value, unit, kind, evidence_rank, source, source_ref, evidence_url, "
-            "upper_bound, n_candidates, note, period_start, period_end) VALUES ('svc', 2024, 250000, 'visits', 'visits', 'measured_uses', 'matomo', "
-            "'stats.example.org site 12', 'https://svc.example.org/stats', false, 2, 'nb_visits for the calendar year 2024', ?, ?)",
+            "INSERT INTO yearly_reach (startup_id, year, value, unit, kind, evidence_rank, source, "
+            "source_ref, evidence_url, "
+            "upper_bound, n_candidates, note, period_start, period_end) VALUES ('svc', 2024, 250000, 'visits', "
+            "'visits', 'measured_uses', 'matomo', "
+            "'stats.example.org site 12', 'https://svc.example.org/stats', false, 2, "
+            "'nb_visits for the calendar year 2024', ?, ?)",
             [date(2024, 1, 1), date(2024, 12, 31)],
         )
         con.execute(
-            "INSERT INTO usage_source_status (startup_id, source, source_ref, status, error, n_observations, n_rejected, "
+            "INSERT INTO usage_source_status (startup_id, source, source_ref, status, error, "
+            "n_observations, n_rejected, "
             "fetched_at) VALUES ('svc-down', 'matomo', 'm site 9', 'error', 'HTTP 503', 0, 0, now())"
         )
         con.execute(
@@ -94,7 +98,8 @@ def test_runs_twice_on_one_connection_with_the_config_of_each_call(con):
     assert second == [
         (
             "fail",
-            "(b) fails: 250,000 yearly visits in 2024 (matomo stats.example.org site 12) is below the threshold of 300,000.",
+            "(b) fails: 250,000 yearly visits in 2024 (matomo stats.example.org site 12) is below the "
+            "threshold of 300,000.",
         )
     ]
 

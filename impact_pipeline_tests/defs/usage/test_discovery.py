@@ -15,12 +15,16 @@ from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline_tests.support.http_server import Route
 
-PAGE = """<html><body>
-<iframe src="https://mb.example.org/metabase/public/question/0B7D6C1E-3f2a-4e55-8c9d-1a2b3c4d5e6f"></iframe>
-<iframe src="/public/dashboard/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d#bordered=false"></iframe>
-<a href="https://stats.example.org/index.php?module=Widgetize&amp;action=iframe&amp;idSite=11&amp;period=month">visites</a>
-<script>var u="//stats.other.example.org/"; _paq.push(['setTrackerUrl', u+'matomo.php']); _paq.push(['setSiteId', '42']);</script>
-</body></html>"""
+PAGE = (
+    "<html><body>\n"
+    '<iframe src="https://mb.example.org/metabase/public/question/0B7D6C1E-3f2a-4e55-8c9d-1a2b3c4d5e6f"></iframe>\n'
+    '<iframe src="/public/dashboard/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d#bordered=false"></iframe>\n'
+    '<a href="https://stats.example.org/index.php?module=Widgetize&amp;action=iframe&amp;idSite=11&amp;'
+    'period=month">visites</a>\n'
+    "<script>var u=\"//stats.other.example.org/\"; _paq.push(['setTrackerUrl', u+'matomo.php']); "
+    "_paq.push(['setSiteId', '42']);</script>\n"
+    "</body></html>"
+)
 
 
 def local_page(server) -> str:
@@ -140,7 +144,8 @@ def _serve_world(server):
         "/link/stats",
         Route(
             body=(
-                f'<a href="{base}/closed/index.php?module=CoreHome&amp;action=index&amp;idSite=9&amp;period=year">Tableau de bord</a>'
+                f'<a href="{base}/closed/index.php?module=CoreHome&amp;action=index&amp;idSite=9&amp;period=year">'
+                "Tableau de bord</a>"
             ),
             headers=html,
         ),
@@ -149,7 +154,8 @@ def _serve_world(server):
         "/cards/stats",
         Route(
             body=(
-                f'<iframe src="{base}/public/question/{UUID_USERS}"></iframe><iframe src="{base}/public/question/{UUID_TWO}"></iframe>'
+                f'<iframe src="{base}/public/question/{UUID_USERS}"></iframe>'
+                f'<iframe src="{base}/public/question/{UUID_TWO}"></iframe>'
             ),
             headers=html,
         ),
@@ -217,7 +223,8 @@ def test_unambiguous_sources_are_read_and_the_others_stay_proposals_with_a_previ
         and "requires 'view' access" in rows[("svc-link", "matomo")]["reason"]
     )
     assert rows[("svc-tracker", "matomo")]["preview"] == (
-        "2023: 150,000 visits; 2024: 90,000 visits; 2025: 210,000 visits; 2026: at least 30,000 visits (2026-01-01→2026-03-01, part of the year)"
+        "2023: 150,000 visits; 2024: 90,000 visits; 2025: 210,000 visits; 2026: at least 30,000 visits "
+        "(2026-01-01→2026-03-01, part of the year)"
     )
     assert (
         next(r for r in found.rows if r["identifier"] == UUID_USERS)["preview"]
@@ -245,10 +252,14 @@ def test_unambiguous_sources_are_read_and_the_others_stay_proposals_with_a_previ
     assert {r.discovered_on for r in found.runs} >= {page}
 
 
-IMPACT_CSV = """administration_rattachement,nom_service_public_numerique,indicateur,valeur,unite_mesure,est_cible,type_indicateur,frequence_monitoring,date,est_periode,date_debut,est_automatise,source_collecte
-DINUM,Mon service,Nombre d'utilisateurs,"130000",unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script
-DINUM,Mon service,Nombre d'utilisateurs,500000,unité,true,usage,annuelle,2025-12-31,true,2025-01-01,false,objectif
-"""
+IMPACT_CSV = (
+    "administration_rattachement,nom_service_public_numerique,indicateur,valeur,unite_mesure,est_cible,"
+    "type_indicateur,frequence_monitoring,date,est_periode,date_debut,est_automatise,source_collecte\n"
+    'DINUM,Mon service,Nombre d\'utilisateurs,"130000",unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,'
+    "script\n"
+    "DINUM,Mon service,Nombre d'utilisateurs,500000,unité,true,usage,annuelle,2025-12-31,true,2025-01-01,false,"
+    "objectif\n"
+)
 
 
 def test_an_impact_dataset_linked_from_the_page_is_read_as_a_discovered_source(tmp_path, local_server):
@@ -530,7 +541,8 @@ def test_discovered_figures_rank_below_reviewed_ones_and_support_no_fail_by_defa
     with warehouse.connect() as con:
         insert_frame(con, contract.YEARLY_REACH, pd.DataFrame(rows, columns=contract.YEARLY_REACH.column_names))
         con.execute(
-            "CREATE TEMP TABLE keys AS SELECT * FROM (VALUES (2023, 'svc'), (2024, 'svc'), (2025, 'svc')) k(year, startup_id)"
+            "CREATE TEMP TABLE keys AS SELECT * FROM (VALUES (2023, 'svc'), (2024, 'svc'), (2025, "
+            "'svc')) k(year, startup_id)"
         )
 
         def verdicts(cfg):

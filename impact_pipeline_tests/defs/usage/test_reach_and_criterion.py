@@ -227,7 +227,8 @@ def test_b_pass_fail_and_unknown_reasons(judge_b):
         "(b) unknown: no usage figure for 2024 (no usage source yet).",
     )
     assert got[(2024, "svc-down")]["reason"] == (
-        "(b) unknown: no usage figure for 2024 (source matomo down: https://stats.example.org/index.php: connection refused)."
+        "(b) unknown: no usage figure for 2024 (source matomo down: https://stats.example.org/index.php: "
+        "connection refused)."
     )
     assert got[(2023, "svc-quiet")]["reason"] == (
         "(b) unknown: no usage figure for 2023 (matomo stats.example.org site 12 has no figure covering the year)."

@@ -43,8 +43,9 @@ def _reach(observations):
 
 
 @pytest.fixture
-def judge(judge_b):
-    return lambda keys, reach, phases=(): judge_b(keys, reach=list(reach), phases=phases)
+def judge(request):
+    b = request.getfixturevalue("judge_b")  # asked by name: a `judge_b` parameter would shadow the import
+    return lambda keys, reach, phases=(): b(keys, reach=list(reach), phases=phases)
 
 
 # -- 14.2: Matomo nb_users = 0 (no User-ID) and nb_uniq_visitors = 0 beside real visits -------------------------
@@ -145,14 +146,10 @@ def test_a_first_year_starting_in_june_is_a_lower_bound_judged_against_the_first
     local_server.add("/big.csv", Route(body=_monthly_csv("Gros", 6, "20 000"), headers={"Content-Type": "text/csv"}))
     local_server.add("/new.csv", Route(body=_monthly_csv("Neuf", 6, "8 000"), headers={"Content-Type": "text/csv"}))
     local_server.add("/old.csv", Route(body=_monthly_csv("Ancien", 5, "8 000"), headers={"Content-Type": "text/csv"}))
-    spec = lambda path: [
-        {
-            "type": "impact_csv",
-            "url": local_server.url(path),
-            "evidence_url": EVIDENCE,  # noqa: E731
-            "name": "impact CSV",
-        }
-    ]
+
+    def spec(path):
+        return [{"type": "impact_csv", "url": local_server.url(path), "evidence_url": EVIDENCE, "name": "impact CSV"}]
+
     collected = _collect(
         tmp_path, {"svc-big": spec("/big.csv"), "svc-new": spec("/new.csv"), "svc-old": spec("/old.csv")}
     )
@@ -180,7 +177,8 @@ def test_a_first_year_starting_in_june_is_a_lower_bound_judged_against_the_first
     # A lower bound at or above the threshold passes.
     assert got[(2024, "svc-big")]["verdict"] == "pass"
     assert got[(2024, "svc-big")]["reason"].startswith(
-        "(b) pass: at least 140,000 yearly uses in 2024 (impact_dataset impact CSV; figures cover June–December only) meets"
+        "(b) pass: at least 140,000 yearly uses in 2024 (impact_dataset impact CSV; "
+        "figures cover June–December only) meets"
     )
     assert got[(2024, "svc-big")]["evidence"]["coverage"] == "June–December"
     # Below it: the months not covered precede the service, so the figure is the year's: a fail.
@@ -212,13 +210,13 @@ def test_a_public_lower_ranked_figure_decides_a_pass_when_the_top_one_has_no_pub
     )
     # The service's public impact dataset counts its yearly procedures.
     csv = (
-        HEADER
-        + "\nDINUM,Svc,Nombre de demandes,\"180 500\",unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script\n"
+        HEADER + "\nDINUM,Svc,Nombre de demandes,\"180 500\",unité,false,usage,annuelle,"
+        "2024-12-31,true,2024-01-01,true,script\n"
     )
     local_server.add("/impact.csv", Route(body=csv, headers={"Content-Type": "text/csv"}))
     low_csv = (
-        HEADER
-        + "\nDINUM,Svc,Nombre de demandes,\"12 000\",unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script\n"
+        HEADER + "\nDINUM,Svc,Nombre de demandes,\"12 000\",unité,false,usage,annuelle,"
+        "2024-12-31,true,2024-01-01,true,script\n"
     )
     local_server.add("/low.csv", Route(body=low_csv, headers={"Content-Type": "text/csv"}))
     import yaml
@@ -382,10 +380,13 @@ def test_an_impact_csv_row_with_an_extra_field_is_reported_not_kept(tmp_path, lo
         "\n".join(
             [
                 header,
-                "DINUM,Svc,Nombre de demandes,152300,unité,false,usage,annuelle,2023-12-31,true,2023-01-01,true,script,,barchart,",
+                "DINUM,Svc,Nombre de demandes,152300,unité,false,usage,annuelle,2023-12-31,true,2023-01-01,true,script,"
+                ",barchart,",
                 # An unquoted comma in the comment: one field more than the header.
-                "DINUM,Svc,Nombre de demandes,990000,unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script,,barchart,hausse, forte",
-                'DINUM,Svc,Nombre de demandes,160000,unité,false,usage,annuelle,2025-12-31,true,2025-01-01,true,script,,barchart,"quoted, fine"',
+                "DINUM,Svc,Nombre de demandes,990000,unité,false,usage,annuelle,2024-12-31,true,2024-01-01,true,script,"
+                ",barchart,hausse, forte",
+                "DINUM,Svc,Nombre de demandes,160000,unité,false,usage,annuelle,2025-12-31,true,2025-01-01,true,script,"
+                ',barchart,"quoted, fine"',
             ]
         )
         + "\n"

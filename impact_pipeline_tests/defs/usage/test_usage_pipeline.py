@@ -24,7 +24,8 @@ def test_sample_world_passes_fails_and_unknowns_with_reasons_and_evidence(sample
         coverage = {
             r[0]: r[1:]
             for r in con.execute(
-                "SELECT startup_id, no_source, officially_designated, n_discovered_in_use, n_reviewed_sources, years_with_figure "
+                "SELECT startup_id, no_source, officially_designated, n_discovered_in_use, "
+                "n_reviewed_sources, years_with_figure "
                 "FROM usage_coverage"
             ).fetchall()
         }
@@ -54,7 +55,8 @@ def test_sample_world_passes_fails_and_unknowns_with_reasons_and_evidence(sample
 
     # Impact CSV: 12 months July 2023 → June 2024 go to 2023; measured users for 2024; the target for 2025 never counts.
     assert b[(2023, "exemple-carnet-fictif")][1] == (
-        "(b) pass: 120,000 yearly uses in 2023 (impact_dataset statistiques_impact_carnet.csv, 12 months 2023-07-01→2024-06-30) "
+        "(b) pass: 120,000 yearly uses in 2023 (impact_dataset statistiques_impact_carnet.csv, "
+        "12 months 2023-07-01→2024-06-30) "
         "meets the threshold of 100,000 (evidence: https://carnet.exemple.test/stats)."
     )
     assert b[(2024, "exemple-carnet-fictif")][2]["evidence_rank"] == "measured_users"

@@ -3,22 +3,33 @@
 
 A card has no semantics: which column is the date and which the value is configured per service, and
 numbers may arrive as formatted strings (`"1 234"`, `"12 %"`).
+
+Sources file entry (`type: metabase`): `question_url`, `value_column`, `unit`, `date_column` (or a fixed `year`),
+`period`; `data_url` for a dashboard's card or an offline copy.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import model_validator
+
+from impact_pipeline.defs.usage.adapters.base import Adapter, Location, Read, ReadContext, SourceOptions, SourceSpec
 from impact_pipeline.defs.usage.observations import (
-    Observation,
+    REACH_UNITS,
+    Origin,
     Parsed,
     SourceError,
+    parse_json,
     parse_number,
     parse_when,
     period_bounds,
 )
+from impact_pipeline.lib.fetching import FetchRequest
+from impact_pipeline.lib.http import is_local_path
+from impact_pipeline.lib.urls import public_http_url
 
 _PUBLIC = re.compile(r"^(?P<base>.*?)/public/question/(?P<uuid>[0-9a-fA-F-]{36})")
 
@@ -37,6 +48,55 @@ def instance_name(base_url: str) -> str:
     return parts.netloc + parts.path.rstrip("/") if parts.netloc else base_url
 
 
+class MetabaseOptions(SourceOptions):
+    type: Literal["metabase"] = "metabase"
+    question_url: str
+    value_column: str
+    unit: str
+    date_column: str | None = None
+    year: int | None = None  # a card without a date column is one figure of this year
+    indicator: str | None = None  # default: value_column
+    data_url: Location | None = None  # a dashboard's card (its data URL), or an offline copy of the rows
+
+    @model_validator(mode="after")
+    def _dated_and_counted(self) -> MetabaseOptions:
+        if not self.date_column and not self.year:
+            raise ValueError("a metabase source needs date_column (or a fixed year)")
+        if self.unit not in REACH_UNITS:
+            raise ValueError(f"unit must be one of {', '.join(REACH_UNITS)}")
+        return self
+
+
+def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
+    """One read of the card's rows (the question's data URL, or the configured `data_url`)."""
+    options: MetabaseOptions = spec.options
+    question = options.question_url
+    try:
+        base, uuid, data_url = card_data_url(question)
+        ref = options.name or f"{instance_name(base)} card {uuid[:8]}"
+    except ValueError:
+        data_url, ref = question, options.name or question
+    data_url = options.data_url or data_url
+    evidence = public_http_url(options.evidence_url) or public_http_url(question)
+
+    def parse(content: bytes, fetched_at: str) -> Parsed:
+        from impact_pipeline.defs.usage.discovery import card_rows
+
+        return parse_card_rows(
+            card_rows(parse_json(content, "Metabase answer")),
+            date_column=options.date_column,
+            value_column=options.value_column,
+            period=options.period or "month",
+            unit=options.unit,
+            indicator=options.indicator or options.value_column,
+            origin=Origin(spec.startup_id, "metabase", ref, fetched_at, evidence),
+            year=options.year,
+        )
+
+    local = bool(options.data_url) and is_local_path(data_url)
+    return [Read(FetchRequest(data_url, "metabase", key=spec.startup_id), local, ref, parse)]
+
+
 def parse_card_rows(
     document: Any,
     *,
@@ -45,10 +105,7 @@ def parse_card_rows(
     period: str,
     unit: str,
     indicator: str,
-    startup_id: str,
-    source_ref: str,
-    fetched_at: str,
-    evidence_url: str | None,
+    origin: Origin,
     year: int | None = None,
 ) -> Parsed:
     """Observations from a card's JSON rows. Without a date column the card is one figure for `year`."""
@@ -87,17 +144,15 @@ def parse_card_rows(
             raise SourceError("a card without a date column needs `year` in the sources file")
         start, end = period_bounds(when, period)
         parsed.observations.append(
-            Observation(
-                startup_id=startup_id,
-                source="metabase",
-                source_ref=source_ref,
+            origin.observation(
                 indicator=indicator,
                 value=value,
                 unit="percent" if percent else unit,
                 period_start=start,
                 period_end=end,
-                evidence_url=evidence_url,
-                fetched_at=fetched_at,
             )
         )
     return parsed
+
+
+ADAPTER = Adapter(source="metabase", options=MetabaseOptions, reads=reads)

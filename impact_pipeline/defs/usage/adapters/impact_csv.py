@@ -5,6 +5,9 @@ a malformed row (a field missing or invalid, or more fields than the header: an 
 and left out, the rest is kept. Targets (`est_cible=true`) are kept as
 targets and stocks (`est_periode=false`) as stocks, flagged, so that no rule can take them for a
 yearly measure. Discovery lists the data.gouv.fr datasets declaring the schema.
+
+Sources file entry (`type: impact_csv`): `url`, optional `service_name` (rows of that service only) and `indicators`
+(what an indicator counts, over the keywords). Its rows' source is `impact_dataset`.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from pydantic import field_validator
+
+from impact_pipeline.defs.usage.adapters.base import Adapter, FileOptions, Read, ReadContext, SourceSpec
 from impact_pipeline.defs.usage.observations import (
+    KNOWN_UNITS,
     Observation,
     Parsed,
     SourceError,
@@ -24,6 +31,8 @@ from impact_pipeline.defs.usage.observations import (
     parse_day,
     parse_number,
 )
+from impact_pipeline.lib.fetching import FetchRequest
+from impact_pipeline.lib.http import is_local_path
 
 SCHEMA_NAME = "etalab/schema-impact-service-public-numerique"
 REQUIRED = (
@@ -82,6 +91,41 @@ def classify(indicator: str, unite_mesure: str, overrides: dict[str, str] | None
     if _USES.search(words):
         return "uses"
     return "count"
+
+
+class ImpactCsvOptions(FileOptions):
+    type: Literal["impact_csv"] = "impact_csv"
+    service_name: str | None = None  # keep only the rows of this nom_service_public_numerique
+    indicators: dict[str, str] | None = None  # indicator → unit, over the keywords
+
+    @field_validator("indicators")
+    @classmethod
+    def _known_units(cls, indicators: dict[str, str] | None) -> dict[str, str] | None:
+        bad = {k: v for k, v in (indicators or {}).items() if v not in KNOWN_UNITS}
+        if bad:
+            raise ValueError(f"indicators map to unknown units {bad} (use {', '.join(KNOWN_UNITS)})")
+        return indicators
+
+
+def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
+    """One read of the CSV; every kept row belongs to the service."""
+    options: ImpactCsvOptions = spec.options
+    ref, evidence = options.named()
+
+    def parse(content: bytes, fetched_at: str) -> Parsed:
+        parsed, _ = parse_impact_csv(
+            content,
+            startup_id=spec.startup_id,
+            source_ref=ref,
+            evidence_url=evidence,
+            fetched_at=fetched_at,
+            service_name=options.service_name,
+            indicators=options.indicators,
+        )
+        return parsed
+
+    request = FetchRequest(options.url, "impact_dataset", key=spec.startup_id)
+    return [Read(request, is_local_path(options.url), ref, parse)]
 
 
 def parse_impact_csv(
@@ -220,3 +264,6 @@ def parse_datasets_page(document: Any) -> tuple[list[DatasetResource], str | Non
             )
     next_page = document.get("next_page")
     return out, next_page if isinstance(next_page, str) and next_page else None
+
+
+ADAPTER = Adapter(source="impact_dataset", options=ImpactCsvOptions, reads=reads)

@@ -6,16 +6,24 @@ period is `[]`; errors come back with HTTP 200 as `{"result": "error", "message"
 usually not computed for year periods: yearly `nb_visits` is the measure, monthly uniques are summed
 later and flagged as an upper bound. `nb_users` is 0 unless the site uses User-ID (the common case), and
 `nb_uniq_visitors` 0 when not processed: a 0 beside visits > 0 is kept, flagged `not_computed`.
+
+Sources file entry (`type: matomo`): `base_url`, `site_id`, optional `token_env`, `monthly_uniques`, and offline copies.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-from impact_pipeline.defs.usage.observations import Observation, Parsed, SourceError, parse_number, period_bounds
+from pydantic import field_validator
+
+from impact_pipeline.defs.usage.adapters.base import Adapter, Location, Read, ReadContext, SourceOptions, SourceSpec
+from impact_pipeline.defs.usage.observations import Origin, Parsed, SourceError, parse_json, parse_number, period_bounds
+from impact_pipeline.lib.fetching import FetchRequest
+from impact_pipeline.lib.urls import public_http_url
 
 _PERIOD_KEY = re.compile(r"^\d{4}(-\d{2})?(-\d{2})?$")
 # Metrics kept, with the unit they count.
@@ -60,15 +68,70 @@ def dashboard_url(base_url: str, site_id: int | str, year: int) -> str:
     return f"{base}/index.php?module=CoreHome&action=index&idSite={site_id}&period=year&date={year}-12-31"
 
 
+class MatomoOptions(SourceOptions):
+    type: Literal["matomo"] = "matomo"
+    base_url: str
+    site_id: int | str
+    token_env: str | None = None  # default: token_env_name(base_url)
+    anonymous: bool = False  # a discovered site: read only when it answers anyone, never with a token
+    monthly_uniques: bool = False  # also read monthly nb_uniq_visitors (summed later: an upper bound)
+    offline_response: Location | None = None  # a recorded answer of the yearly request
+    offline_monthly_response: Location | None = None
+
+    @field_validator("site_id")
+    @classmethod
+    def _a_number(cls, value: int | str) -> int | str:
+        if not str(value).isdigit():
+            raise ValueError("site_id must be a number")
+        return value
+
+
+def token(options: MatomoOptions, tokens: Mapping[str, str]) -> tuple[str, bool]:
+    """(token, anonymous): the instance's token when the operator holds one, else `anonymous`."""
+    if options.anonymous:
+        return "anonymous", True
+    value = (tokens.get(options.token_env or token_env_name(options.base_url)) or "").strip()
+    return (value, False) if value else ("anonymous", True)
+
+
+def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
+    """One POST for the years since `first_year` (token in the body), and one for the months with `monthly_uniques`."""
+    options: MatomoOptions = spec.options
+    base, site = str(options.base_url), options.site_id
+    ref = options.name or f"{instance_name(base)} site {site}"
+    secret, anonymous = token(options, context.tokens)
+    evidence = public_http_url(options.evidence_url)
+    evidence_for = (
+        (lambda year: evidence)
+        if evidence
+        else ((lambda year: dashboard_url(base, site, year)) if anonymous and public_http_url(base) else None)
+    )
+    periods = [("year", options.offline_response)]
+    if options.monthly_uniques:
+        periods.append(("month", options.offline_monthly_response))
+    out = []
+    for period, offline in periods:
+        if offline:
+            request = FetchRequest(offline, "matomo", key=spec.startup_id)
+        else:
+            url = api_url(base, site, period, context.first_year, context.today)
+            request = FetchRequest(url, "matomo", key=spec.startup_id, method="POST", data={"token_auth": secret})
+
+        def parse(content: bytes, fetched_at: str, period=period) -> Parsed:
+            return parse_visits_summary(
+                parse_json(content, "Matomo answer"),
+                period=period,
+                origin=Origin(spec.startup_id, "matomo", ref, fetched_at),
+                today=context.today,
+                evidence_for=evidence_for,
+            )
+
+        out.append(Read(request, bool(offline), ref, parse))
+    return out
+
+
 def parse_visits_summary(
-    document: Any,
-    *,
-    period: str,
-    startup_id: str,
-    source_ref: str,
-    fetched_at: str,
-    today: date,
-    evidence_url: str | None,
+    document: Any, *, period: str, origin: Origin, today: date, evidence_for: Any = None
 ) -> Parsed:
     """Observations from a VisitsSummary.get answer; raises SourceError on an error body or a wrong shape."""
     if isinstance(document, dict) and document.get("result") == "error":
@@ -103,7 +166,7 @@ def parse_visits_summary(
         if start > today:
             continue
         end = min(end, today)  # the running period is partial: say so with its real end
-        url = evidence_url(start.year) if callable(evidence_url) else evidence_url
+        url = evidence_for(start.year) if evidence_for else None
         visits, _ = parse_number(values.get("nb_visits"))
         for metric, unit in METRICS.items():
             raw = values.get(metric)
@@ -118,19 +181,18 @@ def parse_visits_summary(
                 parsed.reject(f"period {key}: {metric} {raw!r} is negative")
                 continue
             parsed.observations.append(
-                Observation(
-                    startup_id=startup_id,
-                    source="matomo",
-                    source_ref=source_ref,
+                origin.observation(
                     indicator=metric,
                     value=value,
                     unit=unit,
                     period_start=start,
                     period_end=end,
                     evidence_url=url,
-                    fetched_at=fetched_at,
                     # Matomo prints 0 users without User-ID, 0 uniques when it does not compute them for the period.
                     not_computed=metric in NOT_COMPUTED_WHEN_ZERO and value == 0 and bool(visits),
                 )
             )
     return parsed
+
+
+ADAPTER = Adapter(source="matomo", options=MatomoOptions, reads=reads)

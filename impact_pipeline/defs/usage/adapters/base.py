@@ -1,0 +1,133 @@
+"""What a usage adapter is made of: the options model validating its entry of the sources file, its reads (the
+requests it makes and how each answer is parsed), and the source kind its observations carry.
+
+The adapter modules import this one, and `adapters/__init__.py` registers them in `ADAPTERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
+
+from impact_pipeline.defs.usage.observations import Parsed
+from impact_pipeline.lib.fetching import FetchRequest
+from impact_pipeline.lib.http import is_local_path, redact_url
+from impact_pipeline.lib.urls import public_http_url
+
+Period = Literal["year", "quarter", "month", "week", "day"]
+PERIODS: tuple[str, ...] = get_args(Period)
+
+
+def resolve(value: str, base: Path) -> str:
+    """Local paths relative to the sources file become absolute; URLs are kept."""
+    if is_local_path(value) and not value.lower().startswith("file:"):
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+    return value
+
+
+def _against_the_file(value: str, info: ValidationInfo) -> str:
+    base = (info.context or {}).get("base")
+    return resolve(value, base) if base else value
+
+
+# A URL, or a local path a person reviewed (an offline copy), resolved relative to the sources file.
+Location = Annotated[str, AfterValidator(_against_the_file)]
+
+
+class Section(BaseModel):
+    """A mapping of the sources file: unknown keys are refused, and `key:` or `key: ""` means "not given"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if v is not None and v != ""} if isinstance(data, dict) else data
+
+
+class SourceOptions(Section):
+    """The options every source type takes; each adapter's model adds its own."""
+
+    type: str
+    name: str | None = None  # how reasons name the source (default: from its URL)
+    evidence_url: str | None = None  # the public page a person opens to check the figures
+    period: Period | None = None
+
+
+def one_of(allowed: tuple[str, ...], what: str) -> AfterValidator:
+    """A field check: the value is one of `allowed` (the error says which they are)."""
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{what} must be one of {', '.join(allowed)}")
+        return value
+
+    return AfterValidator(check)
+
+
+class FileOptions(SourceOptions):
+    """A source that is one file at a URL (or a reviewed local copy of it)."""
+
+    url: Location
+
+    def named(self) -> tuple[str, str | None]:
+        """(source_ref, evidence URL): its name in reasons, and the page a person opens (else the file's public URL)."""
+        evidence = public_http_url(self.evidence_url)
+        return self.name or display_name(self.url, evidence), evidence or public_http_url(self.url)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of one service, as the sources file (or discovery) gives it."""
+
+    startup_id: str
+    options: SourceOptions
+
+    @property
+    def type(self) -> str:
+        return self.options.type
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self.options, key, None)
+        return default if value is None else value
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a source's requests depend on besides its options."""
+
+    first_year: int  # earliest year asked from multi-year APIs
+    today: date
+    tokens: Mapping[str, str]  # secrets by environment variable name (Matomo tokens)
+
+
+@dataclass
+class Read:
+    """One request of a source and how its answer becomes observations."""
+
+    request: FetchRequest
+    local: bool  # a reviewed local path, read without HTTP
+    source_ref: str
+    parse: Callable[[bytes, str], Parsed]  # (content, fetched_at) -> Parsed
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A source type: the model of its entry in the sources file, and the reads an entry makes."""
+
+    source: str  # usage_observations.source of its rows
+    options: type[SourceOptions]
+    reads: Callable[[SourceSpec, ReadContext], list[Read]]
+
+
+def display_name(url: str, evidence_url: str | None) -> str:
+    """How a file source is named in reasons: its public URL, else its evidence page, else its file name."""
+    if public_http_url(url):
+        return redact_url(url)
+    return evidence_url or Path(url).name
