@@ -6,8 +6,12 @@ Kept free of heavy imports: the code location loads this module.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # dagster stays out of this module's import time
+    from impact_pipeline.lib.http_settings import HttpSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
@@ -67,6 +71,12 @@ def sample_mode() -> bool:
     return os.environ.get("IMPACT_SAMPLE", "") == "1"
 
 
+def _http_settings_from_env() -> HttpSettings:
+    from impact_pipeline.lib.http_settings import HttpSettings
+
+    return HttpSettings.from_env()
+
+
 @dataclass(frozen=True)
 class Settings:
     registry_url: str
@@ -74,7 +84,6 @@ class Settings:
     export_dir: Path
     work_dir: Path
     criteria_path: Path
-    allow_private_network: bool
     sample: bool
     offline: bool = False
     # Quality sources: disabled unless given (tests build Settings directly and stay offline);
@@ -97,6 +106,9 @@ class Settings:
     # Dated registry documents (`YYYY-MM-DD/startups.json`) and the web archive (criterion c's past years).
     registry_history: str = ""
     web_archive_url: str = ""
+    # The HTTP layer's and fetches' limits and IMPACT_ALLOW_PRIVATE_NETWORK, read from the environment here, once
+    # (also when tests build Settings directly), and given to every source resource.
+    http: HttpSettings = field(default_factory=_http_settings_from_env)
 
     @property
     def mode(self) -> str:
@@ -105,8 +117,6 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        from impact_pipeline.lib.urls import private_network_allowed
-
         sample = sample_mode()
         if sample:
             # The sample world never overwrites the real published outputs unless asked to.
@@ -137,7 +147,6 @@ class Settings:
             export_dir=export_dir,
             work_dir=work_dir,
             criteria_path=criteria_path,
-            allow_private_network=private_network_allowed(),
             sample=sample,
             offline=offline,
             duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "900MB").strip() or "900MB",

@@ -62,3 +62,35 @@ def test_nightly_schedule_targets_the_current_year_in_paris():
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.partition_key == "2026"
     assert request.job_name in (None, "impact_job")
+
+
+def test_each_domain_brings_its_gates_and_no_suite_is_left_out():
+    from impact_pipeline.definitions import defs
+    from impact_pipeline.defs.gates.suites import ALL_SUITES
+    from impact_pipeline.defs.quality import gates as quality_gates
+    from impact_pipeline.defs.usage import gates as usage_gates
+
+    graph = defs.resolve_asset_graph()
+    checks = {f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys}
+    suites = {f"{s.table}:{s.name}" for s in (*ALL_SUITES, *usage_gates.SUITES, *quality_gates.SUITES)}
+    assert checks == suites
+    # The gates of the tables one step writes run in one step, named after it.
+    job = defs.resolve_job_def("impact_job")
+    assert {"registry_tables_gates", "activity_and_page_checks_gates"} <= {n.name for n in job.graph.node_defs}
+
+
+def test_the_published_assets_expect_the_nightly_refresh():
+    import dagster as dg
+
+    from impact_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    published = {"national_impact", "national_impact_summary", "published_outputs"}
+    published |= {"national_impact_chart", "national_impact_report"}
+    for key in graph.get_all_asset_keys():
+        policy = graph.get(key).freshness_policy
+        if key.to_user_string() in published:
+            assert isinstance(policy, dg.FreshnessPolicy), key
+            assert (policy.deadline_cron, policy.timezone) == ("0 8 * * *", "Europe/Paris")
+        else:
+            assert policy is None, key

@@ -24,7 +24,6 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient, redact_url
-from impact_pipeline.settings import env_int
 
 DEFAULT_CONCURRENCY = 8  # requests in flight in total
 DEFAULT_PER_HOST = 2  # and per host: public APIs (GitHub, Matomo, data.gouv.fr) expect a few at most
@@ -177,8 +176,8 @@ class FetchLimits:
     """
 
     def __init__(self, concurrency: int | None = None, per_host: int | None = None):
-        self.concurrency = concurrency or env_int("IMPACT_FETCH_CONCURRENCY", DEFAULT_CONCURRENCY)
-        self.per_host = per_host or env_int("IMPACT_FETCH_PER_HOST", DEFAULT_PER_HOST)
+        self.concurrency = concurrency or DEFAULT_CONCURRENCY  # HttpSettings reads IMPACT_FETCH_* once
+        self.per_host = per_host or DEFAULT_PER_HOST
         if self.concurrency < 1 or self.per_host < 1:
             raise ValueError("fetch limits must be at least 1")
         self._changed = threading.Condition()

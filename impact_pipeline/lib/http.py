@@ -37,7 +37,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 from urllib3.util.retry import Retry
 
-from impact_pipeline.lib.urls import IPAddress, is_forbidden_address, parse_http_url, private_network_allowed
+from impact_pipeline.lib.urls import IPAddress, is_forbidden_address, parse_http_url
 
 log = logging.getLogger(__name__)
 
@@ -211,16 +211,6 @@ class FetchError(Exception):
         return f"{self.url}: {self.reason}"
 
 
-def _env_number(name: str, kind: type[int] | type[float]) -> int | float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-
-
 @dataclass(frozen=True)
 class HttpPolicy:
     connect_timeout: float = 10.0
@@ -241,21 +231,6 @@ class HttpPolicy:
         for name in ("max_redirects", "retries", "backoff_factor", "max_retry_after"):
             if getattr(self, name) < 0:
                 raise ValueError(f"HttpPolicy.{name} must not be negative")
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> HttpPolicy:
-        """The policy from IMPACT_* environment variables; keyword overrides win."""
-        values: dict[str, Any] = {"allow_private_network": private_network_allowed()}
-        for variable, name, kind in (
-            ("IMPACT_HTTP_TIMEOUT", "total_timeout", float),
-            ("IMPACT_HTTP_MAX_BYTES", "max_bytes", int),
-            ("IMPACT_HTTP_RETRIES", "retries", int),
-        ):
-            value = _env_number(variable, kind)
-            if value is not None:
-                values[name] = value
-        values.update(overrides)
-        return cls(**values)
 
 
 def page_read_overrides(budget_seconds: float = 20.0) -> dict[str, Any]:
@@ -683,7 +658,8 @@ class HttpClient:
     """Fetches untrusted URLs under an HttpPolicy; safe to share between threads."""
 
     def __init__(self, policy: HttpPolicy | None = None) -> None:
-        self.policy = policy if policy is not None else HttpPolicy.from_env()
+        # The resources give the policy of their HttpSettings (lib/http_settings.py, read from the environment once).
+        self.policy = policy if policy is not None else HttpPolicy()
         self._session = requests.Session()
         self._session.headers["User-Agent"] = self.policy.user_agent
         # Sized for a thread pool fetching many URLs on the same host.

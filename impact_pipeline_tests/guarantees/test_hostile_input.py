@@ -15,6 +15,7 @@ import json
 import duckdb
 import pytest
 
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline.settings import SAMPLE_DIR
 from impact_pipeline_tests.support.http_server import LocalServer, Route
 from impact_pipeline_tests.support.pipeline import PipelinePaths, digest, failure_text, run_years
@@ -150,7 +151,9 @@ def test_fatal_registry_answers_fail_the_run_and_leave_the_publication_untouched
         ("/wrong-types.json", "`data` is not a list", True),
     ]
     for path, expected, allow_private in cases:
-        settings = dataclasses.replace(paths.settings(server.url(path)), allow_private_network=allow_private)
+        settings = dataclasses.replace(
+            paths.settings(server.url(path)), http=HttpSettings.from_env(allow_private_network=allow_private)
+        )
         result = run_years(settings, 2025, 2025)
         assert not result.success, path
         message = failure_text(result)
@@ -175,7 +178,7 @@ def test_private_network_is_refused_before_any_request(published, path, route):
         server.add(path, route)
     for url in (server.url(path), server.url(path).replace("127.0.0.1", "localhost")):
         n_requests = len(server.requests)
-        settings = dataclasses.replace(paths.settings(url), allow_private_network=False)
+        settings = dataclasses.replace(paths.settings(url), http=HttpSettings.from_env(allow_private_network=False))
         result = run_years(settings, 2025, 2025)
         assert not result.success
         assert "refusing to connect to private/loopback/link-local address" in failure_text(result)

@@ -78,7 +78,7 @@ def mirrored_run(tmp_path_factory):
         )
         paths = PipelinePaths(root / "run")
         settings = dataclasses.replace(paths.settings(server.url("/startups.json")), usage_sources_path=str(sources))
-        assert settings.allow_private_network  # the mirrors are on 127.0.0.1
+        assert settings.http.allow_private_network  # the mirrors are on 127.0.0.1
         result = run_years(settings, 2025, 2025)
         yield paths, result, server
     monkeypatch.undo()

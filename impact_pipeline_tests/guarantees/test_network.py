@@ -11,10 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from impact_pipeline.defs.quality.checks import run_checks, targets_from_startups
 from impact_pipeline.defs.quality.resources import QualitySources
+from impact_pipeline.defs.quality.url_checks import run_checks, targets_from_startups
 from impact_pipeline.lib.fetching import Fetcher, ResponseCache
 from impact_pipeline.lib.http import FetchError, HttpClient, HttpPolicy
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline.lib.urls import public_http_url
 from impact_pipeline_tests.support.http_server import LocalServer, Route
 
@@ -182,7 +183,8 @@ def header_drip() -> Iterator[HeaderDripServer]:
 def test_dripped_headers_stop_at_the_total_deadline(header_drip: HeaderDripServer, monkeypatch) -> None:
     # Every byte arrives well within the read timeout: only a deadline over the headers too stops this.
     monkeypatch.setenv("IMPACT_HTTP_TIMEOUT", "1.5")
-    policy = HttpPolicy.from_env(allow_private_network=True, read_timeout=1.0)  # default retries: none may restart it
+    # default retries: none may restart it
+    policy = HttpSettings.from_env(allow_private_network=True).policy(read_timeout=1.0)
 
     started = time.monotonic()
     with HttpClient(policy) as client:
@@ -196,7 +198,7 @@ def test_dripped_headers_stop_at_the_total_deadline(header_drip: HeaderDripServe
 
 def test_dripped_headers_stop_at_the_stats_page_check_budget(header_drip: HeaderDripServer, tmp_path) -> None:
     # The stats-page checks' per-check budget is the same deadline (20 s in production, 1.5 s here).
-    quality = QualitySources(allow_private_network=True, check_timeout_seconds=1.5)
+    quality = QualitySources(http=HttpSettings(allow_private_network=True), check_timeout_seconds=1.5)
     client = quality.client(**quality.check_policy_overrides())
     targets = targets_from_startups(
         [{"startup_id": "drip", "stats_url": header_drip.url("/stats"), "repository": None}]

@@ -451,22 +451,6 @@ def test_invalid_json_names_the_url(local_server: LocalServer, client: HttpClien
         result.json()
 
 
-def test_policy_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IMPACT_ALLOW_PRIVATE_NETWORK", "1")
-    monkeypatch.setenv("IMPACT_HTTP_TIMEOUT", "42")
-    monkeypatch.setenv("IMPACT_HTTP_MAX_BYTES", "1000")
-    monkeypatch.setenv("IMPACT_HTTP_RETRIES", "0")
-
-    policy = HttpPolicy.from_env(retries=2)
-
-    assert policy.allow_private_network is True
-    assert policy.total_timeout == 42.0
-    assert policy.max_bytes == 1000
-    assert policy.retries == 2  # explicit overrides win
-    monkeypatch.setenv("IMPACT_ALLOW_PRIVATE_NETWORK", "true")
-    assert HttpPolicy.from_env().allow_private_network is False  # only "1" opts in
-
-
 def test_head_returns_headers_only(local_server: LocalServer, client: HttpClient) -> None:
     local_server.add("/file.csv", Route(body=b"a,b\n1,2\n", headers={"Last-Modified": "Sat, 28 Nov 2026 10:00:00 GMT"}))
 

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from impact_pipeline.definitions import build_definitions
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH, Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -45,7 +46,7 @@ class PipelinePaths:
             export_dir=self.export_dir,
             work_dir=self.work_dir,
             criteria_path=criteria_path,
-            allow_private_network=True,
+            http=HttpSettings.from_env(allow_private_network=True),
             sample=False,
         )
 

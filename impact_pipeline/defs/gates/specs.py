@@ -3,7 +3,7 @@
 A `Suite` is one Dagster asset check on one table: a list of `ExpectationSpec`, each naming a Great
 Expectations (GX Core 1.x) expectation class and its arguments. Nothing here imports GX, pandas or
 DuckDB: the code location loads this module. `validate.py` turns a suite into a GX validation at run
-time; `checks.py` turns suites into blocking `@dg.asset_check`s.
+time; `asset_checks.py` turns suites into blocking `@dg.asset_check`s.
 
 Cross-table or conditional rules ("a pass needs a qualifying phase", "every incubator id resolves") are
 written as a DuckDB boolean expression (`rule`): it becomes a derived column of the validated frame and

@@ -112,12 +112,12 @@ REGISTRY_SUITES: list[Suite] = [
 
 
 def _qualifying(config) -> str:
-    return sql_list(config.qualifying_phases)
+    return sql_list(config.criteria.a.qualifying_phases)
 
 
 def evaluation_specs(config) -> list[ExpectationSpec]:
     """criteria_evaluation: vocabularies, three criteria per service-year, and evidence behind each pass."""
-    threshold = sql_literal(config.min_yearly_reach)
+    threshold = sql_literal(config.criteria.b.min_yearly_reach)
     evidence_url_ok = _public_url("t.evidence->>'evidence_url'", config)
     return [
         in_set("criterion", ("a", "b", "c")),
@@ -134,7 +134,7 @@ def evaluation_specs(config) -> list[ExpectationSpec]:
             show=("criterion", "verdict", "evidence"),
         ),
         rule(
-            f"(b) pass: reach >= {config.min_yearly_reach:g} with a public evidence URL",
+            f"(b) pass: reach >= {config.criteria.b.min_yearly_reach:g} with a public evidence URL",
             _for_pass(
                 "t.criterion = 'b'", f"TRY_CAST(t.evidence->>'value' AS DOUBLE) >= {threshold} AND {evidence_url_ok}"
             ),
@@ -172,10 +172,10 @@ def criterion_a_specs(config) -> list[ExpectationSpec]:
 
 
 def criterion_b_specs(config) -> list[ExpectationSpec]:
-    threshold = sql_literal(config.min_yearly_reach)
+    threshold = sql_literal(config.criteria.b.min_yearly_reach)
     return [
         rule(
-            f"(b) pass only with a reach >= {config.min_yearly_reach:g} (evidence b.value)",
+            f"(b) pass only with a reach >= {config.criteria.b.min_yearly_reach:g} (evidence b.value)",
             "CASE WHEN t.criterion_b = 'pass' THEN TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= "
             f"{threshold} ELSE TRUE END",
             show=("criterion_b", "reach"),

@@ -3,7 +3,8 @@
 import dagster as dg
 
 from impact_pipeline import contract
-from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.criteria import CriteriaSettings
+from impact_pipeline.defs.impact.schedules import NIGHTLY_FRESHNESS
 from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
@@ -50,7 +51,7 @@ def _yearly_metadata(con, years: list[int], n_rows: int, preview_sql: str, **fig
     }
 
 
-def _yearly_asset(table: contract.Table, deps: list):
+def _yearly_asset(table: contract.Table, deps: list, freshness_policy: dg.FreshnessPolicy | None = None):
     """The decorator of a yearly asset written to DuckDB: partitioned by year, one run per backfill, one writer."""
     return dg.asset(
         group_name=GROUP,
@@ -61,6 +62,7 @@ def _yearly_asset(table: contract.Table, deps: list):
         backfill_policy=single_run,
         deps=deps,
         metadata=_meta(table),
+        freshness_policy=freshness_policy,
     )
 
 
@@ -96,13 +98,17 @@ def criteria_evaluation(
             n_rows,
             "SELECT year, startup_id, criterion, verdict, reason FROM criteria_evaluation {in_years} "
             "ORDER BY year, startup_id, criterion",
-            criteria_version=config.version,
+            criteria_version=config.criteria_version,
             verdicts=dg.MetadataValue.json({f"{c}:{v}": int(n) for c, v, n in counts}),
         )
     return dg.MaterializeResult(metadata=metadata)
 
 
-@_yearly_asset(contract.NATIONAL_IMPACT, deps=[criteria_evaluation, "startups", "startup_events"])
+@_yearly_asset(
+    contract.NATIONAL_IMPACT,
+    deps=[criteria_evaluation, "startups", "startup_events"],
+    freshness_policy=NIGHTLY_FRESHNESS,
+)
 def national_impact(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
@@ -128,7 +134,7 @@ def national_impact(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@_yearly_asset(contract.NATIONAL_IMPACT_SUMMARY, deps=[national_impact])
+@_yearly_asset(contract.NATIONAL_IMPACT_SUMMARY, deps=[national_impact], freshness_policy=NIGHTLY_FRESHNESS)
 def national_impact_summary(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
@@ -161,6 +167,7 @@ def national_impact_summary(
     deps=[national_impact, national_impact_summary, "startups", "startup_phases", "startup_events", "incubators"],
     # The yearly CSV exports have the columns of national_impact.
     metadata={"dagster/column_schema": contract.table_schema(contract.NATIONAL_IMPACT)},
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def published_outputs(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """The analyst DuckDB file and the yearly CSV exports, replaced atomically once every gate has passed."""

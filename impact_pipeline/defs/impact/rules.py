@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from impact_pipeline.defs.impact.criteria_config import CriteriaConfig
+from impact_pipeline.criteria_config import CriteriaConfig
 from impact_pipeline.defs.registry.phases import LIFECYCLE_RANK
 from impact_pipeline.lib.sql import sql_array, sql_literal, sql_values
 
@@ -71,8 +71,8 @@ def criterion_a_sql(phases: str, config: CriteriaConfig, source: dict[str, Any])
 
     `phases` names a table with the columns of `phase_at_year_end_sql`; one row comes out per row in it.
     """
-    qualifying = sql_array(config.qualifying_phases)
-    listed = sql_literal(", ".join(config.qualifying_phases))
+    qualifying = sql_array(config.criteria.a.qualifying_phases)
+    listed = sql_literal(", ".join(config.criteria.a.qualifying_phases))
     source_fields = "".join(f", {sql_literal(k)}, {sql_literal(v)}" for k, v in source.items())
     quote = "''''"  # a single quote, as a SQL literal
     return f"""
@@ -123,7 +123,7 @@ def evaluate_sql(
     union = " UNION ALL ".join(f"SELECT {columns} FROM ({part})" for part in parts)
     return (
         f"SELECT year, startup_id, criterion, verdict, reason, evidence::JSON AS evidence, "
-        f"{sql_literal(config.version)} AS criteria_version FROM ({union})"
+        f"{sql_literal(config.criteria_version)} AS criteria_version FROM ({union})"
     )
 
 
@@ -144,14 +144,14 @@ def designations_sql(config: CriteriaConfig) -> str:
     """
     return f"""
         SELECT startup_id, event_date,
-               CASE WHEN year(event_date) >= {int(config.deferred_from_year)}
-                         AND month(event_date) <= {int(config.deferred_until_month)}
+               CASE WHEN year(event_date) >= {int(config.designation.deferred_from_year)}
+                         AND month(event_date) <= {int(config.designation.deferred_until_month)}
                     THEN year(event_date) - 1 ELSE year(event_date) END::INTEGER AS designation_year
         FROM (
             SELECT startup_id, event_date::DATE AS event_date,
                    row_number() OVER (PARTITION BY startup_id ORDER BY event_date, position) AS rn
             FROM startup_events
-            WHERE name = {sql_literal(config.designation_event)} AND event_date IS NOT NULL
+            WHERE name = {sql_literal(config.designation.event_name)} AND event_date IS NOT NULL
         )
         WHERE rn = 1
     """

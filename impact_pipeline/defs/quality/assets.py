@@ -223,7 +223,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     overlap instead of queueing one step after the other. One failing never loses the other's rows.
     """
     from impact_pipeline.defs.gates.resources import preload_for_gates
-    from impact_pipeline.lib.fetching import process_limits, side_by_side_then_write
+    from impact_pipeline.lib.fetching import side_by_side_then_write
 
     # The gates of these tables validate new rows (stats_page_checks keeps every check): GX's import overlaps the
     # wait for the forges' and pages' answers.
@@ -233,7 +233,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
         cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
         names = [d[0] for d in cursor.description]
         startups = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    limits = process_limits()  # both fetch sets count against the same totals, per host and overall
+    limits = quality.http.limits()  # both fetch sets count against the same totals, per host and overall
     tasks, writers = {}, {}
     if REPOSITORY_ACTIVITY.key in selected:
         years = [int(k) for k in context.partition_keys]
@@ -305,17 +305,17 @@ def _fetch_page_checks(
     quality: QualitySources, work_dir: str, startups: list[dict], limits
 ) -> tuple[str, list[dict], dict]:
     """(mode, rows, request counters); mode "disabled" when IMPACT_URL_CHECKS=0."""
-    from impact_pipeline.defs.quality import checks
+    from impact_pipeline.defs.quality import url_checks
 
-    targets = checks.targets_from_startups(startups)
+    targets = url_checks.targets_from_startups(startups)
     if quality.url_checks_recorded:
-        return "recorded answers (offline)", checks.run_recorded_checks(targets, quality.url_checks_recorded), {}
+        return "recorded answers (offline)", url_checks.run_recorded_checks(targets, quality.url_checks_recorded), {}
     if not quality.url_checks:
         return "disabled", [], {}
     client = quality.client(**quality.check_policy_overrides())
     try:
         fetcher = quality.fetcher(client, work_dir, limits=limits)
-        rows = checks.run_checks(targets, fetcher)
+        rows = url_checks.run_checks(targets, fetcher)
         return "live", rows, fetcher.stats.as_dict()
     finally:
         client.close()

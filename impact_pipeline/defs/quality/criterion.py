@@ -23,10 +23,10 @@ import functools
 import json
 from typing import TYPE_CHECKING, Any
 
+from impact_pipeline.criteria_config import CriteriaConfig, CriterionC, SubCriteria
+
 if TYPE_CHECKING:  # pandas stays out of the code location's import time
     import pandas as pd
-
-    from impact_pipeline.defs.impact.criteria_config import CriteriaConfig
 
 # Asset keys criterion (c) reads; the yearly evaluation depends on them.
 DEPS: list[str] = [
@@ -38,14 +38,7 @@ DEPS: list[str] = [
 ]
 
 PASS, FAIL, UNKNOWN, NA = "pass", "fail", "unknown", "not_applicable"
-SUB_CRITERIA = (
-    "observatoire_goals",
-    "accessibility",
-    "product_evolving",
-    "resources_shared",
-    "impact_statistics",
-    "team_answering",
-)
+SUB_CRITERIA = tuple(SubCriteria.model_fields)
 LABELS = {
     "observatoire_goals": "observatoire goals",
     "accessibility": "accessibility",
@@ -54,50 +47,8 @@ LABELS = {
     "impact_statistics": "impact statistics online",
     "team_answering": "team answering users",
 }
-DEFAULTS: dict[str, Any] = {
-    "required": ["accessibility", "product_evolving", "resources_shared", "impact_statistics", "team_answering"],
-    "current_checks": {"valid_into_next_year_months": 6},
-    "sub_criteria": {
-        "observatoire_goals": {"min_goals_reached": 3},
-        "accessibility": {
-            "passing_statuses": ["totalement conforme", "partiellement conforme"],
-            "missing_verdict": FAIL,
-        },
-        "product_evolving": {"min_commits": 1},
-        "resources_shared": {"no_repository_verdict": UNKNOWN},
-        "impact_statistics": {"missing_verdict": FAIL},
-        "team_answering": {"min_help_reachable": 85, "weak_signals_pass": True},
-    },
-}
 HEADLINE = ("satisfaction", "handicap", "dlnuf", "auth", "simplicity")
 COLUMNS = ("year", "startup_id", "criterion", "verdict", "reason", "evidence")
-
-
-def rules_from(raw: dict[str, Any]) -> dict[str, Any]:
-    """`criteria.c` of the config over the defaults (a missing key keeps its default)."""
-    section = ((raw or {}).get("criteria") or {}).get("c") or {}
-    rules = {
-        "required": list(section.get("required", DEFAULTS["required"])),
-        "current_checks": {**DEFAULTS["current_checks"], **(section.get("current_checks") or {})},
-        "sub_criteria": {
-            k: {**v, **((section.get("sub_criteria") or {}).get(k) or {})} for k, v in DEFAULTS["sub_criteria"].items()
-        },
-    }
-    if rules["current_checks"].pop("apply_to_past_years", False):
-        # Judging 2021 on a check made today is a guess; past years read dated observations instead.
-        raise ValueError(
-            "criteria.c.current_checks.apply_to_past_years was removed: every year is judged on the "
-            "observations of its own evidence window (registry history, web archive, dated checks)"
-        )
-    months = rules["current_checks"]["valid_into_next_year_months"]
-    if not isinstance(months, int) or not 0 <= months <= 12:
-        raise ValueError(f"criteria.c.current_checks.valid_into_next_year_months must be 0 to 12, got {months!r}")
-    unknown = [r for r in rules["required"] if r not in SUB_CRITERIA]
-    if unknown:
-        raise ValueError(
-            f"criteria.c.required names unknown sub-criteria: {unknown} (known: {', '.join(SUB_CRITERIA)})"
-        )
-    return rules
 
 
 def _lit(value: Any) -> str:
@@ -165,9 +116,9 @@ def _window_end_sql(y: str, months: int) -> str:
     return f"make_date({y}, 12, 31)" if months == 0 else f"last_day(make_date({y} + 1, {months}, 1))"
 
 
-def _prepare(con, rules: dict[str, Any]) -> None:
+def _prepare(con, rules: CriterionC) -> None:
     """The `_c_*` macros, small tables (per service, run-wide) and views (per service-year) the SELECT reads."""
-    months = int(rules["current_checks"].get("valid_into_next_year_months", 6))
+    months = rules.current_checks.valid_into_next_year_months
     # Every registry document as observations: each row of registry_raw is one (its date: observed_at, else the
     # fetch). The latest document's declarations are the `startups` table (parsed from it); the others' are in
     # registry_declarations.
@@ -372,15 +323,15 @@ def _check_struct(chk: str) -> str:
     )
 
 
-def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
+def _sub_criteria(rules: CriterionC) -> list[_Sub]:
     """The six sub-criteria over the base row `b` (one service-year with everything it needs joined)."""
-    subs = rules["sub_criteria"]
+    subs = rules.sub_criteria
     pass_, fail, unknown, na = (_lit(v) for v in (PASS, FAIL, UNKNOWN, NA))
     # Registry-derived reasons name the document they read and its date; without one, the window is named.
     no_document = _cat("'no registry document of '", "_c_window(b.year)", "' lists the service'")
     registry = lambda *parts: _cat("'registry of '", "b.registry_day", "': '", *parts)  # noqa: E731
 
-    goals_min = int(subs["observatoire_goals"]["min_goals_reached"])
+    goals_min = subs.observatoire_goals.min_goals_reached
     goals_text = (
         "CAST(b.goals_reached AS VARCHAR)",
         "' of the 5 headline goals reached in '",
@@ -427,8 +378,8 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
         },
     )
 
-    rule = subs["accessibility"]
-    passing = "[" + ", ".join(_lit(str(s).lower()) for s in rule["passing_statuses"]) + "]::VARCHAR[]"
+    rule = subs.accessibility
+    passing = "[" + ", ".join(_lit(str(s).lower()) for s in rule.passing_statuses) + "]::VARCHAR[]"
     accessibility = _Sub(
         "accessibility",
         [
@@ -439,7 +390,7 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
                 registry("'no service declares an accessibility status yet (the field was not in use)'"),
                 1,
             ),
-            ("b.access_blank", _lit(rule["missing_verdict"]), registry("'no accessibility status declared'"), 1),
+            ("b.access_blank", _lit(rule.missing_verdict), registry("'no accessibility status declared'"), 1),
             (f"list_contains({passing}, b.access_norm)", pass_, registry("'accessibility '''", "b.access", "''''"), 1),
             ("b.access_norm = 'non conforme'", fail, registry("'accessibility '''", "b.access", "''''"), 1),
             ("TRUE", unknown, registry("'accessibility status '''", "b.access", "''' is not a known level'"), 1),
@@ -452,7 +403,7 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
         },
     )
 
-    commits_min = int(subs["product_evolving"]["min_commits"])
+    commits_min = subs.product_evolving.min_commits
     on_repo = ("' in '", "b.year_text", "' on '", "_c_str(b.a_repo)")
     archived = "CASE WHEN coalesce(b.a_archived, FALSE) THEN ', archived' ELSE '' END"
     frozen = (
@@ -558,7 +509,7 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
         weak_shape=2,
     )
 
-    rule = subs["resources_shared"]
+    rule = subs.resources_shared
     forge_valid = "(b.f_found AND _c_valid(b.year, b.f_fetched_at))"
     checked = "b.repo_chk.checked_at IS NOT NULL"
     # The forge's word comes before the URL check's, the check's before the archive's; anything positive before
@@ -569,7 +520,7 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
             ("NOT b.registry_valid", unknown, no_document, 0),
             (
                 "b.repo_blank",
-                _lit(rule["no_repository_verdict"]),
+                _lit(rule.no_repository_verdict),
                 registry("'no repository declared (open data and API declarations are not in the registry)'"),
                 0,
             ),
@@ -663,7 +614,7 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
         },
     )
 
-    rule = subs["impact_statistics"]
+    rule = subs.impact_statistics
     checked = "b.stats_chk.checked_at IS NOT NULL"
     where = (
         "CASE WHEN b.stats_chk.final_url IS NOT NULL AND b.stats_chk.final_url <> '' "
@@ -675,7 +626,7 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
         "impact_statistics",
         [
             ("NOT b.registry_valid", unknown, no_document, 0),
-            ("b.stats_blank", _lit(rule["missing_verdict"]), registry("'no stats page declared'"), 1),
+            ("b.stats_blank", _lit(rule.missing_verdict), registry("'no stats page declared'"), 1),
             (
                 "NOT b.stats_web",
                 fail,
@@ -741,8 +692,8 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
         },
     )
 
-    rule = subs["team_answering"]
-    help_min = float(rule["min_help_reachable"])
+    rule = subs.team_answering
+    help_min = rule.min_help_reachable
     measured = "(b.help_reachable IS NOT NULL AND NOT isnan(b.help_reachable))"
     measure_text = (
         "'the observatoire measured '",
@@ -759,7 +710,7 @@ def _sub_criteria(rules: dict[str, Any]) -> list[_Sub]:
             ("b.contact_blank", unknown, registry("'no help reachability measured and no contact declared'"), 2),
             (
                 "TRUE",
-                pass_ if rule.get("weak_signals_pass", True) else unknown,
+                pass_ if rule.weak_signals_pass else unknown,
                 registry("'a contact is declared (weak signal: no measured help reachability)'"),
                 2,
             ),
@@ -848,14 +799,14 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
     object holds `source`, `sub_criteria` (name → verdict, reason, weak and the values read), `required`
     and `registry_as_of` (the date of the registry document the year read, NULL when none lists the service).
     """
-    rules = rules_from(config.raw)
+    rules = config.criteria.c
     _prepare(con, rules)
     subs = _sub_criteria(rules)
     decisions = ", ".join(f"{s.decide()} AS {s.name}" for s in subs)
-    verdict, reason = _combine(subs, rules["required"], config.no_quality_reason)
+    verdict, reason = _combine(subs, rules.required, rules.no_source_reason)
     # The evidence object as text in one `concat`, then JSON (nested `json_object` re-parses its arguments).
     sub_evidence = ", ',', ".join(f"{_lit(json.dumps(s.name) + ':')}, {s.evidence()}" for s in subs)
-    required = _lit(json.dumps(rules["required"], separators=(",", ":")))
+    required = _lit(json.dumps(list(rules.required), separators=(",", ":")))
     evidence = (
         f"""concat('{{"source":"quality","sub_criteria":{{', {sub_evidence}, '}},"required":', {required}, """
         f"""',"registry_as_of":', coalesce(to_json(registry_day), 'null'), '}}')"""

@@ -7,8 +7,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache, process_limits
-from impact_pipeline.lib.http import HttpClient, HttpPolicy
+from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache
+from impact_pipeline.lib.http import HttpClient
+from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
 
 
 class QualitySources(dg.ConfigurableResource):
@@ -46,24 +47,22 @@ class QualitySources(dg.ConfigurableResource):
         description="Wayback-compatible web archive (CDX API) base URL, or a local mirror folder "
         "(IMPACT_WEB_ARCHIVE_URL); empty disables it.",
     )
-    allow_private_network: bool = Field(
-        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors)."
-    )
+    http: HttpSettings = http_settings_field()
     check_timeout_seconds: float = Field(
         default=20.0, description="Total time allowed to one stats page / repository check."
     )
 
     def client(self, **overrides) -> HttpClient:
-        return HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network, **overrides))
+        return HttpClient(self.http.policy(**overrides))
 
     def fetcher(self, client: HttpClient, work_dir: str, *, limits: FetchLimits | None = None, **kwargs) -> Fetcher:
         """A Fetcher whose validators and bodies live under `<work_dir>/http_cache/quality`.
 
-        Its requests count against the process's fetch limits (IMPACT_FETCH_CONCURRENCY / IMPACT_FETCH_PER_HOST)
+        Its requests count against the process's fetch limits (`http.concurrency` / `http.per_host`)
         together with every other quality fetcher running at the same time, unless `limits` says otherwise.
         """
         return Fetcher(
-            client, cache=ResponseCache(self.cache_dir(work_dir)), limits=limits or process_limits(), **kwargs
+            client, cache=ResponseCache(self.cache_dir(work_dir)), limits=limits or self.http.limits(), **kwargs
         )
 
     @staticmethod

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import dagster as dg
 
 from impact_pipeline import contract
-from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.quality.resources import QualitySources
@@ -142,7 +142,6 @@ def web_archive_captures(
 ) -> dg.MaterializeResult:
     """Dated captures of each declared stats page and repository in the web archive: evidence that it
     was online then."""
-    from impact_pipeline.defs.quality.criterion import rules_from
     from impact_pipeline.lib.fetching import FetchLimits, FetchRequest
     from impact_pipeline.lib.http import is_local_path
 
@@ -152,14 +151,14 @@ def web_archive_captures(
         context.log.info("web archive: disabled (IMPACT_WEB_ARCHIVE_URL is empty); captures already stored are kept")
         return dg.MaterializeResult(metadata={"status": "disabled", "dagster/row_count": 0})
     config = criteria.load()
-    months = int(rules_from(config.raw)["current_checks"]["valid_into_next_year_months"])
+    months = config.criteria.c.current_checks.valid_into_next_year_months
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with warehouse.connect(read_only=True) as con:
         urls = targets(con)
         last = dict(
             con.execute(f'SELECT url, max(asked_at) FROM "{queries_table.name}" WHERE ok GROUP BY url').fetchall()
         )
-    wanted = plan(urls, last, now, config.first_year, months)
+    wanted = plan(urls, last, now, config.years.first, months)
 
     answers: dict[str, tuple[int, int, list | None, str | None]] = {}
     client = quality.client()

@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient, HttpPolicy
+from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient
+from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
 
 
 class RegistrySource(dg.ConfigurableResource):
@@ -22,9 +23,7 @@ class RegistrySource(dg.ConfigurableResource):
         description="Folder of dated registry documents, `YYYY-MM-DD/startups.json` "
         "(IMPACT_REGISTRY_HISTORY); empty: none.",
     )
-    allow_private_network: bool = Field(
-        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors)."
-    )
+    http: HttpSettings = http_settings_field()
 
     def fetch(self, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         """Fetch the document, undecoded (DuckDB reads it); raises FetchError naming the URL and the problem.
@@ -32,8 +31,7 @@ class RegistrySource(dg.ConfigurableResource):
         With the validators of the stored document the request is conditional: a `304 Not Modified` comes back
         as a result with `not_modified=True` and no body. A local path is always read whole.
         """
-        policy = HttpPolicy.from_env(allow_private_network=self.allow_private_network)
-        client = HttpClient(policy)
+        client = HttpClient(self.http.policy())
         try:
             return client.fetch(self.url, allow_local_path=True, etag=etag, last_modified=last_modified)
         finally:

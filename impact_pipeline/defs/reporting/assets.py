@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.impact.schedules import NIGHTLY_FRESHNESS
 from impact_pipeline.defs.partitions import OWNERS
 from impact_pipeline.lib.warehouse import Warehouse
 
@@ -74,6 +75,7 @@ def _markdown_table(rows: list[dict], columns: tuple[str, ...] | list[str]) -> s
     owners=OWNERS,
     deps=["published_outputs"],
     metadata=_schema(contract.NATIONAL_IMPACT_SUMMARY, _CHART_COLUMNS, "The yearly counts the chart draws."),
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def national_impact_chart(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """Chart of each published year: services meeting the criteria (stock, first time) beside the designations."""
@@ -152,6 +154,7 @@ def _yearly_chart(export_dir: Path, summary: list[dict], year: int, this_year: i
     owners=OWNERS,
     deps=["published_outputs", national_impact_chart],
     metadata=_schema(contract.NATIONAL_IMPACT, _REPORT_COLUMNS, "Every evaluated service, as listed in the reports."),
+    freshness_policy=NIGHTLY_FRESHNESS,
 )
 def national_impact_report(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """One self-contained HTML page per published year for the committee: summary, chart, review lists, evidence."""

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from impact_pipeline import contract
-from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
@@ -109,7 +109,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             startups,
             *collected,
             discovered.get("found"),
-            allow_private_network=usage.allow_private_network,
+            allow_private_network=usage.http.allow_private_network,
         )
     yield from side_by_side_then_write(tasks, writers, context.log)
 
@@ -251,12 +251,11 @@ def yearly_reach(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
     """Each service's best yearly reach figure, by evidence ranking, with its source and public evidence URL."""
-    from impact_pipeline.defs.usage.reach import DEFAULT_RANKING
     from impact_pipeline.defs.usage.reach import yearly_reach as rule
     from impact_pipeline.lib.urls import public_evidence_url, public_http_url
 
     config = criteria.load()
-    ranking = tuple((config.raw.get("criteria", {}).get("b", {}) or {}).get("evidence_ranking") or DEFAULT_RANKING)
+    ranking = config.criteria.b.evidence_ranking
     with warehouse.connect() as con:
         observations = con.execute("SELECT * FROM usage_observations").df().to_dict("records")
         n_observatoire = 0
@@ -287,7 +286,7 @@ def yearly_reach(
             ]
         is_public = lambda url: public_evidence_url(url, allow_private_network=config.allow_private_network) is not None  # noqa: E731
         rows = ranked_by_review(
-            observations, lambda obs: rule(obs, ranking, is_public, threshold=float(config.min_yearly_reach))
+            observations, lambda obs: rule(obs, ranking, is_public, threshold=config.criteria.b.min_yearly_reach)
         )
         _replace_all(con, contract.YEARLY_REACH, rows)
     by_rank: dict[str, int] = {}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pandas stays out of the code location's import time
     import pandas as pd
 
-    from impact_pipeline.defs.impact.criteria_config import CriteriaConfig
+    from impact_pipeline.criteria_config import CriteriaConfig
 
 # Asset keys criterion (b) reads; the yearly evaluation depends on them.
 DEPS: list[str] = ["yearly_reach"]
@@ -189,12 +189,6 @@ LEFT JOIN _b_runs u ON u.startup_id = k.startup_id
 """
 
 
-def discovered_sources_policy(config: CriteriaConfig) -> dict[str, bool]:
-    """`criteria.b.discovered_sources`: may a discovered figure support a pass (default yes) or a fail (default no)."""
-    policy = ((config.raw.get("criteria") or {}).get("b") or {}).get("discovered_sources") or {}
-    return {"may_pass": bool(policy.get("may_pass", True)), "may_fail": bool(policy.get("may_fail", False))}
-
-
 def _table_exists(con, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0])
 
@@ -210,10 +204,10 @@ def criterion_b_sql(con, keys: str, config: CriteriaConfig) -> str:
     reach = "SELECT * FROM yearly_reach" if _table_exists(con, "yearly_reach") else _NO_REACH
     status = "SELECT * FROM usage_source_status" if _table_exists(con, "usage_source_status") else _NO_STATUS
     con.execute(_MACROS)
-    discovered = discovered_sources_policy(config)
+    b = config.criteria.b
     con.execute(
         _CONFIG,
-        [float(config.min_yearly_reach), config.no_usage_reason, discovered["may_pass"], discovered["may_fail"]],
+        [b.min_yearly_reach, b.no_source_reason, b.discovered_sources.may_pass, b.discovered_sources.may_fail],
     )
     # Whether an evidence URL is public is decided by the same Python rule as everywhere else, once per URL.
     urls = [

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-# Best first. The order is read from the criteria config (`criteria.b.evidence_ranking`).
-DEFAULT_RANKING = ("measured_users", "measured_uses", "monthly_uniques_upper_bound", "declared")
+from impact_pipeline.criteria_config import EVIDENCE_RANKING
+
+# Best first. The order is read from the criteria config (`criteria.b.evidence_ranking`), this one by default.
+DEFAULT_RANKING = EVIDENCE_RANKING
 PEOPLE_UNITS = ("users", "visitors")
 FLOW_UNITS = ("visits", "uses")
 

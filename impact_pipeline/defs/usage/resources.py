@@ -16,6 +16,7 @@ from pydantic import Field
 
 from impact_pipeline.lib.fetching import FetchOutcome, FetchRequest, FetchStats
 from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
+from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
 from impact_pipeline.lib.urls import public_http_url
 
 MAX_DATAGOUV_PAGES = 20
@@ -97,9 +98,7 @@ class UsageSources(dg.ConfigurableResource):
     discovery: bool = Field(
         default=False, description="Read services' stats pages to propose sources (IMPACT_USAGE_DISCOVERY)."
     )
-    allow_private_network: bool = Field(
-        default=False, description="IMPACT_ALLOW_PRIVATE_NETWORK=1 (tests, local mirrors)."
-    )
+    http: HttpSettings = http_settings_field()
     page_timeout_seconds: float = Field(
         default=20.0, description="Total time allowed to one read of a stats page by discovery (no retry)."
     )
@@ -107,8 +106,6 @@ class UsageSources(dg.ConfigurableResource):
         default_factory=dict,
         description="Matomo tokens by environment variable name (IMPACT_MATOMO_TOKEN_<HOST>), read through dg.EnvVar.",
     )
-    concurrency: int | None = Field(default=None, description="Requests in flight (IMPACT_FETCH_CONCURRENCY).")
-    per_host: int | None = Field(default=None, description="Requests in flight per host (IMPACT_FETCH_PER_HOST).")
 
     def load_config(self):
         from impact_pipeline.defs.usage.sources_config import load_sources
@@ -118,12 +115,12 @@ class UsageSources(dg.ConfigurableResource):
     def _fetcher(self, cache_dir: str | Path | None, stats: FetchStats | None = None, **policy: Any):
         """A fetcher counting in the process's limits (`process_limits`): fetchers running side by side, in this step
         or another of the process, share them. `policy` overrides the HTTP policy (e.g. `page_read_overrides`)."""
-        from impact_pipeline.lib.fetching import Fetcher, ResponseCache, process_limits
-        from impact_pipeline.lib.http import HttpClient, HttpPolicy
+        from impact_pipeline.lib.fetching import Fetcher, ResponseCache
+        from impact_pipeline.lib.http import HttpClient
 
-        client = HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network, **policy))
+        client = HttpClient(self.http.policy(**policy))
         cache = ResponseCache(Path(cache_dir)) if cache_dir else None
-        return Fetcher(client, cache=cache, limits=process_limits(self.concurrency, self.per_host), stats=stats)
+        return Fetcher(client, cache=cache, limits=self.http.limits(), stats=stats)
 
     def _run_jobs(self, fetcher, jobs: list[_Job]) -> list[FetchOutcome]:
         """Remote requests through the Fetcher; configured local paths read directly (same size cap)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.gates import suites as S
 from impact_pipeline.defs.gates.validate import run_suite
-from impact_pipeline.defs.impact.criteria_config import load_criteria
 from impact_pipeline.lib.warehouse import ensure_tables
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 

@@ -21,10 +21,10 @@ def test_gates_of_tables_written_by_one_step_run_in_one_step_each_its_own_check(
 def test_a_gate_that_cannot_run_fails_its_check_and_the_others_of_its_step_still_run(tmp_path):
     import dagster as dg
 
-    from impact_pipeline.defs.gates.checks import build_asset_checks
+    from impact_pipeline.defs.criteria import CriteriaSettings
+    from impact_pipeline.defs.gates.asset_checks import build_asset_checks
     from impact_pipeline.defs.gates.resources import GateEngine
     from impact_pipeline.defs.gates.specs import not_null
-    from impact_pipeline.defs.impact.resources import CriteriaSettings
     from impact_pipeline.lib.warehouse import Warehouse
 
     warehouse = Warehouse(

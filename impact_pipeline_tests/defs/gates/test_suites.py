@@ -8,10 +8,10 @@ import duckdb
 import pytest
 
 from impact_pipeline import contract
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.gates import suites as S
 from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, non_negative
 from impact_pipeline.defs.gates.validate import run_suite, write_result
-from impact_pipeline.defs.impact.criteria_config import load_criteria
 from impact_pipeline.lib.warehouse import ensure_tables
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 
@@ -250,7 +250,7 @@ def test_another_domain_registers_a_suite_in_a_few_lines(con):
     """How usage/quality register theirs: contract_suite(table, extra specs) → build_asset_checks."""
     import dagster as dg
 
-    from impact_pipeline.defs.gates.checks import build_asset_checks
+    from impact_pipeline.defs.gates.asset_checks import build_asset_checks
 
     table = contract.Table(
         "usage_demo",
@@ -271,7 +271,7 @@ def test_another_domain_registers_a_suite_in_a_few_lines(con):
 
 def test_a_suite_of_warnings_only_is_shown_as_non_blocking_in_the_ui():
     """The UI labels a check blocking or not: `startup_phases:known_phases` is a warning, as the README says."""
-    from impact_pipeline.defs.gates.checks import build_asset_checks
+    from impact_pipeline.defs.gates.asset_checks import build_asset_checks
 
     known = next(s for s in S.ALL_SUITES if s.gate_name == "startup_phases:known_phases")
     contract_phases = next(s for s in S.ALL_SUITES if s.gate_name == "startup_phases:contract")

@@ -8,8 +8,8 @@ from datetime import date
 import duckdb
 import pytest
 
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.impact import rules
-from impact_pipeline.defs.impact.criteria_config import load_criteria
 from impact_pipeline.lib.warehouse import ensure_tables
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 
@@ -106,19 +106,19 @@ def test_criterion_a_pass_fail_unknown_with_published_and_normalised_names(con, 
     ],
 )
 def test_designation_year_follows_the_deferral_rule(con, config, event_date, designated_for):
-    add_event(con, "svc", 0, config.designation_event, event_date)
+    add_event(con, "svc", 0, config.designation.event_name, event_date)
     frame = rules.designations(con, config)
     assert frame["designation_year"].tolist() == [designated_for]
     assert (
-        config.designation_year(date.fromisoformat(event_date).year, date.fromisoformat(event_date).month)
+        config.designation.designation_year(date.fromisoformat(event_date).year, date.fromisoformat(event_date).month)
         == designated_for
     )
 
 
 def test_a_service_is_designated_once_by_its_earliest_event_and_other_events_do_not_count(con, config):
     add_event(con, "svc", 0, "committee", "2018-01-01")
-    add_event(con, "svc", 1, config.designation_event, "2022-09-01")
-    add_event(con, "svc", 2, config.designation_event, "2020-10-01")
-    add_event(con, "undated", 0, config.designation_event, None)
+    add_event(con, "svc", 1, config.designation.event_name, "2022-09-01")
+    add_event(con, "svc", 2, config.designation.event_name, "2020-10-01")
+    add_event(con, "undated", 0, config.designation.event_name, None)
     frame = rules.designations(con, config)
     assert frame[["startup_id", "designation_year"]].values.tolist() == [["svc", 2020]]

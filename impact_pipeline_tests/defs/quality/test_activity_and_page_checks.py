@@ -9,9 +9,9 @@ import dagster as dg
 import duckdb
 
 from impact_pipeline.defs.quality.assets import activity_and_page_checks
-from impact_pipeline.defs.quality.checks import Target, run_checks
 from impact_pipeline.defs.quality.forges import ForgeApi, collect_activity, parse_repository
 from impact_pipeline.defs.quality.resources import QualitySources
+from impact_pipeline.defs.quality.url_checks import Target, run_checks
 from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache, side_by_side
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline.settings import SAMPLE_QUALITY_DIR

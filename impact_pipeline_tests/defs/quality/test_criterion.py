@@ -5,18 +5,15 @@ Every case builds the quality tables in a real DuckDB file and runs the SQL crit
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-
 import pandas as pd
 import pytest
 
-from impact_pipeline.defs.impact.criteria_config import load_criteria
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.quality import criterion as c
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
+from impact_pipeline_tests.support.criteria import criteria_with
 
 CONFIG = load_criteria(DEFAULT_CRITERIA_PATH)
-RULES = c.rules_from(CONFIG.raw)
 NOW = "2026-11-28 10:00:00"  # the registry fetch, unless a test says otherwise
 
 OBSERVATOIRE = {
@@ -93,9 +90,7 @@ def sub(rows, key, name) -> dict:
 
 
 def with_rules(**section) -> object:
-    raw = copy.deepcopy(CONFIG.raw)
-    raw["criteria"]["c"].update(section)
-    return dataclasses.replace(CONFIG, raw=raw)
+    return criteria_with({"criteria": {"c": section}})
 
 
 def test_checks_count_for_their_year_and_early_next_year_only(warehouse_factory):
@@ -404,7 +399,7 @@ def test_combination_and_reasons(warehouse_factory):
 
 def test_unknown_required_name_is_a_config_error():
     with pytest.raises(ValueError, match="unknown sub-criteria"):
-        c.rules_from({"criteria": {"c": {"required": ["stats"]}}})
+        criteria_with({"criteria": {"c": {"required": ["stats"]}}})
 
 
 def test_criterion_over_the_quality_tables(warehouse_factory):
@@ -477,7 +472,7 @@ def test_criterion_over_the_quality_tables(warehouse_factory):
     good = by[(2025, "good")]
     assert good.verdict == "pass", good.reason
     subs = good.evidence["sub_criteria"]
-    assert set(subs) == set(c.SUB_CRITERIA) and good.evidence["required"] == RULES["required"]
+    assert set(subs) == set(c.SUB_CRITERIA) and good.evidence["required"] == list(CONFIG.criteria.c.required)
     assert subs["observatoire_goals"]["verdict"] == "pass" and subs["team_answering"]["weak"] is False
     assert subs["team_answering"]["help_reachable"] == 92.5
     bad = by[(2025, "bad")]
@@ -504,7 +499,7 @@ def test_without_any_quality_source_the_reason_says_so(warehouse_factory):
         )
         out = c.criterion_c(con, pd.DataFrame({"year": [2020], "startup_id": ["a"]}), CONFIG)
     assert out.iloc[0]["verdict"] == "unknown"
-    assert out.iloc[0]["reason"].startswith(f"(c) unknown: {CONFIG.no_quality_reason} (")
+    assert out.iloc[0]["reason"].startswith(f"(c) unknown: {CONFIG.criteria.c.no_source_reason} (")
     # It names each source that gave nothing, so a run with sources off is not read as a finding.
     assert out.iloc[0]["reason"] == (
         "(c) unknown: no quality source yet (observatoire: no data (disabled or unreachable); forges: github disabled; "

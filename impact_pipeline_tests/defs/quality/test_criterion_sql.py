@@ -10,7 +10,7 @@ import json
 import pytest
 
 from impact_pipeline.defs.quality import criterion as c
-from impact_pipeline_tests.defs.quality.test_criterion import CONFIG, RULES, judge, world
+from impact_pipeline_tests.defs.quality.test_criterion import CONFIG, judge, world
 
 REGISTRY_AT = "2026-02-01 10:00:00"  # early in the year: a declaration read then counts for 2025 and 2026
 
@@ -348,7 +348,7 @@ def test_evidence_holds_every_value_read(quality_world):
                 "evidence_url": obs_url,
             },
         },
-        "required": RULES["required"],
+        "required": list(CONFIG.criteria.c.required),
         "registry_as_of": "2026-02-01",
     }
     subs = judge(quality_world, [(2025, "bad")])[(2025, "bad")].evidence["sub_criteria"]

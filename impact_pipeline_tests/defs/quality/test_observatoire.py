@@ -8,6 +8,7 @@ import duckdb
 from impact_pipeline.defs.quality.assets import observatoire_procedures, startup_observatoire
 from impact_pipeline.defs.quality.observatoire import edition_year
 from impact_pipeline.defs.quality.resources import QualitySources
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline_tests.support.http_server import Route
 
 EDITIONS = [
@@ -128,7 +129,7 @@ def test_observatoire_ingest_joins_hosts_aggregates_and_refreshes_conditionally(
     quality = QualitySources(
         observatoire_url=local_server.url("/").rstrip("/"),
         observatoire_hosts_path=str(overrides),
-        allow_private_network=True,
+        http=HttpSettings(allow_private_network=True),
     )
     _materialize(quality, warehouse)
     first_requests = len(local_server.requests)
@@ -203,9 +204,9 @@ def test_unavailable_observatoire_keeps_previous_rows_and_disabled_clears_them(l
     _serve(local_server)
     warehouse = warehouse_factory([{"startup_id": "svc-a", "link": "https://service.example.fr"}])
     base = local_server.url("/").rstrip("/")
-    _materialize(QualitySources(observatoire_url=base, allow_private_network=True), warehouse)
+    _materialize(QualitySources(observatoire_url=base, http=HttpSettings(allow_private_network=True)), warehouse)
     local_server.add("/api/editions", Route(status=500, body="down"))
-    _materialize(QualitySources(observatoire_url=base, allow_private_network=True), warehouse)
+    _materialize(QualitySources(observatoire_url=base, http=HttpSettings(allow_private_network=True)), warehouse)
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
     assert con.execute("SELECT count(*) FROM startup_observatoire").fetchall()[0][0] == 2
     con.close()
@@ -216,7 +217,7 @@ def test_unavailable_observatoire_keeps_previous_rows_and_disabled_clears_them(l
 
 
 def test_a_demarche_host_shared_by_two_services_gives_its_volume_to_neither(local_server, warehouse_factory, tmp_path):
-    from impact_pipeline.defs.impact.resources import CriteriaSettings
+    from impact_pipeline.defs.criteria import CriteriaSettings
     from impact_pipeline.defs.usage.assets import yearly_reach
     from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 
@@ -275,7 +276,9 @@ def test_a_demarche_host_shared_by_two_services_gives_its_volume_to_neither(loca
             {"startup_id": "svc-alone", "link": "https://suivi.example.gouv.fr"},
         ]
     )
-    quality = QualitySources(observatoire_url=local_server.url("/").rstrip("/"), allow_private_network=True)
+    quality = QualitySources(
+        observatoire_url=local_server.url("/").rstrip("/"), http=HttpSettings(allow_private_network=True)
+    )
     _materialize(quality, warehouse)
     con = duckdb.connect(str(warehouse.working_path), read_only=True)
     rows = {

@@ -12,10 +12,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from impact_pipeline.defs.impact.resources import CriteriaSettings
+from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.quality import criterion as c
 from impact_pipeline.defs.quality import web_archive as wa
 from impact_pipeline.defs.quality.resources import QualitySources
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 from impact_pipeline_tests.defs.quality.test_criterion import CONFIG
 from impact_pipeline_tests.support.http_server import LocalServer, Route
@@ -82,7 +83,7 @@ def materialize(warehouse, base: str):
     resources = {
         "warehouse": warehouse,
         "criteria": CriteriaSettings(path=str(DEFAULT_CRITERIA_PATH)),
-        "quality": QualitySources(web_archive_url=base, allow_private_network=True),
+        "quality": QualitySources(web_archive_url=base, http=HttpSettings(allow_private_network=True)),
     }
     result = dg.materialize([wa.web_archive_captures], resources=resources, raise_on_error=False)
     assert result.success

@@ -13,6 +13,7 @@ import pytest
 
 from impact_pipeline.defs.registry.assets import registry_raw, registry_tables
 from impact_pipeline.defs.registry.resources import RegistrySource
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import SAMPLE_DIR
 from impact_pipeline_tests.support.http_server import RecordedRequest, Route
@@ -86,7 +87,10 @@ def ingest(root: Path, url: str, tables: bool = True) -> dict:
     """
     result = dg.materialize(
         [registry_raw, registry_tables] if tables else [registry_raw],
-        resources={"registry": RegistrySource(url=url, allow_private_network=True), "warehouse": warehouse(root)},
+        resources={
+            "registry": RegistrySource(url=url, http=HttpSettings(allow_private_network=True)),
+            "warehouse": warehouse(root),
+        },
         instance=_instance(),
     )
     assert result.success

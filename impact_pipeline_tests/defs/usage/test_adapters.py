@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from impact_pipeline.defs.usage.resources import UsageSources
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline_tests.support.http_server import LocalServer, Route
 
 TODAY = date(2026, 3, 15)
@@ -30,7 +31,8 @@ def _resource(tmp_path: Path, services: dict, **kwargs) -> UsageSources:
     path.write_text(
         yaml.safe_dump({"first_year": 2022, "services": services, **kwargs.pop("extra", {})}), encoding="utf-8"
     )
-    return UsageSources(sources_path=str(path), allow_private_network=True, **kwargs)
+    kwargs.setdefault("http", HttpSettings(allow_private_network=True))
+    return UsageSources(sources_path=str(path), **kwargs)
 
 
 def _rows(collected, startup_id, **match):
@@ -455,7 +457,7 @@ def test_datagouv_discovery_by_schema(tmp_path, local_server):
     local_server.add("/resources/statistiques_impact_inconnu.csv", Route(body=IMPACT_CSV))
     usage = UsageSources(
         datagouv_url=local_server.url("/api/1/datasets/?schema=etalab/schema-impact-service-public-numerique"),
-        allow_private_network=True,
+        http=HttpSettings(allow_private_network=True),
     )
     collected = usage.collect(STARTUPS, today=TODAY)
     rows = _rows(collected, "trackdechets")
@@ -540,8 +542,7 @@ def test_configured_sources_and_datagouv_discovery_are_fetched_side_by_side(tmp_
                 ]
             },
             datagouv_url=datagouv.url("/api/1/datasets/"),
-            concurrency=3,
-            per_host=2,
+            http=HttpSettings(allow_private_network=True, concurrency=3, per_host=2),
         )
         collected = usage.collect(STARTUPS, today=TODAY)
     # Both sets were in flight at once, within the limits they share (3 in total, 2 per host).

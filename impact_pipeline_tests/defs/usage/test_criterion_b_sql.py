@@ -3,16 +3,16 @@ repeatable on one connection, and robust to working files written before the usa
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import date
 
 import pytest
 
-from impact_pipeline.defs.impact.criteria_config import load_criteria
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.usage.criterion import criterion_b_sql
 from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
+from impact_pipeline_tests.support.criteria import criteria_with
 
 CONFIG = load_criteria(DEFAULT_CRITERIA_PATH)
 
@@ -91,7 +91,7 @@ def test_runs_twice_on_one_connection_with_the_config_of_each_call(con):
     first = con.execute(
         f"SELECT verdict FROM ({criterion_b_sql(con, 'keys', CONFIG)}) WHERE year = 2024 AND startup_id = 'svc'"
     ).fetchall()
-    stricter = dataclasses.replace(CONFIG, min_yearly_reach=300000)
+    stricter = criteria_with({"criteria": {"b": {"min_yearly_reach": 300000}}})
     sql = criterion_b_sql(con, "keys", stricter)
     second = con.execute(f"SELECT verdict, reason FROM ({sql}) WHERE year = 2024 AND startup_id = 'svc'").fetchall()
     assert first == [("pass",)]

@@ -12,6 +12,7 @@ import pytest
 
 from impact_pipeline.defs.usage.discovery import Proposal, find_sources, from_stats_url, plan_card, proposal_id
 from impact_pipeline.defs.usage.resources import UsageSources
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline_tests.support.http_server import Route
 
 PAGE = (
@@ -192,7 +193,7 @@ def test_unambiguous_sources_are_read_and_the_others_stay_proposals_with_a_previ
     usage = UsageSources(
         sources_path=str(sources),
         discovery=True,
-        allow_private_network=True,
+        http=HttpSettings(allow_private_network=True),
         matomo_tokens={f"IMPACT_MATOMO_TOKEN_{host.replace('.', '_')}": "secret"},
     )
     found = usage.discover(pages, today=TODAY)
@@ -274,9 +275,9 @@ def test_an_impact_dataset_linked_from_the_page_is_read_as_a_discovered_source(t
     )
     sources = tmp_path / "usage_sources.yaml"
     sources.write_text("services: {}\n", encoding="utf-8")
-    found = UsageSources(sources_path=str(sources), discovery=True, allow_private_network=True).discover(
-        [("svc", local_server.url("/stats"))], today=TODAY
-    )
+    found = UsageSources(
+        sources_path=str(sources), discovery=True, http=HttpSettings(allow_private_network=True)
+    ).discover([("svc", local_server.url("/stats"))], today=TODAY)
     assert [(r["kind"], r["identifier"], r["status"], r["preview"]) for r in found.rows] == [
         ("impact_csv", "statistiques_impact_mon_service.csv", "in_use", "2024: 130,000 users")
     ]
@@ -293,7 +294,7 @@ def test_a_rejected_proposal_is_not_offered_again(tmp_path, local_server):
     pages = [p for p in _serve_world(local_server) if p[0] in ("svc-cards", "svc-dash")]
     sources = tmp_path / "usage_sources.yaml"
     sources.write_text("services: {}\n", encoding="utf-8")
-    usage = UsageSources(sources_path=str(sources), discovery=True, allow_private_network=True)
+    usage = UsageSources(sources_path=str(sources), discovery=True, http=HttpSettings(allow_private_network=True))
     card = proposal_id("svc-cards", "metabase_question", local_server.url("/").rstrip("/"), UUID_USERS)
     dashboard_card = next(
         r["proposal_id"] for r in usage.discover(pages, today=TODAY).rows if r["kind"] == "metabase_dashboard_card"
@@ -353,7 +354,7 @@ def test_accept_writes_the_reviewed_file_keeping_its_comments_and_check_accepts_
     pages = [p for p in _serve_world(local_server) if p[0] == "svc-cards"]
     sources = tmp_path / "usage_sources.yaml"
     sources.write_text(REVIEWED, encoding="utf-8")
-    usage = UsageSources(sources_path=str(sources), discovery=True, allow_private_network=True)
+    usage = UsageSources(sources_path=str(sources), discovery=True, http=HttpSettings(allow_private_network=True))
     found = usage.discover(pages, today=TODAY)
     monkeypatch.setenv("IMPACT_DUCKDB_PATH", str(_publish_proposals(tmp_path, found.rows)))
     two = next(r["proposal_id"] for r in found.rows if r["identifier"] == UUID_TWO)
@@ -460,7 +461,7 @@ def test_discover_reads_public_pages_only_and_marks_confirmed_sources(tmp_path, 
         ("js", "javascript:alert(1)"),
         ("missing", local_server.url("/nope")),
     ]
-    usage = UsageSources(sources_path=str(sources), discovery=True, allow_private_network=True)
+    usage = UsageSources(sources_path=str(sources), discovery=True, http=HttpSettings(allow_private_network=True))
     found = usage.discover(pages)
     assert [(r["kind"], r["identifier"], r["confirmed"], r["status"]) for r in found.rows] == [
         ("metabase_question", "0b7d6c1e-3f2a-4e55-8c9d-1a2b3c4d5e6f", False, "proposed"),
@@ -505,17 +506,17 @@ def _observation(sid, year, value, *, discovered_on=None, source="matomo", unit=
 
 
 def test_discovered_figures_rank_below_reviewed_ones_and_support_no_fail_by_default(tmp_path):
-    import dataclasses
 
     import pandas as pd
 
     from impact_pipeline import contract
-    from impact_pipeline.defs.impact.criteria_config import load_criteria
+    from impact_pipeline.criteria_config import load_criteria
     from impact_pipeline.defs.usage.assets import ranked_by_review
     from impact_pipeline.defs.usage.criterion import criterion_b_sql
     from impact_pipeline.defs.usage.reach import yearly_reach
     from impact_pipeline.lib.warehouse import Warehouse, insert_frame
     from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
+    from impact_pipeline_tests.support.criteria import criteria_with
 
     page = "https://svc.example.org/stats"
     observations = [
@@ -560,16 +561,7 @@ def test_discovered_figures_rank_below_reviewed_ones_and_support_no_fail_by_defa
         assert (b[2023][2]["reviewed"], b[2023][2]["discovered_on"]) == (False, page)
         assert "discovered" in b[2023][1]
         # criteria.yaml decides: discovered figures may fail, and may not pass.
-        strict = dataclasses.replace(
-            config,
-            raw={
-                **config.raw,
-                "criteria": {
-                    **config.raw["criteria"],
-                    "b": {**config.raw["criteria"]["b"], "discovered_sources": {"may_pass": False, "may_fail": True}},
-                },
-            },
-        )
+        strict = criteria_with({"criteria": {"b": {"discovered_sources": {"may_pass": False, "may_fail": True}}}})
         b = verdicts(strict)
         assert (b[2023][0], b[2024][0], b[2025][0]) == ("unknown", "fail", "fail")
 
@@ -594,7 +586,10 @@ def test_a_stats_page_that_times_out_costs_discovery_one_short_timeout(tmp_path,
     sources = tmp_path / "usage_sources.yaml"
     sources.write_text("services: {}\n", encoding="utf-8")
     usage = UsageSources(
-        sources_path=str(sources), discovery=True, allow_private_network=True, page_timeout_seconds=1.0
+        sources_path=str(sources),
+        discovery=True,
+        http=HttpSettings(allow_private_network=True),
+        page_timeout_seconds=1.0,
     )
     started = time.monotonic()
     found = usage.discover(

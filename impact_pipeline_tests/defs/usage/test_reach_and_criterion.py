@@ -3,18 +3,18 @@ real working DuckDB file)."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
 
-from impact_pipeline.defs.impact.criteria_config import load_criteria
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.usage.criterion import criterion_b
 from impact_pipeline.defs.usage.reach import COLUMNS, yearly_reach
 from impact_pipeline.lib.urls import public_http_url
 from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
+from impact_pipeline_tests.support.criteria import criteria_with
 
 CONFIG = load_criteria(DEFAULT_CRITERIA_PATH)
 
@@ -389,7 +389,9 @@ def test_b_numbers_read_like_the_rest_of_the_reasons(judge_b):
     assert got[(2024, "almost")]["reason"].startswith("(b) fails: 99,999.9 yearly visits in 2024")
     assert got[(2024, "exact")]["verdict"] == "pass"  # the threshold itself is enough
     assert got[(2024, "big")]["reason"].startswith("(b) pass: 1,500,000,000 yearly visits in 2024")
-    config = dataclasses.replace(CONFIG, min_yearly_reach=1234.5, no_usage_reason="l'équipe n'a pas de source")
+    config = criteria_with(
+        {"criteria": {"b": {"min_yearly_reach": 1234.5, "no_source_reason": "l'équipe n'a pas de source"}}}
+    )
     got = judge_b([(2024, "frac"), (2024, "none")], reach=reach[:1], config=config)
     assert got[(2024, "frac")]["reason"].endswith(
         "meets the threshold of 1,234.5 (evidence: https://svc.example.org/stats)."

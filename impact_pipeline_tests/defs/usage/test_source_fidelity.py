@@ -7,9 +7,10 @@ from datetime import date
 
 import pytest
 
-from impact_pipeline.defs.impact.criteria_config import load_criteria
+from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.usage.reach import yearly_reach
 from impact_pipeline.defs.usage.resources import UsageSources
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline.lib.urls import public_http_url
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 from impact_pipeline_tests.defs.usage.test_reach_and_criterion import judge_b  # noqa: F401 (a fixture)
@@ -25,7 +26,7 @@ def _resource(tmp_path, services: dict) -> UsageSources:
 
     path = tmp_path / "usage_sources.yaml"
     path.write_text(yaml.safe_dump({"first_year": 2022, "services": services}), encoding="utf-8")
-    return UsageSources(sources_path=str(path), allow_private_network=True)
+    return UsageSources(sources_path=str(path), http=HttpSettings(allow_private_network=True))
 
 
 def _collect(tmp_path, services: dict, startups=None):
@@ -35,7 +36,9 @@ def _collect(tmp_path, services: dict, startups=None):
 
 def _reach(observations):
     return yearly_reach(
-        observations, is_public=lambda url: public_http_url(url) is not None, threshold=float(CONFIG.min_yearly_reach)
+        observations,
+        is_public=lambda url: public_http_url(url) is not None,
+        threshold=CONFIG.criteria.b.min_yearly_reach,
     )
 
 
@@ -239,7 +242,9 @@ def test_a_public_lower_ranked_figure_decides_a_pass_when_the_top_one_has_no_pub
         encoding="utf-8",
     )
     usage = UsageSources(
-        sources_path=str(path), allow_private_network=True, matomo_tokens={"IMPACT_MATOMO_TOKEN_127_0_0_1": "t0ken"}
+        sources_path=str(path),
+        http=HttpSettings(allow_private_network=True),
+        matomo_tokens={"IMPACT_MATOMO_TOKEN_127_0_0_1": "t0ken"},
     )
     collected = usage.collect({"svc": "Svc", "svc-low": "Svc"}, today=TODAY)
     reach = {r["startup_id"]: r for r in _reach(collected.observations)}

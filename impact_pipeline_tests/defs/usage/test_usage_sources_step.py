@@ -6,6 +6,7 @@ import yaml
 
 from impact_pipeline.defs.usage.assets import usage_sources
 from impact_pipeline.defs.usage.resources import UsageSources
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline_tests.defs.quality.conftest import make_warehouse
 from impact_pipeline_tests.defs.usage.test_discovery import local_page  # references four sources
 from impact_pipeline_tests.support.http_server import LocalServer
@@ -41,7 +42,7 @@ def _world(tmp_path, stats: LocalServer, pages: LocalServer, flight: InFlight, s
         ),
         encoding="utf-8",
     )
-    usage = UsageSources(sources_path=str(path), discovery=True, allow_private_network=True)
+    usage = UsageSources(sources_path=str(path), discovery=True, http=HttpSettings(allow_private_network=True))
     return warehouse, usage
 
 

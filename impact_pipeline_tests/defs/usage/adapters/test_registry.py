@@ -17,6 +17,7 @@ from impact_pipeline.defs.usage.observations import Origin, Parsed, parse_number
 from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline.defs.usage.sources_config import SourcesConfigError, check_file, load_sources
 from impact_pipeline.lib.fetching import FetchRequest
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline_tests.defs.quality.conftest import make_warehouse
 from impact_pipeline_tests.support.http_server import Route
 
@@ -70,7 +71,7 @@ def test_a_type_registered_in_adapters_is_validated_fetched_and_published(tmp_pa
     assert "counter" in source_kinds()
 
     warehouse = make_warehouse(tmp_path, [{"startup_id": "svc"}])
-    usage = UsageSources(sources_path=str(sources), allow_private_network=True)
+    usage = UsageSources(sources_path=str(sources), http=HttpSettings(allow_private_network=True))
     result = dg.materialize([usage_sources], resources={"usage": usage, "warehouse": warehouse})
     assert result.success and len(local_server.requests_to("/counts.txt")) == 1
     con = duckdb.connect(str(warehouse.working_path), read_only=True)

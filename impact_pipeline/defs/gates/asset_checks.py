@@ -7,13 +7,13 @@ the fetches a run reads), keeps the GX result as JSON in
 run that only materializes `published_outputs` cannot publish data a gate rejected.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
+from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.gates.resources import GateEngine
 from impact_pipeline.defs.gates.specs import Suite
-from impact_pipeline.defs.impact.resources import CriteriaSettings
 from impact_pipeline.lib.warehouse import Warehouse
 
 MAX_DESCRIPTION = 2_000
@@ -142,3 +142,12 @@ def build_asset_checks(
         else:
             checks.append(build_gates_step(f"{step}_gates", group))
     return checks
+
+
+def gates_of(assets: Sequence, suites: Iterable[Suite]) -> list[dg.AssetChecksDefinition]:
+    """The gates of the tables `assets` write, among `suites`: a domain's own gates. The suites of the tables one
+    step writes run in one step (fewer Dagster steps: ~0.2 s of overhead each)."""
+    producers = {
+        key.to_user_string(): a.node_def.name for a in assets if isinstance(a, dg.AssetsDefinition) for key in a.keys
+    }
+    return build_asset_checks([s for s in suites if s.table in producers], producers)

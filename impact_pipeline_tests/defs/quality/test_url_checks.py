@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from impact_pipeline.defs.quality.checks import Target, run_checks, run_recorded_checks, targets_from_startups
+from impact_pipeline.defs.quality.url_checks import Target, run_checks, run_recorded_checks, targets_from_startups
 from impact_pipeline.lib.fetching import Fetcher, ResponseCache
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
+from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline_tests.support.http_server import Route
 
 
@@ -106,7 +107,7 @@ def test_a_stats_page_that_times_out_costs_one_timeout_and_a_flaky_one_is_asked_
         ]
     )
     # The run's own policy, scaled down: in production a read times out after 10 s of a 20 s budget, room for a retry.
-    quality = QualitySources(allow_private_network=True, check_timeout_seconds=3.0)
+    quality = QualitySources(http=HttpSettings(allow_private_network=True), check_timeout_seconds=3.0)
     client = quality.client(**{**quality.check_policy_overrides(), "read_timeout": 1.0})
     started = time.monotonic()
     try:
