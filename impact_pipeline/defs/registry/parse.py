@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from impact_pipeline import contract
-from impact_pipeline.defs.registry.phases import LIFECYCLE_RANK, normalize_phase
+from impact_pipeline.defs.registry.phases import create_phase_at, normalize_phase
 from impact_pipeline.lib.urls import REFUSED_LINK_RE, refused_scheme
 
 MAX_TEXT = 10_000  # longer free-text values are cut (and reported): a registry field is never a book
@@ -653,21 +653,17 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
                   idx * 4294967296 + pos AS _order
            FROM _reg_events WHERE coalesce(name, '') <> ''"""
     )
-    # current_phase: the phase at the fetch date (latest start on or before it; ties: furthest along the
-    # lifecycle, unknown names lowest, then the later entry): the rule of `rules.phase_at_year_end_sql`.
-    ranks = ", ".join(f"('{name}', {rank})" for name, rank in LIFECYCLE_RANK.items())
+    # current_phase: the phase in force at the fetch date (`phases.create_phase_at`).
+    create_phase_at(con)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _reg_current AS
-            SELECT p.idx,
-                   arg_max_null(p.phase_normalized, (p.start_date, coalesce(r.lifecycle_rank, -1), p.position))
-                       FILTER (WHERE p.start_date <= ?::DATE) AS current_phase,
-                   arg_max_null(p.phase, (p.start_date, coalesce(r.lifecycle_rank, -1), p.position))
-                       FILTER (WHERE p.start_date <= ?::DATE) AS current_phase_published,
-                   min(p.start_date) AS first_phase_start
-            FROM (SELECT idx, pos AS position, name AS phase, normalized AS phase_normalized, start_date
-                  FROM _reg_phases WHERE coalesce(name, '') <> '') p
-            LEFT JOIN (VALUES {ranks}) r(phase_normalized, lifecycle_rank) USING (phase_normalized)
-            GROUP BY ALL""",
+        """CREATE OR REPLACE TEMP TABLE _reg_current AS
+           SELECT p.idx,
+                  phase_at(p.phase_normalized, p.start_date, p.phase_normalized, p.position, ?::DATE) AS current_phase,
+                  phase_at(p.phase, p.start_date, p.phase_normalized, p.position, ?::DATE) AS current_phase_published,
+                  min(p.start_date) AS first_phase_start
+           FROM (SELECT idx, pos AS position, name AS phase, normalized AS phase_normalized, start_date
+                 FROM _reg_phases WHERE coalesce(name, '') <> '') p
+           GROUP BY ALL""",
         [as_of, as_of],
     )
     link_columns = ", ".join(f"CASE WHEN s_{n}.result IS NULL THEN _reg_cut(t.{n}_full) END AS {n}" for n in links)
