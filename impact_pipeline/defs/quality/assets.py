@@ -7,17 +7,9 @@ from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
 from impact_pipeline.defs.quality.resources import QualitySources
-from impact_pipeline.lib.warehouse import Warehouse, insert_frame
+from impact_pipeline.lib.warehouse import Warehouse, replace_rows, transaction
 
 GROUP = "quality"
-
-
-def _insert(con, table: contract.Table, rows: list[dict]) -> None:
-    import pandas as pd
-
-    if not rows:
-        return
-    insert_frame(con, table, pd.DataFrame(rows, columns=table.column_names))
 
 
 @dg.asset(
@@ -104,14 +96,13 @@ def observatoire_procedures(
         parsed.put(edition.id, key, edition_problems)
 
     with warehouse.connect() as con:
-        con.execute("BEGIN")
-        con.execute(f'DELETE FROM "{table.name}" WHERE edition_id IN (SELECT unnest(?::VARCHAR[]))', [fetched_editions])
-        _insert(con, table, rows)
-        for edition_id, fetched_at in kept.items():
-            con.execute(
-                f'UPDATE "{table.name}" SET fetched_at = ?::TIMESTAMP WHERE edition_id = ?', [fetched_at, edition_id]
-            )
-        con.execute("COMMIT")
+        with transaction(con):
+            replace_rows(con, table, rows, "edition_id IN (SELECT unnest(?::VARCHAR[]))", [fetched_editions])
+            for edition_id, fetched_at in kept.items():
+                con.execute(
+                    f'UPDATE "{table.name}" SET fetched_at = ?::TIMESTAMP WHERE edition_id = ?',
+                    [fetched_at, edition_id],
+                )
         n_rows, n_procedures = con.execute(
             f'SELECT count(*), count(DISTINCT (edition_id, procedure_id)) FROM "{table.name}"'
         ).fetchall()[0]
@@ -157,10 +148,7 @@ def startup_observatoire(
         hosts = {p["host"] for p in procedures if p["host"]}
         matches = obs.match_hosts(startups, hosts, overrides)
         rows = obs.startup_observatoire_rows(procedures, matches)
-        con.execute("BEGIN")
-        con.execute(f'DELETE FROM "{table.name}"')
-        _insert(con, table, rows)
-        con.execute("COMMIT")
+        replace_rows(con, table, rows)
     unknown_ids = sorted({s for pairs in overrides.hosts.values() for s in pairs} - {s for s, _ in startups})
     if unknown_ids:
         context.log.warning(f"observatoire overrides name unknown startups: {', '.join(unknown_ids)}")
@@ -277,10 +265,7 @@ def _write_activity(
 
     table = contract.REPOSITORY_ACTIVITY
     with warehouse.connect() as con:
-        con.execute("BEGIN")
-        con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
-        _insert(con, table, rows)
-        con.execute("COMMIT")
+        replace_rows(con, table, rows, "year IN (SELECT unnest(?::INTEGER[]))", [years])
     for forge, reason in summary["rate_limited"].items():
         context.log.warning(f"{forge}: {reason}; the remaining repositories are marked rate_limited")
     statuses: dict[str, int] = {}
@@ -328,12 +313,9 @@ def _write_page_checks(context, warehouse: Warehouse, mode: str, rows: list[dict
             asset_key=STATS_PAGE_CHECKS.key, metadata={"status": "disabled", "dagster/row_count": 0}
         )
     with warehouse.connect() as con:
-        con.execute("BEGIN")
-        # A re-run with the same recorded answers replaces them instead of piling duplicates.
         if rows:
-            con.execute('DELETE FROM "stats_page_checks" WHERE checked_at = ?::TIMESTAMP', [rows[0]["checked_at"]])
-        _insert(con, contract.STATS_PAGE_CHECKS, rows)
-        con.execute("COMMIT")
+            # A re-run with the same recorded answers replaces them instead of piling duplicates.
+            replace_rows(con, contract.STATS_PAGE_CHECKS, rows, "checked_at = ?::TIMESTAMP", [rows[0]["checked_at"]])
     return dg.MaterializeResult(
         asset_key=STATS_PAGE_CHECKS.key,
         metadata={

@@ -223,19 +223,18 @@ def web_archive_captures(
     with warehouse.connect() as con:
         import pandas as pd
 
-        from impact_pipeline.lib.warehouse import insert_frame
+        from impact_pipeline.lib.warehouse import insert_frame, transaction
 
-        con.execute("BEGIN")
-        # An answer replaces what was stored for the years it covers; a failed query keeps the earlier captures.
-        for url, lo in answered:
-            con.execute(f'DELETE FROM "{table.name}" WHERE url = ? AND year(captured_at) >= ?', [url, lo])
-        if rows:
-            insert_frame(
-                con, table, pd.DataFrame(rows, columns=table.column_names).drop_duplicates(["url", "captured_at"])
-            )
-        if query_rows:
-            insert_frame(con, queries_table, pd.DataFrame(query_rows, columns=queries_table.column_names))
-        con.execute("COMMIT")
+        with transaction(con):
+            # An answer replaces what was stored for the years it covers; a failed query keeps the earlier captures.
+            for url, lo in answered:
+                con.execute(f'DELETE FROM "{table.name}" WHERE url = ? AND year(captured_at) >= ?', [url, lo])
+            if rows:
+                insert_frame(
+                    con, table, pd.DataFrame(rows, columns=table.column_names).drop_duplicates(["url", "captured_at"])
+                )
+            if query_rows:
+                insert_frame(con, queries_table, pd.DataFrame(query_rows, columns=queries_table.column_names))
         n_rows = con.execute(f'SELECT count(*) FROM "{table.name}"').fetchall()[0][0]
     for problem in problems[:20]:
         context.log.warning(f"web archive: {problem} (its sub-criteria stay unknown unless other evidence exists)")
