@@ -20,21 +20,6 @@ from impact_pipeline.lib.sql import sql_array, sql_literal
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 CRITERIA = ("a", "b", "c")
 EVALUATION_COLUMNS = ("year", "startup_id", "criterion", "verdict", "reason", "evidence")
-NATIONAL_IMPACT_COLUMNS = (
-    "year",
-    "startup_id",
-    "name",
-    "phase_at_year_end",
-    "criterion_a",
-    "criterion_b",
-    "criterion_c",
-    "meets_criteria",
-    "officially_designated",
-    "designation_year",
-    "reasons",
-    "evidence",
-    "criteria_version",
-)
 
 
 def phase_at_year_end_sql(years: list[int]) -> str:
