@@ -4,8 +4,8 @@ import dagster as dg
 
 from impact_pipeline import contract
 from impact_pipeline.defs.metadata import preview as _preview
-from impact_pipeline.defs.metadata import table_metadata as _meta
-from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
+from impact_pipeline.defs.metadata import table_asset
+from impact_pipeline.defs.partitions import DUCKDB_POOL, single_run, yearly_partitions
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.lib.warehouse import Warehouse, replace_rows, transaction
 
@@ -13,11 +13,8 @@ GROUP = "quality"
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.OBSERVATOIRE_PROCEDURES, GROUP),
     pool=DUCKDB_POOL,
-    metadata=_meta(contract.OBSERVATOIRE_PROCEDURES),
     # Needs nothing upstream, but runs after the registry chain that every other step waits for: its parse
     # (~50,000 indicator rows in Python) would otherwise share the interpreter with GX's import in the background
     # (`GateEngine`), and a fresh working file would get its schema in this fetching step.
@@ -125,12 +122,9 @@ def observatoire_procedures(
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.STARTUP_OBSERVATOIRE, GROUP),
     pool=DUCKDB_POOL,
     deps=[observatoire_procedures, "startups"],
-    metadata=_meta(contract.STARTUP_OBSERVATOIRE),
 )
 def startup_observatoire(
     context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
@@ -178,21 +172,15 @@ def startup_observatoire(
 REPOSITORY_ACTIVITY = dg.AssetSpec(
     "repository_activity",
     description="Per service and year, the activity of its declared repository: commits in the year, last push, archived, public.",
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.REPOSITORY_ACTIVITY, GROUP),
     partitions_def=yearly_partitions,
     deps=["startups"],
-    metadata=_meta(contract.REPOSITORY_ACTIVITY),
 )
 STATS_PAGE_CHECKS = dg.AssetSpec(
     "stats_page_checks",
     description="Whether each declared stats page and repository answers now: status, time and final URL after redirects.",
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.STATS_PAGE_CHECKS, GROUP),
     deps=["startups"],
-    metadata=_meta(contract.STATS_PAGE_CHECKS),
 )
 
 

@@ -20,8 +20,8 @@ import dagster as dg
 
 from impact_pipeline import contract
 from impact_pipeline.defs.impact.resources import CriteriaSettings
-from impact_pipeline.defs.metadata import table_metadata as _meta
-from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
+from impact_pipeline.defs.metadata import table_asset
+from impact_pipeline.defs.partitions import DUCKDB_POOL
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.lib.warehouse import Warehouse
 
@@ -129,12 +129,9 @@ def _mirror_answer(document: dict, url: str, from_year: int, to_year: int) -> li
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.WEB_ARCHIVE_CAPTURES, GROUP),
     pool=DUCKDB_POOL,
     deps=["registry_declarations", "startups"],
-    metadata=_meta(contract.WEB_ARCHIVE_CAPTURES),
 )
 def web_archive_captures(
     context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse, criteria: CriteriaSettings

@@ -4,8 +4,8 @@ import dagster as dg
 
 from impact_pipeline import contract
 from impact_pipeline.defs.metadata import preview as _preview
-from impact_pipeline.defs.metadata import table_metadata as _meta
-from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
+from impact_pipeline.defs.metadata import table_asset
+from impact_pipeline.defs.partitions import DUCKDB_POOL
 from impact_pipeline.defs.registry.resources import RegistrySource
 from impact_pipeline.lib.warehouse import Warehouse, replace_rows, transaction
 
@@ -15,11 +15,8 @@ LATEST_OBSERVED = "coalesce(observed_at, fetched_at) DESC, fetched_at DESC"
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.REGISTRY_RAW, GROUP),
     pool=DUCKDB_POOL,
-    metadata=_meta(contract.REGISTRY_RAW),
 )
 def registry_raw(
     context: dg.AssetExecutionContext, registry: RegistrySource, warehouse: Warehouse
@@ -69,12 +66,9 @@ _DESCRIPTIONS = {
     specs=[
         dg.AssetSpec(
             t.name,
-            group_name=GROUP,
-            kinds={"python", "duckdb"},
-            owners=OWNERS,
+            **table_asset(t, GROUP),
             deps=[registry_raw],
             description=_DESCRIPTIONS[t.name],
-            metadata=_meta(t),
         )
         for t in REGISTRY_TABLES
     ],
@@ -121,12 +115,9 @@ def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.REGISTRY_DECLARATIONS, GROUP),
     pool=DUCKDB_POOL,
     deps=[registry_raw],
-    metadata=_meta(contract.REGISTRY_DECLARATIONS),
 )
 def registry_declarations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """What each stored registry document, live or dated, declared per service: the registry facts of (c) by date."""
