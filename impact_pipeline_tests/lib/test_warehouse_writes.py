@@ -13,11 +13,10 @@ IN_YEARS = "year IN (SELECT unnest(?::INTEGER[]))"
 
 
 @pytest.fixture
-def con(tmp_path):
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    ensure_tables(con)
-    yield con
-    con.close()
+def con():
+    with duckdb.connect() as connection:  # in memory: the transactions are DuckDB's either way
+        ensure_tables(connection)
+        yield connection
 
 
 def rows(year: int, ids: list[str]) -> list[dict]:
