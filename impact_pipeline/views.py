@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from impact_pipeline.contract import Column
-
-C = Column
+from impact_pipeline.contract import Column, columns, comment_statements
 
 
 @dataclass(frozen=True)
@@ -30,29 +28,38 @@ class View:
         return f'CREATE OR REPLACE VIEW "{self.name}" AS\n{self.sql.strip()}'
 
     def comments(self) -> list[str]:
-        def q(text: str) -> str:
-            return "'" + text.replace("'", "''") + "'"
-
-        out = [f'COMMENT ON VIEW "{self.name}" IS {q(self.description)}']
-        out += [f'COMMENT ON COLUMN "{self.name}"."{c.name}" IS {q(c.description)}' for c in self.columns]
-        return out
+        return comment_statements("VIEW", self.name, self.description, self.columns)
 
 
-_YEAR = C("year", "INTEGER", "Evaluated year.")
-_ID = C("startup_id", "VARCHAR", "Registry id of the startup.")
-_NAME = C("name", "VARCHAR", "Name of the service.")
-_PHASE = C("phase_at_year_end", "VARCHAR", "Phase at the end of the year (2026 vocabulary), NULL when unknown.")
-_A = C("criterion_a", "VARCHAR", "(a) national deployment: pass / fail / unknown.")
-_B = C("criterion_b", "VARCHAR", "(b) significant impact: pass / fail / unknown.")
-_C = C("criterion_c", "VARCHAR", "(c) quality standards: pass / fail / unknown.")
-_DESIGNATION_YEAR = C("designation_year", "INTEGER", "Year the service was officially designated for (NULL if never).")
-_FIRST_MEETING = C(
-    "first_year_meeting",
-    "INTEGER",
-    "First evaluated year in which the service met all three criteria (NULL if never).",
-)
-_REASONS = C("reasons", "VARCHAR", "One sentence per criterion that is not a pass.")
-_VERSION = C("criteria_version", "VARCHAR", "Version of the criteria config used.")
+# The columns the views over national_impact share, described once; each view picks its own, in its order.
+_SHARED = {
+    c.name: c
+    for c in columns(
+        """
+        year                   INTEGER  Evaluated year.
+        startup_id             VARCHAR  Registry id of the startup.
+        name                   VARCHAR  Name of the service.
+        phase_at_year_end      VARCHAR  Phase at the end of the year (2026 vocabulary), NULL when unknown.
+        criterion_a            VARCHAR  (a) national deployment: pass / fail / unknown.
+        criterion_b            VARCHAR  (b) significant impact: pass / fail / unknown.
+        criterion_c            VARCHAR  (c) quality standards: pass / fail / unknown.
+        meets_criteria         BOOLEAN  True exactly when the three criteria pass.
+        officially_designated  BOOLEAN  True when designated for this year or an earlier one.
+        designation_year       INTEGER  Year the service was officially designated for (NULL if never).
+        designated_this_year   BOOLEAN  True when the service was designated for exactly this year.
+        first_year_meeting     INTEGER  First evaluated year in which the service met all three criteria (NULL if
+                                        never).
+        reasons                VARCHAR  One sentence per criterion that is not a pass.
+        evidence               JSON     Evidence per criterion: values, sources, URLs.
+        criteria_version       VARCHAR  Version of the criteria config used.
+        """
+    )
+}
+
+
+def _pick(names: str) -> tuple[Column, ...]:
+    return tuple(_SHARED[name] for name in names.split())
+
 
 # First year each service met all three criteria (shared by two views).
 _FIRST_MEETING_SQL = """
@@ -71,7 +78,12 @@ REVIEW_DESIGNATED_NOT_MEETING = View(
     WHERE n.officially_designated AND NOT n.meets_criteria
     ORDER BY n.year, n.startup_id
     """,
-    (_YEAR, _ID, _NAME, _DESIGNATION_YEAR, _PHASE, _A, _B, _C, _REASONS, _VERSION),
+    _pick(
+        """
+        year startup_id name designation_year phase_at_year_end criterion_a criterion_b criterion_c reasons
+        criteria_version
+        """
+    ),
 )
 
 REVIEW_MEETING_NOT_DESIGNATED = View(
@@ -86,7 +98,12 @@ REVIEW_MEETING_NOT_DESIGNATED = View(
     WHERE n.meets_criteria AND NOT n.officially_designated
     ORDER BY n.year, n.startup_id
     """,
-    (_YEAR, _ID, _NAME, _FIRST_MEETING, _PHASE, _A, _B, _C, _VERSION),
+    _pick(
+        """
+        year startup_id name first_year_meeting phase_at_year_end criterion_a criterion_b criterion_c
+        criteria_version
+        """
+    ),
 )
 
 SERVICE_HISTORY = View(
@@ -103,21 +120,12 @@ SERVICE_HISTORY = View(
     LEFT JOIN ({_FIRST_MEETING_SQL}) f USING (startup_id)
     ORDER BY n.startup_id, n.year
     """,
-    (
-        _ID,
-        _NAME,
-        _YEAR,
-        _PHASE,
-        _A,
-        _B,
-        _C,
-        C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass."),
-        _DESIGNATION_YEAR,
-        C("officially_designated", "BOOLEAN", "True when designated for this year or an earlier one."),
-        C("designated_this_year", "BOOLEAN", "True when the service was designated for exactly this year."),
-        _FIRST_MEETING,
-        _REASONS,
-        _VERSION,
+    _pick(
+        """
+        startup_id name year phase_at_year_end criterion_a criterion_b criterion_c meets_criteria
+        designation_year officially_designated designated_this_year first_year_meeting reasons
+        criteria_version
+        """
     ),
 )
 
@@ -131,20 +139,11 @@ LATEST_YEAR = View(
     WHERE n.year = (SELECT max(year) FROM national_impact)
     ORDER BY n.startup_id
     """,
-    (
-        _YEAR,
-        _ID,
-        _NAME,
-        _PHASE,
-        _A,
-        _B,
-        _C,
-        C("meets_criteria", "BOOLEAN", "True exactly when the three criteria pass."),
-        C("officially_designated", "BOOLEAN", "True when designated for this year or an earlier one."),
-        _DESIGNATION_YEAR,
-        _REASONS,
-        C("evidence", "JSON", "Evidence per criterion: values, sources, URLs."),
-        _VERSION,
+    _pick(
+        """
+        year startup_id name phase_at_year_end criterion_a criterion_b criterion_c meets_criteria
+        officially_designated designation_year reasons evidence criteria_version
+        """
     ),
 )
 
@@ -193,30 +192,25 @@ USAGE_COVERAGE = View(
     LEFT JOIN latest l USING (startup_id)
     ORDER BY no_source DESC, s.officially_designated DESC, s.startup_id
     """,
-    (
-        _ID,
-        _NAME,
-        C("officially_designated", "BOOLEAN", "True when designated for some year."),
-        C("stats_page_declared", "BOOLEAN", "True when the registry declares a stats_url."),
-        C("stats_page_answering", "BOOLEAN", "True when a check of the stats page answered; NULL when never checked."),
-        C(
-            "n_proposals",
-            "INTEGER",
-            "Sources recognised on the stats page waiting for review (usage_source_proposals).",
-        ),
-        C("n_discovered_in_use", "INTEGER", "Unambiguous discovered sources read for (b), not reviewed."),
-        C(
-            "n_reviewed_sources",
-            "INTEGER",
-            "Sources of the service read from the reviewed file, declared figures or data.gouv.fr.",
-        ),
-        C("years_with_figure", "VARCHAR", "Years with a yearly reach figure, comma-separated; NULL when none."),
-        C("latest_full_year", "INTEGER", "The latest finished calendar year."),
-        C("latest_full_year_value", "DOUBLE", "Best yearly reach figure of that year (yearly_reach), NULL when none."),
-        C("latest_full_year_unit", "VARCHAR", "Unit of that figure."),
-        C("latest_full_year_source", "VARCHAR", "Adapter of that figure."),
-        C("latest_full_year_reviewed", "BOOLEAN", "False when that figure comes from a discovered source."),
-        C("no_source", "BOOLEAN", "True when the service has no usage source at all and no figure in any year."),
+    _pick("startup_id name")
+    + columns(
+        """
+        officially_designated      BOOLEAN  True when designated for some year.
+        stats_page_declared        BOOLEAN  True when the registry declares a stats_url.
+        stats_page_answering       BOOLEAN  True when a check of the stats page answered; NULL when never checked.
+        n_proposals                INTEGER  Sources recognised on the stats page waiting for review
+                                            (usage_source_proposals).
+        n_discovered_in_use        INTEGER  Unambiguous discovered sources read for (b), not reviewed.
+        n_reviewed_sources         INTEGER  Sources of the service read from the reviewed file, declared figures or
+                                            data.gouv.fr.
+        years_with_figure          VARCHAR  Years with a yearly reach figure, comma-separated; NULL when none.
+        latest_full_year           INTEGER  The latest finished calendar year.
+        latest_full_year_value     DOUBLE   Best yearly reach figure of that year (yearly_reach), NULL when none.
+        latest_full_year_unit      VARCHAR  Unit of that figure.
+        latest_full_year_source    VARCHAR  Adapter of that figure.
+        latest_full_year_reviewed  BOOLEAN  False when that figure comes from a discovered source.
+        no_source                  BOOLEAN  True when the service has no usage source at all and no figure in any year.
+        """
     ),
 )
 
@@ -257,24 +251,19 @@ DESIGNATION_BACKTEST = View(
     GROUP BY year
     ORDER BY year
     """,
-    (
-        _YEAR,
-        C("n_designated", "INTEGER", "Services officially designated for this year (the committee's flow)."),
-        C("n_meeting", "INTEGER", "Services meeting the three criteria in the year (the policy's stock)."),
-        C("n_designated_meeting", "INTEGER", "Services designated for this year that meet the criteria in it."),
-        C(
-            "share_designated_meeting",
-            "DOUBLE",
-            "n_designated_meeting / n_designated (3 decimals); NULL when nobody was designated for the year.",
-        ),
-        C("n_designated_not_meeting", "INTEGER", "Designated for this year, not meeting the criteria in it."),
-        C("n_meeting_not_designated", "INTEGER", "Meeting the criteria, designated neither for this year nor earlier."),
-        C(
-            "disagreements",
-            "JSON",
-            "Each disagreement: startup_id, name, kind, deciding_criterion (the first failing "
-            "criterion, else the first not passing) and its verdict.",
-        ),
+    _pick("year")
+    + columns(
+        """
+        n_designated              INTEGER  Services officially designated for this year (the committee's flow).
+        n_meeting                 INTEGER  Services meeting the three criteria in the year (the policy's stock).
+        n_designated_meeting      INTEGER  Services designated for this year that meet the criteria in it.
+        share_designated_meeting  DOUBLE   n_designated_meeting / n_designated (3 decimals); NULL when nobody was
+                                           designated for the year.
+        n_designated_not_meeting  INTEGER  Designated for this year, not meeting the criteria in it.
+        n_meeting_not_designated  INTEGER  Meeting the criteria, designated neither for this year nor earlier.
+        disagreements             JSON     Each disagreement: startup_id, name, kind, deciding_criterion (the first
+                                           failing criterion, else the first not passing) and its verdict.
+        """
     ),
 )
 

@@ -7,6 +7,12 @@ from typing import Any
 import dagster as dg
 
 from impact_pipeline import contract
+from impact_pipeline.defs.partitions import OWNERS
+
+
+def table_asset(table: contract.Table, group: str) -> dict[str, Any]:
+    """What every asset stored as a contract table declares: its group, kinds, owners and `table_metadata`."""
+    return {"group_name": group, "kinds": {"python", "duckdb"}, "owners": OWNERS, "metadata": table_metadata(table)}
 
 
 def table_metadata(table: contract.Table) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -475,6 +475,52 @@ def insert_frame(con: Any, table: contract.Table, frame: Any) -> None:
         con.unregister("_frame")
 
 
+# Connections inside `transaction()` now (by id): a nested block joins the outer transaction.
+_IN_TRANSACTION: set[int] = set()
+
+
+@contextmanager
+def transaction(con: Any) -> Iterator[Any]:
+    """Run a block in one DuckDB transaction: COMMIT at its end, ROLLBACK when it raises (all or nothing).
+
+    Nested on the same connection, the inner block joins the outer transaction (DuckDB has no nested ones).
+    """
+    if id(con) in _IN_TRANSACTION:
+        yield con
+        return
+    con.execute("BEGIN")
+    _IN_TRANSACTION.add(id(con))
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
+    finally:
+        _IN_TRANSACTION.discard(id(con))
+
+
+def replace_rows(con: Any, table: contract.Table, rows: Any, where: str = "true", params: Sequence = ()) -> None:
+    """The idempotent partition write: delete `table`'s rows matching `where`, then insert `rows`, in one transaction.
+
+    `rows` is a DataFrame or a list of dicts (matched to the columns by name), or a SELECT giving at least the
+    table's columns (its order is the insertion order).
+    """
+    with transaction(con):
+        con.execute(f'DELETE FROM "{table.name}" WHERE {where}', list(params))
+        if isinstance(rows, str):
+            columns = ", ".join(f'"{c}"' for c in table.column_names)
+            con.execute(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM ({rows})')
+        elif isinstance(rows, list):
+            if rows:
+                import pandas as pd
+
+                insert_frame(con, table, pd.DataFrame(rows, columns=table.column_names))
+        else:
+            insert_frame(con, table, rows)
+
+
 def ensure_tables(con: Any) -> None:
     """Create every contract table that is missing and (re)write its comments; then the analyst views."""
     # Skipped when the file already carries this exact contract (each statement is a catalogue write,
@@ -488,34 +534,36 @@ def ensure_tables(con: Any) -> None:
         return
     from impact_pipeline.views import ensure_views
 
-    con.execute("BEGIN")
-    existing: dict[str, set[str]] = {}
-    for table_name, column_name in con.execute(
-        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
-    ).fetchall():
-        existing.setdefault(table_name, set()).add(column_name)
-    created_as = dict(con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE schema_name = 'main'").fetchall())
-    for table in contract.ALL_TABLES:
-        if table.name in existing and _compression_differs(table, created_as.get(table.name) or ""):
-            _rebuild(con, table, existing[table.name])
-        con.execute(table.ddl())
-        # A file written by an older contract gains the new columns (NULL for old rows).
-        for column in table.columns:
-            if table.name in existing and column.name not in existing[table.name]:
-                con.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}')
-        for statement in table.comments():
-            con.execute(statement)
-    ensure_views(con)
-    con.execute("CREATE OR REPLACE TABLE _contract_version (fingerprint VARCHAR)")
-    con.execute("INSERT INTO _contract_version VALUES (?)", [fingerprint])
-    con.execute(
-        "COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this "
-        "file was written with.'"
-    )
-    con.execute(
-        "COMMENT ON COLUMN _contract_version.fingerprint IS 'SHA-256 of the DDL, comments and views of the contract.'"
-    )
-    con.execute("COMMIT")
+    with transaction(con):
+        existing: dict[str, set[str]] = {}
+        for table_name, column_name in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main'"
+        ).fetchall():
+            existing.setdefault(table_name, set()).add(column_name)
+        created_as = dict(
+            con.execute("SELECT table_name, sql FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+        )
+        for table in contract.ALL_TABLES:
+            if table.name in existing and _compression_differs(table, created_as.get(table.name) or ""):
+                _rebuild(con, table, existing[table.name])
+            con.execute(table.ddl())
+            # A file written by an older contract gains the new columns (NULL for old rows).
+            for column in table.columns:
+                if table.name in existing and column.name not in existing[table.name]:
+                    con.execute(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type}')
+            for statement in table.comments():
+                con.execute(statement)
+        ensure_views(con)
+        con.execute("CREATE OR REPLACE TABLE _contract_version (fingerprint VARCHAR)")
+        con.execute("INSERT INTO _contract_version VALUES (?)", [fingerprint])
+        con.execute(
+            "COMMENT ON TABLE _contract_version IS 'Internal: fingerprint of the table contract this "
+            "file was written with.'"
+        )
+        con.execute(
+            "COMMENT ON COLUMN _contract_version.fingerprint IS "
+            "'SHA-256 of the DDL, comments and views of the contract.'"
+        )
 
 
 def _compression_differs(table: contract.Table, created_as: str) -> bool:

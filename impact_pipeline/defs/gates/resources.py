@@ -1,11 +1,8 @@
 """The data-quality gates' engine (Great Expectations) as a typed resource.
 
-Importing GX takes 5-7 s of interpreter time. A run with gates imports it in a background thread, started by a
-step that knows a gate will need it (`preload_for_gates`): `registry_raw` when the registry changed or nothing is
-stored yet (every registry gate then validates new rows) and `activity_and_page_checks`, whose gates validate new
-checks and which spends seconds waiting for the network. A nightly run of an unchanged registry reuses the registry
-gates' results (no GX), so its registry steps do not share the interpreter with the import, which slowed them
-2-3x. Any gate still imports GX itself when nothing started it. Loading the code location never imports GX.
+GX is slow to import (figures in bench/README.md), so a run with gates imports it in a background thread, started
+by a step that knows a gate will need it (`preload_for_gates`): the import overlaps that step's work instead of
+delaying the gate. A gate still imports GX itself when nothing started it; loading the code location never does.
 """
 
 from __future__ import annotations

@@ -171,33 +171,40 @@ def criterion_a_specs(config) -> list[ExpectationSpec]:
     ]
 
 
+def _pass_only_with(criterion: str, what: str, condition: str, shown: str) -> ExpectationSpec:
+    """A pass on `criterion` in national_impact needs `condition` (SQL over the row `t`, read only on passes)."""
+    return rule(
+        f"({criterion}) pass only with {what}",
+        f"CASE WHEN t.criterion_{criterion} = 'pass' THEN {condition} ELSE TRUE END",
+        show=(f"criterion_{criterion}", shown),
+    )
+
+
 def criterion_b_specs(config) -> list[ExpectationSpec]:
     threshold = sql_literal(config.criteria.b.min_yearly_reach)
     return [
-        rule(
-            f"(b) pass only with a reach >= {config.criteria.b.min_yearly_reach:g} (evidence b.value)",
-            "CASE WHEN t.criterion_b = 'pass' THEN TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= "
-            f"{threshold} ELSE TRUE END",
-            show=("criterion_b", "reach"),
+        _pass_only_with(
+            "b",
+            f"a reach >= {config.criteria.b.min_yearly_reach:g} (evidence b.value)",
+            f"TRY_CAST(t.evidence->'b'->>'value' AS DOUBLE) >= {threshold}",
+            "reach",
         ),
-        rule(
-            "(b) pass only with a public evidence URL (evidence b.evidence_url)",
-            "CASE WHEN t.criterion_b = 'pass' THEN ("
-            + _public_url("t.evidence->'b'->>'evidence_url'", config)
-            + ") ELSE TRUE END",
-            show=("criterion_b", "evidence_url"),
+        _pass_only_with(
+            "b",
+            "a public evidence URL (evidence b.evidence_url)",
+            "(" + _public_url("t.evidence->'b'->>'evidence_url'", config) + ")",
+            "evidence_url",
         ),
     ]
 
 
 def criterion_c_specs(config) -> list[ExpectationSpec]:
     return [
-        rule(
-            "(c) pass only with no failing sub-criterion (evidence c.sub_criteria)",
-            "CASE WHEN t.criterion_c = 'pass' THEN NOT "
-            + _has_failing_sub_criterion("t.evidence->'c'")
-            + " ELSE TRUE END",
-            show=("criterion_c", "sub_criteria"),
+        _pass_only_with(
+            "c",
+            "no failing sub-criterion (evidence c.sub_criteria)",
+            "NOT " + _has_failing_sub_criterion("t.evidence->'c'"),
+            "sub_criteria",
         ),
     ]
 

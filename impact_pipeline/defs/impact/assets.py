@@ -10,7 +10,7 @@ from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
 from impact_pipeline.defs.quality import criterion as quality_criterion
 from impact_pipeline.defs.usage import criterion as usage_criterion
-from impact_pipeline.lib.warehouse import Warehouse
+from impact_pipeline.lib.warehouse import Warehouse, replace_rows, transaction
 
 GROUP = "impact"
 
@@ -21,14 +21,10 @@ def _years(context: dg.AssetExecutionContext) -> list[int]:
 
 def _replace_years(con, table: contract.Table, years: list[int], select_sql: str) -> int:
     """Idempotent partition write: delete the years' rows, insert the new ones, in one transaction."""
-    columns = ", ".join(f'"{c}"' for c in table.column_names)
-    con.execute("BEGIN")
-    con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
-    con.execute(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM ({select_sql})')
-    n = con.execute(
-        f'SELECT count(*) FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years]
-    ).fetchall()[0][0]
-    con.execute("COMMIT")
+    in_years = "year IN (SELECT unnest(?::INTEGER[]))"
+    with transaction(con):
+        replace_rows(con, table, select_sql, in_years, [years])
+        n = con.execute(f'SELECT count(*) FROM "{table.name}" WHERE {in_years}', [years]).fetchall()[0][0]
     return int(n)
 
 

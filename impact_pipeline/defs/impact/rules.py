@@ -14,55 +14,34 @@ import duckdb
 import pandas as pd
 
 from impact_pipeline.criteria_config import CriteriaConfig
-from impact_pipeline.defs.registry.phases import LIFECYCLE_RANK
-from impact_pipeline.lib.sql import sql_array, sql_literal, sql_values
+from impact_pipeline.defs.registry.phases import create_phase_at
+from impact_pipeline.lib.sql import sql_array, sql_literal
 
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 CRITERIA = ("a", "b", "c")
 EVALUATION_COLUMNS = ("year", "startup_id", "criterion", "verdict", "reason", "evidence")
-NATIONAL_IMPACT_COLUMNS = (
-    "year",
-    "startup_id",
-    "name",
-    "phase_at_year_end",
-    "criterion_a",
-    "criterion_b",
-    "criterion_c",
-    "meets_criteria",
-    "officially_designated",
-    "designation_year",
-    "reasons",
-    "evidence",
-    "criteria_version",
-)
 
 
 def phase_at_year_end_sql(years: list[int]) -> str:
     """For each year and startup with a phase started by Dec 31, the phase in force that day.
 
-    Latest start on or before the date wins; on a tie, the phase furthest along the lifecycle
-    (unknown names rank lowest), then the later entry in the registry's list.
+    The rule is the macro `phase_at` (`phases.create_phase_at`), which must be defined on the connection.
     """
-    ranks = sql_values(list(LIFECYCLE_RANK.items()))
     year_list = ", ".join(str(int(y)) for y in years)
+    fields = "p.start_date, p.phase_normalized, p.position, make_date(y.year::BIGINT, 12, 31)"
     return f"""
-        SELECT year, startup_id, phase, phase_normalized, start_date
-        FROM (
-            SELECT y.year, p.startup_id, p.phase, p.phase_normalized, p.start_date,
-                   row_number() OVER (
-                       PARTITION BY y.year, p.startup_id
-                       ORDER BY p.start_date DESC, coalesce(r.lifecycle_rank, -1) DESC, p.position DESC
-                   ) AS rn
-            FROM (SELECT unnest([{year_list}]::INTEGER[]) AS year) y
-            JOIN startup_phases p ON p.start_date <= make_date(y.year::BIGINT, 12, 31)
-            LEFT JOIN (VALUES {ranks}) r(phase_normalized, lifecycle_rank) ON r.phase_normalized = p.phase_normalized
-        )
-        WHERE rn = 1
+        SELECT y.year, p.startup_id, phase_at(p.phase, {fields}) AS phase,
+               phase_at(p.phase_normalized, {fields}) AS phase_normalized,
+               phase_at(p.start_date, {fields}) AS start_date
+        FROM (SELECT unnest([{year_list}]::INTEGER[]) AS year) y
+        JOIN startup_phases p ON p.start_date <= make_date(y.year::BIGINT, 12, 31)
+        GROUP BY y.year, p.startup_id
     """
 
 
 def phase_at_year_end(con: duckdb.DuckDBPyConnection, years: list[int]) -> pd.DataFrame:
     """`phase_at_year_end_sql` as a frame (explanations, tests)."""
+    create_phase_at(con)
     return con.execute(phase_at_year_end_sql(years) + " ORDER BY year, startup_id").df()
 
 
@@ -112,6 +91,7 @@ def evaluate_sql(
     from impact_pipeline.defs.quality.criterion import criterion_c_sql
     from impact_pipeline.defs.usage.criterion import criterion_b_sql
 
+    create_phase_at(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _eval_phases AS {phase_at_year_end_sql(years)}")
     con.execute("CREATE OR REPLACE TEMP TABLE _eval_keys AS SELECT year, startup_id FROM _eval_phases")
     parts = [

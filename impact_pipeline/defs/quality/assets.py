@@ -4,28 +4,17 @@ import dagster as dg
 
 from impact_pipeline import contract
 from impact_pipeline.defs.metadata import preview as _preview
-from impact_pipeline.defs.metadata import table_metadata as _meta
-from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS, single_run, yearly_partitions
+from impact_pipeline.defs.metadata import table_asset
+from impact_pipeline.defs.partitions import DUCKDB_POOL, single_run, yearly_partitions
 from impact_pipeline.defs.quality.resources import QualitySources
-from impact_pipeline.lib.warehouse import Warehouse, insert_frame
+from impact_pipeline.lib.warehouse import Warehouse, replace_rows, transaction
 
 GROUP = "quality"
 
 
-def _insert(con, table: contract.Table, rows: list[dict]) -> None:
-    import pandas as pd
-
-    if not rows:
-        return
-    insert_frame(con, table, pd.DataFrame(rows, columns=table.column_names))
-
-
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.OBSERVATOIRE_PROCEDURES, GROUP),
     pool=DUCKDB_POOL,
-    metadata=_meta(contract.OBSERVATOIRE_PROCEDURES),
     # Needs nothing upstream, but runs after the registry chain that every other step waits for: its parse
     # (~50,000 indicator rows in Python) would otherwise share the interpreter with GX's import in the background
     # (`GateEngine`), and a fresh working file would get its schema in this fetching step.
@@ -104,14 +93,13 @@ def observatoire_procedures(
         parsed.put(edition.id, key, edition_problems)
 
     with warehouse.connect() as con:
-        con.execute("BEGIN")
-        con.execute(f'DELETE FROM "{table.name}" WHERE edition_id IN (SELECT unnest(?::VARCHAR[]))', [fetched_editions])
-        _insert(con, table, rows)
-        for edition_id, fetched_at in kept.items():
-            con.execute(
-                f'UPDATE "{table.name}" SET fetched_at = ?::TIMESTAMP WHERE edition_id = ?', [fetched_at, edition_id]
-            )
-        con.execute("COMMIT")
+        with transaction(con):
+            replace_rows(con, table, rows, "edition_id IN (SELECT unnest(?::VARCHAR[]))", [fetched_editions])
+            for edition_id, fetched_at in kept.items():
+                con.execute(
+                    f'UPDATE "{table.name}" SET fetched_at = ?::TIMESTAMP WHERE edition_id = ?',
+                    [fetched_at, edition_id],
+                )
         n_rows, n_procedures = con.execute(
             f'SELECT count(*), count(DISTINCT (edition_id, procedure_id)) FROM "{table.name}"'
         ).fetchall()[0]
@@ -134,12 +122,9 @@ def observatoire_procedures(
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.STARTUP_OBSERVATOIRE, GROUP),
     pool=DUCKDB_POOL,
     deps=[observatoire_procedures, "startups"],
-    metadata=_meta(contract.STARTUP_OBSERVATOIRE),
 )
 def startup_observatoire(
     context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse
@@ -157,10 +142,7 @@ def startup_observatoire(
         hosts = {p["host"] for p in procedures if p["host"]}
         matches = obs.match_hosts(startups, hosts, overrides)
         rows = obs.startup_observatoire_rows(procedures, matches)
-        con.execute("BEGIN")
-        con.execute(f'DELETE FROM "{table.name}"')
-        _insert(con, table, rows)
-        con.execute("COMMIT")
+        replace_rows(con, table, rows)
     unknown_ids = sorted({s for pairs in overrides.hosts.values() for s in pairs} - {s for s, _ in startups})
     if unknown_ids:
         context.log.warning(f"observatoire overrides name unknown startups: {', '.join(unknown_ids)}")
@@ -191,22 +173,16 @@ REPOSITORY_ACTIVITY = dg.AssetSpec(
     "repository_activity",
     description="Per service and year, the activity of its declared repository: commits in the year, "
     "last push, archived, public.",
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.REPOSITORY_ACTIVITY, GROUP),
     partitions_def=yearly_partitions,
     deps=["startups"],
-    metadata=_meta(contract.REPOSITORY_ACTIVITY),
 )
 STATS_PAGE_CHECKS = dg.AssetSpec(
     "stats_page_checks",
     description="Whether each declared stats page and repository answers now: status, "
     "time and final URL after redirects.",
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.STATS_PAGE_CHECKS, GROUP),
     deps=["startups"],
-    metadata=_meta(contract.STATS_PAGE_CHECKS),
 )
 
 
@@ -279,10 +255,7 @@ def _write_activity(
 
     table = contract.REPOSITORY_ACTIVITY
     with warehouse.connect() as con:
-        con.execute("BEGIN")
-        con.execute(f'DELETE FROM "{table.name}" WHERE year IN (SELECT unnest(?::INTEGER[]))', [years])
-        _insert(con, table, rows)
-        con.execute("COMMIT")
+        replace_rows(con, table, rows, "year IN (SELECT unnest(?::INTEGER[]))", [years])
     for forge, reason in summary["rate_limited"].items():
         context.log.warning(f"{forge}: {reason}; the remaining repositories are marked rate_limited")
     statuses: dict[str, int] = {}
@@ -330,12 +303,9 @@ def _write_page_checks(context, warehouse: Warehouse, mode: str, rows: list[dict
             asset_key=STATS_PAGE_CHECKS.key, metadata={"status": "disabled", "dagster/row_count": 0}
         )
     with warehouse.connect() as con:
-        con.execute("BEGIN")
-        # A re-run with the same recorded answers replaces them instead of piling duplicates.
         if rows:
-            con.execute('DELETE FROM "stats_page_checks" WHERE checked_at = ?::TIMESTAMP', [rows[0]["checked_at"]])
-        _insert(con, contract.STATS_PAGE_CHECKS, rows)
-        con.execute("COMMIT")
+            # A re-run with the same recorded answers replaces them instead of piling duplicates.
+            replace_rows(con, contract.STATS_PAGE_CHECKS, rows, "checked_at = ?::TIMESTAMP", [rows[0]["checked_at"]])
     return dg.MaterializeResult(
         asset_key=STATS_PAGE_CHECKS.key,
         metadata={

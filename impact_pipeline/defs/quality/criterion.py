@@ -19,11 +19,11 @@ by the same rules as the URL checks; every service-year is judged in SQL.
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import TYPE_CHECKING, Any
 
 from impact_pipeline.criteria_config import CriteriaConfig, CriterionC, SubCriteria
+from impact_pipeline.lib.sql import WHITESPACE_SQL
 
 if TYPE_CHECKING:  # pandas stays out of the code location's import time
     import pandas as pd
@@ -63,12 +63,6 @@ def _cat(*parts: str) -> str:
 
 
 # --- preparation: small tables and macros on the connection ---------------------------------------
-
-
-@functools.cache
-def _whitespace_sql() -> str:
-    """The characters Python's `str.strip()` removes, as a SQL expression (all of them are in the BMP)."""
-    return "concat(" + ", ".join(f"chr({c})" for c in range(0x10000) if chr(c).isspace()) + ")"
 
 
 def _classify_registry_text(con) -> None:
@@ -173,7 +167,7 @@ def _prepare(con, rules: CriterionC) -> None:
         """CREATE OR REPLACE TEMP MACRO _c_latest(moment, position) AS
                coalesce(epoch_us(moment), -4611686018427387904)::HUGEINT * 1099511627776 + position""",
         # Blank as Python's `not value.strip()` (NULL too); a web address as `public_http_url` (see `_c_web_urls`).
-        f"CREATE OR REPLACE TEMP MACRO _c_blank(text) AS coalesce(trim(text, {_whitespace_sql()}) = '', TRUE)",
+        f"CREATE OR REPLACE TEMP MACRO _c_blank(text) AS coalesce(trim(text, {WHITESPACE_SQL}) = '', TRUE)",
         """CREATE OR REPLACE TEMP MACRO _c_is_web(text) AS coalesce(text IN (SELECT url FROM _c_web_urls), FALSE)""",
         # A value as Python's f-strings print it (None for NULL).
         "CREATE OR REPLACE TEMP MACRO _c_str(x) AS coalesce(CAST(x AS VARCHAR), 'None')",
@@ -811,7 +805,7 @@ def criterion_c_sql(con, keys: str, config: CriteriaConfig) -> str:
         f"""concat('{{"source":"quality","sub_criteria":{{', {sub_evidence}, '}},"required":', {required}, """
         f"""',"registry_as_of":', coalesce(to_json(registry_day), 'null'), '}}')"""
     )
-    strip = f"trim(dc.doc.{{}}, {_whitespace_sql()})"
+    strip = f"trim(dc.doc.{{}}, {WHITESPACE_SQL})"
     # `d` is MATERIALIZED so that each decision, read several times, is computed once; with a single
     # consumer DuckDB streams it (nothing is buffered).
     return f"""

@@ -29,7 +29,7 @@ PLACEHOLDER_PREFIXES = (
 )
 
 _NUMBER_RE = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
-_SPACES_RE = re.compile(r"[\s\u00a0\u202f]+")
+_SPACES_RE = re.compile(r"\s+")  # `\s`: every blank (lib/sql.WHITESPACE), no-break spaces included
 
 
 def _fold(text: str) -> str:

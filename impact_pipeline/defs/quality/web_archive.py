@@ -20,8 +20,8 @@ import dagster as dg
 
 from impact_pipeline import contract
 from impact_pipeline.defs.criteria import CriteriaSettings
-from impact_pipeline.defs.metadata import table_metadata as _meta
-from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
+from impact_pipeline.defs.metadata import table_asset
+from impact_pipeline.defs.partitions import DUCKDB_POOL
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.lib.warehouse import Warehouse
 
@@ -130,12 +130,9 @@ def _mirror_answer(document: dict, url: str, from_year: int, to_year: int) -> li
 
 
 @dg.asset(
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
+    **table_asset(contract.WEB_ARCHIVE_CAPTURES, GROUP),
     pool=DUCKDB_POOL,
     deps=["registry_declarations", "startups"],
-    metadata=_meta(contract.WEB_ARCHIVE_CAPTURES),
 )
 def web_archive_captures(
     context: dg.AssetExecutionContext, quality: QualitySources, warehouse: Warehouse, criteria: CriteriaSettings
@@ -224,19 +221,18 @@ def web_archive_captures(
     with warehouse.connect() as con:
         import pandas as pd
 
-        from impact_pipeline.lib.warehouse import insert_frame
+        from impact_pipeline.lib.warehouse import insert_frame, transaction
 
-        con.execute("BEGIN")
-        # An answer replaces what was stored for the years it covers; a failed query keeps the earlier captures.
-        for url, lo in answered:
-            con.execute(f'DELETE FROM "{table.name}" WHERE url = ? AND year(captured_at) >= ?', [url, lo])
-        if rows:
-            insert_frame(
-                con, table, pd.DataFrame(rows, columns=table.column_names).drop_duplicates(["url", "captured_at"])
-            )
-        if query_rows:
-            insert_frame(con, queries_table, pd.DataFrame(query_rows, columns=queries_table.column_names))
-        con.execute("COMMIT")
+        with transaction(con):
+            # An answer replaces what was stored for the years it covers; a failed query keeps the earlier captures.
+            for url, lo in answered:
+                con.execute(f'DELETE FROM "{table.name}" WHERE url = ? AND year(captured_at) >= ?', [url, lo])
+            if rows:
+                insert_frame(
+                    con, table, pd.DataFrame(rows, columns=table.column_names).drop_duplicates(["url", "captured_at"])
+                )
+            if query_rows:
+                insert_frame(con, queries_table, pd.DataFrame(query_rows, columns=queries_table.column_names))
         n_rows = con.execute(f'SELECT count(*) FROM "{table.name}"').fetchall()[0][0]
     for problem in problems[:20]:
         context.log.warning(f"web archive: {problem} (its sub-criteria stay unknown unless other evidence exists)")

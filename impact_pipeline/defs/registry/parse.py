@@ -23,18 +23,14 @@ from datetime import date
 from typing import Any
 
 from impact_pipeline import contract
-from impact_pipeline.defs.registry.phases import LIFECYCLE_RANK, normalize_phase
+from impact_pipeline.defs.registry.phases import create_phase_at, normalize_phase
+from impact_pipeline.lib.sql import WHITESPACE_SQL
 from impact_pipeline.lib.urls import REFUSED_LINK_RE, refused_scheme
 
 MAX_TEXT = 10_000  # longer free-text values are cut (and reported): a registry field is never a book
 MAX_VALUE = 200  # findings keep this much of the offending value
 # beta.gouv.fr started in 2013: an event dated earlier, or after the year following the fetch, is not a date.
 FIRST_DATE = date(2013, 1, 1)
-# What Python's str.strip() removes (the characters for which str.isspace() is true), for SQL's trim().
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 # DuckDB json_type names of numbers (a number too large for 64 bits is a DOUBLE whose digits are kept).
 _NUMBERS = "('UBIGINT', 'BIGINT', 'DOUBLE')"
 
@@ -351,12 +347,11 @@ def _text_findings(
 
 
 def _macros(con: Any) -> None:
-    ws = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)
     # Most texts neither start nor end with a blank: only the others pay for trim() (slow with a set).
     con.execute(
         f"""CREATE OR REPLACE TEMP MACRO _reg_strip(x) AS
             CASE WHEN x = '' OR (ord(x) BETWEEN 33 AND 126 AND ord(x[-1]) BETWEEN 33 AND 126) THEN x
-                ELSE trim(x, {ws}) END"""
+                ELSE trim(x, {WHITESPACE_SQL}) END"""
     )
     con.execute(
         f"CREATE OR REPLACE TEMP MACRO _reg_cut(x) AS CASE WHEN strlen(x) <= {MAX_TEXT} THEN x "
@@ -658,21 +653,17 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
                   idx * 4294967296 + pos AS _order
            FROM _reg_events WHERE coalesce(name, '') <> ''"""
     )
-    # current_phase: the phase at the fetch date (latest start on or before it; ties: furthest along the
-    # lifecycle, unknown names lowest, then the later entry): the rule of `rules.phase_at_year_end_sql`.
-    ranks = ", ".join(f"('{name}', {rank})" for name, rank in LIFECYCLE_RANK.items())
+    # current_phase: the phase in force at the fetch date (`phases.create_phase_at`).
+    create_phase_at(con)
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _reg_current AS
-            SELECT p.idx,
-                   arg_max_null(p.phase_normalized, (p.start_date, coalesce(r.lifecycle_rank, -1), p.position))
-                       FILTER (WHERE p.start_date <= ?::DATE) AS current_phase,
-                   arg_max_null(p.phase, (p.start_date, coalesce(r.lifecycle_rank, -1), p.position))
-                       FILTER (WHERE p.start_date <= ?::DATE) AS current_phase_published,
-                   min(p.start_date) AS first_phase_start
-            FROM (SELECT idx, pos AS position, name AS phase, normalized AS phase_normalized, start_date
-                  FROM _reg_phases WHERE coalesce(name, '') <> '') p
-            LEFT JOIN (VALUES {ranks}) r(phase_normalized, lifecycle_rank) USING (phase_normalized)
-            GROUP BY ALL""",
+        """CREATE OR REPLACE TEMP TABLE _reg_current AS
+           SELECT p.idx,
+                  phase_at(p.phase_normalized, p.start_date, p.phase_normalized, p.position, ?::DATE) AS current_phase,
+                  phase_at(p.phase, p.start_date, p.phase_normalized, p.position, ?::DATE) AS current_phase_published,
+                  min(p.start_date) AS first_phase_start
+           FROM (SELECT idx, pos AS position, name AS phase, normalized AS phase_normalized, start_date
+                 FROM _reg_phases WHERE coalesce(name, '') <> '') p
+           GROUP BY ALL""",
         [as_of, as_of],
     )
     link_columns = ", ".join(f"CASE WHEN s_{n}.result IS NULL THEN _reg_cut(t.{n}_full) END AS {n}" for n in links)

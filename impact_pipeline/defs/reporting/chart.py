@@ -27,25 +27,21 @@ _COLORS = {
 KEY_CHUNK = "impact_pipeline:input"
 
 
-def chart_key(
-    summary: Iterable[Mapping[str, Any]],
-    highlight_year: int | None = None,
-    title: str | None = None,
-    in_progress_year: int | None = None,
-    note: str | None = None,
-) -> str:
-    """A digest of everything `render_chart` draws from: its arguments and the code that draws (this module and
-    the labels), so that a changed chart, label or drawing code is drawn again."""
+def chart_key(summary: Iterable[Mapping[str, Any]], *args: Any, **kwargs: Any) -> str:
+    """A digest of everything `render_chart` draws from: its arguments (the same as `render_chart`'s) and the code
+    that draws (this module and the labels), so that a changed chart, label or drawing code is drawn again."""
     import hashlib
+    import inspect
     import json
     from pathlib import Path
 
     from impact_pipeline.defs.reporting import labels
 
+    call = inspect.signature(render_chart).bind(summary, *args, **kwargs)
+    call.apply_defaults()
     rows = sorted((dict(r) for r in summary), key=lambda r: int(r["year"]))
-    digest = hashlib.sha256(
-        json.dumps([rows, highlight_year, title, in_progress_year, note], sort_keys=True, default=str).encode()
-    )
+    options = [value for name, value in call.arguments.items() if name != "summary"]
+    digest = hashlib.sha256(json.dumps([rows, *options], sort_keys=True, default=str).encode())
     for module in (__file__, labels.__file__):
         digest.update(Path(module).read_bytes())
     return digest.hexdigest()

@@ -10,7 +10,7 @@ from impact_pipeline.defs.metadata import preview as _preview
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.usage.resources import UsageSources
-from impact_pipeline.lib.warehouse import Warehouse, insert_frame
+from impact_pipeline.lib.warehouse import Warehouse, replace_rows
 
 GROUP = "usage"
 # Built by the quality domain when it lands; read only if present (its yearly online procedures).
@@ -23,13 +23,7 @@ def _cache_dir(warehouse: Warehouse) -> Path:
 
 def _replace_all(con, table: contract.Table, rows: list[dict]) -> None:
     """The table becomes exactly `rows` (a source that is down tonight shows as down, not as yesterday)."""
-    import pandas as pd
-
-    frame = pd.DataFrame(rows, columns=table.column_names)
-    con.execute("BEGIN")
-    con.execute(f'DELETE FROM "{table.name}"')
-    insert_frame(con, table, frame)
-    con.execute("COMMIT")
+    replace_rows(con, table, rows)
 
 
 USAGE_OBSERVATIONS = dg.AssetSpec(

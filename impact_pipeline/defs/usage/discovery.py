@@ -170,7 +170,7 @@ def _is_date_column(name: str, values: list[Any]) -> bool:
     if not values or any(parse_when(v) is None for v in values):
         return False
     # A bare number reads as a year too (`2 021` is one): it is a date only in a column named like one.
-    textual = all(isinstance(v, str) and not re.fullmatch(r"[\d\s\u00a0\u202f.,]+", v.strip()) for v in values)
+    textual = all(isinstance(v, str) and not re.fullmatch(r"[\d\s.,]+", v.strip()) for v in values)
     return textual or bool(_DATE_NAME.search(_words(name)))
 
 

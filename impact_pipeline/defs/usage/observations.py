@@ -92,7 +92,7 @@ def parse_json(content: bytes, what: str) -> Any:
 
 # --- numbers -------------------------------------------------------------------------------------
 
-_SPACES = re.compile(r"[\s\u00a0\u202f\u2009\u2007']")
+_SPACES = re.compile(r"[\s']")  # `\s`: every blank (lib/sql.WHITESPACE), thin and no-break spaces included
 _EN_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
 
 
@@ -189,7 +189,7 @@ def parse_when(value: Any) -> date | None:
         return None
     text = value.strip()
     # A year column formatted as a number: `2 021`, `2\u00a0021`, `2\u202f021` (French), `2,021` (English).
-    grouped = re.fullmatch(r"(\d)[\s\u00a0\u202f\u2009,'](\d{3})", text)
+    grouped = re.fullmatch(r"(\d)[\s,'](\d{3})", text)
     if grouped:
         text = grouped[1] + grouped[2]
     if re.fullmatch(r"\d{4}", text):

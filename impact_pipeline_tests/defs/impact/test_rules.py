@@ -10,6 +10,7 @@ import pytest
 
 from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.impact import rules
+from impact_pipeline.defs.registry.phases import create_phase_at
 from impact_pipeline.lib.warehouse import ensure_tables
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 
@@ -47,6 +48,7 @@ def add_event(con, startup_id: str, position: int, name: str, when: str | None) 
 
 
 def criterion_a(con, config, years):
+    create_phase_at(con)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _p AS {rules.phase_at_year_end_sql(years)}")
     rows = con.execute(
         f"SELECT year, startup_id, verdict, reason, evidence FROM ({rules.criterion_a_sql('_p', config, {})})"

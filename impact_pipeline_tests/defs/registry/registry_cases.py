@@ -4,8 +4,8 @@
 attributes, phases and events of every wrong shape, text given as numbers/booleans/objects/lists, text
 over 10,000 characters, blanks Python strips (NBSP, ideographic space…), dates in every odd spelling,
 refused and accepted link schemes, list attributes with non-text items, incubator relationships and
-`included` entries of every shape. `golden/registry_cases.json` is what the Python parser that the SQL
-replaced made of it. `SHAPES` are whole documents: odd `included` values, and documents that are refused.
+`included` entries of every shape. `SHAPES` are whole documents: odd `included` values, and documents that
+are refused.
 """
 
 import json
