@@ -69,6 +69,8 @@ class Suite:
     key: tuple[str, ...] = ()
     frame_sql: str | None = None
     additional_deps: tuple[str, ...] = ()  # other assets the check reads (run after them)
+    # Validated by GX's SQL engine inside DuckDB (large tables) instead of its pandas engine over streamed chunks.
+    in_database: bool = False
 
     @property
     def gate_name(self) -> str:

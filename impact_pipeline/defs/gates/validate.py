@@ -95,7 +95,7 @@ class SuiteOutcome:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
+    if value is None or type(value).__name__ == "NAType":  # pandas' missing text is pd.NA, the SQL engine's None
         return "NULL"
     try:
         if value != value:  # NaN / NaT
@@ -134,10 +134,86 @@ CHUNK_ROWS = 100_000
 _VECTOR = 2048  # DuckDB's vector size: result chunks are fetched in whole vectors
 
 
+# The SQL engine's frames: a table per validation in an in-memory database attached to the gate's connection, with
+# each row's position in the frame (GX names offending rows by it, as the pandas engine names them by their index).
+FRAMES_DATABASE = "gate_frames"
+ROW_COLUMN = "_gate_row"
+
+
+class _SharedConnection:
+    """The gate's own DuckDB connection as SQLAlchemy's DBAPI connection (duckdb-engine's wrapper).
+
+    GX never opens the database file: a second read-write or differently configured opening of the file would be
+    refused by DuckDB, and a new connection would not see the frame's table or the rules' Python functions. Each
+    cursor is a cursor of that connection (a DuckDB connection of the same database instance): SQLAlchemy rolls
+    back when GX hands a connection back, before GX reads the rows, which would drop a result held by the
+    connection itself. Closing GX's engine leaves the gate's connection open.
+    """
+
+    def __init__(self, con: Any) -> None:
+        from duckdb_engine import ConnectionWrapper
+
+        self._con = con
+        self._wrapper = ConnectionWrapper(con)
+
+    def cursor(self) -> Any:
+        from duckdb_engine import CursorWrapper
+
+        return CursorWrapper(self._con.cursor(), self)
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapper, name)
+
+
+def _duckdb_datasource(context: Any, con: Any) -> Any:
+    """A GX SQL datasource (SQLAlchemy with the duckdb-engine dialect) over the gate's connection `con`."""
+    from sqlalchemy.pool import StaticPool
+
+    return context.data_sources.add_sql(
+        "working_duckdb",
+        connection_string="duckdb:///:memory:",  # never opened: `creator` hands SQLAlchemy the gate's connection
+        # The rule columns' names reach 65 characters: SQLAlchemy would cut labels at the PostgreSQL dialect's 63.
+        kwargs={"creator": lambda: _SharedConnection(con), "poolclass": StaticPool, "max_identifier_length": 255},
+    )
+
+
+def _as_positions(result: dict[str, Any], con: Any, table: str) -> None:
+    """The SQL engine's offending rows as positions in the frame, as the pandas engine gives them.
+
+    Row-wise expectations name them as {ROW_COLUMN: position, column: value}; compound uniqueness only lists the
+    duplicated values, whose rows are found in the frame (the first ones, in the frame's order).
+    """
+    listed = result.get("partial_unexpected_index_list")
+    if listed and all(isinstance(entry, dict) and ROW_COLUMN in entry for entry in listed):
+        result["partial_unexpected_index_list"] = [entry[ROW_COLUMN] for entry in listed]
+    elif listed is None and isinstance(result.get("partial_unexpected_list"), list):
+        values = result["partial_unexpected_list"]
+        if not values:
+            result["partial_unexpected_index_list"] = []
+        if not all(isinstance(entry, dict) and entry for entry in values):
+            return
+        positions: list[int] = []
+        for entry in {json.dumps(v, sort_keys=True, default=str): v for v in values}.values():
+            where = " AND ".join(f'"{c}" IS NOT DISTINCT FROM ?' for c in entry)
+            found = con.execute(
+                f"SELECT {ROW_COLUMN} FROM {table} WHERE {where} ORDER BY {ROW_COLUMN} LIMIT {len(values)}",
+                list(entry.values()),
+            ).fetchall()
+            positions += [row[0] for row in found]
+        result["partial_unexpected_index_list"] = sorted(positions)[: len(values)]
+    if result.get("unexpected_index_column_names") == [ROW_COLUMN]:
+        del result["unexpected_index_column_names"]
+
+
 class _Validation:
     """One GX suite, built once in an ephemeral context, run over one or more frames; results add up."""
 
-    def __init__(self, suite: Suite, specs: list[ExpectationSpec]) -> None:
+    def __init__(self, suite: Suite, specs: list[ExpectationSpec], con: Any = None) -> None:
+        """With `con` (a DuckDB connection), GX's SQL engine validates tables of that connection's database;
+        without it, GX's pandas engine validates frames."""
         _quiet_gx()
         import great_expectations as gx
         import great_expectations.expectations as gxe
@@ -154,12 +230,16 @@ class _Validation:
             progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
             analytics_enabled=False,
         )
-        context = gx.get_context(mode="ephemeral", project_config=config)
-        self.batch_definition = (
-            context.data_sources.add_pandas("working_duckdb")
-            .add_dataframe_asset(suite.table)
-            .add_batch_definition_whole_dataframe("whole_table")
-        )
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        self.con = con
+        if con is None:
+            self.batch_definition = (
+                self.context.data_sources.add_pandas("working_duckdb")
+                .add_dataframe_asset(suite.table)
+                .add_batch_definition_whole_dataframe("whole_table")
+            )
+        else:
+            self.datasource = _duckdb_datasource(self.context, con)
         self.gx_suite = gx.ExpectationSuite(name=suite.gate_name)
         for index, spec in enumerate(specs):
             # `meta` carries our label and position: results are mapped back to specs through it.
@@ -175,10 +255,50 @@ class _Validation:
         """Validate one frame and fold its results into the running outcome."""
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(self.gx_suite, result_format="SUMMARY")
-        self.n_rows += len(frame)
+
+        def rows(indexes: list[Any], columns: list[str]) -> list[dict[str, Any]]:
+            found = []
+            for row_index in indexes:
+                try:
+                    found.append({c: frame.at[row_index, c] for c in columns})
+                except KeyError:
+                    continue
+            return found
+
+        self._fold(result, len(frame), list(frame.columns), rows)
+
+    def add_table(self, table: str) -> None:
+        """Validate a table of the connection's database with GX's SQL engine (the rows never leave DuckDB)."""
+        asset = self.datasource.add_query_asset(table, query=f"SELECT * FROM {table}")
+        batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
+        # GX names offending rows by their position in the frame (`ROW_COLUMN`), as its pandas engine does.
+        result = batch.validate(
+            self.gx_suite, result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [ROW_COLUMN]}
+        )
+        n_rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        columns = [row[0] for row in self.con.execute(f"DESCRIBE {table}").fetchall() if row[0] != ROW_COLUMN]
+        for item in result.results:
+            _as_positions(item.result or {}, self.con, table)
+
+        def rows(indexes: list[Any], wanted: list[str]) -> list[dict[str, Any]]:
+            if not indexes or not wanted:
+                return []
+            selected = ", ".join(f'"{c}"' for c in [ROW_COLUMN, *wanted])
+            found = self.con.execute(
+                f"SELECT {selected} FROM {table} WHERE {ROW_COLUMN} IN ({', '.join('?' * len(indexes))})",
+                [int(i) for i in indexes],
+            ).fetchall()
+            by_position = {row[0]: dict(zip(wanted, row[1:], strict=True)) for row in found}
+            return [by_position[int(i)] for i in indexes if int(i) in by_position]
+
+        self._fold(result, n_rows, columns, rows)
+
+    def _fold(self, result: Any, n_rows: int, frame_columns: list[str], rows: Any) -> None:
+        """Fold one GX validation of `n_rows` rows into the outcome; `rows(indexes, columns)` reads offending rows."""
+        self.n_rows += n_rows
         self.n_frames += 1
         self._fold_document(result.to_json_dict())
-        shown_key = [c for c in self.suite.key if c in frame.columns]
+        shown_key = [c for c in self.suite.key if c in frame_columns]
         for item in result.results:
             index = int((item.expectation_config.meta or {})["spec_index"])
             # Rows seen by each expectation, failing frames or not: the counts are those of the whole table.
@@ -202,20 +322,15 @@ class _Validation:
             columns = [
                 c
                 for c in dict.fromkeys([*shown_key, *spec.columns])
-                if c in frame.columns and not (c.startswith("rule_") and c in dict(spec.derived))
+                if c in frame_columns and not (c.startswith("rule_") and c in dict(spec.derived))
             ]
-            rows = []
-            for row_index in indexes:
-                try:
-                    rows.append({c: frame.at[row_index, c] for c in columns})
-                except KeyError:
-                    continue
-            if not rows:
-                rows = [
+            found = rows(indexes, columns)
+            if not found:
+                found = [
                     {"value": v}
                     for v in list(res.get("partial_unexpected_list") or [])[: MAX_ROWS_SHOWN - len(failure.rows)]
                 ]
-            failure.rows.extend(rows)
+            failure.rows.extend(found)
 
     def _fold_document(self, document: dict[str, Any]) -> None:
         """Keep one GX result document: each expectation's counts summed, its success only if every frame's."""
@@ -316,7 +431,9 @@ def run_suite(
             rows = int((document.get("meta") or {}).get("rows_validated") or 0)
             return SuiteOutcome(suite, rows, len(specs), [], document, fingerprint, origin)
     grouping = _grouping_columns(specs)
-    if grouping is None:
+    if suite.in_database:
+        outcome = _validate_in_database(con, suite, specs, query, grouping or [])
+    elif grouping is None:
         outcome = validate_frame(con.execute(query).df(), suite, specs)
     else:
         if grouping:
@@ -329,6 +446,28 @@ def run_suite(
     outcome.fingerprint = fingerprint
     _release_freed_memory()
     return outcome
+
+
+def _validate_in_database(
+    con: Any, suite: Suite, specs: list[ExpectationSpec], query: str, order: list[str]
+) -> SuiteOutcome:
+    """Validate the frame `query` with GX's SQL engine: the frame is computed once into a table of an in-memory
+    database attached to the gate's connection (the rules' columns, cross-table ones included, are not recomputed
+    by each of GX's queries), rows in the order the pandas engine would see them, and dropped afterwards."""
+    table = f'{FRAMES_DATABASE}."{suite.table}__{suite.name}__{uuid.uuid4().hex[:8]}"'
+    # READ_WRITE: the working file is opened read-only by gates; the attached in-memory database is theirs.
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {FRAMES_DATABASE} (READ_WRITE)")
+    ordering = ", ".join(f'"{c}"' for c in order)
+    con.execute(
+        f"CREATE TABLE {table} AS SELECT *, row_number() OVER ({f'ORDER BY {ordering}' if order else ''}) - 1 "
+        f"AS {ROW_COLUMN} FROM ({query}) ORDER BY {ROW_COLUMN}"
+    )
+    try:
+        validation = _Validation(suite, specs, con=con)
+        validation.add_table(table)
+        return validation.outcome()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], query: str) -> str:
@@ -348,6 +487,7 @@ def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], quer
         {
             "gate": suite.gate_name,
             "query": query,
+            "engine": "sql" if suite.in_database else "pandas",
             "expectations": [[s.expectation, s.kwargs, s.severity, s.label] for s in specs],
             "great_expectations": version("great_expectations"),
             "duckdb": version("duckdb"),
