@@ -1,17 +1,19 @@
 """The data-quality gates' engine (Great Expectations) as a typed resource.
 
 Importing GX takes 5-7 s of interpreter time. A run with gates imports it in a background thread, started by a
-step that knows a gate will need it (`preload_for_gates`): `registry_raw` when the registry changed or nothing is
-stored yet (every registry gate then validates new rows) and `activity_and_page_checks`, whose gates validate new checks and which
-spends seconds waiting for the network. A nightly run of an unchanged registry reuses the registry gates' results
-(no GX), so its registry steps do not share the interpreter with the import, which slowed them 2-3x. Any gate
-still imports GX itself when nothing started it. Loading the code location never imports GX.
+step that knows a gate will need it (`preload_for_gates`): `registry_raw` when it stores a new document or nothing is
+stored yet (every registry gate then validates new rows) and `activity_and_page_checks` when its gates have no clean
+result yet (it spends seconds waiting for the network; later runs validate the night's checks incrementally, mostly
+without GX). A nightly run of unchanged sources reuses the gates' results (no GX), so its steps do not share the
+interpreter with the import, which slowed them 2-3x. Any gate still imports GX itself when nothing started it.
+Loading the code location never imports GX.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -22,13 +24,22 @@ _preload_started = False
 _preload_wanted = threading.Event()
 
 
-def preload_for_gates() -> bool:
+def preload_for_gates(unless_validated: tuple[Path, tuple[str, ...]] | None = None) -> bool:
     """Start importing GX in the background if this process runs gates with preload on (see the module docstring).
 
     Called by steps that know a gate will need GX; without gates (a run or test without the `gates` resource, or
-    `GateEngine(preload=False)`) nothing happens.
+    `GateEngine(preload=False)`) nothing happens. With `unless_validated` (the validations folder, tables), only when
+    a gate of those tables has no clean result kept yet: otherwise their new rows may well need no GX.
     """
-    return _preload_wanted.is_set() and preload_great_expectations()
+    if not _preload_wanted.is_set():
+        return False
+    if unless_validated is not None:
+        from impact_pipeline.defs.gates.validate import has_clean_results
+
+        folder, tables = unless_validated
+        if all(has_clean_results(folder, table) for table in tables):
+            return False
+    return preload_great_expectations()
 
 
 def preload_great_expectations() -> bool:

@@ -6,6 +6,7 @@ imported inside the functions: the code location never pays for them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from impact_pipeline.defs.gates.specs import ERROR, WARN, ExpectationSpec, Suite
+from impact_pipeline.lib.sql import sql_literal
 
 MAX_ROWS_SHOWN = 5
 MAX_CELL = 80
@@ -52,6 +54,10 @@ class SuiteOutcome:
     # rows); None when not computed. A later run whose frame has the same fingerprint may reuse a clean result.
     fingerprint: str | None = None
     reused_from: dict[str, Any] | None = None  # {"run_id", "validated_at"} of the validation whose result is reused
+    # A table that only grows (`Suite.history`): the largest `history` value validated, and how the rows added since
+    # the earlier clean result were validated ({"new_rows", "earlier_rows", "new_rows_checked"}), when they were.
+    history_mark: str | None = None
+    grown: dict[str, Any] | None = None
 
     @property
     def blocking_failures(self) -> list[Failure]:
@@ -425,11 +431,15 @@ def run_suite(
         # The frame's query runs twice when GX runs after all (rule columns are recomputed): keeping the frame in
         # a temporary table instead was measured to raise a 100x run's peak memory from 1.41 GB to 1.78 GB.
         fingerprint = frame_fingerprint(con, suite, specs, suite.query(specs, types, verdict_only=True))
-        earlier = reusable_result(reuse, fingerprint)
+        earlier = reusable_result(reuse, fingerprint, specs)
         if earlier is not None:
-            document, origin = earlier
+            document, origin, failures = earlier
             rows = int((document.get("meta") or {}).get("rows_validated") or 0)
-            return SuiteOutcome(suite, rows, len(specs), [], document, fingerprint, origin)
+            outcome = SuiteOutcome(suite, rows, len(specs), failures, document, fingerprint, origin)
+            return _marked(con, suite, outcome)
+        grown = _validate_growth(con, suite, specs, types, reuse, fingerprint, config, chunk_rows)
+        if grown is not None:
+            return _marked(con, suite, grown)
     grouping = _grouping_columns(specs)
     if suite.in_database:
         outcome = _validate_in_database(con, suite, specs, query, grouping or [])
@@ -445,7 +455,92 @@ def run_suite(
         outcome = validation.outcome()
     outcome.fingerprint = fingerprint
     _release_freed_memory()
+    return _marked(con, suite, outcome) if reuse is not None else outcome
+
+
+def _marked(con: Any, suite: Suite, outcome: SuiteOutcome) -> SuiteOutcome:
+    """Note the largest `history` value of the validated table: the next run's new rows are those beyond it."""
+    if suite.history:
+        mark = con.execute(f'SELECT max("{suite.history}")::VARCHAR FROM ({suite.base_sql()})').fetchall()[0][0]
+        outcome.history_mark = mark
     return outcome
+
+
+_UNIQUENESS = ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")
+
+
+def _validate_growth(
+    con: Any,
+    suite: Suite,
+    specs: list[ExpectationSpec],
+    types: dict[str, str],
+    reuse: Path,
+    fingerprint: str,
+    config: Any,
+    chunk_rows: int,
+) -> SuiteOutcome | None:
+    """A clean outcome for a table that only grows (`Suite.history`) whose earlier rows are unchanged, or None.
+
+    The rows up to the earlier clean result's `history` mark must have that result's fingerprint (none changed, none
+    left); uniqueness holds over the whole table (DuckDB SQL); the new rows pass every row-wise expectation: either
+    each of them has the verdict-relevant values of some earlier clean row (GX would judge it as it judged that one,
+    no GX needed), or GX validates the new rows alone. Anything else (None) validates the whole table with GX, as
+    without history: a failing gate reports the counts and rows of the whole table.
+    """
+    if not suite.history or suite.history not in types:
+        return None
+    kept = _clean_result(reuse)
+    if kept is None or kept[1].get("history_mark") is None:
+        return None
+    document, ours = kept
+    column, bound = f'h."{suite.history}"', f"CAST({sql_literal(ours['history_mark'])} AS {types[suite.history]})"
+    base = suite.base_sql()
+    earlier = dataclasses.replace(suite, frame_sql=f"SELECT * FROM ({base}) AS h WHERE {column} <= {bound}")
+    added = dataclasses.replace(
+        suite, frame_sql=f"SELECT * FROM ({base}) AS h WHERE {column} > {bound} OR {column} IS NULL"
+    )
+    verdict_frame = suite.query(specs, types, verdict_only=True)
+    earlier_frame = earlier.query(specs, types, verdict_only=True)
+    if frame_fingerprint(con, suite, specs, verdict_frame, rows_query=earlier_frame) != ours.get("fingerprint"):
+        return None
+    for spec in specs:
+        if spec.expectation in _UNIQUENESS:
+            columns = ", ".join(f'"{c}"' for c in spec.read_columns)
+            # As GX: rows whose compared values are all missing are not compared.
+            present = " OR ".join(f'"{c}" IS NOT NULL' for c in spec.read_columns)
+            duplicated = con.execute(
+                f"SELECT 1 FROM ({verdict_frame}) WHERE {present} GROUP BY {columns} HAVING count(*) > 1 LIMIT 1"
+            ).fetchall()
+            if duplicated:
+                return None
+    added_frame = added.query(specs, types, verdict_only=True)
+    n_added = con.execute(f"SELECT count(*) FROM ({added_frame})").fetchall()[0][0]
+    # The values a row-wise verdict depends on: a key column only checked for presence and uniqueness (checked over the
+    # whole table above) counts as present or absent, so a new check time does not make a new row unlike the earlier.
+    key_only = {
+        c
+        for c in suite.key
+        if all(s.expectation in (*_UNIQUENESS, "ExpectColumnValuesToNotBeNull") for s in specs if c in s.read_columns)
+    }
+    names = [row[0] for row in con.execute(f"DESCRIBE ({added_frame})").fetchall()]
+    shape = ", ".join(f'("{c}" IS NOT NULL) AS "{c}"' if c in key_only else f'"{c}"' for c in names)
+    unseen = con.execute(
+        f"SELECT count(*) FROM (SELECT {shape} FROM ({added_frame}) EXCEPT SELECT {shape} FROM ({earlier_frame}))"
+    ).fetchall()[0][0]
+    checked = "each has the values of an earlier clean row"
+    if unseen:
+        if run_suite(con, added, config, chunk_rows=chunk_rows).failures:
+            return None
+        checked = "validated with Great Expectations"
+    rows = int(fingerprint.split(":")[1])
+    origin = ours.get("reused_from") or {"run_id": ours.get("run_id"), "validated_at": ours.get("validated_at")}
+    document = dict(document)
+    document["meta"] = {
+        **{k: v for k, v in document["meta"].items() if k != "impact_pipeline"},
+        "rows_validated": rows,
+    }
+    grown = {"new_rows": n_added, "earlier_rows": rows - n_added, "new_rows_checked": checked}
+    return SuiteOutcome(suite, rows, len(specs), [], document, fingerprint, origin, grown=grown)
 
 
 def _validate_in_database(
@@ -470,18 +565,21 @@ def _validate_in_database(
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], query: str) -> str:
+def frame_fingerprint(
+    con: Any, suite: Suite, specs: list[ExpectationSpec], query: str, rows_query: str | None = None
+) -> str:
     """A digest of what a suite's verdict depends on: its expectations, the GX and DuckDB versions and the rows of
     the validated frame (`query`: `Suite.query(..., verdict_only=True)`, only what the expectations' outcomes
     depend on, with the rule columns computed).
 
     The rows are summed as DuckDB row hashes (order does not change a verdict; a duplicated row changes the sum).
+    `rows_query` (the same frame over part of the table) gives the rows instead, under the same definition.
     """
     import hashlib
     from importlib.metadata import version
 
     n_rows, row_sum = con.execute(
-        f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({query}) AS f"
+        f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({rows_query or query}) AS f"
     ).fetchall()[0]
     definition = json.dumps(
         {
@@ -505,19 +603,68 @@ def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], quer
     return f"{digest.hexdigest()[:32]}:{n_rows}:{row_sum}"
 
 
-def reusable_result(path: Path, fingerprint: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The GX result kept at `path` and where it comes from, if it was clean (every expectation held) for `fingerprint`."""
+def _clean_result(path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The GX result kept at `path` and our notes on it, if every expectation held in it."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         ours = document["meta"]["impact_pipeline"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if ours.get("fingerprint") != fingerprint or ours.get("clean") is not True or document.get("success") is not True:
+    if ours.get("clean") is not True or document.get("success") is not True:
         return None
+    return document, ours
+
+
+def has_clean_results(folder: Path, table: str) -> bool:
+    """True when every gate of `table` has a clean result kept in `folder` (and there is at least one)."""
+    paths = list(folder.glob(f"{table}.*.json"))
+    return bool(paths) and all(_clean_result(path) is not None for path in paths)
+
+
+def reusable_result(
+    path: Path, fingerprint: str, specs: list[ExpectationSpec] | None = None
+) -> tuple[dict[str, Any], dict[str, Any], list[Failure]] | None:
+    """The GX result kept at `path`, where it comes from and its warnings, if it passed for `fingerprint`.
+
+    A result whose only failures are warnings is reused with the warnings it kept (the same rows give the same
+    warnings: a registry with a phase name outside the vocabulary warns every night without GX); one with a blocking
+    failure never is.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        ours = document["meta"]["impact_pipeline"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if ours.get("fingerprint") != fingerprint or ours.get("passed") is not True:
+        return None
+    if ours.get("clean") is True and document.get("success") is True:
+        failures: list[Failure] = []
+    else:
+        failures = _kept_warnings(ours.get("warnings"), specs or [])
+        if not failures:
+            return None
     origin = ours.get("reused_from") or {"run_id": ours.get("run_id"), "validated_at": ours.get("validated_at")}
     document = dict(document)
     document["meta"] = {k: v for k, v in document["meta"].items() if k != "impact_pipeline"}
-    return document, origin
+    return document, origin, failures
+
+
+def _kept_warnings(kept: Any, specs: list[ExpectationSpec]) -> list[Failure]:
+    """The warnings a result kept, as failures of `specs` (none when any cannot be matched to a warning of them)."""
+    by_label = {spec.label: spec for spec in specs if spec.severity == WARN}
+    if not isinstance(kept, list) or not kept or len(by_label) != len({s.label for s in specs if s.severity == WARN}):
+        return []
+    failures = []
+    for item in kept:
+        spec = by_label.get(item.get("label")) if isinstance(item, dict) else None
+        if spec is None:
+            return []
+        failures.append(
+            Failure(
+                spec, item.get("unexpected_count"), item.get("element_count"), item.get("rows") or [], item.get("error")
+            )
+        )
+    return failures
 
 
 def _release_freed_memory() -> None:
@@ -589,6 +736,25 @@ def write_result(outcome: SuiteOutcome, folder: Path, run_id: str | None) -> Pat
             "summary": outcome.summary(),
             "fingerprint": outcome.fingerprint,
             **({"reused_from": outcome.reused_from} if outcome.reused_from else {}),
+            **({"history_mark": outcome.history_mark} if outcome.history_mark is not None else {}),
+            # Only warnings: kept as shown (each cell as displayed), so a reuse shows them as this validation did.
+            **(
+                {
+                    "warnings": [
+                        {
+                            "label": f.spec.label,
+                            "unexpected_count": f.unexpected_count,
+                            "element_count": f.element_count,
+                            "rows": [{k: _cell(v) for k, v in row.items()} for row in f.rows],
+                            "error": f.error,
+                        }
+                        for f in outcome.failures
+                    ]
+                }
+                if outcome.failures and outcome.passed
+                else {}
+            ),
+            **({"grown": outcome.grown} if outcome.grown else {}),
         },
     }
     tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
