@@ -79,9 +79,9 @@ def measure(source: Path, layout: str, workdir: Path) -> dict:
     import duckdb
 
     from impact_pipeline import contract
+    from impact_pipeline.criteria_config import load_criteria
     from impact_pipeline.defs.gates import suites as gate_suites
     from impact_pipeline.defs.impact import rules
-    from impact_pipeline.defs.impact.criteria_config import load_criteria
     from impact_pipeline.lib.urls import register_duckdb_functions
     from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 

@@ -97,27 +97,16 @@ def sample_every_year(tmp_path_factory, sample_registry):
 def sample_with_sources(tmp_path_factory, sample_registry):
     """One good run of the sample world with its offline usage (b) and quality (c) sources, 2021-2026, as `--sample`
     runs it: the usage and the quality pipeline tests each read their criterion from it (one run instead of two)."""
-    import dataclasses
-
-    from impact_pipeline.settings import SAMPLE_DIR, SAMPLE_QUALITY_DIR
-    from impact_pipeline_tests.support.pipeline import PipelinePaths, PublishedRun, failure_text, run_years
+    from impact_pipeline_tests.support.pipeline import (
+        PipelinePaths,
+        PublishedRun,
+        failure_text,
+        run_years,
+        with_sample_sources,
+    )
 
     paths = PipelinePaths(tmp_path_factory.mktemp("sample-sources-2021-2026"))
-    settings = dataclasses.replace(
-        paths.settings(sample_registry.url("/startups.json")),
-        usage_sources_path=str(SAMPLE_DIR / "usage_sources.yaml"),
-        declared_figures_path=str(SAMPLE_DIR / "usage" / "declared_figures.csv"),
-        usage_discovery=True,
-        observatoire_url=str(SAMPLE_QUALITY_DIR / "observatoire"),
-        observatoire_hosts_path=str(SAMPLE_QUALITY_DIR / "observatoire_hosts.yaml"),
-        github_api_url=str(SAMPLE_QUALITY_DIR / "github"),
-        gitlab_api_url=str(SAMPLE_QUALITY_DIR / "gitlab"),
-        gitlab_self_hosted=False,
-        url_checks=True,
-        url_checks_recorded=str(SAMPLE_QUALITY_DIR / "url_checks.json"),
-        registry_history=str(SAMPLE_DIR / "history"),
-        web_archive_url=str(SAMPLE_QUALITY_DIR / "web_archive"),
-    )
+    settings = with_sample_sources(paths.settings(sample_registry.url("/startups.json")))
     result = run_years(settings, 2021, 2026)
     assert result.success, failure_text(result)
     return PublishedRun(paths, result)

@@ -51,6 +51,29 @@ class PipelinePaths:
         )
 
 
+def with_sample_sources(settings: Settings) -> Settings:
+    """`settings` with the sample world's offline usage (b) and quality (c) sources, as `--sample` runs it."""
+    import dataclasses
+
+    from impact_pipeline.settings import SAMPLE_DIR, SAMPLE_QUALITY_DIR
+
+    return dataclasses.replace(
+        settings,
+        usage_sources_path=str(SAMPLE_DIR / "usage_sources.yaml"),
+        declared_figures_path=str(SAMPLE_DIR / "usage" / "declared_figures.csv"),
+        usage_discovery=True,
+        observatoire_url=str(SAMPLE_QUALITY_DIR / "observatoire"),
+        observatoire_hosts_path=str(SAMPLE_QUALITY_DIR / "observatoire_hosts.yaml"),
+        github_api_url=str(SAMPLE_QUALITY_DIR / "github"),
+        gitlab_api_url=str(SAMPLE_QUALITY_DIR / "gitlab"),
+        gitlab_self_hosted=False,
+        url_checks=True,
+        url_checks_recorded=str(SAMPLE_QUALITY_DIR / "url_checks.json"),
+        registry_history=str(SAMPLE_DIR / "history"),
+        web_archive_url=str(SAMPLE_QUALITY_DIR / "web_archive"),
+    )
+
+
 @dataclass
 class PublishedRun:
     """A successful run shared by several tests (a session fixture): read its folders, never write them.

@@ -43,7 +43,14 @@ def run_gate(
     path = write_result(outcome, warehouse.validations_dir, run_id)
     summary = outcome.summary()
     warehouse.record_gate(suite.gate_name, outcome.passed, summary, run_id)
-    if outcome.reused_from:
+    if outcome.grown:
+        validation = (
+            f"incremental: {outcome.grown['new_rows']} new rows ({outcome.grown['new_rows_checked']}); the "
+            f"{outcome.grown['earlier_rows']} earlier rows are unchanged since run {outcome.reused_from.get('run_id')} "
+            f"({outcome.reused_from.get('validated_at')}), where every expectation held; uniqueness holds over "
+            "the whole table"
+        )
+    elif outcome.reused_from:
         # In the check's metadata only: a log line is one more event in Dagster's event log per gate.
         validation = (
             f"reused: the validated rows are unchanged since run {outcome.reused_from.get('run_id')} "

@@ -1,14 +1,17 @@
 """The data-quality gates' engine (Great Expectations) as a typed resource.
 
 GX is slow to import (figures in bench/README.md), so a run with gates imports it in a background thread, started
-by a step that knows a gate will need it (`preload_for_gates`): the import overlaps that step's work instead of
-delaying the gate. A gate still imports GX itself when nothing started it; loading the code location never does.
+by a step that knows a gate will need it (`preload_for_gates`): `registry_raw` when it stores a new document, and
+`activity_and_page_checks` when its gates have no clean result yet. A nightly run of unchanged sources reuses the
+gates' results and never imports GX. A gate still imports GX itself when nothing started it; loading the code
+location never does.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
@@ -19,13 +22,22 @@ _preload_started = False
 _preload_wanted = threading.Event()
 
 
-def preload_for_gates() -> bool:
+def preload_for_gates(unless_validated: tuple[Path, tuple[str, ...]] | None = None) -> bool:
     """Start importing GX in the background if this process runs gates with preload on (see the module docstring).
 
     Called by steps that know a gate will need GX; without gates (a run or test without the `gates` resource, or
-    `GateEngine(preload=False)`) nothing happens.
+    `GateEngine(preload=False)`) nothing happens. With `unless_validated` (the validations folder, tables), only when
+    a gate of those tables has no clean result kept yet: otherwise their new rows may well need no GX.
     """
-    return _preload_wanted.is_set() and preload_great_expectations()
+    if not _preload_wanted.is_set():
+        return False
+    if unless_validated is not None:
+        from impact_pipeline.defs.gates.validate import has_clean_results
+
+        folder, tables = unless_validated
+        if all(has_clean_results(folder, table) for table in tables):
+            return False
+    return preload_great_expectations()
 
 
 def preload_great_expectations() -> bool:

@@ -69,6 +69,12 @@ class Suite:
     key: tuple[str, ...] = ()
     frame_sql: str | None = None
     additional_deps: tuple[str, ...] = ()  # other assets the check reads (run after them)
+    # Validated by GX's SQL engine inside DuckDB (large tables) instead of its pandas engine over streamed chunks.
+    in_database: bool = False
+    # A table whose history only grows: the column whose values order the rows runs add (a check's time). Rows beyond
+    # the last clean validation's largest value are the new ones (`validate._validate_growth`); the suite's rules
+    # must then be row-wise (a window over the table would see only part of it).
+    history: str | None = None
 
     @property
     def gate_name(self) -> str:
@@ -290,6 +296,7 @@ def contract_suite(
     name: str = "contract",
     not_required: Sequence[str] = (),
     description: str | None = None,
+    history: str | None = None,
 ) -> Suite:
     """The usual suite of an ingested table: the contract's promises plus the domain's own expectations."""
     return Suite(
@@ -298,4 +305,5 @@ def contract_suite(
         description=description or f"{table.name}: keys unique and present, required columns non-null, domain rules.",
         specs=[*contract_specs(table, not_required=not_required), *extra],
         key=table.key,
+        history=history,
     )

@@ -291,6 +291,7 @@ IMPACT_SUITES: list[Suite] = [
         "Keys, vocabularies, three criteria per evaluated service-year, and the evidence behind every pass.",
         specs=lambda config: [*contract_suite(contract.CRITERIA_EVALUATION).resolve(), *evaluation_specs(config)],
         key=contract.CRITERIA_EVALUATION.key,
+        in_database=True,
     ),
     Suite(
         "national_impact",
@@ -299,6 +300,7 @@ IMPACT_SUITES: list[Suite] = [
         specs=lambda config: [*contract_suite(contract.NATIONAL_IMPACT).resolve(), *verdict_specs(config)],
         key=contract.NATIONAL_IMPACT.key,
         frame_sql=NATIONAL_IMPACT_FRAME,
+        in_database=True,
     ),
     Suite(
         "national_impact",
@@ -307,6 +309,7 @@ IMPACT_SUITES: list[Suite] = [
         specs=criterion_a_specs,
         key=contract.NATIONAL_IMPACT.key,
         frame_sql=NATIONAL_IMPACT_FRAME,
+        in_database=True,
     ),
     Suite(
         "national_impact",
@@ -315,6 +318,7 @@ IMPACT_SUITES: list[Suite] = [
         specs=criterion_b_specs,
         key=contract.NATIONAL_IMPACT.key,
         frame_sql=NATIONAL_IMPACT_FRAME,
+        in_database=True,
     ),
     Suite(
         "national_impact",
@@ -323,6 +327,7 @@ IMPACT_SUITES: list[Suite] = [
         specs=criterion_c_specs,
         key=contract.NATIONAL_IMPACT.key,
         frame_sql=NATIONAL_IMPACT_FRAME,
+        in_database=True,
     ),
     Suite(
         "national_impact_summary",

@@ -6,6 +6,7 @@ imported inside the functions: the code location never pays for them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from impact_pipeline.defs.gates.specs import ERROR, WARN, ExpectationSpec, Suite
+from impact_pipeline.lib.sql import sql_literal
 
 MAX_ROWS_SHOWN = 5
 MAX_CELL = 80
@@ -52,6 +54,10 @@ class SuiteOutcome:
     # rows); None when not computed. A later run whose frame has the same fingerprint may reuse a clean result.
     fingerprint: str | None = None
     reused_from: dict[str, Any] | None = None  # {"run_id", "validated_at"} of the validation whose result is reused
+    # A table that only grows (`Suite.history`): the largest `history` value validated, and how the rows added since
+    # the earlier clean result were validated ({"new_rows", "earlier_rows", "new_rows_checked"}), when they were.
+    history_mark: str | None = None
+    grown: dict[str, Any] | None = None
 
     @property
     def blocking_failures(self) -> list[Failure]:
@@ -96,7 +102,7 @@ class SuiteOutcome:
 
 
 def _cell(value: Any) -> str:
-    if value is None:
+    if value is None or type(value).__name__ == "NAType":  # pandas' missing text is pd.NA, the SQL engine's None
         return "NULL"
     try:
         if value != value:  # NaN / NaT
@@ -135,10 +141,86 @@ CHUNK_ROWS = 100_000
 _VECTOR = 2048  # DuckDB's vector size: result chunks are fetched in whole vectors
 
 
+# The SQL engine's frames: a table per validation in an in-memory database attached to the gate's connection, with
+# each row's position in the frame (GX names offending rows by it, as the pandas engine names them by their index).
+FRAMES_DATABASE = "gate_frames"
+ROW_COLUMN = "_gate_row"
+
+
+class _SharedConnection:
+    """The gate's own DuckDB connection as SQLAlchemy's DBAPI connection (duckdb-engine's wrapper).
+
+    GX never opens the database file: a second read-write or differently configured opening of the file would be
+    refused by DuckDB, and a new connection would not see the frame's table or the rules' Python functions. Each
+    cursor is a cursor of that connection (a DuckDB connection of the same database instance): SQLAlchemy rolls
+    back when GX hands a connection back, before GX reads the rows, which would drop a result held by the
+    connection itself. Closing GX's engine leaves the gate's connection open.
+    """
+
+    def __init__(self, con: Any) -> None:
+        from duckdb_engine import ConnectionWrapper
+
+        self._con = con
+        self._wrapper = ConnectionWrapper(con)
+
+    def cursor(self) -> Any:
+        from duckdb_engine import CursorWrapper
+
+        return CursorWrapper(self._con.cursor(), self)
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapper, name)
+
+
+def _duckdb_datasource(context: Any, con: Any) -> Any:
+    """A GX SQL datasource (SQLAlchemy with the duckdb-engine dialect) over the gate's connection `con`."""
+    from sqlalchemy.pool import StaticPool
+
+    return context.data_sources.add_sql(
+        "working_duckdb",
+        connection_string="duckdb:///:memory:",  # never opened: `creator` hands SQLAlchemy the gate's connection
+        # The rule columns' names reach 65 characters: SQLAlchemy would cut labels at the PostgreSQL dialect's 63.
+        kwargs={"creator": lambda: _SharedConnection(con), "poolclass": StaticPool, "max_identifier_length": 255},
+    )
+
+
+def _as_positions(result: dict[str, Any], con: Any, table: str) -> None:
+    """The SQL engine's offending rows as positions in the frame, as the pandas engine gives them.
+
+    Row-wise expectations name them as {ROW_COLUMN: position, column: value}; compound uniqueness only lists the
+    duplicated values, whose rows are found in the frame (the first ones, in the frame's order).
+    """
+    listed = result.get("partial_unexpected_index_list")
+    if listed and all(isinstance(entry, dict) and ROW_COLUMN in entry for entry in listed):
+        result["partial_unexpected_index_list"] = [entry[ROW_COLUMN] for entry in listed]
+    elif listed is None and isinstance(result.get("partial_unexpected_list"), list):
+        values = result["partial_unexpected_list"]
+        if not values:
+            result["partial_unexpected_index_list"] = []
+        if not all(isinstance(entry, dict) and entry for entry in values):
+            return
+        positions: list[int] = []
+        for entry in {json.dumps(v, sort_keys=True, default=str): v for v in values}.values():
+            where = " AND ".join(f'"{c}" IS NOT DISTINCT FROM ?' for c in entry)
+            found = con.execute(
+                f"SELECT {ROW_COLUMN} FROM {table} WHERE {where} ORDER BY {ROW_COLUMN} LIMIT {len(values)}",
+                list(entry.values()),
+            ).fetchall()
+            positions += [row[0] for row in found]
+        result["partial_unexpected_index_list"] = sorted(positions)[: len(values)]
+    if result.get("unexpected_index_column_names") == [ROW_COLUMN]:
+        del result["unexpected_index_column_names"]
+
+
 class _Validation:
     """One GX suite, built once in an ephemeral context, run over one or more frames; results add up."""
 
-    def __init__(self, suite: Suite, specs: list[ExpectationSpec]) -> None:
+    def __init__(self, suite: Suite, specs: list[ExpectationSpec], con: Any = None) -> None:
+        """With `con` (a DuckDB connection), GX's SQL engine validates tables of that connection's database;
+        without it, GX's pandas engine validates frames."""
         _quiet_gx()
         import great_expectations as gx
         import great_expectations.expectations as gxe
@@ -155,12 +237,16 @@ class _Validation:
             progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
             analytics_enabled=False,
         )
-        context = gx.get_context(mode="ephemeral", project_config=config)
-        self.batch_definition = (
-            context.data_sources.add_pandas("working_duckdb")
-            .add_dataframe_asset(suite.table)
-            .add_batch_definition_whole_dataframe("whole_table")
-        )
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        self.con = con
+        if con is None:
+            self.batch_definition = (
+                self.context.data_sources.add_pandas("working_duckdb")
+                .add_dataframe_asset(suite.table)
+                .add_batch_definition_whole_dataframe("whole_table")
+            )
+        else:
+            self.datasource = _duckdb_datasource(self.context, con)
         self.gx_suite = gx.ExpectationSuite(name=suite.gate_name)
         for index, spec in enumerate(specs):
             # `meta` carries our label and position: results are mapped back to specs through it.
@@ -176,10 +262,50 @@ class _Validation:
         """Validate one frame and fold its results into the running outcome."""
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(self.gx_suite, result_format="SUMMARY")
-        self.n_rows += len(frame)
+
+        def rows(indexes: list[Any], columns: list[str]) -> list[dict[str, Any]]:
+            found = []
+            for row_index in indexes:
+                try:
+                    found.append({c: frame.at[row_index, c] for c in columns})
+                except KeyError:
+                    continue
+            return found
+
+        self._fold(result, len(frame), list(frame.columns), rows)
+
+    def add_table(self, table: str) -> None:
+        """Validate a table of the connection's database with GX's SQL engine (the rows never leave DuckDB)."""
+        asset = self.datasource.add_query_asset(table, query=f"SELECT * FROM {table}")
+        batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
+        # GX names offending rows by their position in the frame (`ROW_COLUMN`), as its pandas engine does.
+        result = batch.validate(
+            self.gx_suite, result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [ROW_COLUMN]}
+        )
+        n_rows = self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        columns = [row[0] for row in self.con.execute(f"DESCRIBE {table}").fetchall() if row[0] != ROW_COLUMN]
+        for item in result.results:
+            _as_positions(item.result or {}, self.con, table)
+
+        def rows(indexes: list[Any], wanted: list[str]) -> list[dict[str, Any]]:
+            if not indexes or not wanted:
+                return []
+            selected = ", ".join(f'"{c}"' for c in [ROW_COLUMN, *wanted])
+            found = self.con.execute(
+                f"SELECT {selected} FROM {table} WHERE {ROW_COLUMN} IN ({', '.join('?' * len(indexes))})",
+                [int(i) for i in indexes],
+            ).fetchall()
+            by_position = {row[0]: dict(zip(wanted, row[1:], strict=True)) for row in found}
+            return [by_position[int(i)] for i in indexes if int(i) in by_position]
+
+        self._fold(result, n_rows, columns, rows)
+
+    def _fold(self, result: Any, n_rows: int, frame_columns: list[str], rows: Any) -> None:
+        """Fold one GX validation of `n_rows` rows into the outcome; `rows(indexes, columns)` reads offending rows."""
+        self.n_rows += n_rows
         self.n_frames += 1
         self._fold_document(result.to_json_dict())
-        shown_key = [c for c in self.suite.key if c in frame.columns]
+        shown_key = [c for c in self.suite.key if c in frame_columns]
         for item in result.results:
             index = int((item.expectation_config.meta or {})["spec_index"])
             # Rows seen by each expectation, failing frames or not: the counts are those of the whole table.
@@ -203,20 +329,15 @@ class _Validation:
             columns = [
                 c
                 for c in dict.fromkeys([*shown_key, *spec.columns])
-                if c in frame.columns and not (c.startswith("rule_") and c in dict(spec.derived))
+                if c in frame_columns and not (c.startswith("rule_") and c in dict(spec.derived))
             ]
-            rows = []
-            for row_index in indexes:
-                try:
-                    rows.append({c: frame.at[row_index, c] for c in columns})
-                except KeyError:
-                    continue
-            if not rows:
-                rows = [
+            found = rows(indexes, columns)
+            if not found:
+                found = [
                     {"value": v}
                     for v in list(res.get("partial_unexpected_list") or [])[: MAX_ROWS_SHOWN - len(failure.rows)]
                 ]
-            failure.rows.extend(rows)
+            failure.rows.extend(found)
 
     def _fold_document(self, document: dict[str, Any]) -> None:
         """Keep one GX result document: each expectation's counts summed, its success only if every frame's."""
@@ -311,13 +432,19 @@ def run_suite(
         # The frame's query runs twice when GX runs after all (rule columns are recomputed): keeping the frame in
         # a temporary table instead was measured to raise a 100x run's peak memory from 1.41 GB to 1.78 GB.
         fingerprint = frame_fingerprint(con, suite, specs, suite.query(specs, types, verdict_only=True))
-        earlier = reusable_result(reuse, fingerprint)
+        earlier = reusable_result(reuse, fingerprint, specs)
         if earlier is not None:
-            document, origin = earlier
+            document, origin, failures = earlier
             rows = int((document.get("meta") or {}).get("rows_validated") or 0)
-            return SuiteOutcome(suite, rows, len(specs), [], document, fingerprint, origin)
+            outcome = SuiteOutcome(suite, rows, len(specs), failures, document, fingerprint, origin)
+            return _marked(con, suite, outcome)
+        grown = _validate_growth(con, suite, specs, types, reuse, fingerprint, config, chunk_rows)
+        if grown is not None:
+            return _marked(con, suite, grown)
     grouping = _grouping_columns(specs)
-    if grouping is None:
+    if suite.in_database:
+        outcome = _validate_in_database(con, suite, specs, query, grouping or [])
+    elif grouping is None:
         outcome = validate_frame(con.execute(query).df(), suite, specs)
     else:
         if grouping:
@@ -329,26 +456,137 @@ def run_suite(
         outcome = validation.outcome()
     outcome.fingerprint = fingerprint
     _release_freed_memory()
+    return _marked(con, suite, outcome) if reuse is not None else outcome
+
+
+def _marked(con: Any, suite: Suite, outcome: SuiteOutcome) -> SuiteOutcome:
+    """Note the largest `history` value of the validated table: the next run's new rows are those beyond it."""
+    if suite.history:
+        mark = con.execute(f'SELECT max("{suite.history}")::VARCHAR FROM ({suite.base_sql()})').fetchall()[0][0]
+        outcome.history_mark = mark
     return outcome
 
 
-def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], query: str) -> str:
+_UNIQUENESS = ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique")
+
+
+def _validate_growth(
+    con: Any,
+    suite: Suite,
+    specs: list[ExpectationSpec],
+    types: dict[str, str],
+    reuse: Path,
+    fingerprint: str,
+    config: Any,
+    chunk_rows: int,
+) -> SuiteOutcome | None:
+    """A clean outcome for a table that only grows (`Suite.history`) whose earlier rows are unchanged, or None.
+
+    The rows up to the earlier clean result's `history` mark must have that result's fingerprint (none changed, none
+    left); uniqueness holds over the whole table (DuckDB SQL); the new rows pass every row-wise expectation: either
+    each of them has the verdict-relevant values of some earlier clean row (GX would judge it as it judged that one,
+    no GX needed), or GX validates the new rows alone. Anything else (None) validates the whole table with GX, as
+    without history: a failing gate reports the counts and rows of the whole table.
+    """
+    if not suite.history or suite.history not in types:
+        return None
+    kept = _clean_result(reuse)
+    if kept is None or kept[1].get("history_mark") is None:
+        return None
+    document, ours = kept
+    column, bound = f'h."{suite.history}"', f"CAST({sql_literal(ours['history_mark'])} AS {types[suite.history]})"
+    base = suite.base_sql()
+    earlier = dataclasses.replace(suite, frame_sql=f"SELECT * FROM ({base}) AS h WHERE {column} <= {bound}")
+    added = dataclasses.replace(
+        suite, frame_sql=f"SELECT * FROM ({base}) AS h WHERE {column} > {bound} OR {column} IS NULL"
+    )
+    verdict_frame = suite.query(specs, types, verdict_only=True)
+    earlier_frame = earlier.query(specs, types, verdict_only=True)
+    if frame_fingerprint(con, suite, specs, verdict_frame, rows_query=earlier_frame) != ours.get("fingerprint"):
+        return None
+    for spec in specs:
+        if spec.expectation in _UNIQUENESS:
+            columns = ", ".join(f'"{c}"' for c in spec.read_columns)
+            # As GX: rows whose compared values are all missing are not compared.
+            present = " OR ".join(f'"{c}" IS NOT NULL' for c in spec.read_columns)
+            duplicated = con.execute(
+                f"SELECT 1 FROM ({verdict_frame}) WHERE {present} GROUP BY {columns} HAVING count(*) > 1 LIMIT 1"
+            ).fetchall()
+            if duplicated:
+                return None
+    added_frame = added.query(specs, types, verdict_only=True)
+    n_added = con.execute(f"SELECT count(*) FROM ({added_frame})").fetchall()[0][0]
+    # The values a row-wise verdict depends on: a key column only checked for presence and uniqueness (checked over the
+    # whole table above) counts as present or absent, so a new check time does not make a new row unlike the earlier.
+    key_only = {
+        c
+        for c in suite.key
+        if all(s.expectation in (*_UNIQUENESS, "ExpectColumnValuesToNotBeNull") for s in specs if c in s.read_columns)
+    }
+    names = [row[0] for row in con.execute(f"DESCRIBE ({added_frame})").fetchall()]
+    shape = ", ".join(f'("{c}" IS NOT NULL) AS "{c}"' if c in key_only else f'"{c}"' for c in names)
+    unseen = con.execute(
+        f"SELECT count(*) FROM (SELECT {shape} FROM ({added_frame}) EXCEPT SELECT {shape} FROM ({earlier_frame}))"
+    ).fetchall()[0][0]
+    checked = "each has the values of an earlier clean row"
+    if unseen:
+        if run_suite(con, added, config, chunk_rows=chunk_rows).failures:
+            return None
+        checked = "validated with Great Expectations"
+    rows = int(fingerprint.split(":")[1])
+    origin = ours.get("reused_from") or {"run_id": ours.get("run_id"), "validated_at": ours.get("validated_at")}
+    document = dict(document)
+    document["meta"] = {
+        **{k: v for k, v in document["meta"].items() if k != "impact_pipeline"},
+        "rows_validated": rows,
+    }
+    grown = {"new_rows": n_added, "earlier_rows": rows - n_added, "new_rows_checked": checked}
+    return SuiteOutcome(suite, rows, len(specs), [], document, fingerprint, origin, grown=grown)
+
+
+def _validate_in_database(
+    con: Any, suite: Suite, specs: list[ExpectationSpec], query: str, order: list[str]
+) -> SuiteOutcome:
+    """Validate the frame `query` with GX's SQL engine: the frame is computed once into a table of an in-memory
+    database attached to the gate's connection (the rules' columns, cross-table ones included, are not recomputed
+    by each of GX's queries), rows in the order the pandas engine would see them, and dropped afterwards."""
+    table = f'{FRAMES_DATABASE}."{suite.table}__{suite.name}__{uuid.uuid4().hex[:8]}"'
+    # READ_WRITE: the working file is opened read-only by gates; the attached in-memory database is theirs.
+    con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {FRAMES_DATABASE} (READ_WRITE)")
+    ordering = ", ".join(f'"{c}"' for c in order)
+    con.execute(
+        f"CREATE TABLE {table} AS SELECT *, row_number() OVER ({f'ORDER BY {ordering}' if order else ''}) - 1 "
+        f"AS {ROW_COLUMN} FROM ({query}) ORDER BY {ROW_COLUMN}"
+    )
+    try:
+        validation = _Validation(suite, specs, con=con)
+        validation.add_table(table)
+        return validation.outcome()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def frame_fingerprint(
+    con: Any, suite: Suite, specs: list[ExpectationSpec], query: str, rows_query: str | None = None
+) -> str:
     """A digest of what a suite's verdict depends on: its expectations, the GX and DuckDB versions and the rows of
     the validated frame (`query`: `Suite.query(..., verdict_only=True)`, only what the expectations' outcomes
     depend on, with the rule columns computed).
 
     The rows are summed as DuckDB row hashes (order does not change a verdict; a duplicated row changes the sum).
+    `rows_query` (the same frame over part of the table) gives the rows instead, under the same definition.
     """
     import hashlib
     from importlib.metadata import version
 
     n_rows, row_sum = con.execute(
-        f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({query}) AS f"
+        f"SELECT count(*), coalesce(sum(hash(f)::HUGEINT), 0) FROM ({rows_query or query}) AS f"
     ).fetchall()[0]
     definition = json.dumps(
         {
             "gate": suite.gate_name,
             "query": query,
+            "engine": "sql" if suite.in_database else "pandas",
             "expectations": [[s.expectation, s.kwargs, s.severity, s.label] for s in specs],
             "great_expectations": version("great_expectations"),
             "duckdb": version("duckdb"),
@@ -366,20 +604,68 @@ def frame_fingerprint(con: Any, suite: Suite, specs: list[ExpectationSpec], quer
     return f"{digest.hexdigest()[:32]}:{n_rows}:{row_sum}"
 
 
-def reusable_result(path: Path, fingerprint: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The GX result kept at `path` and where it comes from, if it was clean
-    (every expectation held) for `fingerprint`."""
+def _clean_result(path: Path) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The GX result kept at `path` and our notes on it, if every expectation held in it."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         ours = document["meta"]["impact_pipeline"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if ours.get("fingerprint") != fingerprint or ours.get("clean") is not True or document.get("success") is not True:
+    if ours.get("clean") is not True or document.get("success") is not True:
         return None
+    return document, ours
+
+
+def has_clean_results(folder: Path, table: str) -> bool:
+    """True when every gate of `table` has a clean result kept in `folder` (and there is at least one)."""
+    paths = list(folder.glob(f"{table}.*.json"))
+    return bool(paths) and all(_clean_result(path) is not None for path in paths)
+
+
+def reusable_result(
+    path: Path, fingerprint: str, specs: list[ExpectationSpec] | None = None
+) -> tuple[dict[str, Any], dict[str, Any], list[Failure]] | None:
+    """The GX result kept at `path`, where it comes from and its warnings, if it passed for `fingerprint`.
+
+    A result whose only failures are warnings is reused with the warnings it kept (the same rows give the same
+    warnings: a registry with a phase name outside the vocabulary warns every night without GX); one with a blocking
+    failure never is.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        ours = document["meta"]["impact_pipeline"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if ours.get("fingerprint") != fingerprint or ours.get("passed") is not True:
+        return None
+    if ours.get("clean") is True and document.get("success") is True:
+        failures: list[Failure] = []
+    else:
+        failures = _kept_warnings(ours.get("warnings"), specs or [])
+        if not failures:
+            return None
     origin = ours.get("reused_from") or {"run_id": ours.get("run_id"), "validated_at": ours.get("validated_at")}
     document = dict(document)
     document["meta"] = {k: v for k, v in document["meta"].items() if k != "impact_pipeline"}
-    return document, origin
+    return document, origin, failures
+
+
+def _kept_warnings(kept: Any, specs: list[ExpectationSpec]) -> list[Failure]:
+    """The warnings a result kept, as failures of `specs` (none when any cannot be matched to a warning of them)."""
+    by_label = {spec.label: spec for spec in specs if spec.severity == WARN}
+    if not isinstance(kept, list) or not kept or len(by_label) != len({s.label for s in specs if s.severity == WARN}):
+        return []
+    failures = []
+    for item in kept:
+        spec = by_label.get(item.get("label")) if isinstance(item, dict) else None
+        if spec is None:
+            return []
+        failures.append(
+            Failure(
+                spec, item.get("unexpected_count"), item.get("element_count"), item.get("rows") or [], item.get("error")
+            )
+        )
+    return failures
 
 
 def _release_freed_memory() -> None:
@@ -451,6 +737,25 @@ def write_result(outcome: SuiteOutcome, folder: Path, run_id: str | None) -> Pat
             "summary": outcome.summary(),
             "fingerprint": outcome.fingerprint,
             **({"reused_from": outcome.reused_from} if outcome.reused_from else {}),
+            **({"history_mark": outcome.history_mark} if outcome.history_mark is not None else {}),
+            # Only warnings: kept as shown (each cell as displayed), so a reuse shows them as this validation did.
+            **(
+                {
+                    "warnings": [
+                        {
+                            "label": f.spec.label,
+                            "unexpected_count": f.unexpected_count,
+                            "element_count": f.element_count,
+                            "rows": [{k: _cell(v) for k, v in row.items()} for row in f.rows],
+                            "error": f.error,
+                        }
+                        for f in outcome.failures
+                    ]
+                }
+                if outcome.failures and outcome.passed
+                else {}
+            ),
+            **({"grown": outcome.grown} if outcome.grown else {}),
         },
     }
     tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"

@@ -201,9 +201,9 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     from impact_pipeline.defs.gates.resources import preload_for_gates
     from impact_pipeline.lib.fetching import side_by_side_then_write
 
-    # The gates of these tables validate new rows (stats_page_checks keeps every check): GX's import overlaps the
-    # wait for the forges' and pages' answers.
-    preload_for_gates()
+    # The gates of these tables need GX when one has no clean result yet: its import then overlaps the wait for the
+    # forges' and pages' answers. Later runs validate the night's new checks without GX when they are like earlier ones.
+    preload_for_gates(unless_validated=(warehouse.validations_dir, ("repository_activity", "stats_page_checks")))
     selected = context.selected_asset_keys
     with warehouse.connect() as con:
         cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")

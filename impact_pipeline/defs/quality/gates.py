@@ -86,6 +86,7 @@ SUITES = [
             ),
             rule("a failed check says why", "t.ok OR coalesce(t.error, '') <> ''", show=("ok", "error")),
         ],
+        history="checked_at",  # every check is kept: each run adds its own
     ),
     contract_suite(
         contract.WEB_ARCHIVE_CAPTURES,
@@ -101,5 +102,6 @@ SUITES = [
                 show=("url", "status_code"),
             ),
         ],
+        history="asked_at",  # captures are added as the archive is asked about new years
     ),
 ]

@@ -51,9 +51,10 @@ def store_registry(registry: RegistrySource, warehouse: Warehouse, log: Any) -> 
     # registry then answers 304 and is not downloaded, stored or parsed for its count again.
     with warehouse.connect() as con:
         stored = _stored_validators(con, redact_url(registry.url.strip()))
-    if not stored:
-        # Nothing to compare with (a first run, a wiped working area): the document will be new, and every registry
-        # gate will validate it. GX's import starts now and overlaps the download.
+        first = not stored and not con.execute("SELECT count(*) FROM registry_raw").fetchall()[0][0]
+    if first:
+        # Nothing stored (a first run, a wiped working area): the document will be new, and every registry gate
+        # will validate it. GX's import starts now and overlaps the download.
         preload_for_gates()
     fetched_at = _utc_now()
     result = registry.fetch(etag=stored[0], last_modified=stored[1]) if stored else registry.fetch()
@@ -76,8 +77,11 @@ def store_registry(registry: RegistrySource, warehouse: Warehouse, log: Any) -> 
     with warehouse.connect() as con:
         if kept is None:
             # A new document: every registry gate will validate new rows. GX's import overlaps the parse below
-            # (DuckDB releases the interpreter lock) and the next steps.
-            preload_for_gates()
+            # (DuckDB releases the interpreter lock) and the next steps. The same document downloaded again (a server
+            # without validators) gives the gates the rows they validated: they reuse their results, without GX.
+            known = "SELECT count(*) FROM registry_raw WHERE sha256 = ? AND document IS NOT NULL"
+            if not con.execute(known, [result.sha256]).fetchall()[0][0]:
+                preload_for_gates()
             validators = [result.etag, result.last_modified]
             content, final_url = result.content, result.final_url
             del result  # the bytes go into DuckDB: a large registry is not held twice

@@ -91,13 +91,19 @@ def test_a_change_in_the_rows_is_validated_again_and_caught(con, tmp_path):
     assert again.reused_from is None and not again.passed
 
 
-def test_results_with_warnings_or_from_another_suite_are_not_reused(con, tmp_path):
+def test_results_with_warnings_are_reused_with_their_warnings_and_other_suites_are_not(con, tmp_path):
     warned = Suite(
         "t", "reuse", "a test suite", [unique(["k"]), rule("score below 5", "t.score < 5", severity="warn")], key=("k",)
     )
     first = validate_and_keep(con, warned, tmp_path, "run-1")
     assert first.passed and first.warnings
-    assert validate_and_keep(con, warned, tmp_path, "run-2").reused_from is None
+    # The same rows give the same warnings: shown as the validation showed them, without running GX again.
+    again = validate_and_keep(con, warned, tmp_path, "run-2")
+    assert again.reused_from["run_id"] == "run-1" and again.passed and len(again.warnings) == 1
+    assert again.summary() == first.summary() and again.markdown() == first.markdown()
+    assert validate_and_keep(con, warned, tmp_path, "run-3").markdown() == first.markdown()
+    con.execute("UPDATE t SET score = 4 WHERE k = 9")  # one warning less: validated again
+    assert validate_and_keep(con, warned, tmp_path, "run-4").reused_from is None
     validate_and_keep(con, suite(), tmp_path, "run-3")
     assert validate_and_keep(con, suite(max_score=9), tmp_path, "run-4").reused_from is not None
     assert validate_and_keep(con, suite(max_score=99), tmp_path, "run-5").reused_from is None
