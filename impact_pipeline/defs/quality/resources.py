@@ -53,6 +53,10 @@ class QualitySources(dg.ConfigurableResource):
         default=20.0, description="Total time allowed to one stats page / repository check."
     )
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:  # the hosts' wait budgets are per run
+            process_limits().begin_run(context.run.run_id)
+
     def client(self, **overrides) -> HttpClient:
         return HttpClient(HttpPolicy.from_env(allow_private_network=self.allow_private_network, **overrides))
 

@@ -75,7 +75,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
     overlap under the process's fetch limits instead of one set queueing behind the other. One failing never loses
     the other's rows.
     """
-    from impact_pipeline.lib.fetching import side_by_side_then_write
+    from impact_pipeline.lib.fetching import process_limits, wait_report, write_each
 
     selected = context.selected_asset_keys
     read = [key in selected for key in _READ_TOGETHER]
@@ -84,6 +84,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             "usage_observations and usage_source_status are written by one read of the sources: "
             "materialize them together"
         )
+    limits = process_limits(usage.concurrency, usage.per_host)  # the usage fetchers' scheduler
     tasks, writers = {}, {}
     # Discovered sources feed the observations: discovery runs whenever the observations are read (when it is on),
     # side by side with the configured sources; its writer runs first and hands its observations over.
@@ -95,7 +96,12 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             ).fetchall()
         tasks["usage_source_proposals"] = lambda: _discover(usage, warehouse, pages)
         writers["usage_source_proposals"] = lambda found: _write_proposals(
-            context, warehouse, found, discovered, write=USAGE_SOURCE_PROPOSALS.key in selected
+            context,
+            warehouse,
+            found,
+            discovered,
+            write=USAGE_SOURCE_PROPOSALS.key in selected,
+            host_waits=wait_report(limits, context.log),
         )
     if all(read):
         with warehouse.connect() as con:
@@ -108,8 +114,9 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             *collected,
             discovered.get("found"),
             allow_private_network=usage.allow_private_network,
+            host_waits=wait_report(limits, context.log),
         )
-    yield from side_by_side_then_write(tasks, writers, context.log)
+    yield from write_each(limits.start(tasks), writers, context.log)
 
 
 def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[str, str]):
@@ -129,6 +136,7 @@ def _write_observations(
     found=None,
     *,
     allow_private_network: bool = False,
+    host_waits: dict | None = None,
 ):
     """The observations of every configured source (a source down is a status, never fatal) and of the discovered
     sources in use, and their statuses."""
@@ -162,6 +170,7 @@ def _write_observations(
                 }
             ),
             "fetch_counters": dg.MetadataValue.json(collected.stats),
+            "host_waits": dg.MetadataValue.json(host_waits or {}),
             "preview": _preview(
                 observations,
                 [
@@ -199,7 +208,7 @@ def _discover(usage: UsageSources, warehouse: Warehouse, pages: list[tuple[str, 
     return pages, usage.discover(pages, cache_dir=_cache_dir(warehouse))
 
 
-def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, write: bool):
+def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, write: bool, host_waits: dict):
     if found is None:
         if not write:
             return
@@ -229,6 +238,7 @@ def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, wri
             "by_status": dg.MetadataValue.json(by_status),
             "pages_not_read": dg.MetadataValue.json(result.problems[:50]),
             "fetch_counters": dg.MetadataValue.json(result.stats),
+            "host_waits": dg.MetadataValue.json(host_waits),
             "preview": _preview(
                 rows, ["proposal_id", "startup_id", "kind", "identifier", "status", "preview", "reason"], n=20
             ),
