@@ -319,14 +319,23 @@ class FetchLimits:
 
     def _budget_left(self, host: str) -> bool:
         """False once the host's wait budget is spent and none of its requests is in flight to give some back."""
-        wait = self._waits.get(host)
-        return wait is None or self._in_flight[host] > 0 or self.host_wait - wait.spent >= _MIN_REQUEST_BUDGET
+        return self._in_flight[host] > 0 or self._share(host) is not None
 
     def _share(self, host: str) -> float | None:
-        """The budget of the host's next request: an equal part of what is left among its free slots."""
+        """The budget of the host's next request: an equal part of what is left among its free slots (all of it when
+        that part is too short and none is in flight)."""
         wait = self._waits.get(host) or _HostWait()
-        share = (self.host_wait - wait.spent - wait.reserved) / (self.per_host - self._in_flight[host])
+        left = self.host_wait - wait.spent - wait.reserved
+        share = left / (self.per_host - self._in_flight[host])
+        if share < _MIN_REQUEST_BUDGET and not self._in_flight[host]:
+            share = left
         return share if share >= _MIN_REQUEST_BUDGET else None
+
+    def waited(self, host: str) -> float:
+        """Seconds this run lost to the host's timeouts."""
+        with self._lock:
+            wait = self._waits.get(host)
+            return wait.spent if wait else 0.0
 
     def _release(self, host: str, budget: float, waited: float) -> None:
         with self._lock:
@@ -484,8 +493,8 @@ class Fetcher:
         if slot.budget is None:
             self.stats.not_sent(request.source)
             reason = (
-                f"not asked: {slot.host} already made this run wait {self.limits.host_wait:g} s in timeouts "
-                "(its wait budget, IMPACT_FETCH_HOST_WAIT)"
+                f"not asked: {slot.host} already lost {self.limits.waited(slot.host):.1f} s to timeouts in this run, "
+                f"its wait budget ({self.limits.host_wait:g} s, IMPACT_FETCH_HOST_WAIT) is spent"
             )
             return FetchOutcome(request, None, FetchError(request.url, reason))
         cached = self.cache.get(request) if (self.cache and request.conditional) else None

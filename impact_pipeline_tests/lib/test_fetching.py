@@ -236,6 +236,19 @@ def test_one_fetch_set_failing_never_loses_the_other_s_rows():
     assert written == ["row"] and "checks failed (ValueError" in Log.errors[0]
 
 
+def test_a_request_that_timed_out_last_time_is_sent_once_with_the_short_budget(tmp_path):
+    policy = HttpPolicy(allow_private_network=True, retries=2, backoff_factor=0, read_timeout=0.2, total_timeout=5)
+    with LocalServer({"/x": Route(body=b"late", delay=30)}) as server, HttpClient(policy) as client:
+        cache, request = ResponseCache(tmp_path / "cache"), FetchRequest(server.url("/x"), "pages")
+        first = Fetcher(client, cache=cache, recheck_budget=0.3).fetch_all([request])[0]
+        retried = len(server.requests)
+        started = time.monotonic()
+        second = Fetcher(client, cache=cache, recheck_budget=0.3).fetch_all([request])[0]
+        took = time.monotonic() - started
+    assert first.error.timed_out and retried == 3  # the normal policy retries a read timeout
+    assert second.error.timed_out and len(server.requests) == retried + 1 and took < 0.6
+
+
 def test_process_limits_are_one_object_per_configuration():
     assert process_limits(8, 2) is process_limits(8, 2) and process_limits(8, 3) is not process_limits(8, 2)
     with pytest.raises(ValueError):  # shared limits or its own, not both
