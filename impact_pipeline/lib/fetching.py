@@ -385,9 +385,10 @@ def process_limits(concurrency: int | None = None, per_host: int | None = None) 
 def write_each(
     fetched: Mapping[str, Future[T]], writers: Mapping[str, Callable[[T], Iterable[Any]]], log: Any
 ) -> Iterator[Any]:
-    """Once every fetch set is done, each one's writer on its value, in order, yielding what the writers yield (an
+    """Each fetch set's writer on its value as soon as that set is done, in order, yielding what the writers yield (an
     asset step's results). A set or writer that fails is logged (`log.error`) and the others still write; the first
-    failure is raised at the end, so the step fails without losing the rows that were fetched."""
+    failure is raised once every set is done and written, so the step fails without losing the rows that were
+    fetched."""
     failures = []
     for name, future in fetched.items():
         try:
