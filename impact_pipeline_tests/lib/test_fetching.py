@@ -249,6 +249,21 @@ def test_a_request_that_timed_out_last_time_is_sent_once_with_the_short_budget(t
     assert second.error.timed_out and len(server.requests) == retried + 1 and took < 0.6
 
 
+def test_a_host_s_wait_budget_is_per_run():
+    limits = FetchLimits(concurrency=2, per_host=1, host_wait=0.4)
+    policy = HttpPolicy(allow_private_network=True, retries=0, total_timeout=0.3)
+    with LocalServer({"/x": Route(body=b"late", delay=30)}) as server, HttpClient(policy) as client:
+        fetcher = Fetcher(client, limits=limits)
+        limits.begin_run("first")
+        timed_out, refused = fetcher.fetch_all(FetchRequest(server.url(f"/x?i={i}"), "pages") for i in range(2))
+        sent_in_first = len(server.requests)
+        limits.begin_run("second")
+        (again,) = fetcher.fetch_all([FetchRequest(server.url("/x?i=1"), "pages")])
+    assert timed_out.error.timed_out and sent_in_first == 1  # 0.1 s left: too little for another request
+    assert refused.error.reason.startswith("not asked") and "wait budget (0.4 s" in refused.error.reason
+    assert again.error.timed_out and len(server.requests) == 2  # a new run, a new budget
+
+
 def test_process_limits_are_one_object_per_configuration():
     assert process_limits(8, 2) is process_limits(8, 2) and process_limits(8, 3) is not process_limits(8, 2)
     with pytest.raises(ValueError):  # shared limits or its own, not both
