@@ -27,8 +27,9 @@ The runs (each the real Dagster job in a child process, temp DAGSTER_HOME, SQLit
 
 Definitions.
   fetch phase   the Dagster steps that fetch per-service data: observatoire_procedures, web_archive_captures
-                (the web archive's CDX API, two requests at a time), activity_and_page_checks (one step materializing repository_activity, from GitHub and GitLab,
-                and stats_page_checks, the url_checks, their requests side by side) and usage_sources (one step
+                (the web archive's CDX API, two requests at a time), activity_and_page_checks (one step
+                materializing repository_activity, from GitHub and GitLab, and stats_page_checks, the url_checks,
+                their requests side by side) and usage_sources (one step
                 materializing usage_observations, from Matomo, Metabase, JSON and data.gouv.fr, and
                 usage_source_proposals, the stats pages read by discovery, side by side). Its time is the sum of these steps' durations (STEP_START to STEP_SUCCESS in the
                 event log; the in-process executor runs steps one after another), so parsing and DuckDB
