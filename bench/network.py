@@ -5,7 +5,8 @@
 The world. One threaded HTTP server on 127.0.0.1 plays every host the pipeline talks to. It is a forward
 proxy: the pipeline's child process gets HTTP(S)_PROXY pointing at it, so the registry copy is the real
 snapshot byte for byte and every source URL keeps its live default (IMPACT_*_URL unset): the registry at
-https://beta.gouv.fr, the observatoire, api.github.com, gitlab.com and the self-hosted GitLabs, data.gouv.fr,
+https://beta.gouv.fr, the observatoire, api.github.com, gitlab.com and the self-hosted GitLabs (repositories, and
+owners' listings of their repositories), web.archive.org's CDX API (a few captures a year), data.gouv.fr,
 the declared stats pages and repository URLs on their ~150 real hosts, and the usage sources of a bench
 sources file (Matomo on stats.beta.gouv.fr, Metabase cards, JSON files, one service in three with a stats
 page). HTTPS goes through CONNECT tunnels that the server terminates with a throwaway certificate naming
@@ -25,9 +26,10 @@ The runs (each the real Dagster job in a child process, temp DAGSTER_HOME, SQLit
           working area, sources unchanged.
 
 Definitions.
-  fetch phase   the Dagster steps that fetch per-service data: observatoire_procedures,
-                activity_and_page_checks (one step materializing repository_activity, from GitHub and GitLab,
-                and stats_page_checks, the url_checks, their requests side by side) and usage_sources (one step
+  fetch phase   the Dagster steps that fetch per-service data: observatoire_procedures, web_archive_captures
+                (the web archive's CDX API, two requests at a time), activity_and_page_checks (one step
+                materializing repository_activity, from GitHub and GitLab, and stats_page_checks, the url_checks,
+                their requests side by side) and usage_sources (one step
                 materializing usage_observations, from Matomo, Metabase, JSON and data.gouv.fr, and
                 usage_source_proposals, the stats pages read by discovery, side by side). Its time is the sum of these
                 steps' durations (STEP_START to STEP_SUCCESS in the event log; the in-process executor runs steps
@@ -85,10 +87,11 @@ TARGET_WARM = 0.30
 DEFAULT_CONCURRENCY, DEFAULT_PER_HOST = 8, 2  # the Fetcher's defaults (lib/fetching.py)
 # Steps whose requests are per-service fetches (activity_and_page_checks materializes repository_activity and
 # stats_page_checks in one step, their requests side by side; usage_sources the usage tables and the proposals).
-FETCH_STEPS = ("observatoire_procedures", "activity_and_page_checks", "usage_sources")
+FETCH_STEPS = ("observatoire_procedures", "activity_and_page_checks", "usage_sources", "web_archive_captures")
 # A step's requests for declared pages (the "page" kind of the world) are the source it reads them for.
 PAGE_SOURCES = {"activity_and_page_checks": "url_checks", "usage_sources": "stats_page"}
 REGISTRY_URL = "https://beta.gouv.fr/api/v2.5/startups.json"
+ARCHIVE_HOST = "web.archive.org"  # the web archive's CDX API (quality/web_archive.py)
 DATAGOUV_LISTING = "/api/1/datasets/"
 MATOMO_HOST = "stats.beta.gouv.fr"
 # Every GET answer says it was last modified then (a fixed date: the sources are "unchanged").
@@ -130,8 +133,10 @@ class World:
             "www.data.gouv.fr",
             "static.data.gouv.fr",
             MATOMO_HOST,
+            ARCHIVE_HOST,
         }
         self.repos: dict[str, dict[str, Any]] = {}  # "github:owner/repo" or "gitlab:host/path" (lower case)
+        self.owners: dict[str, list[dict[str, Any]]] = {}  # "github:owner" or "gitlab:host/group": its repositories
         self.services: list[dict[str, Any]] = []
         for record in records:
             attrs = record.get("attributes") or {}
@@ -155,15 +160,16 @@ class World:
                     if ended
                     else today - timedelta(days=h % 45)
                 )
-                self.repos.setdefault(
-                    key,
-                    {
-                        "path": ref.path,
-                        "created": created,
-                        "pushed": max(pushed, created),
-                        "archived": ended and h % 3 == 0,
-                    },
-                )
+                repo = {
+                    "path": ref.path,
+                    "created": created,
+                    "pushed": max(pushed, created),
+                    "archived": ended and h % 3 == 0,
+                }
+                if ref.scope == "owner":  # an organisation, user or group: a listing of its repositories
+                    self.owners.setdefault(key, self._members(ref, repo, h))
+                else:
+                    self.repos.setdefault(key, repo)
             self.services.append({"id": record.get("id"), "name": attrs.get("name"), "stats_url": stats_url})
         self.usage = self._usage_sources()
         self.editions = self._editions()
@@ -317,6 +323,18 @@ class World:
             for i, s in enumerate(named)
         ]
 
+    def _members(self, ref: Any, owner: dict[str, Any], h: int) -> list[dict[str, Any]]:
+        """An owner's public repositories (3 to 8), registered as repositories of their own for their commits."""
+        members = []
+        for i in range(3 + h % 6):
+            path = f"{ref.path}/{ref.path.rsplit('/', 1)[-1].lower()}-{i}"
+            created = owner["created"] + timedelta(days=97 * i)
+            pushed = max(created, owner["pushed"] - timedelta(days=(_h(path) % 400) * (i % 3)))
+            repo = {"path": path, "created": created, "pushed": pushed, "archived": owner["archived"] and i % 2 == 0}
+            key = f"github:{path.lower()}" if ref.forge == "github" else f"gitlab:{ref.host}/{path}".lower()
+            members.append(self.repos.setdefault(key, repo))
+        return members
+
     def commits_in(self, repo: dict[str, Any], year: int) -> int:
         if not (repo["created"].year <= year <= repo["pushed"].year):
             return 0
@@ -347,6 +365,19 @@ class World:
 
         if host == "beta.gouv.fr" and path == "/api/v2.5/startups.json":
             return "registry", 200, {"Content-Type": "application/json"}, self.registry
+        if host == "api.github.com" and path.startswith("/users/"):
+            owner = self.owners.get(f"github:{path.split('/')[2]}".lower()) if path.endswith("/repos") else None
+            if owner is None:
+                return js("github", {"message": "Not Found"}, 404)
+            return js("github", [self._github_repo(r) for r in owner])
+        m = re.match(r"^/api/v4/groups/([^/]+)/projects$", path)
+        if m:
+            owner = self.owners.get(f"gitlab:{host.removeprefix('www.')}/{unquote(m[1])}".lower())
+            if owner is None:
+                return js("gitlab", {"message": "404 Group Not Found"}, 404)
+            return js("gitlab", [self._gitlab_project(r) for r in owner])
+        if host == ARCHIVE_HOST and path == "/cdx/search/cdx":
+            return js("web_archive", self._captures(query))
         if host == "api.github.com":
             m = re.match(r"^/repos/([^/]+)/([^/]+)(/commits)?$", path)
             repo = self.repos.get(f"github:{m[1]}/{m[2]}".lower()) if m else None
@@ -367,18 +398,7 @@ class World:
             if repo is None:
                 return js("gitlab", {"message": "404 Project Not Found"}, 404)
             if not m[2]:
-                return js(
-                    "gitlab",
-                    {
-                        "id": _h(repo["path"]) % 10**6,
-                        "path_with_namespace": repo["path"],
-                        "visibility": "public",
-                        "archived": repo["archived"],
-                        "created_at": f"{repo['created']}T09:00:00.000Z",
-                        "last_activity_at": f"{repo['pushed']}T17:00:00.000Z",
-                        "description": _FILLER[:400],
-                    },
-                )
+                return js("gitlab", self._gitlab_project(repo))
             year = int((query.get("since") or ["2016"])[0][:4])
             n = self.commits_in(repo, year)
             return js("gitlab", [self._commit(repo, year)] if n else [], headers={"X-Total": str(n)})
@@ -428,6 +448,32 @@ class World:
             )
         # Any other URL: a declared stats page or repository page answering with a page.
         return "page", 200, {"Content-Type": "text/html; charset=utf-8"}, self._page(f"{scheme}://{host}{target}")
+
+    @staticmethod
+    def _gitlab_project(repo: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": _h(repo["path"]) % 10**6,
+            "path_with_namespace": repo["path"],
+            "visibility": "public",
+            "archived": repo["archived"],
+            "created_at": f"{repo['created']}T09:00:00.000Z",
+            "last_activity_at": f"{repo['pushed']}T17:00:00.000Z",
+            "description": _FILLER[:400],
+        }
+
+    def _captures(self, query: dict[str, list[str]]) -> list[list[str]]:
+        """A CDX answer: a header row, then one capture a day on a few days of each year asked (none in some)."""
+        url = (query.get("url") or [""])[0]
+        first, last = (int((query.get(k) or [y])[0][:4]) for k, y in (("from", "2016"), ("to", str(self.today.year))))
+        rows = []
+        for year in range(first, last + 1):
+            h = _h(url, year)
+            for k in range(h % 4):  # 0 to 3 captures in the year
+                day = date(year, 1 + (h >> (4 + k)) % 12, 1 + (h >> (8 + k)) % 28)
+                if day <= self.today:
+                    status = "200" if (h >> k) % 5 else "404"
+                    rows.append([f"{day:%Y%m%d}101500", status, url])
+        return [["timestamp", "statuscode", "original"], *sorted(rows)] if rows else []
 
     def _github_repo(self, repo: dict[str, Any]) -> dict[str, Any]:
         owner, name = repo["path"].split("/")[:2]
@@ -743,6 +789,7 @@ def _child(args: argparse.Namespace) -> None:
     ended = time.time()
     steps: dict[str, list[float]] = {}
     counters: dict[str, dict[str, Any]] = {}
+    waits: dict[str, dict[str, Any]] = {}  # per host: the run's time lost to timeouts (the latest step's figure)
     for entry in instance.all_logs(result.run_id):
         event = entry.dagster_event
         if event is None:
@@ -757,6 +804,8 @@ def _child(args: argparse.Namespace) -> None:
             for name in ("requests", "fetch_counters"):
                 if name in metadata:
                     counters.setdefault(event.step_key, {}).update(metadata[name].data)
+            if "host_waits" in metadata:
+                waits.update(metadata["host_waits"].data)
     print(
         "BENCH "
         + json.dumps(
@@ -767,6 +816,7 @@ def _child(args: argparse.Namespace) -> None:
                 "ended": ended,
                 "steps": steps,
                 "counters": counters,
+                "host_waits": waits,
                 "years": [keys[0], keys[-1]],
             }
         ),
@@ -1018,6 +1068,17 @@ def main() -> int:
                     f"host ({busiest[0]}) "
                     f"(limits {concurrency} / {per_host})"
                     + (f"; TLS handshakes refused: {tls_errors}" if tls_errors else "")
+                )
+                waits = run.get("host_waits") or {}
+                print(
+                    "  time lost to timeouts, per host (wait budget per run): "
+                    + (
+                        ", ".join(
+                            f"{h} {w['waited_s']:g} s of {w['budget_s']:g} s, {w['not_sent']} not sent"
+                            for h, w in sorted(waits.items(), key=lambda kv: -kv[1]["waited_s"])[:8]
+                        )
+                        or "none"
+                    )
                 )
                 slow = sorted(
                     ((k, b - a) for k, (a, b) in run["steps"].items() if k not in FETCH_STEPS), key=lambda kv: -kv[1]

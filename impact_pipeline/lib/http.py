@@ -31,6 +31,7 @@ from urllib.request import url2pathname
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -203,12 +204,19 @@ class FetchError(Exception):
         # The HTTP status and headers of an error answer (None for network errors): sources need them
         # to tell a rate limit (403 + X-RateLimit-Remaining: 0) from a refusal.
         self.status = status
-        self.headers = _Headers({k: redact_secrets(v) for k, v in headers.items()}) if headers is not None else None
+        self.headers = (
+            CaseInsensitiveDict({k: redact_secrets(v) for k, v in headers.items()}) if headers is not None else None
+        )
         # Both in args so the error survives pickling (process pools, Dagster).
         super().__init__(self.url, reason)
 
     def __str__(self) -> str:
         return f"{self.url}: {self.reason}"
+
+    @property
+    def timed_out(self) -> bool:
+        """The fetch waited for an answer that never came (a timeout or the total deadline)."""
+        return self.reason.startswith("timed out")
 
 
 @dataclass(frozen=True)
@@ -244,33 +252,12 @@ def page_read_overrides(budget_seconds: float = 20.0) -> dict[str, Any]:
     }
 
 
-class _Headers(dict[str, str]):
-    """Response headers with case-insensitive lookups (HTTP header names are)."""
-
-    def __init__(self, items: Any = ()) -> None:
-        super().__init__()
-        for key, value in dict(items).items():
-            self[key] = value
-
-    def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key.lower(), value)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(key.lower())
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key.lower(), default)
-
-
 @dataclass(frozen=True)
 class FetchResult:
     url: str  # as requested (redacted)
     final_url: str  # after redirects (redacted); the absolute path for local files
     status: int  # 200..299 or 304
-    headers: dict[str, str]  # lower-cased names, case-insensitive lookups
+    headers: CaseInsensitiveDict[str]  # case-insensitive lookups, as HTTP header names are
     content: bytes  # b"" for 304
     fetched_at: str  # UTC ISO 8601, seconds precision
     sha256: str
@@ -371,8 +358,9 @@ class _Fetch:
     read short. At the deadline a timer shuts the fetch's sockets down, which ends any read in progress.
     """
 
-    def __init__(self, started: float, total_timeout: float, allow_private_network: bool) -> None:
+    def __init__(self, started: float, total_timeout: float, allow_private_network: bool, retry: bool = True) -> None:
         self.started = started
+        self.retry = retry
         self.total_timeout = total_timeout
         self.deadline = started + total_timeout
         self.allow_private_network = allow_private_network
@@ -553,8 +541,9 @@ class _Retry(Retry):
         wait = (retry.get_retry_after(response) if response is not None else None) or retry.get_backoff_time()
         # The running fetch's deadline: never wait (Retry-After, backoff, another slow attempt) past it.
         fetch = _fetch_in_progress()
-        if fetch is not None and (fetch.expired or time.monotonic() + wait >= fetch.deadline):
-            log.debug("not retrying %s %s after %s: total deadline reached", method, redact_url(url or ""), cause)
+        if fetch is not None and (not fetch.retry or fetch.expired or time.monotonic() + wait >= fetch.deadline):
+            why = "total deadline reached" if fetch.retry else "no retry for this fetch"
+            log.debug("not retrying %s %s after %s: %s", method, redact_url(url or ""), cause, why)
             # What urllib3 raises when retries are exhausted: the caller sees the last error/response.
             reason = error or urllib3_exceptions.ResponseError(cause)
             raise urllib3_exceptions.MaxRetryError(_pool, url or "", reason) from reason
@@ -687,10 +676,13 @@ class HttpClient:
         etag: str | None = None,
         last_modified: str | None = None,
         allow_local_path: bool = False,
+        budget: float | None = None,
+        retry: bool = True,
     ) -> FetchResult:
         """Fetch `url` (or read a local file when allowed); raise FetchError on any failure.
 
-        A 304 is a success only for a conditional request (`etag` or `last_modified` given).
+        A 304 is a success only for a conditional request (`etag` or `last_modified` given). `budget` shortens the
+        policy's total deadline for this fetch; `retry=False` sends it once (a URL that timed out last run).
         """
         started = time.monotonic()
         fetched_at = _utc_now()
@@ -712,7 +704,8 @@ class HttpClient:
         # Whatever secret this request carries is redacted from what comes back (a server may echo it).
         _register_request_secrets(url, request_headers, data)
 
-        with _Fetch(started, policy.total_timeout, policy.allow_private_network) as deadline:
+        total = policy.total_timeout if budget is None else min(policy.total_timeout, budget)
+        with _Fetch(started, total, policy.allow_private_network, retry) as deadline:
             current_url, current_method, current_data = url, method, data
             for hop in range(policy.max_redirects + 1):
                 if hop:
@@ -824,7 +817,7 @@ class HttpClient:
                 reason += " without a Location header"
             if retried:
                 reason += f" after {retried} {'retry' if retried == 1 else 'retries'}"
-            raise FetchError(url, reason + where, status=status, headers=_Headers(response.headers.items()))
+            raise FetchError(url, reason + where, status=status, headers=CaseInsensitiveDict(response.headers.items()))
 
         if not_modified or response.request.method == "HEAD":
             # No body: finish reading the (empty) answer so that the connection goes back to the pool. Closing
@@ -839,7 +832,7 @@ class HttpClient:
 
         # A configured secret echoed by the server (an error quoting token_auth) never goes further.
         content = _redact_secret_bytes(content)
-        response_headers = _Headers({k: redact_secrets(v) for k, v in response.headers.items()})
+        response_headers = CaseInsensitiveDict({k: redact_secrets(v) for k, v in response.headers.items()})
         return FetchResult(
             url=redact_url(url),
             final_url=redact_url(current_url),
@@ -923,7 +916,7 @@ class HttpClient:
             url=redact_url(url),
             final_url=path,
             status=200,
-            headers=_Headers({"Content-Length": str(len(content))}),
+            headers=CaseInsensitiveDict({"Content-Length": str(len(content))}),
             content=content,
             fetched_at=fetched_at,
             sha256=hashlib.sha256(content).hexdigest(),

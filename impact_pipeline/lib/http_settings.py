@@ -12,7 +12,13 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from impact_pipeline.lib.fetching import DEFAULT_CONCURRENCY, DEFAULT_PER_HOST, FetchLimits, process_limits
+from impact_pipeline.lib.fetching import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_HOST_WAIT,
+    DEFAULT_PER_HOST,
+    FetchLimits,
+    process_limits,
+)
 from impact_pipeline.lib.http import HttpPolicy
 from impact_pipeline.lib.urls import private_network_allowed
 from impact_pipeline.settings import env_int
@@ -36,6 +42,12 @@ class HttpSettings(dg.Config):
     per_host: int = Field(
         default=DEFAULT_PER_HOST, ge=1, description="Requests in flight per host name (IMPACT_FETCH_PER_HOST)."
     )
+    host_wait: float = Field(
+        default=DEFAULT_HOST_WAIT,
+        gt=0,
+        description="Seconds a run may lose to timeouts on one host, all its requests together; then the host's "
+        "remaining requests are not sent (IMPACT_FETCH_HOST_WAIT).",
+    )
     allow_private_network: bool = Field(
         default=False,
         description="IMPACT_ALLOW_PRIVATE_NETWORK=1: loopback/private addresses are reachable and count as public "
@@ -55,6 +67,7 @@ class HttpSettings(dg.Config):
             ("IMPACT_HTTP_TIMEOUT", "timeout", float),
             ("IMPACT_HTTP_MAX_BYTES", "max_bytes", int),
             ("IMPACT_HTTP_RETRIES", "retries", int),
+            ("IMPACT_FETCH_HOST_WAIT", "host_wait", float),
         ):
             raw = os.environ.get(variable, "").strip()
             if raw:
@@ -76,7 +89,7 @@ class HttpSettings(dg.Config):
 
     def limits(self) -> FetchLimits:
         """The process's fetch limits of these settings, shared by every fetcher built with them."""
-        return process_limits(self.concurrency, self.per_host)
+        return process_limits(self.concurrency, self.per_host, self.host_wait)
 
 
 def http_settings_field() -> Any:

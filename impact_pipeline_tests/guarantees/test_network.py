@@ -13,7 +13,7 @@ import pytest
 
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.defs.quality.url_checks import run_checks, targets_from_startups
-from impact_pipeline.lib.fetching import Fetcher, ResponseCache
+from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache
 from impact_pipeline.lib.http import FetchError, HttpClient, HttpPolicy
 from impact_pipeline.lib.http_settings import HttpSettings
 from impact_pipeline.lib.urls import public_http_url
@@ -265,3 +265,67 @@ def test_a_secret_from_the_environment_is_redacted_from_any_answer(local_server:
         error = fetch_error(client, local_server.url("/fail"))
 
     assert secret not in repr(dict(error.headers)) and secret not in str(error)
+
+
+# --- issue 19, decision 4: no repeated waiting ---------------------------------------------------------------------
+
+
+def _page_checks(quality: QualitySources, work_dir, limits, url: str) -> tuple[dict, float]:
+    """One run of the stats page checks on `url` (the URL checks' client and fetcher): its row and how long it took."""
+    targets = targets_from_startups([{"startup_id": "s", "stats_url": url, "repository": None}])
+    started = time.monotonic()
+    with quality.client(**quality.check_policy_overrides()) as client:
+        (row,) = run_checks(targets, quality.fetcher(client, str(work_dir), limits=limits, recheck_budget=0.3))
+    return row, time.monotonic() - started
+
+
+def test_a_page_that_timed_out_last_run_costs_at_most_the_short_budget_this_run(local_server, tmp_path) -> None:
+    local_server.add("/silent", Route(body=b"never", delay=30))
+    quality = QualitySources(http=HttpSettings(allow_private_network=True), check_timeout_seconds=1.0)
+
+    first, first_took = _page_checks(quality, tmp_path, FetchLimits(4, 2), local_server.url("/silent"))
+    second, second_took = _page_checks(quality, tmp_path, FetchLimits(4, 2), local_server.url("/silent"))
+
+    assert first["error"].endswith("(total deadline of 1 s)") and first_took >= 1.0
+    assert second["error"].endswith("(total deadline of 0.3 s)"), second["error"]
+    assert second_took < 0.8, f"waited {second_took:.1f} s again"
+    assert len(local_server.requests) == 2  # one try per run, no retry
+
+
+def test_a_page_that_answers_again_returns_to_the_normal_policy(local_server, tmp_path) -> None:
+    state = {"delay": 30.0}
+    local_server.add("/page", Route(handler=lambda _request: Route(body=b"stats", delay=state["delay"])))
+    quality = QualitySources(http=HttpSettings(allow_private_network=True), check_timeout_seconds=1.0)
+    url = local_server.url("/page")
+
+    timed_out, _ = _page_checks(quality, tmp_path, FetchLimits(4, 2), url)
+    state["delay"] = 0.0
+    answered, _ = _page_checks(quality, tmp_path, FetchLimits(4, 2), url)  # within the short budget
+    state["delay"] = 0.6  # longer than the short budget (0.3 s), within the normal one (1 s)
+    slow, _ = _page_checks(quality, tmp_path, FetchLimits(4, 2), url)
+
+    assert not timed_out["ok"] and answered["ok"] and slow["ok"], slow["error"]
+
+
+def test_a_host_that_keeps_timing_out_costs_at_most_its_wait_budget_in_total(local_server, tmp_path) -> None:
+    local_server.add("/silent", Route(body=b"never", delay=30))
+    quality = QualitySources(http=HttpSettings(allow_private_network=True), check_timeout_seconds=1.0)
+    limits = FetchLimits(concurrency=8, per_host=2, host_wait=2.5)
+    urls = [local_server.url(f"/silent?page={i}") for i in range(10)]
+    targets = targets_from_startups(
+        [{"startup_id": f"s{i}", "stats_url": u, "repository": None} for i, u in enumerate(urls)]
+    )
+
+    started = time.monotonic()
+    with quality.client(**quality.check_policy_overrides()) as client:
+        rows = run_checks(targets, quality.fetcher(client, str(tmp_path), limits=limits))
+    took = time.monotonic() - started
+
+    waits = limits.host_waits()
+    (host,) = waits
+    sent = len(local_server.requests)  # 2 with 1 s each (the check budget), then one with the 0.5 s left
+    assert waits[host]["waited_s"] <= 2.5 and waits[host]["not_sent"] == 10 - sent and sent == 3
+    assert took < 2.5, f"the host cost {took:.1f} s with a 2.5 s budget"
+    not_sent = [r for r in rows if r["error"].startswith("not asked")]
+    assert len(not_sent) == 10 - sent and all("wait budget" in r["error"] and not r["ok"] for r in not_sent)
+    assert all(r["error"].startswith("timed out") for r in rows if r not in not_sent)

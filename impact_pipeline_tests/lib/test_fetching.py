@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 
 import pytest
 
-from impact_pipeline.lib.fetching import Fetcher, FetchLimits, FetchRequest, ResponseCache, process_limits, side_by_side
+from impact_pipeline.lib.fetching import Fetcher, FetchLimits, FetchRequest, ResponseCache, process_limits, write_each
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline_tests.support.http_server import LocalServer, Route
 from impact_pipeline_tests.support.in_flight import InFlight
@@ -152,7 +151,7 @@ def test_fetch_sets_sharing_limits_overlap_on_two_hosts_within_the_limits():
     with LocalServer({"/x": flight.route("api")}) as api, LocalServer({"/x": flight.route("pages")}) as pages:
         limits = FetchLimits(concurrency=8, per_host=2)
         forges, checks = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
-        results = side_by_side(
+        results = limits.start(
             {
                 "forges": lambda: forges.fetch_all(
                     FetchRequest(api.url(f"/x?i={i}"), "github", key=i) for i in range(8)
@@ -162,7 +161,8 @@ def test_fetch_sets_sharing_limits_overlap_on_two_hosts_within_the_limits():
                 ),
             }
         )
-    assert all(o.ok for r in results.values() for o in r.value) and not any(r.error for r in results.values())
+        outcomes = {name: future.result() for name, future in results.items()}
+    assert all(o.ok for r in outcomes.values() for o in r)
     assert flight.peak_host == {"api": 2, "pages": 2}  # each host at its limit, never above
     assert flight.together == {frozenset({"api", "pages"})}  # the two sets were in flight at the same time
     assert flight.peak_total == 4  # so more than one host's limit in flight, within the total
@@ -184,7 +184,7 @@ def test_shared_limits_hold_in_total_and_per_host_across_fetchers():
         limits = FetchLimits(concurrency=3, per_host=2)
         first, second = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
         # host b is asked by both (gitlab.com serves both the GitLab API and repository pages)
-        results = side_by_side(
+        results = limits.start(
             {
                 "first": lambda: first.fetch_all(
                     FetchRequest(s.url(f"/x?f=1&i={i}"), "one") for s in (a, b) for i in range(5)
@@ -194,60 +194,74 @@ def test_shared_limits_hold_in_total_and_per_host_across_fetchers():
                 ),
             }
         )
+        outcomes = [o for r in results.values() for o in r.result()]
     finally:
         for server in servers:
             server.stop()
-    assert all(o.ok for r in results.values() for o in r.value)
+    assert len(outcomes) == 20 and all(o.ok for o in outcomes)
     assert flight.peak_total == 3  # the total limit, reached and held over both fetchers together
     assert max(flight.peak_host.values()) == 2 and flight.peak_host["b"] == 2  # host b: 2 for both, not 2 each
 
 
 def test_a_freed_slot_goes_to_the_busiest_host_of_all_fetch_sets():
-    # One slot in total, freed by this test once every worker waits for it; one set with 6 requests to a big host
-    # (2 workers), another with one request to each of 4 small hosts (4 workers). Whichever worker wakes first,
-    # the big host is served while it has more requests left than any small one.
+    # One slot in total, held until every request is queued: one set with one request to each of 4 small hosts,
+    # submitted first, another with 6 requests to a big host. The big host is served while it has more requests
+    # waiting than any small one, whichever set submitted first.
     limits = FetchLimits(concurrency=1, per_host=1)
-    limits.acquire("gate")
-    big, small = limits.register(["big"] * 6), limits.register(["s1", "s2", "s3", "s4"])
-    picked: queue.Queue[str] = queue.Queue()
-
-    def worker(pending):
-        while (request := limits.next_request(pending)) is not None:
-            picked.put(request[0])  # the slot stays taken until the test frees it
-
-    workers = {id(big): 2, id(small): 4}
-    threads = [threading.Thread(target=worker, args=(p,), daemon=True) for p in [big] * 2 + [small] * 4]
-    for thread in threads:
-        thread.start()
-
-    def free(host):  # once every worker still having requests to send waits for the slot
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(
-            p.waiting != (workers[id(p)] if p.queues else 0) for p in (big, small)
-        ):
-            time.sleep(0.005)
-        limits.release(host)
-
-    order, host = [], "gate"
-    for _ in range(10):
-        free(host)
-        host = picked.get(timeout=10)
-        order.append(host)
-    limits.release(host)
-    for thread in threads:
-        thread.join(10)
-    limits.unregister(big)
-    limits.unregister(small)
+    gate, order = threading.Event(), []
+    held = limits.submit("gate", lambda slot: gate.wait(10))
+    small = [limits.submit(h, lambda slot, h=h: order.append(h)) for h in ("s1", "s2", "s3", "s4")]
+    big = [limits.submit("big", lambda slot: order.append("big")) for _ in range(6)]
+    gate.set()
+    for future in [held, *small, *big]:
+        future.result(timeout=10)
     assert order[:5] == ["big"] * 5 and sorted(order) == ["big"] * 6 + ["s1", "s2", "s3", "s4"]
 
 
-def test_side_by_side_keeps_one_task_result_when_the_other_fails():
+def test_one_fetch_set_failing_never_loses_the_other_s_rows():
     def broken():
         raise ValueError("recorded answers are not JSON")
 
-    results = side_by_side({"activity": lambda: ["row"], "checks": broken})
-    assert results["activity"].value == ["row"] and results["activity"].error is None
-    assert isinstance(results["checks"].error, ValueError)
+    class Log:
+        errors: list[str] = []
+
+        def error(self, message):
+            self.errors.append(message)
+
+    written = []
+    fetched = FetchLimits(2, 1).start({"checks": broken, "activity": lambda: ["row"]})
+    with pytest.raises(ValueError):
+        for result in write_each(fetched, {"activity": lambda rows: rows, "checks": lambda rows: rows}, Log()):
+            written.append(result)
+    assert written == ["row"] and "checks failed (ValueError" in Log.errors[0]
+
+
+def test_a_request_that_timed_out_last_time_is_sent_once_with_the_short_budget(tmp_path):
+    policy = HttpPolicy(allow_private_network=True, retries=2, backoff_factor=0, read_timeout=0.2, total_timeout=5)
+    with LocalServer({"/x": Route(body=b"late", delay=30)}) as server, HttpClient(policy) as client:
+        cache, request = ResponseCache(tmp_path / "cache"), FetchRequest(server.url("/x"), "pages")
+        first = Fetcher(client, cache=cache, recheck_budget=0.3).fetch_all([request])[0]
+        retried = len(server.requests)
+        started = time.monotonic()
+        second = Fetcher(client, cache=cache, recheck_budget=0.3).fetch_all([request])[0]
+        took = time.monotonic() - started
+    assert first.error.timed_out and retried == 3  # the normal policy retries a read timeout
+    assert second.error.timed_out and len(server.requests) == retried + 1 and took < 0.6
+
+
+def test_a_host_s_wait_budget_is_per_run():
+    limits = FetchLimits(concurrency=2, per_host=1, host_wait=0.4)
+    policy = HttpPolicy(allow_private_network=True, retries=0, total_timeout=0.3)
+    with LocalServer({"/x": Route(body=b"late", delay=30)}) as server, HttpClient(policy) as client:
+        fetcher = Fetcher(client, limits=limits)
+        limits.begin_run("first")
+        timed_out, refused = fetcher.fetch_all(FetchRequest(server.url(f"/x?i={i}"), "pages") for i in range(2))
+        sent_in_first = len(server.requests)
+        limits.begin_run("second")
+        (again,) = fetcher.fetch_all([FetchRequest(server.url("/x?i=1"), "pages")])
+    assert timed_out.error.timed_out and sent_in_first == 1  # 0.1 s left: too little for another request
+    assert refused.error.reason.startswith("not asked") and "wait budget (0.4 s" in refused.error.reason
+    assert again.error.timed_out and len(server.requests) == 2  # a new run, a new budget
 
 
 def test_process_limits_are_one_object_per_configuration():

@@ -18,6 +18,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from requests.structures import CaseInsensitiveDict
+
 
 @dataclass
 class Route:
@@ -33,34 +35,13 @@ class Route:
     handler: Callable[[RecordedRequest], Route] | None = None
 
 
-class _Headers(dict[str, str]):
-    """A dict of headers with case-insensitive lookups (HTTP header names are)."""
-
-    def __init__(self, items: Any = ()) -> None:
-        super().__init__()
-        for key, value in dict(items).items():
-            self[key] = value
-
-    def __setitem__(self, key: str, value: str) -> None:
-        super().__setitem__(key.lower(), value)
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(key.lower())
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and super().__contains__(key.lower())
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return super().get(key.lower(), default)
-
-
 @dataclass
 class RecordedRequest:
     method: str
     path: str
     query: dict[str, list[str]]
     # Case-insensitive: `headers["user-agent"]` and `headers["User-Agent"]` both work.
-    headers: dict[str, str]
+    headers: CaseInsensitiveDict[str]
     body: bytes
 
 
@@ -111,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=split.path,
             query=parse_qs(split.query, keep_blank_values=True),
-            headers=_Headers(self.headers.items()),
+            headers=CaseInsensitiveDict(self.headers.items()),
             body=body,
         )
         owner._record(recorded)
@@ -133,7 +114,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, route: Route) -> None:
         payload, default_type = _encode_body(route.body)
         has_body = route.status not in _NO_BODY_STATUSES and route.status >= 200
-        headers = _Headers()
+        headers = CaseInsensitiveDict()
         if has_body:
             headers["Content-Type"] = default_type
             headers["Content-Length"] = str(len(payload))

@@ -199,7 +199,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     overlap instead of queueing one step after the other. One failing never loses the other's rows.
     """
     from impact_pipeline.defs.gates.resources import preload_for_gates
-    from impact_pipeline.lib.fetching import side_by_side_then_write
+    from impact_pipeline.lib.fetching import wait_report, write_each
 
     # The gates of these tables need GX when one has no clean result yet: its import then overlaps the wait for the
     # forges' and pages' answers. Later runs validate the night's new checks without GX when they are like earlier ones.
@@ -214,11 +214,15 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     if REPOSITORY_ACTIVITY.key in selected:
         years = [int(k) for k in context.partition_keys]
         tasks["repository_activity"] = lambda: _fetch_activity(quality, warehouse.work_dir, startups, years, limits)
-        writers["repository_activity"] = lambda fetched: [_write_activity(context, warehouse, years, *fetched)]
+        writers["repository_activity"] = lambda fetched: [
+            _write_activity(context, warehouse, years, *fetched, host_waits=wait_report(limits, context.log))
+        ]
     if STATS_PAGE_CHECKS.key in selected:
         tasks["stats_page_checks"] = lambda: _fetch_page_checks(quality, warehouse.work_dir, startups, limits)
-        writers["stats_page_checks"] = lambda fetched: [_write_page_checks(context, warehouse, *fetched)]
-    yield from side_by_side_then_write(tasks, writers, context.log)
+        writers["stats_page_checks"] = lambda fetched: [
+            _write_page_checks(context, warehouse, *fetched, host_waits=wait_report(limits, context.log))
+        ]
+    yield from write_each(limits.start(tasks), writers, context.log)
 
 
 def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict], years: list[int], limits):
@@ -241,7 +245,6 @@ def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict]
             lambda guard: quality.fetcher(
                 client, work_dir, limits=limits, should_skip=guard.should_skip, on_outcome=guard.observe
             ),
-            counts=forges.CountCache(quality.cache_dir(work_dir) / "commit_counts.json"),
             gitlab_self_hosted=quality.gitlab_self_hosted,
         )
     finally:
@@ -249,7 +252,7 @@ def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict]
 
 
 def _write_activity(
-    context, warehouse: Warehouse, years: list[int], rows: list[dict], summary: dict
+    context, warehouse: Warehouse, years: list[int], rows: list[dict], summary: dict, host_waits: dict
 ) -> dg.MaterializeResult:
     import json
 
@@ -269,6 +272,7 @@ def _write_activity(
             "statuses": dg.MetadataValue.json(statuses),
             "requests": dg.MetadataValue.json(json.loads(json.dumps(summary["requests"]))),
             "rate_limited": dg.MetadataValue.json(summary["rate_limited"]),
+            "host_waits": dg.MetadataValue.json(host_waits),
             "preview": _preview(rows, ["startup_id", "year", "repo", "commits_in_year", "status"]),
         },
     )
@@ -279,6 +283,7 @@ def _fetch_page_checks(
 ) -> tuple[str, list[dict], dict]:
     """(mode, rows, request counters); mode "disabled" when IMPACT_URL_CHECKS=0."""
     from impact_pipeline.defs.quality import url_checks
+    from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS
 
     targets = url_checks.targets_from_startups(startups)
     if quality.url_checks_recorded:
@@ -287,14 +292,16 @@ def _fetch_page_checks(
         return "disabled", [], {}
     client = quality.client(**quality.check_policy_overrides())
     try:
-        fetcher = quality.fetcher(client, work_dir, limits=limits)
+        fetcher = quality.fetcher(client, work_dir, limits=limits, recheck_budget=RECHECK_BUDGET_SECONDS)
         rows = url_checks.run_checks(targets, fetcher)
         return "live", rows, fetcher.stats.as_dict()
     finally:
         client.close()
 
 
-def _write_page_checks(context, warehouse: Warehouse, mode: str, rows: list[dict], stats: dict) -> dg.MaterializeResult:
+def _write_page_checks(
+    context, warehouse: Warehouse, mode: str, rows: list[dict], stats: dict, host_waits: dict
+) -> dg.MaterializeResult:
     import json
 
     if mode == "disabled":
@@ -313,6 +320,7 @@ def _write_page_checks(context, warehouse: Warehouse, mode: str, rows: list[dict
             "dagster/row_count": len(rows),
             "n_ok": sum(1 for r in rows if r["ok"]),
             "requests": dg.MetadataValue.json(json.loads(json.dumps(stats))),
+            "host_waits": dg.MetadataValue.json(host_waits),
             "preview": _preview(rows, ["startup_id", "kind", "url", "status_code", "ok", "error"]),
         },
     )

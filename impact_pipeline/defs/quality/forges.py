@@ -16,8 +16,6 @@ URL) serves the sample world.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -299,43 +297,10 @@ def _commit_date(item: Any) -> str | None:
     return _iso(committer.get("date") or item.get("committed_date") or item.get("created_at"))
 
 
-class CountCache:
-    """Commit counts seen with each ETag: a 304 returns the stored body, but not the paging headers."""
-
-    def __init__(self, path: Path | None):
-        self.path = path
-        self._lock = threading.Lock()
-        self.data: dict[str, dict[str, Any]] = {}
-        if path and path.exists():
-            try:
-                self.data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                self.data = {}
-
-    def get(self, url: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self.data.get(url)
-
-    def put(self, url: str, value: dict[str, Any]) -> None:
-        with self._lock:
-            self.data[url] = value
-
-    def save(self) -> None:
-        if not self.path:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.data, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-
-def _count_from(
-    outcome: FetchOutcome, api: ForgeApi, year: int, counts: CountCache
-) -> tuple[int | None, bool, str | None]:
-    """(count, is_lower_bound, problem) of one commits answer."""
+def _count_from(outcome: FetchOutcome, api: ForgeApi, year: int) -> tuple[int | None, bool, str | None]:
+    """(count, is_lower_bound, problem) of one commits answer (a 304 replays the stored answer's paging headers)."""
     result = outcome.result
     assert result is not None
-    url = outcome.request.url
     if api.local:
         try:
             items = result.json()
@@ -346,11 +311,6 @@ def _count_from(
         since, until = (s.replace("Z", "") for s in _year_bounds(year))
         dates = [_commit_date(i) for i in items]
         return sum(1 for d in dates if d and since <= d < until), False, None
-    if result.not_modified:
-        stored = counts.get(url)
-        if stored and stored.get("etag") == result.etag:
-            return stored.get("count"), bool(stored.get("lower_bound")), None
-        return None, False, "304 without a stored count"
     try:
         items = result.json()
     except (ValueError, FetchError):  # FetchResult.json raises FetchError on a non-JSON body
@@ -370,8 +330,6 @@ def _count_from(
             # GitLab omits X-Total beyond 10,000 results: a next page means "more than this page".
             count = len(items) + (1 if (result.headers.get("X-Next-Page") or "").strip() else 0)
             lower = bool((result.headers.get("X-Next-Page") or "").strip())
-    if result.etag:
-        counts.put(url, {"etag": result.etag, "count": count, "lower_bound": lower})
     return count, lower, None
 
 
@@ -465,7 +423,6 @@ def collect_activity(
     apis: dict[str, ForgeApi],
     make_fetcher: Callable[[Any], Fetcher],
     *,
-    counts: CountCache | None = None,
     gitlab_self_hosted: bool = True,
     gitlab_instances: dict[str, str] | None = None,
     now: datetime | None = None,
@@ -480,7 +437,6 @@ def collect_activity(
     per forge, rate-limit reasons) for the run metadata.
     """
     now = now or datetime.now(UTC)
-    counts = counts or CountCache(None)
     guards = {forge: RateLimitGuard({GITHUB: "GitHub API", GITLAB: "GitLab API"}[forge]) for forge in (GITHUB, GITLAB)}
     # One Fetcher for both forges, so GitLab's requests run beside GitHub's (under one global limit and
     # the per-host limits) instead of after them; `make_fetcher` wires the guard's should_skip/observe.
@@ -495,7 +451,7 @@ def collect_activity(
             return (gitlab_instances or {}).get(ref.host) or f"https://{ref.host}/api/v4"
         return api.base
 
-    def request(ref: RepoRef, url: str, key: Any) -> FetchRequest:
+    def request(ref: RepoRef, url: str, key: Any, reuse_if: str | None = None) -> FetchRequest:
         api = apis[ref.forge]
         own_api = api_base(ref) == api.base
         return FetchRequest(
@@ -505,6 +461,7 @@ def collect_activity(
             headers=api.headers(with_token=own_api),
             allow_local_path=api.local,
             conditional=not api.local,
+            reuse_if=reuse_if,
         )
 
     # 1. one metadata request per repository, one listing per owner
@@ -578,17 +535,11 @@ def collect_activity(
         if url is None:
             parts.setdefault((name, year), []).append(("error", "no mirror path for this repository", None, False))
             return
-        stored = counts.get(url) if status == "not_modified" else None
-        if stored and stored.get("meta_etag") and stored["meta_etag"] == meta_etags.get(name):
-            # The repository answer is unchanged since this count was read (a push changes pushed_at, hence
-            # the ETag): reuse the count instead of asking again (a warm nightly run asks one request a repo).
-            lower = bool(stored.get("lower_bound"))
-            reason = f"at least {stored.get('count')} commits (the forge gave no total)" if lower else None
-            parts.setdefault((name, year), []).append(("not_modified", reason, stored.get("count"), lower))
-            return
+        # The commits answer holds while the repository answer does (a push changes pushed_at, hence its ETag): one
+        # stored under the same repository ETag is reused without asking (a warm nightly run asks one request a repo).
         # Declared repositories first, owners' repositories after: a rate limit reached mid-run spares the stronger
         # signal.
-        pending[(ref.forge, scope[name] == "owner")].append(request(ref, url, (name, year)))
+        pending[(ref.forge, scope[name] == "owner")].append(request(ref, url, (name, year), meta_etags.get(name)))
 
     for name, ref in unique.items():
         status, _, info, _ = meta[name]
@@ -643,24 +594,12 @@ def collect_activity(
             # GitHub answers 409 "Git Repository is empty." on the commits of a repository without any.
             status, reason, count = "ok", "the repository is empty (HTTP 409: no commit at all)", 0
         elif outcome.result is not None:
-            count, lower, problem = _count_from(outcome, apis[forge], year, counts)
+            count, lower, problem = _count_from(outcome, apis[forge], year)
             if problem:
                 status, reason = "error", problem
-            else:
-                if lower:
-                    reason = f"at least {count} commits (the forge gave no total)"
-                if not apis[forge].local and name in meta_etags:  # this count holds while the repository answer does
-                    counts.put(
-                        outcome.request.url,
-                        {
-                            "etag": outcome.result.etag,
-                            "count": count,
-                            "lower_bound": lower,
-                            "meta_etag": meta_etags[name],
-                        },
-                    )
+            elif lower:
+                reason = f"at least {count} commits (the forge gave no total)"
         parts.setdefault((name, year), []).append((status, reason, count, lower))
-    counts.save()
     for (name, year), answers in parts.items():
         if scope[name] != "owner":
             commit_results[(name, year)] = answers[0]

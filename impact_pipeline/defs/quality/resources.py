@@ -52,6 +52,10 @@ class QualitySources(dg.ConfigurableResource):
         default=20.0, description="Total time allowed to one stats page / repository check."
     )
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:  # the hosts' wait budgets are per run
+            self.http.limits().begin_run(context.run.run_id)
+
     def client(self, **overrides) -> HttpClient:
         return HttpClient(self.http.policy(**overrides))
 

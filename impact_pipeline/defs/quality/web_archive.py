@@ -139,7 +139,7 @@ def web_archive_captures(
 ) -> dg.MaterializeResult:
     """Dated captures of each declared stats page and repository in the web archive: evidence that it
     was online then."""
-    from impact_pipeline.lib.fetching import FetchLimits, FetchRequest
+    from impact_pipeline.lib.fetching import FetchLimits, FetchRequest, wait_report
     from impact_pipeline.lib.http import is_local_path
 
     base = quality.web_archive_url.strip()
@@ -158,6 +158,7 @@ def web_archive_captures(
     wanted = plan(urls, last, now, config.years.first, months)
 
     answers: dict[str, tuple[int, int, list | None, str | None]] = {}
+    host_waits: dict = {}
     client = quality.client()
     try:
         if is_local_path(base):
@@ -166,7 +167,8 @@ def web_archive_captures(
             for url, lo, hi in wanted:
                 answers[url] = (lo, hi, _mirror_answer(mirror, url, lo, hi), None)
         else:
-            fetcher = quality.fetcher(client, warehouse.work_dir, limits=FetchLimits(IN_FLIGHT, IN_FLIGHT))
+            limits = FetchLimits(IN_FLIGHT, IN_FLIGHT)  # its own: the archive's host, a run's wait budget
+            fetcher = quality.fetcher(client, warehouse.work_dir, limits=limits)
             requests = [
                 FetchRequest(cdx_url(base, url, lo, hi), "web_archive", key=(url, lo, hi), conditional=False)
                 for url, lo, hi in wanted
@@ -181,6 +183,7 @@ def web_archive_captures(
                     answers[url] = (lo, hi, json.loads(body) if body else [], None)
                 except ValueError:
                     answers[url] = (lo, hi, None, "the answer is not JSON")
+            host_waits = wait_report(limits, context.log)
     finally:
         client.close()
 
@@ -246,6 +249,7 @@ def web_archive_captures(
             "queries_failed": len(problems),
             "new_captures": len(rows),
             "problems": dg.MetadataValue.json(problems[:50]),
+            "host_waits": dg.MetadataValue.json(host_waits),
         }
     )
 

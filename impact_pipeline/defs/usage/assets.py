@@ -70,7 +70,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
     overlap under the process's fetch limits instead of one set queueing behind the other. One failing never loses
     the other's rows.
     """
-    from impact_pipeline.lib.fetching import side_by_side_then_write
+    from impact_pipeline.lib.fetching import wait_report, write_each
 
     selected = context.selected_asset_keys
     read = [key in selected for key in _READ_TOGETHER]
@@ -79,6 +79,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             "usage_observations and usage_source_status are written by one read of the sources: "
             "materialize them together"
         )
+    limits = usage.http.limits()  # the usage fetchers' scheduler
     tasks, writers = {}, {}
     # Discovered sources feed the observations: discovery runs whenever the observations are read (when it is on),
     # side by side with the configured sources; its writer runs first and hands its observations over.
@@ -91,7 +92,12 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             ).fetchall()
         tasks["usage_source_proposals"] = lambda: _discover(usage, warehouse, pages)
         writers["usage_source_proposals"] = lambda found: _write_proposals(
-            context, warehouse, found, discovered, write=USAGE_SOURCE_PROPOSALS.key in selected
+            context,
+            warehouse,
+            found,
+            discovered,
+            write=USAGE_SOURCE_PROPOSALS.key in selected,
+            host_waits=wait_report(limits, context.log),
         )
     if all(read):
         with warehouse.connect() as con:
@@ -104,8 +110,9 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             *collected,
             discovered.get("found"),
             allow_private_network=usage.http.allow_private_network,
+            host_waits=wait_report(limits, context.log),
         )
-    yield from side_by_side_then_write(tasks, writers, context.log)
+    yield from write_each(limits.start(tasks), writers, context.log)
 
 
 def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[str, str]):
@@ -125,6 +132,7 @@ def _write_observations(
     found=None,
     *,
     allow_private_network: bool = False,
+    host_waits: dict | None = None,
 ):
     """The observations of every configured source (a source down is a status, never fatal) and of the discovered
     sources in use, and their statuses."""
@@ -158,6 +166,7 @@ def _write_observations(
                 }
             ),
             "fetch_counters": dg.MetadataValue.json(collected.stats),
+            "host_waits": dg.MetadataValue.json(host_waits or {}),
             "preview": _preview(
                 observations,
                 [
@@ -195,7 +204,7 @@ def _discover(usage: UsageSources, warehouse: Warehouse, pages: list[tuple[str, 
     return pages, usage.discover(pages, cache_dir=_cache_dir(warehouse))
 
 
-def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, write: bool):
+def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, write: bool, host_waits: dict):
     if found is None:
         if not write:
             return
@@ -225,6 +234,7 @@ def _write_proposals(context, warehouse: Warehouse, found, discovered: dict, wri
             "by_status": dg.MetadataValue.json(by_status),
             "pages_not_read": dg.MetadataValue.json(result.problems[:50]),
             "fetch_counters": dg.MetadataValue.json(result.stats),
+            "host_waits": dg.MetadataValue.json(host_waits),
             "preview": _preview(
                 rows, ["proposal_id", "startup_id", "kind", "identifier", "status", "preview", "reason"], n=20
             ),

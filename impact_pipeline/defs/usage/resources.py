@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from impact_pipeline.lib.fetching import FetchOutcome, FetchRequest, FetchStats
+from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats
 from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
 from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
 from impact_pipeline.lib.urls import public_http_url
@@ -107,20 +107,27 @@ class UsageSources(dg.ConfigurableResource):
         description="Matomo tokens by environment variable name (IMPACT_MATOMO_TOKEN_<HOST>), read through dg.EnvVar.",
     )
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:  # the hosts' wait budgets are per run
+            self.http.limits().begin_run(context.run.run_id)
+
     def load_config(self):
         from impact_pipeline.defs.usage.sources_config import load_sources
 
         return load_sources(self.sources_path)
 
-    def _fetcher(self, cache_dir: str | Path | None, stats: FetchStats | None = None, **policy: Any):
+    def _fetcher(
+        self, cache_dir: str | Path | None, stats: FetchStats | None = None, recheck: float | None = None, **policy: Any
+    ):
         """A fetcher counting in the process's limits (`process_limits`): fetchers running side by side, in this step
-        or another of the process, share them. `policy` overrides the HTTP policy (e.g. `page_read_overrides`)."""
+        or another of the process, share them. `policy` overrides the HTTP policy (e.g. `page_read_overrides`), and
+        `recheck` is the `Fetcher.recheck_budget`."""
         from impact_pipeline.lib.fetching import Fetcher, ResponseCache
         from impact_pipeline.lib.http import HttpClient
 
         client = HttpClient(self.http.policy(**policy))
         cache = ResponseCache(Path(cache_dir)) if cache_dir else None
-        return Fetcher(client, cache=cache, limits=self.http.limits(), stats=stats)
+        return Fetcher(client, cache=cache, limits=self.http.limits(), stats=stats, recheck_budget=recheck)
 
     def _run_jobs(self, fetcher, jobs: list[_Job]) -> list[FetchOutcome]:
         """Remote requests through the Fetcher; configured local paths read directly (same size cap)."""
@@ -186,7 +193,7 @@ class UsageSources(dg.ConfigurableResource):
 
         `startups` maps startup_id → name (for data.gouv.fr files naming their service).
         """
-        from impact_pipeline.lib.fetching import side_by_side
+        from concurrent.futures import wait
 
         config = self.load_config()
         today = today or date.today()
@@ -213,15 +220,14 @@ class UsageSources(dg.ConfigurableResource):
 
         # The configured sources and the data.gouv.fr discovery (a listing, then its files) are independent: their
         # requests overlap within the shared limits instead of one set waiting for the other.
-        done = side_by_side({"configured": configured, "discovered": discovered})
-        for outcome in done.values():
-            if outcome.error is not None:
-                raise outcome.error  # a bug, not a source down (those are statuses): the step fails as before
-        observations, runs = done["configured"].value
+        done = self.http.limits().start({"configured": configured, "discovered": discovered})
+        wait(done.values())
+        # .result() raises a set's error: a bug, not a source down (those are statuses): the step fails as before
+        observations, runs = done["configured"].result()
         observations, runs = list(observations), list(runs)
         runs += self._declared(observations, set(startups))
-        observations += done["discovered"].value[0]
-        runs += done["discovered"].value[1]
+        observations += done["discovered"].result()[0]
+        runs += done["discovered"].result()[1]
         for row in observations:
             row["fetched_at"] = _timestamp(row["fetched_at"])
         return Collected(observations, runs, stats.as_dict())
@@ -448,7 +454,9 @@ class UsageSources(dg.ConfigurableResource):
                 elif page is None:
                     problems.append(f"{sid}: stats_url {raw[:100]!r} is not an http(s) URL (not fetched)")
             # Stats pages are read as the URL checks read them: a silent page costs one short timeout, no retry.
-            pages_fetcher = self._fetcher(cache_dir, fetcher.stats, **page_read_overrides(self.page_timeout_seconds))
+            pages_fetcher = self._fetcher(
+                cache_dir, fetcher.stats, RECHECK_BUDGET_SECONDS, **page_read_overrides(self.page_timeout_seconds)
+            )
             try:
                 page_outcomes = self._run_jobs(pages_fetcher, jobs)
             finally:

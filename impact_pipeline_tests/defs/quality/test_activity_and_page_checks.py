@@ -12,7 +12,7 @@ from impact_pipeline.defs.quality.assets import activity_and_page_checks
 from impact_pipeline.defs.quality.forges import ForgeApi, collect_activity, parse_repository
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.defs.quality.url_checks import Target, run_checks
-from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache, side_by_side
+from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline.settings import SAMPLE_QUALITY_DIR
 from impact_pipeline_tests.support.http_server import LocalServer, Route
@@ -37,16 +37,16 @@ def _side_by_side(repos, apis, targets, limits, cache):
 
     checks_fetcher = Fetcher(client, cache=ResponseCache(cache), limits=limits)
     try:
-        results = side_by_side(
+        results = limits.start(
             {
                 "activity": lambda: collect_activity(repos, [2025], apis, make, now=NOW),
                 "checks": lambda: run_checks(targets, checks_fetcher),
             }
         )
+        activity, checks = results["activity"].result(), results["checks"].result()
     finally:
         client.close()
-    assert not [r.error for r in results.values() if r.error]
-    return results["activity"].value, results["checks"].value, checks_fetcher.stats.as_dict()
+    return activity, checks, checks_fetcher.stats.as_dict()
 
 
 def test_activity_and_url_checks_overlap_and_share_the_limits_per_host_and_in_total(tmp_path):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from impact_pipeline.defs.quality import forges
-from impact_pipeline.defs.quality.forges import CountCache, ForgeApi, collect_activity, parse_repository
+from impact_pipeline.defs.quality.forges import ForgeApi, collect_activity, parse_repository
 from impact_pipeline.lib.fetching import Fetcher, ResponseCache
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline.settings import SAMPLE_QUALITY_DIR
@@ -131,7 +131,6 @@ def test_github_and_gitlab_activity_with_paging_archived_missing_and_a_condition
             [2024, 2025],
             apis,
             _fetcher_factory(client, cache),
-            counts=CountCache(cache / "counts.json"),
             now=NOW,
         )
 
@@ -309,9 +308,7 @@ def test_a_repository_pushed_to_since_the_last_run_has_its_commits_asked_again(l
 
     def run():
         before = len(s.requests)
-        rows, _ = collect_activity(
-            repos, [2025], apis, _fetcher_factory(client, cache), counts=CountCache(cache / "counts.json"), now=NOW
-        )
+        rows, _ = collect_activity(repos, [2025], apis, _fetcher_factory(client, cache), now=NOW)
         return rows[0], [r.path for r in s.requests[before:]]
 
     first, asked = run()
@@ -323,6 +320,13 @@ def test_a_repository_pushed_to_since_the_last_run_has_its_commits_asked_again(l
     assert pushed["commits_in_year"] == 9 and asked == ["/gh/repos/org/app", "/gh/repos/org/app/commits"]
     again, asked = run()
     assert again["commits_in_year"] == 9 and asked == ["/gh/repos/org/app"]
+    # A push that leaves the year's commits as they were: the commits answer is a 304, whose count comes from the
+    # stored answer's paging header (a 304 does not repeat `Link`); then it holds under the new repository answer.
+    state.update(pushed="2025-10-25T00:00:00Z")
+    replayed, asked = run()
+    assert replayed["commits_in_year"] == 9 and replayed["status"] == "ok"
+    assert asked == ["/gh/repos/org/app", "/gh/repos/org/app/commits"] and s.requests[-1].headers.get("If-None-Match")
+    assert run()[1] == ["/gh/repos/org/app"]
     client.close()
 
 
