@@ -19,7 +19,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -79,15 +79,7 @@ class SourceStats:
     not_sent: int = 0  # a host's wait budget was spent
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "not_modified": self.not_modified,
-            "errors": self.errors,
-            "bytes": self.bytes,
-            "seconds": round(self.seconds, 3),
-            "timed_out": self.timed_out,
-            "not_sent": self.not_sent,
-        }
+        return dict(asdict(self), seconds=round(self.seconds, 3))
 
 
 @dataclass

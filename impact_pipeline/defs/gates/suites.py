@@ -293,41 +293,36 @@ IMPACT_SUITES: list[Suite] = [
         key=contract.CRITERIA_EVALUATION.key,
         in_database=True,
     ),
-    Suite(
-        "national_impact",
-        "verdicts",
-        "One row per (year, startup); meets_criteria is exactly 'all three pass'; verdicts match the evaluation.",
-        specs=lambda config: [*contract_suite(contract.NATIONAL_IMPACT).resolve(), *verdict_specs(config)],
-        key=contract.NATIONAL_IMPACT.key,
-        frame_sql=NATIONAL_IMPACT_FRAME,
-        in_database=True,
-    ),
-    Suite(
-        "national_impact",
-        "criterion_a_evidence",
-        "No (a) pass without a qualifying phase at the end of the year (criteria.yaml).",
-        specs=criterion_a_specs,
-        key=contract.NATIONAL_IMPACT.key,
-        frame_sql=NATIONAL_IMPACT_FRAME,
-        in_database=True,
-    ),
-    Suite(
-        "national_impact",
-        "criterion_b_evidence",
-        "No (b) pass without a reach at or above the configured threshold and a public evidence URL.",
-        specs=criterion_b_specs,
-        key=contract.NATIONAL_IMPACT.key,
-        frame_sql=NATIONAL_IMPACT_FRAME,
-        in_database=True,
-    ),
-    Suite(
-        "national_impact",
-        "criterion_c_evidence",
-        "No (c) pass with a failing sub-criterion.",
-        specs=criterion_c_specs,
-        key=contract.NATIONAL_IMPACT.key,
-        frame_sql=NATIONAL_IMPACT_FRAME,
-        in_database=True,
+    # The published table's gates all read its frame (the table beside its evaluation), inside DuckDB.
+    *(
+        Suite(
+            "national_impact",
+            name,
+            description,
+            specs=specs,
+            key=contract.NATIONAL_IMPACT.key,
+            frame_sql=NATIONAL_IMPACT_FRAME,
+            in_database=True,
+        )
+        for name, description, specs in (
+            (
+                "verdicts",
+                "One row per (year, startup); meets_criteria is exactly 'all three pass'; "
+                "verdicts match the evaluation.",
+                lambda config: [*contract_suite(contract.NATIONAL_IMPACT).resolve(), *verdict_specs(config)],
+            ),
+            (
+                "criterion_a_evidence",
+                "No (a) pass without a qualifying phase at the end of the year (criteria.yaml).",
+                criterion_a_specs,
+            ),
+            (
+                "criterion_b_evidence",
+                "No (b) pass without a reach at or above the configured threshold and a public evidence URL.",
+                criterion_b_specs,
+            ),
+            ("criterion_c_evidence", "No (c) pass with a failing sub-criterion.", criterion_c_specs),
+        )
     ),
     Suite(
         "national_impact_summary",

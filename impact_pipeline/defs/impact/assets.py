@@ -1,5 +1,7 @@
 """Yearly evaluation against the three criteria, the published table, its summary and the publication."""
 
+from contextlib import contextmanager
+
 import dagster as dg
 
 from impact_pipeline import contract
@@ -62,6 +64,19 @@ def _yearly_asset(table: contract.Table, deps: list, freshness_policy: dg.Freshn
     )
 
 
+@contextmanager
+def _yearly_write(context, warehouse: Warehouse, criteria: CriteriaSettings, table: contract.Table):
+    """Replaces the partition's years of national_impact or its summary by its rule over the official designations
+    of criteria.yaml; yields the open connection, the years and the row count, for the asset's metadata."""
+    from impact_pipeline.defs.impact import rules
+
+    rule = {"national_impact": rules.national_impact_sql, "national_impact_summary": rules.summary_sql}[table.name]
+    years = _years(context)
+    with warehouse.connect() as con:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(criteria.load())}")
+        yield con, years, _replace_years(con, table, years, rule(years, "_designated"))
+
+
 @_yearly_asset(
     contract.CRITERIA_EVALUATION,
     deps=["startups", "startup_phases", "startup_events", *usage_criterion.DEPS, *quality_criterion.DEPS],
@@ -109,13 +124,7 @@ def national_impact(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
     """The yearly national-impact table: three criteria, the verdict, and the official designation beside it."""
-    from impact_pipeline.defs.impact import rules
-
-    config = criteria.load()
-    years = _years(context)
-    with warehouse.connect() as con:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
-        n_rows = _replace_years(con, contract.NATIONAL_IMPACT, years, rules.national_impact_sql(years, "_designated"))
+    with _yearly_write(context, warehouse, criteria, contract.NATIONAL_IMPACT) as (con, years, n_rows):
         n_meeting = con.execute(
             f"SELECT count(*) FILTER (WHERE meets_criteria) FROM national_impact {_IN_YEARS}", [years]
         ).fetchall()[0][0]
@@ -135,13 +144,7 @@ def national_impact_summary(
     context: dg.AssetExecutionContext, warehouse: Warehouse, criteria: CriteriaSettings
 ) -> dg.MaterializeResult:
     """The year in numbers: services meeting the criteria (stock, first time) beside the official designations."""
-    from impact_pipeline.defs.impact import rules
-
-    config = criteria.load()
-    years = _years(context)
-    with warehouse.connect() as con:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _designated AS {rules.designations_sql(config)}")
-        n_rows = _replace_years(con, contract.NATIONAL_IMPACT_SUMMARY, years, rules.summary_sql(years, "_designated"))
+    with _yearly_write(context, warehouse, criteria, contract.NATIONAL_IMPACT_SUMMARY) as (con, years, n_rows):
         frame = _frame(
             con,
             "SELECT * FROM national_impact_summary WHERE year IN (SELECT unnest(?::INTEGER[])) ORDER BY year",

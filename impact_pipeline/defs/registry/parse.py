@@ -346,6 +346,30 @@ def _text_findings(
     return selects
 
 
+def _entry_findings(field: str, word: str, entries: str, named: str, step: int) -> list[str]:
+    """SQL selects of the findings every list of entries (phases, events) shares: an entry that is not an object,
+    its name read as text, an entry without a name. `entries` holds every entry, `named` the objects among them."""
+    path = f"'{field}[' || pos || ']"
+    order = f"[0, idx, {step}, pos]"
+    return [
+        f"""SELECT sid, {path}', et, es, '{word} entry is not an object; skipped', 'error', {order} || [0]
+            FROM {entries} WHERE et <> 'OBJECT'""",
+        *_text_findings(named, "sid", f"{path}.name'", "name_t", "name_s", "name_full", order),
+        f"""SELECT sid, {path}.name', coalesce(name_t, 'NULL'), name_s, '{word} without a name; skipped', 'error',
+                   {order} || [3]
+            FROM {named} WHERE coalesce(name, '') = ''""",
+    ]
+
+
+def _date_finding(table: str, field: str, value: str, parsed: str, order: str) -> str:
+    """The SQL select of a named entry's date that is missing or unparsable (`value`_t, `value`_s read as JSON)."""
+    t, s = f"{value}_t", f"{value}_s"
+    return f"""SELECT sid, {field}, coalesce({t}, 'NULL'), {s},
+                   CASE WHEN {_blank(t, s)} THEN 'missing date' ELSE 'unparsable date (expected YYYY-MM-DD)' END,
+                   'warning', {order}
+            FROM {table} WHERE coalesce(name, '') <> '' AND {parsed} IS NULL"""
+
+
 def _macros(con: Any) -> None:
     # Most texts neither start nor end with a blank: only the others pay for trim() (slow with a set).
     con.execute(
@@ -744,24 +768,11 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
         # phases
         """SELECT sid, 'phases', phases_t, phases_s, 'phases is not a list', 'error', [0, idx, 2, 0, 0]
            FROM _reg_kept WHERE phases_t NOT IN ('NULL', 'ARRAY')""",
-        """SELECT sid, 'phases[' || pos || ']', et, es, 'phase entry is not an object; skipped', 'error',
-               [0, idx, 3, pos, 0]
-           FROM _reg_ph WHERE et <> 'OBJECT'""",
-        *_text_findings(
-            "_reg_phases", "sid", "'phases[' || pos || '].name'", "name_t", "name_s", "name_full", "[0, idx, 3, pos]"
-        ),
-        """SELECT sid, 'phases[' || pos || '].name', coalesce(name_t, 'NULL'), name_s,
-               'phase without a name; skipped', 'error',
-                  [0, idx, 3, pos, 3]
-           FROM _reg_phases WHERE coalesce(name, '') = ''""",
+        *_entry_findings("phases", "phase", "_reg_ph", "_reg_phases", 3),
         """SELECT sid, 'phases[' || pos || '].name', 'TEXT', name,
                   'unknown phase name (neither the 2026 nor the old vocabulary)', 'warning', [0, idx, 3, pos, 4]
            FROM _reg_phases WHERE coalesce(name, '') <> '' AND normalized IS NULL""",
-        f"""SELECT sid, 'phases[' || pos || '].start', coalesce(start_t, 'NULL'), start_s,
-                   CASE WHEN {_blank('start_t', 'start_s')} THEN 'missing date'
-                       ELSE 'unparsable date (expected YYYY-MM-DD)' END,
-                   'warning', [0, idx, 3, pos, 5]
-            FROM _reg_phases WHERE coalesce(name, '') <> '' AND start_date IS NULL""",
+        _date_finding("_reg_phases", "'phases[' || pos || '].start'", "start", "start_date", "[0, idx, 3, pos, 5]"),
         f"""SELECT sid, 'phases[' || pos || '].end', end_t, end_s, 'unparsable date (expected YYYY-MM-DD)', 'warning',
                    [0, idx, 3, pos, 6]
             FROM _reg_phases WHERE coalesce(name, '') <> '' AND end_date IS NULL AND NOT {_blank('end_t', 'end_s')}""",
@@ -775,21 +786,8 @@ def parse_registry(con: Any, document_sql: str, params: list[Any], *, source: st
         # events (`attributes.events or []`: any falsy value is no event at all)
         """SELECT sid, 'events', events_t, events_s, 'events is not a list', 'error', [0, idx, 5, 0, 0]
            FROM _reg_kept WHERE events_t <> 'ARRAY' AND _reg_truthy(events_t, events_s)""",
-        """SELECT sid, 'events[' || pos || ']', et, es, 'event entry is not an object; skipped', 'error',
-               [0, idx, 6, pos, 0]
-           FROM _reg_ev WHERE et <> 'OBJECT'""",
-        *_text_findings(
-            "_reg_events", "sid", "'events[' || pos || '].name'", "name_t", "name_s", "name_full", "[0, idx, 6, pos]"
-        ),
-        """SELECT sid, 'events[' || pos || '].name', coalesce(name_t, 'NULL'), name_s,
-               'event without a name; skipped', 'error',
-                  [0, idx, 6, pos, 3]
-           FROM _reg_events WHERE coalesce(name, '') = ''""",
-        f"""SELECT sid, 'events[' || pos || '].date', coalesce(date_t, 'NULL'), date_s,
-                   CASE WHEN {_blank('date_t', 'date_s')} THEN 'missing date'
-                       ELSE 'unparsable date (expected YYYY-MM-DD)' END,
-                   'warning', [0, idx, 6, pos, 4]
-            FROM _reg_events WHERE coalesce(name, '') <> '' AND parsed_date IS NULL""",
+        *_entry_findings("events", "event", "_reg_ev", "_reg_events", 6),
+        _date_finding("_reg_events", "'events[' || pos || '].date'", "date", "parsed_date", "[0, idx, 6, pos, 4]"),
         f"""SELECT sid, 'events[' || pos || '].date', 'TEXT', date_s,
                    'date outside the programme''s life ({FIRST_DATE.year} to the year after the fetch); not used',
                        'warning',

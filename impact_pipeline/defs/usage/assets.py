@@ -26,33 +26,30 @@ def _replace_all(con, table: contract.Table, rows: list[dict]) -> None:
     replace_rows(con, table, rows)
 
 
-USAGE_OBSERVATIONS = dg.AssetSpec(
-    "usage_observations",
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    deps=["startups"],
-    description="Usage figures of every service from its impact datasets, Matomo, Metabase, "
-    "JSON files and declared figures.",
-    metadata=_meta(contract.USAGE_OBSERVATIONS),
+def _usage_spec(table: contract.Table, description: str) -> dg.AssetSpec:
+    """One of the usage tables, all read from the services of the registry."""
+    return dg.AssetSpec(
+        table.name,
+        group_name=GROUP,
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        deps=["startups"],
+        description=description,
+        metadata=_meta(table),
+    )
+
+
+USAGE_OBSERVATIONS = _usage_spec(
+    contract.USAGE_OBSERVATIONS,
+    "Usage figures of every service from its impact datasets, Matomo, Metabase, JSON files and declared figures.",
 )
-USAGE_SOURCE_STATUS = dg.AssetSpec(
-    "usage_source_status",
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    deps=["startups"],
-    description="Whether each usage source could be read in the latest run, with rows kept and rejected.",
-    metadata=_meta(contract.USAGE_SOURCE_STATUS),
+USAGE_SOURCE_STATUS = _usage_spec(
+    contract.USAGE_SOURCE_STATUS,
+    "Whether each usage source could be read in the latest run, with rows kept and rejected.",
 )
-USAGE_SOURCE_PROPOSALS = dg.AssetSpec(
-    "usage_source_proposals",
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    deps=["startups"],
-    description="Usage sources recognised on the services' stats pages, proposed for review in the sources file.",
-    metadata=_meta(contract.USAGE_SOURCE_PROPOSALS),
+USAGE_SOURCE_PROPOSALS = _usage_spec(
+    contract.USAGE_SOURCE_PROPOSALS,
+    "Usage sources recognised on the services' stats pages, proposed for review in the sources file.",
 )
 # One read of the configured sources writes both tables: they are materialized together.
 _READ_TOGETHER = (USAGE_OBSERVATIONS.key, USAGE_SOURCE_STATUS.key)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -42,18 +42,10 @@ class SourceRun:
     discovered_on: str | None = None  # the stats page a discovered source was found on (None: reviewed)
 
     def row(self) -> dict[str, Any]:
-        return {
-            "startup_id": self.startup_id,
-            "source": self.source,
-            "source_ref": self.source_ref,
-            "status": self.status,
-            "error": self.error,
-            "n_observations": self.n_observations,
-            "n_rejected": self.n_rejected,
-            "problems": "; ".join(self.problems[:20]) or None,
-            "fetched_at": _timestamp(self.fetched_at),
-            "discovered_on": self.discovered_on,
-        }
+        # usage_source_status's columns are the fields, in their order; only these two are written differently.
+        return dict(
+            asdict(self), problems="; ".join(self.problems[:20]) or None, fetched_at=_timestamp(self.fetched_at)
+        )
 
 
 @dataclass
