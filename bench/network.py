@@ -122,7 +122,7 @@ class World:
 
     def __init__(self, snapshot: Path, today: date):
         from impact_pipeline.defs.quality import forges
-        from impact_pipeline.lib.urls import public_http_url
+        from impact_pipeline.lib.urls import web_address
 
         self.today = today
         self.registry = snapshot.read_bytes()
@@ -146,9 +146,9 @@ class World:
             phases.sort(key=lambda p: _day(p["start"]))
             first = _day(phases[0]["start"]) if phases else date(2018, 1, 1)
             last = phases[-1] if phases else {"name": "construction", "start": "2018-01-01"}
-            stats_url = public_http_url(attrs.get("stats_url"))
+            stats_url = web_address(attrs.get("stats_url"))
             for value in (attrs.get("stats_url"), attrs.get("repository"), attrs.get("link")):
-                url = public_http_url(value)
+                url = web_address(value)
                 if url and urlsplit(url).hostname:
                     self.hosts.add(urlsplit(url).hostname.lower())
             ref = forges.parse_repository(attrs.get("repository"))

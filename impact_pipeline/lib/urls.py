@@ -53,10 +53,10 @@ def parse_http_url(value: str):
     return url
 
 
-def public_http_url(value: object) -> str | None:
-    """The value stripped when it is an http(s) URL with a host (`parse_http_url`), else None: never a path,
-    `file:`, `javascript:`, nor a URL that parsers read differently. A web address; see `public_evidence_url`
-    for one that may be published as evidence."""
+def web_address(value: object) -> str | None:
+    """The value stripped when it is a web address: an http(s) URL with a host (`parse_http_url`), else None; never
+    a path, `file:`, `javascript:`, nor a URL that parsers read differently. What may be fetched or linked; whether it
+    is *public* (may be published as evidence) is the one rule `public_evidence_url`."""
     if not isinstance(value, str):
         return None
     return _web_url(value)
@@ -120,12 +120,12 @@ def literal_address(host: str) -> IPAddress | None:
 def public_evidence_url(value: object, *, allow_private_network: bool) -> str | None:
     """THE rule for a public evidence URL, used by the rules, the gates (`register_duckdb_functions`) and the report.
 
-    A web address (`public_http_url`) whose host is not a local name (`localhost`) nor a private, loopback or
+    A web address (`web_address`) whose host is not a local name (`localhost`) nor a private, loopback or
     link-local address literal; with `allow_private_network` (IMPACT_ALLOW_PRIVATE_NETWORK=1, local mirrors) those
     count as public too. Names are not resolved: the rule reads the text, so the same text always gets the same
     verdict (the HTTP layer checks the connected address when fetching).
     """
-    url = public_http_url(value)
+    url = web_address(value)
     if url is None or allow_private_network:
         return url
     return url if _public_host(url) else None

@@ -16,7 +16,7 @@ from impact_pipeline.defs.quality.url_checks import run_checks, targets_from_sta
 from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache
 from impact_pipeline.lib.http import FetchError, HttpClient, HttpPolicy
 from impact_pipeline.lib.http_settings import HttpSettings
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 from impact_pipeline_tests.support.http_server import LocalServer, Route
 
 PUBLIC_ONLY = HttpPolicy(allow_private_network=False, retries=0, total_timeout=5.0)
@@ -37,7 +37,7 @@ def test_backslash_url_to_loopback_is_refused_before_any_request(local_server: L
     local_server.add("/x", Route(body=b"internal"))
     port = local_server.url("/").split(":")[2].rstrip("/")
     url = f"http://127.0.0.1:{port}\\@1.1.1.1/x"
-    assert public_http_url(url) is None  # the registry's links go through the same rule
+    assert web_address(url) is None  # the registry's links go through the same rule
 
     with HttpClient(PUBLIC_ONLY) as client:
         error = fetch_error(client, url)

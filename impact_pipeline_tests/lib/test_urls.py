@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from impact_pipeline.lib.urls import public_http_url, refused_scheme
+from impact_pipeline.lib.urls import refused_scheme, web_address
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_refused_scheme(value, scheme):
     ],
 )
 def test_public_http_url(value, url):
-    assert public_http_url(value) == url
+    assert web_address(value) == url
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_public_http_url(value, url):
 )
 def test_urls_that_parsers_read_differently_are_refused(value):
     # urlsplit and urllib3 (the client) disagree on these hosts: no interpretation is safe.
-    assert public_http_url(value) is None
+    assert web_address(value) is None
 
 
 EVIDENCE_CASES = [
@@ -126,5 +126,5 @@ def test_the_gates_sql_is_the_same_rule(allow):
 def test_the_report_links_what_the_rules_call_a_web_address(value):
     from impact_pipeline.defs.reporting.report import is_web_url, link
 
-    assert is_web_url(value) is (value == value.strip() and public_http_url(value) is not None)
+    assert is_web_url(value) is (value == value.strip() and web_address(value) is not None)
     assert str(link(value)).startswith("<a ") is is_web_url(value)

@@ -68,11 +68,11 @@ def _cat(*parts: str) -> str:
 def _classify_registry_text(con) -> None:
     """`_c_web_urls` and `_c_access`: what SQL alone cannot tell as Python would, over distinct registry values.
 
-    A web address is what `public_http_url` accepts (the one rule of the URL checks and the fetches, lib/urls):
+    A web address is what `web_address` accepts (the one rule of the URL checks and the fetches, lib/urls):
     every distinct value mentioning http is asked to it, and those it accepts land in `_c_web_urls`.
     Accessibility levels are compared as `str.strip().lower()`.
     """
-    from impact_pipeline.lib.urls import public_http_url
+    from impact_pipeline.lib.urls import web_address
 
     asked = [
         v
@@ -82,7 +82,7 @@ def _classify_registry_text(con) -> None:
     ]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _c_web_urls AS SELECT unnest(?::VARCHAR[]) AS url",
-        [[v for v in asked if public_http_url(v) is not None]],
+        [[v for v in asked if web_address(v) is not None]],
     )
     levels = [
         v
@@ -166,7 +166,7 @@ def _prepare(con, rules: CriterionC) -> None:
         # Order by time, then by row (the last written wins a tie), as one number: arg_max is fastest on it.
         """CREATE OR REPLACE TEMP MACRO _c_latest(moment, position) AS
                coalesce(epoch_us(moment), -4611686018427387904)::HUGEINT * 1099511627776 + position""",
-        # Blank as Python's `not value.strip()` (NULL too); a web address as `public_http_url` (see `_c_web_urls`).
+        # Blank as Python's `not value.strip()` (NULL too); a web address as `web_address` (see `_c_web_urls`).
         f"CREATE OR REPLACE TEMP MACRO _c_blank(text) AS coalesce(trim(text, {WHITESPACE_SQL}) = '', TRUE)",
         """CREATE OR REPLACE TEMP MACRO _c_is_web(text) AS coalesce(text IN (SELECT url FROM _c_web_urls), FALSE)""",
         # A value as Python's f-strings print it (None for NULL).

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 from impact_pipeline.defs.quality.observatoire import is_local_base, safe_segment
 from impact_pipeline.lib.fetching import Fetcher, FetchOutcome, FetchRequest
 from impact_pipeline.lib.http import FetchError
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 GITHUB, GITLAB = "github", "gitlab"
 # Self-hosted GitLab instances that do not say "gitlab" in their name.
@@ -81,8 +81,8 @@ def parse_repository(value: object) -> RepoRef | None:
 
     Trailing punctuation and `.git` are dropped; an organisation, user or group address is an `owner` ref.
     """
-    declared = public_http_url(value)
-    url = public_http_url(_normalised(value)) if isinstance(value, str) else None
+    declared = web_address(value)
+    url = web_address(_normalised(value)) if isinstance(value, str) else None
     if url is None:
         return None
     declared = declared or url

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import yaml
 
 from impact_pipeline.defs.quality.values import indicator_number, is_placeholder, normalize_host, parse_number
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 HEADLINE_GOALS = ("satisfaction", "handicap", "dlnuf", "auth", "simplicity")
 REACHED_COLORS = {"green", "blue"}  # blue: FranceConnect / FranceConnect+ (auth)
@@ -126,7 +126,7 @@ def procedure_rows(
         fields = proc.get("fields") if isinstance(proc.get("fields"), list) else []
         fields = [f for f in fields if isinstance(f, dict) and isinstance(f.get("slug"), str)]
         online = next((f for f in fields if f["slug"] == "online"), None)
-        url = public_http_url(online.get("value")) if online else None
+        url = web_address(online.get("value")) if online else None
         volume = parse_number(proc.get("volume"))
         base = {
             "edition_id": edition.id,
@@ -265,7 +265,7 @@ def match_hosts(
     """host → [(startup_id, how)] for the démarche hosts; `how` is `override` or `link host`."""
     by_host: dict[str, list[str]] = {}
     for startup_id, link in startups:
-        host = normalize_host(public_http_url(link)) if link else None
+        host = normalize_host(web_address(link)) if link else None
         if host:
             by_host.setdefault(host, []).append(startup_id)
     out: dict[str, list[tuple[str, str]]] = {}

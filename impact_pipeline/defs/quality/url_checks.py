@@ -17,7 +17,7 @@ from typing import Any
 
 from impact_pipeline.lib.fetching import Fetcher, FetchRequest
 from impact_pipeline.lib.http import RETRIED_STATUSES
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 CHECKED_FIELDS = ("stats_url", "repository")
 RETRY_PAUSE_SECONDS = 0.5  # before asking again the pages that answered 429 or 5xx
@@ -66,7 +66,7 @@ def run_checks(targets: list[Target], fetcher: Fetcher) -> list[dict[str, Any]]:
     timeout per run, never a second one. A page answering a passing trouble status (429, 5xx) is asked once more.
     """
     checked_at = _now()
-    urls = sorted({u for u in (public_http_url(t.value) for t in targets) if u})
+    urls = sorted({u for u in (web_address(t.value) for t in targets) if u})
     outcomes = {o.request.key: o for o in fetcher.fetch_all(FetchRequest(u, "url_checks", key=u) for u in urls)}
     again = [
         u for u, o in outcomes.items() if o.error is not None and getattr(o.error, "status", None) in RETRIED_STATUSES
@@ -78,7 +78,7 @@ def run_checks(targets: list[Target], fetcher: Fetcher) -> list[dict[str, Any]]:
         )
     rows = []
     for t in targets:
-        url = public_http_url(t.value)
+        url = web_address(t.value)
         if url is None:
             rows.append(_row(t, checked_at, error="not an http(s) URL: not fetched"))
             continue
@@ -101,7 +101,7 @@ def run_recorded_checks(targets: list[Target], path: str | Path) -> list[dict[st
     answers = document.get("answers") or {}
     rows = []
     for t in targets:
-        url = public_http_url(t.value)
+        url = web_address(t.value)
         if url is None:
             rows.append(_row(t, checked_at, error="not an http(s) URL: not fetched", source="recorded"))
             continue

@@ -106,7 +106,7 @@ def plan(
 
 def targets(con) -> list[str]:
     """Every distinct declared stats page and repository that is a web address, over every registry document."""
-    from impact_pipeline.lib.urls import public_http_url
+    from impact_pipeline.lib.urls import web_address
 
     values = [
         v
@@ -117,7 +117,7 @@ def targets(con) -> list[str]:
            WHERE value IS NOT NULL AND trim(value) <> ''"""
         ).fetchall()
     ]
-    return sorted(v for v in values if public_http_url(v) is not None)
+    return sorted(v for v in values if web_address(v) is not None)
 
 
 def _mirror_answer(document: dict, url: str, from_year: int, to_year: int) -> list:

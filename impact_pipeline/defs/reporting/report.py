@@ -16,14 +16,14 @@ from markupsafe import Markup, escape
 from impact_pipeline.defs.reporting.coverage import banners
 from impact_pipeline.defs.reporting.data import STATUS_ORDER, YearData
 from impact_pipeline.defs.reporting.labels import CHART_SERIES, CRITERIA_TITLES
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def is_web_url(value: Any) -> bool:
-    """True for what may become a link in the report: a web address by the one rule (`lib/urls.public_http_url`)."""
-    return isinstance(value, str) and value == value.strip() and public_http_url(value) is not None
+    """True for what may become a link in the report: a web address by the one rule (`lib/urls.web_address`)."""
+    return isinstance(value, str) and value == value.strip() and web_address(value) is not None
 
 
 def link(value: Any, text: Any = None) -> Markup:

@@ -253,7 +253,7 @@ def yearly_reach(
 ) -> dg.MaterializeResult:
     """Each service's best yearly reach figure, by evidence ranking, with its source and public evidence URL."""
     from impact_pipeline.defs.usage.reach import yearly_reach as rule
-    from impact_pipeline.lib.urls import public_evidence_url, public_http_url
+    from impact_pipeline.lib.urls import public_evidence_url, web_address
 
     config = criteria.load()
     ranking = config.criteria.b.evidence_ranking
@@ -281,7 +281,7 @@ def yearly_reach(
                     "period_end": f"{int(y)}-12-31",
                     "is_target": False,
                     "is_stock": False,
-                    "evidence_url": public_http_url(url),
+                    "evidence_url": web_address(url),
                 }
                 for sid, y, v, url in volumes
             ]

@@ -17,7 +17,7 @@ from pydantic import Field
 from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats
 from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
 from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 MAX_DATAGOUV_PAGES = 20
 # A Metabase dashboard card's data URL: `<base>/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`.
@@ -286,15 +286,13 @@ class UsageSources(dg.ConfigurableResource):
                 break
             resources += found
             # Follow pagination only on the API's own origin.
-            page_url = (
-                next_page if next_page and urlsplit(next_page)[:2] == origin and public_http_url(next_page) else None
-            )
+            page_url = next_page if next_page and urlsplit(next_page)[:2] == origin and web_address(next_page) else None
         by_name = {normalise_name(name): sid for sid, name in startups.items() if name}
         aliases = {normalise_name(k): v for k, v in config.datagouv_aliases.items()}
         wanted = [
             r
             for r in resources
-            if r.dataset_id not in config.datagouv_ignore and r.url not in configured and public_http_url(r.url)
+            if r.dataset_id not in config.datagouv_ignore and r.url not in configured and web_address(r.url)
         ]
         jobs = [
             _Job(
@@ -318,7 +316,7 @@ class UsageSources(dg.ConfigurableResource):
                     outcome.result.content,
                     startup_id=None,
                     source_ref=ref,
-                    evidence_url=public_http_url(r.page),
+                    evidence_url=web_address(r.page),
                     fetched_at=outcome.result.fetched_at,
                 )
             except SourceError as exc:
@@ -422,7 +420,7 @@ class UsageSources(dg.ConfigurableResource):
                 return _Job(
                     FetchRequest(mirror, source, key=key), True, SourceRun(None, source, url), lambda c, f: None
                 )
-            if public_http_url(url) is None:
+            if web_address(url) is None:
                 return None
             return _Job(FetchRequest(url, source, key=key), False, SourceRun(None, source, url), lambda c, f: None)
 
@@ -430,7 +428,7 @@ class UsageSources(dg.ConfigurableResource):
             jobs = []
             for sid, raw in pages:
                 raw = (raw or "").strip()
-                page = public_http_url(raw) or (raw if raw in mirrors else None)
+                page = web_address(raw) or (raw if raw in mirrors else None)
                 direct = d.from_stats_url(raw) if page else []
                 if direct:  # the stats URL is the source: its page (a JavaScript application) says nothing more
                     for p in direct:
@@ -528,7 +526,7 @@ class UsageSources(dg.ConfigurableResource):
                 "data_url": None,
             }
             rows.append(row)
-            evidence = public_http_url(page)
+            evidence = web_address(page)
             tail = f", discovered on {page}, not reviewed"
             if row["confirmed"]:
                 row["status"], row["preview"] = "reviewed", "in the reviewed sources file"
@@ -553,7 +551,7 @@ class UsageSources(dg.ConfigurableResource):
                 job = self._jobs_for(spec, config, today)[0]
             elif p.kind == "impact_csv":
                 mirror = config.discovery_mirrors.get(p.instance)
-                if mirror is None and public_http_url(p.instance) is None:
+                if mirror is None and web_address(p.instance) is None:
                     row["reason"] = "cannot be read: not a public http(s) URL"
                     continue
                 row["data_url"] = p.instance
@@ -608,7 +606,7 @@ class UsageSources(dg.ConfigurableResource):
                             "metabase",
                             run.source_ref,
                             outcome.result.fetched_at,
-                            public_http_url(row["stats_url"]),
+                            web_address(row["stats_url"]),
                         ),
                     )
                 except SourceError as exc:

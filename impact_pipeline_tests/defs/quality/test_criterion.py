@@ -319,9 +319,9 @@ def test_resources_shared_and_impact_statistics(warehouse_factory):
     ],
 )
 def test_web_addresses_are_what_the_url_checks_accept(warehouse_factory, value, web):
-    from impact_pipeline.lib.urls import public_http_url
+    from impact_pipeline.lib.urls import web_address
 
-    assert (public_http_url(value) is not None) is web
+    assert (web_address(value) is not None) is web
     rows = judge(world(warehouse_factory, [{"startup_id": "a", "stats_url": value}]), [(2026, "a")])
     got = sub(rows, (2026, "a"), "impact_statistics")
     assert got["reason"] == (

@@ -15,7 +15,7 @@ from impact_pipeline.defs.quality.values import (
     parse_percent,
     parse_score_10,
 )
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 from impact_pipeline_tests.support.pipeline import SHARED_DATA
 
 OBSERVATOIRE_DATA = SHARED_DATA / "observatoire"
@@ -120,7 +120,7 @@ def test_normalized_hosts(url, host):
     ],
 )
 def test_only_public_http_urls_are_kept(value, expected):
-    assert public_http_url(value) == expected
+    assert web_address(value) == expected
 
 
 def _skip_without_observatoire():

@@ -11,7 +11,7 @@ import pytest
 from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.usage.criterion import criterion_b
 from impact_pipeline.defs.usage.reach import COLUMNS, yearly_reach
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 from impact_pipeline.lib.warehouse import Warehouse
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 from impact_pipeline_tests.support.criteria import criteria_with
@@ -41,7 +41,7 @@ def year(y):
 
 
 def public(url):
-    return public_http_url(url) is not None
+    return web_address(url) is not None
 
 
 def test_ranking_prefers_measured_users_over_larger_visits_and_declared():

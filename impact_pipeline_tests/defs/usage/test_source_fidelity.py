@@ -11,7 +11,7 @@ from impact_pipeline.criteria_config import load_criteria
 from impact_pipeline.defs.usage.reach import yearly_reach
 from impact_pipeline.defs.usage.resources import UsageSources
 from impact_pipeline.lib.http_settings import HttpSettings
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 from impact_pipeline.settings import DEFAULT_CRITERIA_PATH
 from impact_pipeline_tests.defs.usage.test_reach_and_criterion import judge_b  # noqa: F401 (a fixture)
 from impact_pipeline_tests.support.http_server import Route
@@ -37,7 +37,7 @@ def _collect(tmp_path, services: dict, startups=None):
 def _reach(observations):
     return yearly_reach(
         observations,
-        is_public=lambda url: public_http_url(url) is not None,
+        is_public=lambda url: web_address(url) is not None,
         threshold=CONFIG.criteria.b.min_yearly_reach,
     )
 

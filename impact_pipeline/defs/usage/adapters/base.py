@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, mode
 from impact_pipeline.defs.usage.observations import Parsed
 from impact_pipeline.lib.fetching import FetchRequest
 from impact_pipeline.lib.http import is_local_path, redact_url
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 Period = Literal["year", "quarter", "month", "week", "day"]
 PERIODS: tuple[str, ...] = get_args(Period)
@@ -78,8 +78,8 @@ class FileOptions(SourceOptions):
 
     def named(self) -> tuple[str, str | None]:
         """(source_ref, evidence URL): its name in reasons, and the page a person opens (else the file's public URL)."""
-        evidence = public_http_url(self.evidence_url)
-        return self.name or display_name(self.url, evidence), evidence or public_http_url(self.url)
+        evidence = web_address(self.evidence_url)
+        return self.name or display_name(self.url, evidence), evidence or web_address(self.url)
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,6 @@ class Adapter:
 
 def display_name(url: str, evidence_url: str | None) -> str:
     """How a file source is named in reasons: its public URL, else its evidence page, else its file name."""
-    if public_http_url(url):
+    if web_address(url):
         return redact_url(url)
     return evidence_url or Path(url).name

@@ -23,7 +23,7 @@ from pydantic import field_validator
 from impact_pipeline.defs.usage.adapters.base import Adapter, Location, Read, ReadContext, SourceOptions, SourceSpec
 from impact_pipeline.defs.usage.observations import Origin, Parsed, SourceError, parse_json, parse_number, period_bounds
 from impact_pipeline.lib.fetching import FetchRequest
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 _PERIOD_KEY = re.compile(r"^\d{4}(-\d{2})?(-\d{2})?$")
 # Metrics kept, with the unit they count.
@@ -100,11 +100,11 @@ def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
     base, site = str(options.base_url), options.site_id
     ref = options.name or f"{instance_name(base)} site {site}"
     secret, anonymous = token(options, context.tokens)
-    evidence = public_http_url(options.evidence_url)
+    evidence = web_address(options.evidence_url)
     evidence_for = (
         (lambda year: evidence)
         if evidence
-        else ((lambda year: dashboard_url(base, site, year)) if anonymous and public_http_url(base) else None)
+        else ((lambda year: dashboard_url(base, site, year)) if anonymous and web_address(base) else None)
     )
     periods = [("year", options.offline_response)]
     if options.monthly_uniques:

@@ -29,7 +29,7 @@ from impact_pipeline.defs.usage.observations import (
 )
 from impact_pipeline.lib.fetching import FetchRequest
 from impact_pipeline.lib.http import is_local_path
-from impact_pipeline.lib.urls import public_http_url
+from impact_pipeline.lib.urls import web_address
 
 _PUBLIC = re.compile(r"^(?P<base>.*?)/public/question/(?P<uuid>[0-9a-fA-F-]{36})")
 
@@ -77,7 +77,7 @@ def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
     except ValueError:
         data_url, ref = question, options.name or question
     data_url = options.data_url or data_url
-    evidence = public_http_url(options.evidence_url) or public_http_url(question)
+    evidence = web_address(options.evidence_url) or web_address(question)
 
     def parse(content: bytes, fetched_at: str) -> Parsed:
         from impact_pipeline.defs.usage.discovery import card_rows
