@@ -118,35 +118,16 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         sample = sample_mode()
-        if sample:
-            # The sample world never overwrites the real published outputs unless asked to.
-            registry_default = str(SAMPLE_DIR / "startups.json")
-            duckdb_default = "data/sample-output/impact.duckdb"
-            export_default = "data/sample-output/exports"
-        else:
-            registry_default = DEFAULT_REGISTRY_URL
-            duckdb_default = "data/impact.duckdb"
-            export_default = "data/exports"
-        registry_url = registry_default if sample else _env("IMPACT_REGISTRY_URL", registry_default)
-        # Absolute, not resolved, for the published path: it is a symlink into the publication store, and resolving
-        # it would name one version's file instead of the path readers use.
-        duckdb_path = project_path(_env("IMPACT_DUCKDB_PATH", duckdb_default), resolve=False)
-        export_dir = project_path(_env("IMPACT_EXPORT_DIR", export_default))
-        work_default = duckdb_path.parent / ".work"
-        work_dir = project_path(_env("IMPACT_WORK_DIR", str(work_default)))
-        criteria_path = Path(_env("IMPACT_CRITERIA_PATH", str(DEFAULT_CRITERIA_PATH))).expanduser().resolve()
+        paths = _paths(sample)
         offline = offline_mode() and not sample  # the sample world is offline already
-        if offline and "://" in registry_url:
+        if offline and "://" in paths["registry_url"]:
             raise ValueError(
                 f"--offline (IMPACT_OFFLINE=1) reads a local registry file, but IMPACT_REGISTRY_URL is "
-                f"{registry_url}; set it to a path, e.g. IMPACT_REGISTRY_URL=../shared/data/betagouv/startups.json"
+                f"{paths['registry_url']}; set it to a path, e.g. "
+                "IMPACT_REGISTRY_URL=../shared/data/betagouv/startups.json"
             )
         return cls(
-            registry_url=registry_url,
-            duckdb_path=duckdb_path,
-            export_dir=export_dir,
-            work_dir=work_dir,
-            criteria_path=criteria_path,
+            **paths,
             sample=sample,
             offline=offline,
             duckdb_memory_limit=_env("IMPACT_DUCKDB_MEMORY_LIMIT", "900MB").strip() or "900MB",
@@ -171,6 +152,27 @@ _OFFLINE_SOURCES = {
     "usage_discovery": False,
     "web_archive_url": "",  # the registry history stays: a local folder
 }
+
+
+def _paths(sample: bool) -> dict:
+    """Where the registry is read and the outputs are written; the sample world never overwrites the real published
+    outputs unless asked to."""
+    if sample:
+        registry_url = str(SAMPLE_DIR / "startups.json")
+        duckdb_default, export_default = "data/sample-output/impact.duckdb", "data/sample-output/exports"
+    else:
+        registry_url = _env("IMPACT_REGISTRY_URL", DEFAULT_REGISTRY_URL)
+        duckdb_default, export_default = "data/impact.duckdb", "data/exports"
+    # Absolute, not resolved, for the published path: it is a symlink into the publication store, and resolving
+    # it would name one version's file instead of the path readers use.
+    duckdb_path = project_path(_env("IMPACT_DUCKDB_PATH", duckdb_default), resolve=False)
+    return {
+        "registry_url": registry_url,
+        "duckdb_path": duckdb_path,
+        "export_dir": project_path(_env("IMPACT_EXPORT_DIR", export_default)),
+        "work_dir": project_path(_env("IMPACT_WORK_DIR", str(duckdb_path.parent / ".work"))),
+        "criteria_path": Path(_env("IMPACT_CRITERIA_PATH", str(DEFAULT_CRITERIA_PATH))).expanduser().resolve(),
+    }
 
 
 def _quality_settings(sample: bool) -> dict:

@@ -265,6 +265,11 @@ def rule(label: str, condition: str, show: Sequence[str] = (), severity: str = E
     )
 
 
+def says_why(label: str, unless: str, reason: str, show: str) -> ExpectationSpec:
+    """A row that did not succeed (every row but those where `unless` holds) names why in its `reason` column."""
+    return rule(label, f"{unless} OR coalesce(t.{reason}, '') <> ''", show=(show, reason))
+
+
 def references(column: str, table: str, key: str, severity: str = ERROR) -> ExpectationSpec:
     """Every non-NULL `column` value is a `key` of `table` (a foreign key that resolves)."""
     return rule(

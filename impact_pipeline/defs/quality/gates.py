@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from impact_pipeline import contract
-from impact_pipeline.defs.gates.specs import WARN, contract_suite, in_set, non_negative, references, rule
+from impact_pipeline.defs.gates.specs import WARN, contract_suite, in_set, non_negative, references, rule, says_why
 
 SCORES_10 = "('satisfaction', 'simplicity', 'help_efficient')"
 PERCENTS = "('handicap', 'help_reachable', 'usage', 'help_used', 'uptime')"
@@ -67,10 +67,8 @@ SUITES = [
                 "'disabled') OR t.commits_in_year IS NULL",
                 show=("status", "commits_in_year"),
             ),
-            rule(
-                "a repository that could not be read says why",
-                "t.status IN ('ok', 'not_modified') OR coalesce(t.reason, '') <> ''",
-                show=("status", "reason"),
+            says_why(
+                "a repository that could not be read says why", "t.status IN ('ok', 'not_modified')", "reason", "status"
             ),
         ],
     ),
@@ -84,7 +82,7 @@ SUITES = [
                 "NOT t.ok OR t.status_code BETWEEN 200 AND 299 OR t.status_code = 304",
                 show=("status_code", "ok"),
             ),
-            rule("a failed check says why", "t.ok OR coalesce(t.error, '') <> ''", show=("ok", "error")),
+            says_why("a failed check says why", "t.ok", "error", "ok"),
         ],
         history="checked_at",  # every check is kept: each run adds its own
     ),

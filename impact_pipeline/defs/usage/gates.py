@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from impact_pipeline import contract
-from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, in_set, non_negative, ordered, rule
+from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, in_set, non_negative, ordered, rule, says_why
 from impact_pipeline.defs.usage.observations import KNOWN_UNITS, REACH_UNITS, SOURCES
 from impact_pipeline.defs.usage.reach import DEFAULT_RANKING
 from impact_pipeline.lib.urls import public_evidence_url_sql
@@ -46,7 +46,7 @@ SUITES = [
         contract.USAGE_SOURCE_STATUS,
         [
             in_set("status", ("ok", "empty", "error")),
-            rule("an error says why", "t.status <> 'error' OR coalesce(t.error, '') <> ''", show=("status", "error")),
+            says_why("an error says why", "t.status <> 'error'", "error", "status"),
         ],
     ),
     _with_public_evidence(
