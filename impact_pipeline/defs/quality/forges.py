@@ -530,7 +530,7 @@ def collect_activity(
     owner_counts: dict[tuple[str, int], tuple[int, int]] = {}  # (name, year) → (repositories that may hold it, asked)
     pending: dict[tuple[str, bool], list[FetchRequest]] = {(f, o): [] for f in (GITHUB, GITLAB) for o in (False, True)}
 
-    def plan(name: str, ref: RepoRef, target: RepoRef, year: int, status: str) -> None:
+    def plan(name: str, ref: RepoRef, target: RepoRef, year: int) -> None:
         url = apis[ref.forge].commits_url(target, year, api_base(ref))
         if url is None:
             parts.setdefault((name, year), []).append(("error", "no mirror path for this repository", None, False))
@@ -565,7 +565,7 @@ def collect_activity(
                         False,
                     )
                 for target, _ in asked:
-                    plan(name, ref, target, year, status)
+                    plan(name, ref, target, year)
                 continue
             if info.get("created_at") and info["created_at"] >= f"{year + 1}-01-01":
                 commit_results[(name, year)] = (
@@ -583,7 +583,7 @@ def collect_activity(
                     False,
                 )
                 continue
-            plan(name, ref, ref, year, status)
+            plan(name, ref, ref, year)
     queue = [r for owner in (False, True) for forge in (GITHUB, GITLAB) for r in pending[(forge, owner)]]
     for outcome in fetcher.fetch_all(queue):
         forge = outcome.request.source
