@@ -167,7 +167,7 @@ def web_archive_captures(
             for url, lo, hi in wanted:
                 answers[url] = (lo, hi, _mirror_answer(mirror, url, lo, hi), None)
         else:
-            limits = FetchLimits(IN_FLIGHT, IN_FLIGHT)  # its own: the archive's host, a run's wait budget
+            limits = FetchLimits(IN_FLIGHT, IN_FLIGHT, quality.http.host_wait)  # its own: the archive's host
             fetcher = quality.fetcher(client, warehouse.work_dir, limits=limits)
             requests = [
                 FetchRequest(cdx_url(base, url, lo, hi), "web_archive", key=(url, lo, hi), conditional=False)
