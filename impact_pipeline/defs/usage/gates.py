@@ -6,7 +6,8 @@ import dataclasses
 
 from impact_pipeline import contract
 from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, in_set, non_negative, ordered, rule, says_why
-from impact_pipeline.defs.usage.observations import KNOWN_UNITS, REACH_UNITS, SOURCES
+from impact_pipeline.defs.usage.adapters import SOURCES
+from impact_pipeline.defs.usage.observations import KNOWN_UNITS, REACH_UNITS
 from impact_pipeline.defs.usage.reach import DEFAULT_RANKING
 from impact_pipeline.lib.urls import public_evidence_url_sql
 

@@ -18,15 +18,6 @@ REACH_UNITS = ("users", "visitors", "visits", "uses")
 KNOWN_UNITS = (*REACH_UNITS, "count", "percent", "other")
 
 
-def __getattr__(name: str) -> Any:
-    # SOURCES (the kinds of usage_observations.source) derives from the adapter registry, which imports this module.
-    if name == "SOURCES":
-        from impact_pipeline.defs.usage.adapters import SOURCES
-
-        return SOURCES
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 @dataclass
 class Observation:
     startup_id: str
