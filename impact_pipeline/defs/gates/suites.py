@@ -24,7 +24,6 @@ from impact_pipeline.lib.urls import REFUSED_LINK_RE, public_evidence_url_sql
 
 VERDICTS = ("pass", "fail", "unknown")
 KNOWN_PHASES = tuple(sorted({*LIFECYCLE, *OLD_NAMES}))
-ACCESSIBILITY = ("totalement conforme", "partiellement conforme", "non conforme")
 
 
 LINK_COLUMNS = ("link", "stats_url", "impact_url", "budget_url", "repository")
