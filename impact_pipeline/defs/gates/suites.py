@@ -1,7 +1,7 @@
 """The expectation suites of the registry tables and of the evaluation (the criterion gates).
 
-Other domains register theirs in their own folder (a `SUITES` list built with `specs.py`) and add it
-to `ALL_SUITES` in `impact_pipeline/definitions.py`'s call to `build_asset_checks`.
+Each domain's `definitions.py` gives its own suites to `asset_checks.gates_of`: the registry `REGISTRY_SUITES`,
+the impact domain `IMPACT_SUITES`, the others the `SUITES` list of their `gates.py` (built with `specs.py`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ executor every run uses."""
 import dagster as dg
 
 from impact_pipeline.defs.gates.asset_checks import gates_of
-from impact_pipeline.defs.gates.suites import ALL_SUITES
+from impact_pipeline.defs.gates.suites import IMPACT_SUITES
 from impact_pipeline.defs.impact import assets
 from impact_pipeline.defs.impact.schedules import build_impact_job, build_nightly_refresh, run_executor
 from impact_pipeline.settings import Settings
@@ -15,7 +15,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
     impact_job = build_impact_job(settings.mode)
     return dg.Definitions(
         assets=impact_assets,
-        asset_checks=gates_of(impact_assets, ALL_SUITES),
+        asset_checks=gates_of(impact_assets, IMPACT_SUITES),
         jobs=[impact_job],
         schedules=[build_nightly_refresh(impact_job)],
         executor=run_executor(),
