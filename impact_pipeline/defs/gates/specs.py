@@ -75,6 +75,9 @@ class Suite:
     # the last clean validation's largest value are the new ones (`validate._validate_growth`); the suite's rules
     # must then be row-wise (a window over the table would see only part of it).
     history: str | None = None
+    # Columns shown beside offending rows that the frame does not hold: (name, DuckDB expression over the row `t`).
+    # Computed on those rows only: an expression over a large JSON text costs nothing on a clean table.
+    shown_sql: tuple[tuple[str, str], ...] = ()
 
     @property
     def gate_name(self) -> str:
@@ -158,24 +161,27 @@ class Suite:
                 return f'[t."{c}" IS NOT NULL, {tests}] AS "{c}"'
             return f't."{c}"'
 
-        inner = [column(c) for c in read if c not in derived]
         if verdict_only:
             shown = []
-        inner += [f't."{c}" AS "_shown_{i}"' for i, c in enumerate(shown)]
-        inner += [f'({expr}) AS "{name}"' for name, expr in derived.items()]
-        outer = [f'"{c}"' for c in read if c not in derived]
-        broken = " OR ".join(f'NOT "{name}"' for name in derived) or "FALSE"
-        for i, c in enumerate(shown):
-            value = (
-                f'left(CAST("_shown_{i}" AS VARCHAR), {SHOWN_WIDTH})'
-                if _is_bulky(types.get(c, ""))
-                else f'"_shown_{i}"'
-            )
-            outer.append(f'CASE WHEN {broken} THEN {value} END AS "{c}"')
-        outer += [f'"{name}"' for name in derived]
-        if not inner:
+        if not read and not shown:
             return f"SELECT TRUE AS _row FROM ({base}) AS t"
-        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM ({base}) AS t)"
+        clashes = sorted(set(derived) & set(types))
+        if clashes:
+            raise ValueError(f"{self.gate_name}: rule columns {clashes} have the names of columns of the frame")
+        # The rule columns are computed once (inner query, beside every column of the row); the columns shown
+        # beside offending rows are computed in CASE branches, so only on those rows (DuckDB evaluates a branch
+        # on the rows that take it): a clean frame never casts or extracts them.
+        shown_sql = dict(self.shown_sql)
+        outer = [column(c) for c in read if c not in derived]
+        broken = " OR ".join(f'NOT t."{name}"' for name in derived) or "FALSE"
+        for c in shown:
+            value = f"({shown_sql[c]})" if c in shown_sql else f't."{c}"'
+            if c in shown_sql or _is_bulky(types.get(c, "")):
+                value = f"left(CAST({value} AS VARCHAR), {SHOWN_WIDTH})"
+            outer.append(f'CASE WHEN {broken} THEN {value} END AS "{c}"')
+        outer += [f't."{name}"' for name in derived]
+        rules = "".join(f', ({expr}) AS "{name}"' for name, expr in derived.items())
+        return f"SELECT {', '.join(outer)} FROM (SELECT t.*{rules} FROM ({base}) AS t) AS t"
 
 
 # Shown-only text columns are cut to this width in the frame (offending rows display at most 80 characters).

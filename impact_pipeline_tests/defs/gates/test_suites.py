@@ -279,3 +279,22 @@ def test_a_suite_of_warnings_only_is_shown_as_non_blocking_in_the_ui():
         spec.name: spec.blocking for check in build_asset_checks([known, contract_phases]) for spec in check.check_specs
     }
     assert by_name == {"known_phases": False, "contract": True}
+
+
+def test_offending_rows_show_the_evidence_fields_the_rules_read(con):
+    """The (b) and (c) gates show reach, evidence URL and sub-criteria beside a broken pass, computed on those rows."""
+    add_impact(con, "ok-svc")
+    add_impact(con, "bad-b", evidence_b={"value": 99999, "evidence_url": "https://stats.exemple.test/b"})
+    add_impact(con, "bad-c", evidence_c={"sub_criteria": {"support": "fail"}})
+    b = run_suite(con, suite("national_impact", "criterion_b_evidence"), CONFIG)
+    [reach] = [f for f in b.failures if "reach" in f.spec.label]
+    assert [(r["startup_id"], r["reach"]) for r in reach.rows] == [("bad-b", "99999")]
+    c = run_suite(con, suite("national_impact", "criterion_c_evidence"), CONFIG)
+    [failure] = c.failures
+    assert [r["startup_id"] for r in failure.rows] == ["bad-c"]
+    assert json.loads(failure.rows[0]["sub_criteria"]) == {"support": "fail"}
+    # The frame holds the shown fields on the offending rows only.
+    s = suite("national_impact", "criterion_c_evidence")
+    specs = s.resolve(CONFIG)
+    shown = dict(con.execute(f"SELECT startup_id, sub_criteria FROM ({s.query(specs)})").fetchall())
+    assert shown["ok-svc"] is None and shown["bad-b"] is None and json.loads(shown["bad-c"]) == {"support": "fail"}
