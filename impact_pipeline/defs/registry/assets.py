@@ -1,5 +1,8 @@
 """Registry ingest: the raw document, then the startups, phases, events and incubators tables."""
 
+from dataclasses import dataclass
+from typing import Any
+
 import dagster as dg
 
 from impact_pipeline import contract
@@ -52,6 +55,7 @@ REGISTRY_TABLES = (
     contract.INCUBATORS,
     contract.REGISTRY_FINDINGS,
 )
+DECLARATIONS = contract.REGISTRY_DECLARATIONS
 
 _DESCRIPTIONS = {
     "startups": "One row per beta.gouv.fr service with its links, incubator and current phase.",
@@ -60,6 +64,8 @@ _DESCRIPTIONS = {
     "incubators": "The incubators that host the services.",
     "registry_findings": "Data-quality findings of the registry (unknown phases, bad dates), "
     "recorded rather than fatal.",
+    "registry_declarations": "What each stored registry document, live or dated, declared per service: the registry "
+    "facts of (c) by date.",
 }
 
 
@@ -71,72 +77,117 @@ _DESCRIPTIONS = {
             deps=[registry_raw],
             description=_DESCRIPTIONS[t.name],
         )
-        for t in REGISTRY_TABLES
+        for t in (*REGISTRY_TABLES, DECLARATIONS)
     ],
+    can_subset=True,  # registry_declarations stays materializable alone
     pool=DUCKDB_POOL,
 )
 def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
-    """Parse the latest raw registry document into the registry tables, replacing them whole."""
-    from impact_pipeline.defs.registry.parse import parse_memory, parse_registry
-
-    latest = f"SELECT document FROM registry_raw WHERE document IS NOT NULL ORDER BY {LATEST_OBSERVED} LIMIT 1"
-    with warehouse.connect() as con:
-        rows = con.execute(
-            "SELECT source_url, fetched_at, n_bytes FROM registry_raw WHERE document IS NOT NULL "
-            f"ORDER BY {LATEST_OBSERVED} LIMIT 1"
-        ).fetchall()
-        if not rows:
-            raise RuntimeError("no registry document in the working data: materialize registry_raw first")
-        source_url, fetched_at, n_bytes = rows[0]
-        # Parsed inside DuckDB into temp tables, then swapped in whole.
-        with parse_memory(con, n_bytes):
-            tables = parse_registry(con, latest, [], source=source_url, as_of=fetched_at.date())
-        with transaction(con):
-            for table in REGISTRY_TABLES:
-                replace_rows(con, table, f"SELECT * FROM {tables.relations[table.name]} ORDER BY _order")
-        previews = {}
-        for table in REGISTRY_TABLES:
-            shown = [c for c in table.column_names if c not in ("pitch", "sponsors", "thematiques", "usertypes")]
-            columns = ", ".join(f'"{c}"' for c in shown)
-            previews[table.name] = con.execute(
-                f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order LIMIT 10"
-            ).df()
-    for table in REGISTRY_TABLES:
-        preview = previews[table.name]
-        yield dg.MaterializeResult(
-            asset_key=table.name,
-            metadata={
-                "dagster/row_count": tables.row_counts[table.name],
-                "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_empty_"),
-            },
+    """Parse the registry documents: the latest into the registry tables, replaced whole, and every stored one into
+    registry_declarations; a document is parsed once for both."""
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    tables = [t.name in selected for t in REGISTRY_TABLES]
+    if any(tables) and not all(tables):
+        raise dg.Failure(
+            f"{', '.join(t.name for t in REGISTRY_TABLES)} are written whole from one parse of the latest registry "
+            "document: materialize them together"
         )
-    n_findings = tables.row_counts["registry_findings"]
-    if n_findings:
-        context.log.warning(f"registry: {n_findings} data-quality findings (see registry_findings)")
+    with warehouse.connect() as con:
+        parsed = _write_tables(con) if all(tables) else None
+        if DECLARATIONS.name in selected:
+            declared = _write_declarations(con, parsed)
+    if parsed is not None:
+        for table in REGISTRY_TABLES:
+            preview = parsed.previews[table.name]
+            yield dg.MaterializeResult(
+                asset_key=table.name,
+                metadata={
+                    "dagster/row_count": parsed.tables.row_counts[table.name],
+                    "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_empty_"),
+                },
+            )
+        n_findings = parsed.tables.row_counts["registry_findings"]
+        if n_findings:
+            context.log.warning(f"registry: {n_findings} data-quality findings (see registry_findings)")
+    if DECLARATIONS.name in selected:
+        if declared.findings:
+            context.log.warning(
+                f"registry declarations: {declared.findings} data-quality findings in the newly parsed documents"
+            )
+        yield dg.MaterializeResult(asset_key=DECLARATIONS.name, metadata=declared.metadata)
 
 
-@dg.asset(
-    **table_asset(contract.REGISTRY_DECLARATIONS, GROUP),
-    pool=DUCKDB_POOL,
-    deps=[registry_raw],
-)
-def registry_declarations(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    """What each stored registry document, live or dated, declared per service: the registry facts of (c) by date."""
+@dataclass
+class _Parsed:
+    """The latest registry document as `registry_tables` parsed it: its row, the parse's temp tables, previews."""
+
+    rowid: int
+    sha256: str
+    tables: Any  # parse.RegistryTables, still in the connection's temp tables
+    previews: dict[str, Any]
+
+
+def _write_tables(con) -> _Parsed:
+    """Replace the registry tables by the parse of the latest stored document."""
     from impact_pipeline.defs.registry.parse import parse_memory, parse_registry
 
-    table = contract.REGISTRY_DECLARATIONS
-    columns = [c for c in table.column_names if c != "sha256"]
-    with warehouse.connect() as con:
-        # A document is parsed once: its checksum keys its rows, which never change.
-        todo = con.execute(
-            f"""SELECT rowid, sha256, source_url, coalesce(observed_at, fetched_at), n_bytes FROM registry_raw
-                WHERE document IS NOT NULL AND n_startups IS NOT NULL
-                  AND sha256 NOT IN (SELECT sha256 FROM "{table.name}")
-                QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY fetched_at DESC) = 1
-                ORDER BY coalesce(observed_at, fetched_at)"""
-        ).fetchall()
-        parsed, findings = [], 0
-        for rowid, sha256, source, observed_at, n_bytes in todo:
+    rows = con.execute(
+        "SELECT rowid, sha256, source_url, fetched_at, n_bytes FROM registry_raw WHERE document IS NOT NULL "
+        f"ORDER BY {LATEST_OBSERVED} LIMIT 1"
+    ).fetchall()
+    if not rows:
+        raise RuntimeError("no registry document in the working data: materialize registry_raw first")
+    rowid, sha256, source_url, fetched_at, n_bytes = rows[0]
+    # Parsed inside DuckDB into temp tables, then swapped in whole.
+    with parse_memory(con, n_bytes):
+        tables = parse_registry(
+            con,
+            "SELECT document FROM registry_raw WHERE rowid = ?",
+            [rowid],
+            source=source_url,
+            as_of=fetched_at.date(),
+        )
+    with transaction(con):
+        for table in REGISTRY_TABLES:
+            replace_rows(con, table, f"SELECT * FROM {tables.relations[table.name]} ORDER BY _order")
+    previews = {}
+    for table in REGISTRY_TABLES:
+        shown = [c for c in table.column_names if c not in ("pitch", "sponsors", "thematiques", "usertypes")]
+        columns = ", ".join(f'"{c}"' for c in shown)
+        previews[table.name] = con.execute(
+            f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order LIMIT 10"
+        ).df()
+    return _Parsed(rowid, sha256, tables, previews)
+
+
+@dataclass
+class _Declared:
+    findings: int
+    metadata: dict[str, Any]
+
+
+def _write_declarations(con, latest: _Parsed | None) -> _Declared:
+    """Add to registry_declarations what each stored document not parsed yet declared (`latest`'s parse reused)."""
+    from impact_pipeline.defs.registry.parse import parse_memory, parse_registry
+
+    columns = [c for c in DECLARATIONS.column_names if c != "sha256"]
+    # A document is parsed once: its checksum keys its rows, which never change.
+    todo = con.execute(
+        f"""SELECT rowid, sha256, source_url, coalesce(observed_at, fetched_at), n_bytes FROM registry_raw
+            WHERE document IS NOT NULL AND n_startups IS NOT NULL
+              AND sha256 NOT IN (SELECT sha256 FROM "{DECLARATIONS.name}")
+            QUALIFY row_number() OVER (PARTITION BY sha256 ORDER BY fetched_at DESC) = 1
+            ORDER BY coalesce(observed_at, fetched_at)"""
+    ).fetchall()
+    # The latest document's parse is still in the connection's temp tables: it goes first, before another parse
+    # replaces them.
+    stored_order = {row[1]: i for i, row in enumerate(todo)}
+    todo.sort(key=lambda row: latest is None or row[1] != latest.sha256)
+    parsed, findings = [], 0
+    for rowid, sha256, source, observed_at, n_bytes in todo:
+        if latest is not None and sha256 == latest.sha256:
+            tables = latest.tables
+        else:
             # The same parse as the live registry's: a document it refuses fails the step, naming its source.
             with parse_memory(con, n_bytes):
                 tables = parse_registry(
@@ -146,44 +197,46 @@ def registry_declarations(context: dg.AssetExecutionContext, warehouse: Warehous
                     source=source,
                     as_of=observed_at.date(),
                 )
-            findings += tables.row_counts["registry_findings"]
-            selected = ", ".join(f'"{c}"' for c in columns)
-            with transaction(con):
-                con.execute(f'DELETE FROM "{table.name}" WHERE sha256 = ?', [sha256])
-                con.execute(
-                    f'INSERT INTO "{table.name}" (sha256, {selected}) '
-                    f"SELECT DISTINCT ON (startup_id) ?, {selected} FROM {tables.relations['startups']} "
-                    "ORDER BY startup_id, _order DESC",
-                    [sha256],
-                )
-            parsed.append(
-                {
-                    "sha256": sha256,
-                    "observed_at": observed_at.date().isoformat(),
-                    "source": source,
-                    "n_startups": tables.row_counts["startups"],
-                    "n_findings": tables.row_counts["registry_findings"],
-                }
+        findings += tables.row_counts["registry_findings"]
+        selected = ", ".join(f'"{c}"' for c in columns)
+        with transaction(con):
+            con.execute(f'DELETE FROM "{DECLARATIONS.name}" WHERE sha256 = ?', [sha256])
+            con.execute(
+                f'INSERT INTO "{DECLARATIONS.name}" (sha256, {selected}) '
+                f"SELECT DISTINCT ON (startup_id) ?, {selected} FROM {tables.relations['startups']} "
+                "ORDER BY startup_id, _order DESC",
+                [sha256],
             )
-        # Documents no longer in registry_raw take their declarations with them.
-        con.execute(f'DELETE FROM "{table.name}" WHERE sha256 NOT IN (SELECT sha256 FROM registry_raw)')
-        n_rows, n_documents = con.execute(f'SELECT count(*), count(DISTINCT sha256) FROM "{table.name}"').fetchall()[0]
-        observations = con.execute(
-            f"""SELECT CAST(CAST(coalesce(r.observed_at, r.fetched_at) AS DATE) AS VARCHAR) AS observed,
-                    count(d.startup_id)
-                FROM (SELECT DISTINCT sha256, coalesce(observed_at, fetched_at) AS observed_at, NULL AS fetched_at
-                      FROM registry_raw WHERE n_startups IS NOT NULL) r
-                LEFT JOIN "{table.name}" d USING (sha256) GROUP BY ALL ORDER BY 1 DESC LIMIT 20"""
-        ).fetchall()
-    if findings:
-        context.log.warning(f"registry declarations: {findings} data-quality findings in the newly parsed documents")
-    return dg.MaterializeResult(
-        metadata={
+        parsed.append(
+            {
+                "sha256": sha256,
+                "observed_at": observed_at.date().isoformat(),
+                "source": source,
+                "n_startups": tables.row_counts["startups"],
+                "n_findings": tables.row_counts["registry_findings"],
+            }
+        )
+    parsed.sort(key=lambda entry: stored_order[entry["sha256"]])  # in the order observed, oldest first
+    # Documents no longer in registry_raw take their declarations with them.
+    con.execute(f'DELETE FROM "{DECLARATIONS.name}" WHERE sha256 NOT IN (SELECT sha256 FROM registry_raw)')
+    n_rows, n_documents = con.execute(f'SELECT count(*), count(DISTINCT sha256) FROM "{DECLARATIONS.name}"').fetchall()[
+        0
+    ]
+    observations = con.execute(
+        f"""SELECT CAST(CAST(coalesce(r.observed_at, r.fetched_at) AS DATE) AS VARCHAR) AS observed,
+                count(d.startup_id)
+            FROM (SELECT DISTINCT sha256, coalesce(observed_at, fetched_at) AS observed_at, NULL AS fetched_at
+                  FROM registry_raw WHERE n_startups IS NOT NULL) r
+            LEFT JOIN "{DECLARATIONS.name}" d USING (sha256) GROUP BY ALL ORDER BY 1 DESC LIMIT 20"""
+    ).fetchall()
+    return _Declared(
+        findings,
+        {
             "dagster/row_count": int(n_rows),
             "n_documents": int(n_documents),
             "parsed": dg.MetadataValue.json(parsed),
             "preview": dg.MetadataValue.md(
                 "| observed | services declared |\n|---|---|\n" + "\n".join(f"| {d} | {n} |" for d, n in observations)
             ),
-        }
+        },
     )

@@ -18,7 +18,7 @@ from impact_pipeline_tests.defs.quality.test_criterion import CONFIG
 from impact_pipeline_tests.support.pipeline import REAL_SNAPSHOT, SHARED_DATA, skip_without_shared_data
 
 HISTORY = SHARED_DATA / "betagouv" / "history"
-ASSETS = [registry_assets.registry_raw, registry_assets.registry_tables, registry_assets.registry_declarations]
+ASSETS = [registry_assets.registry_raw, registry_assets.registry_tables]
 
 
 def ingest(root, history) -> Warehouse:
