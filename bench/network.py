@@ -1084,8 +1084,11 @@ def main() -> int:
                 )
                 slow = sorted(
                     ((k, b - a) for k, (a, b) in run["steps"].items() if k not in FETCH_STEPS), key=lambda kv: -kv[1]
-                )[:6]
-                print("  slowest other steps: " + ", ".join(f"{k} {s:.1f} s" for k, s in slow), flush=True)
+                )
+                print(
+                    f"  other steps ({len(slow)}), slowest first: " + ", ".join(f"{k} {s:.2f} s" for k, s in slow),
+                    flush=True,
+                )
     finally:
         if not (args.keep or args.profile):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -423,8 +423,9 @@ def run_suite(
     """
     from impact_pipeline.lib.urls import register_duckdb_functions
 
-    register_duckdb_functions(con)  # the rules' own Python functions (public_evidence_url), for the same verdicts
     specs = suite.resolve(config)
+    # The rules' own Python functions (public_evidence_url), for the same verdicts, where the suite's SQL calls them.
+    register_duckdb_functions(con, called_by=suite.query(specs))
     types = {row[0]: str(row[1]) for row in con.execute(f"DESCRIBE ({suite.base_sql()})").fetchall()}
     query = suite.query(specs, types)
     fingerprint = None
