@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from impact_pipeline import contract
 from impact_pipeline.defs.gates.specs import WARN, contract_suite, in_set, non_negative, references, rule, says_why
+from impact_pipeline.lib.sql import sql_list
 
 SCORES_10 = "('satisfaction', 'simplicity', 'help_efficient')"
 PERCENTS = "('handicap', 'help_reachable', 'usage', 'help_used', 'uptime')"
-STATUSES = ("ok", "not_modified", "rate_limited", "error", "not_found", "unsupported", "disabled")
+# repository_activity's statuses: the repository was read (now or as stored), or it was not and the row says why.
+READ = ("ok", "not_modified")
+NOT_READ = ("rate_limited", "error", "not_found", "unsupported", "disabled")
+STATUSES = (*READ, *NOT_READ)
 
 SUITES = [
     contract_suite(
@@ -63,12 +67,11 @@ SUITES = [
             non_negative("commits_in_year"),
             rule(
                 "a repository that could not be read has no commit count (never a silent zero)",
-                "t.status NOT IN ('rate_limited', 'error', 'not_found', 'unsupported', "
-                "'disabled') OR t.commits_in_year IS NULL",
+                f"t.status NOT IN {sql_list(NOT_READ)} OR t.commits_in_year IS NULL",
                 show=("status", "commits_in_year"),
             ),
             says_why(
-                "a repository that could not be read says why", "t.status IN ('ok', 'not_modified')", "reason", "status"
+                "a repository that could not be read says why", f"t.status IN {sql_list(READ)}", "reason", "status"
             ),
         ],
     ),
