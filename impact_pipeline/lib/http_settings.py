@@ -92,6 +92,15 @@ class HttpSettings(dg.Config):
         return process_limits(self.concurrency, self.per_host, self.host_wait)
 
 
+class FetchingResource(dg.ConfigurableResource):
+    """A source resource whose fetches count in the process's fetch limits: each run starts its hosts' wait budgets
+    afresh (`FetchLimits.begin_run`). Subclasses declare the `http` field (`http_settings_field()`)."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:  # the hosts' wait budgets are per run
+            self.http.limits().begin_run(context.run.run_id)
+
+
 def http_settings_field() -> Any:
     """The `http` field of a source resource (the same description in the launchpad for all of them)."""
     return Field(
