@@ -275,14 +275,6 @@ class FetchLimits:
         self._start(ready)
         return future
 
-    def start(self, tasks: Mapping[str, Callable[[], T]]) -> dict[str, Future[T]]:
-        """Each fetch set in a thread of its own (it mostly waits for its requests' futures), all at once."""
-        sets = ThreadPoolExecutor(max_workers=max(1, len(tasks)), thread_name_prefix="fetch-set")
-        try:
-            return {name: sets.submit(task) for name, task in tasks.items()}
-        finally:
-            sets.shutdown(wait=False)
-
     def _ready(self) -> list[tuple[Callable[[Slot], Any], Future, Slot]]:
         """Jobs to start now (under the lock): the busiest open host's next request, while slots are free."""
         ready = []
@@ -372,6 +364,16 @@ def process_limits(
         if key not in _PROCESS_LIMITS:
             _PROCESS_LIMITS[key] = FetchLimits(*key)
         return _PROCESS_LIMITS[key]
+
+
+def start_each(tasks: Mapping[str, Callable[[], T]]) -> dict[str, Future[T]]:
+    """Each fetch set in a thread of its own (it mostly waits for its requests' futures), all at once; the sets share
+    limits through their fetchers, not through this."""
+    sets = ThreadPoolExecutor(max_workers=max(1, len(tasks)), thread_name_prefix="fetch-set")
+    try:
+        return {name: sets.submit(task) for name, task in tasks.items()}
+    finally:
+        sets.shutdown(wait=False)
 
 
 def write_each(

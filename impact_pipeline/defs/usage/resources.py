@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats
+from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats, start_each
 from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
 from impact_pipeline.lib.http_settings import FetchingResource, HttpSettings, http_settings_field
 from impact_pipeline.lib.urls import web_address
@@ -207,7 +207,7 @@ class UsageSources(FetchingResource):
 
         # The configured sources and the data.gouv.fr discovery (a listing, then its files) are independent: their
         # requests overlap within the shared limits instead of one set waiting for the other.
-        done = self.http.limits().start({"configured": configured, "discovered": discovered})
+        done = start_each({"configured": configured, "discovered": discovered})
         wait(done.values())
         # .result() raises a set's error: a bug, not a source down (those are statuses): the step fails as before
         observations, runs = done["configured"].result()
