@@ -441,14 +441,6 @@ class Fetcher:
         # costs one short wait per run, until it answers); None keeps no memory of timeouts.
         self.recheck_budget = recheck_budget
 
-    @property
-    def concurrency(self) -> int:
-        return self.limits.concurrency
-
-    @property
-    def per_host(self) -> int:
-        return self.limits.per_host
-
     _host_key = staticmethod(host_key)
 
     def submit(self, request: FetchRequest) -> Future[FetchOutcome]:
