@@ -15,6 +15,8 @@ import threading
 import dagster as dg
 from pydantic import Field
 
+from impact_pipeline.lib.resources import StrictResource
+
 _preload_lock = threading.Lock()
 _preload_started = False
 # Set when a run's `gates` resource is set up with preload on: steps may then start the import.
@@ -61,7 +63,7 @@ def _import_great_expectations() -> None:
         pass
 
 
-class GateEngine(dg.ConfigurableResource):
+class GateEngine(StrictResource):
     """Runs the expectation suites with Great Expectations, a bounded number of rows at a time."""
 
     chunk_rows: int = Field(
