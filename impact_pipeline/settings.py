@@ -106,6 +106,9 @@ class Settings:
     # Dated registry documents (`YYYY-MM-DD/startups.json`) and the web archive (criterion c's past years).
     registry_history: str = ""
     web_archive_url: str = ""
+    # IMPACT_EXECUTOR=multiprocess: Dagster's multi-or-in-process executor for UI and schedule runs (the scale-out
+    # path); otherwise every step of a run executes in one process (the root definitions apply it).
+    multiprocess_executor: bool = False
     # The HTTP layer's and fetches' limits and IMPACT_ALLOW_PRIVATE_NETWORK, read from the environment here, once
     # (also when tests build Settings directly), and given to every source resource.
     http: HttpSettings = field(default_factory=_http_settings_from_env)
@@ -134,6 +137,7 @@ class Settings:
             gate_chunk_rows=env_int("IMPACT_GATE_CHUNK_ROWS", 100_000),
             gate_reuse=_env("IMPACT_GATE_REUSE", "1").strip().lower() not in ("0", "false", "no", "off"),
             registry_history=str(SAMPLE_DIR / "history") if sample else _env("IMPACT_REGISTRY_HISTORY", "").strip(),
+            multiprocess_executor=_env("IMPACT_EXECUTOR", "") == "multiprocess",
             **{**_quality_settings(sample), **_usage_settings(sample), **(_OFFLINE_SOURCES if offline else {})},
         )
 

@@ -94,3 +94,18 @@ def test_the_published_assets_expect_the_nightly_refresh():
             assert (policy.deadline_cron, policy.timezone) == ("0 8 * * *", "Europe/Paris")
         else:
             assert policy is None, key
+
+
+def test_runs_execute_in_one_process_unless_impact_executor_says_multiprocess(monkeypatch):
+    import dagster as dg
+
+    from impact_pipeline.definitions import build_definitions
+    from impact_pipeline.settings import Settings
+
+    def executor() -> dg.ExecutorDefinition:
+        return build_definitions(Settings.from_env()).resolve_job_def("impact_job").executor_def
+
+    monkeypatch.delenv("IMPACT_EXECUTOR", raising=False)
+    assert executor() is dg.in_process_executor
+    monkeypatch.setenv("IMPACT_EXECUTOR", "multiprocess")
+    assert executor() is dg.multi_or_in_process_executor

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dagster as dg
 from pydantic import Field
 
 from impact_pipeline.criteria_config import CriteriaConfig, load_criteria
 from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
+from impact_pipeline.lib.resources import StrictResource
 
 
-class CriteriaSettings(dg.ConfigurableResource):
+class CriteriaSettings(StrictResource):
     """Points at the criteria config file (IMPACT_CRITERIA_PATH); its version is recorded with each verdict."""
 
     path: str = Field(description="Path of the criteria YAML file.")

@@ -275,14 +275,6 @@ class FetchLimits:
         self._start(ready)
         return future
 
-    def start(self, tasks: Mapping[str, Callable[[], T]]) -> dict[str, Future[T]]:
-        """Each fetch set in a thread of its own (it mostly waits for its requests' futures), all at once."""
-        sets = ThreadPoolExecutor(max_workers=max(1, len(tasks)), thread_name_prefix="fetch-set")
-        try:
-            return {name: sets.submit(task) for name, task in tasks.items()}
-        finally:
-            sets.shutdown(wait=False)
-
     def _ready(self) -> list[tuple[Callable[[Slot], Any], Future, Slot]]:
         """Jobs to start now (under the lock): the busiest open host's next request, while slots are free."""
         ready = []
@@ -374,6 +366,16 @@ def process_limits(
         return _PROCESS_LIMITS[key]
 
 
+def start_each(tasks: Mapping[str, Callable[[], T]]) -> dict[str, Future[T]]:
+    """Each fetch set in a thread of its own (it mostly waits for its requests' futures), all at once; the sets share
+    limits through their fetchers, not through this."""
+    sets = ThreadPoolExecutor(max_workers=max(1, len(tasks)), thread_name_prefix="fetch-set")
+    try:
+        return {name: sets.submit(task) for name, task in tasks.items()}
+    finally:
+        sets.shutdown(wait=False)
+
+
 def write_each(
     fetched: Mapping[str, Future[T]], writers: Mapping[str, Callable[[T], Iterable[Any]]], log: Any
 ) -> Iterator[Any]:
@@ -438,14 +440,6 @@ class Fetcher:
         # Seconds given, once and without retry, to a request that timed out last time (stats pages: a silent page
         # costs one short wait per run, until it answers); None keeps no memory of timeouts.
         self.recheck_budget = recheck_budget
-
-    @property
-    def concurrency(self) -> int:
-        return self.limits.concurrency
-
-    @property
-    def per_host(self) -> int:
-        return self.limits.per_host
 
     _host_key = staticmethod(host_key)
 

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from impact_pipeline.lib.fetching import (
     DEFAULT_CONCURRENCY,
@@ -20,12 +20,15 @@ from impact_pipeline.lib.fetching import (
     process_limits,
 )
 from impact_pipeline.lib.http import HttpPolicy
+from impact_pipeline.lib.resources import StrictResource
 from impact_pipeline.lib.urls import private_network_allowed
 from impact_pipeline.settings import env_int
 
 
 class HttpSettings(dg.Config):
     """Timeouts, size cap, retries and requests in flight of every fetch (README "Configuration")."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt setting is an error, as in the resources it is nested in
 
     timeout: float = Field(
         default=HttpPolicy.total_timeout,
@@ -90,6 +93,15 @@ class HttpSettings(dg.Config):
     def limits(self) -> FetchLimits:
         """The process's fetch limits of these settings, shared by every fetcher built with them."""
         return process_limits(self.concurrency, self.per_host, self.host_wait)
+
+
+class FetchingResource(StrictResource):
+    """A source resource whose fetches count in the process's fetch limits: each run starts its hosts' wait budgets
+    afresh (`FetchLimits.begin_run`). Subclasses declare the `http` field (`http_settings_field()`)."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:  # the hosts' wait budgets are per run
+            self.http.limits().begin_run(context.run.run_id)
 
 
 def http_settings_field() -> Any:

@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 from pydantic import Field
 
 from impact_pipeline import contract
+from impact_pipeline.lib.resources import StrictResource
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -106,7 +106,7 @@ def write_csv_atomically(path: Path, columns: list[str], rows: list[tuple]) -> N
 DEFAULT_MEMORY_LIMIT = "900MB"
 
 
-class Warehouse(dg.ConfigurableResource):
+class Warehouse(StrictResource):
     """The DuckDB working file, the published analyst file and the export folder."""
 
     duckdb_path: str = Field(description="The published DuckDB file analysts open (IMPACT_DUCKDB_PATH).")

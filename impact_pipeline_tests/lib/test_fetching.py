@@ -7,7 +7,15 @@ import time
 
 import pytest
 
-from impact_pipeline.lib.fetching import Fetcher, FetchLimits, FetchRequest, ResponseCache, process_limits, write_each
+from impact_pipeline.lib.fetching import (
+    Fetcher,
+    FetchLimits,
+    FetchRequest,
+    ResponseCache,
+    process_limits,
+    start_each,
+    write_each,
+)
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline_tests.support.http_server import LocalServer, Route
 from impact_pipeline_tests.support.in_flight import InFlight
@@ -151,7 +159,7 @@ def test_fetch_sets_sharing_limits_overlap_on_two_hosts_within_the_limits():
     with LocalServer({"/x": flight.route("api")}) as api, LocalServer({"/x": flight.route("pages")}) as pages:
         limits = FetchLimits(concurrency=8, per_host=2)
         forges, checks = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
-        results = limits.start(
+        results = start_each(
             {
                 "forges": lambda: forges.fetch_all(
                     FetchRequest(api.url(f"/x?i={i}"), "github", key=i) for i in range(8)
@@ -184,7 +192,7 @@ def test_shared_limits_hold_in_total_and_per_host_across_fetchers():
         limits = FetchLimits(concurrency=3, per_host=2)
         first, second = Fetcher(_client(), limits=limits), Fetcher(_client(), limits=limits)
         # host b is asked by both (gitlab.com serves both the GitLab API and repository pages)
-        results = limits.start(
+        results = start_each(
             {
                 "first": lambda: first.fetch_all(
                     FetchRequest(s.url(f"/x?f=1&i={i}"), "one") for s in (a, b) for i in range(5)
@@ -229,7 +237,7 @@ def test_one_fetch_set_failing_never_loses_the_other_s_rows():
             self.errors.append(message)
 
     written = []
-    fetched = FetchLimits(2, 1).start({"checks": broken, "activity": lambda: ["row"]})
+    fetched = start_each({"checks": broken, "activity": lambda: ["row"]})
     with pytest.raises(ValueError):
         for result in write_each(fetched, {"activity": lambda rows: rows, "checks": lambda rows: rows}, Log()):
             written.append(result)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import sys
 import threading
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
+
+from impact_pipeline.lib.resources import StrictResource
 
 _preload_lock = threading.Lock()
 _preload_started = False
@@ -22,21 +23,14 @@ _preload_started = False
 _preload_wanted = threading.Event()
 
 
-def preload_for_gates(unless_validated: tuple[Path, tuple[str, ...]] | None = None) -> bool:
+def preload_for_gates() -> bool:
     """Start importing GX in the background if this process runs gates with preload on (see the module docstring).
 
     Called by steps that know a gate will need GX; without gates (a run or test without the `gates` resource, or
-    `GateEngine(preload=False)`) nothing happens. With `unless_validated` (the validations folder, tables), only when
-    a gate of those tables has no clean result kept yet: otherwise their new rows may well need no GX.
+    `GateEngine(preload=False)`) nothing happens.
     """
     if not _preload_wanted.is_set():
         return False
-    if unless_validated is not None:
-        from impact_pipeline.defs.gates.validate import has_clean_results
-
-        folder, tables = unless_validated
-        if all(has_clean_results(folder, table) for table in tables):
-            return False
     return preload_great_expectations()
 
 
@@ -69,7 +63,7 @@ def _import_great_expectations() -> None:
         pass
 
 
-class GateEngine(dg.ConfigurableResource):
+class GateEngine(StrictResource):
     """Runs the expectation suites with Great Expectations, a bounded number of rows at a time."""
 
     chunk_rows: int = Field(

@@ -1,12 +1,11 @@
-"""The impact domain: the yearly evaluation and its publication, their gates, the job, the nightly schedule and the
-executor every run uses."""
+"""The impact domain: the yearly evaluation and its publication, their gates, the job and the nightly schedule."""
 
 import dagster as dg
 
 from impact_pipeline.defs.gates.asset_checks import gates_of
 from impact_pipeline.defs.gates.suites import IMPACT_SUITES
 from impact_pipeline.defs.impact import assets
-from impact_pipeline.defs.impact.schedules import build_impact_job, build_nightly_refresh, run_executor
+from impact_pipeline.defs.impact.schedules import build_impact_job, build_nightly_refresh
 from impact_pipeline.settings import Settings
 
 
@@ -18,5 +17,4 @@ def build_defs(settings: Settings) -> dg.Definitions:
         asset_checks=gates_of(impact_assets, IMPACT_SUITES),
         jobs=[impact_job],
         schedules=[build_nightly_refresh(impact_job)],
-        executor=run_executor(),
     )

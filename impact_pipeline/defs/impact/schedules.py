@@ -1,7 +1,6 @@
 """The nightly refresh: re-read the sources and re-evaluate the current year, at 02:00 Paris time; the job it runs,
-the executor of every run, and the freshness the published assets are expected to have."""
+and the freshness the published assets are expected to have."""
 
-import os
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,12 +44,3 @@ def build_nightly_refresh(job) -> dg.ScheduleDefinition:
         return dg.RunRequest(run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}", partition_key=year)
 
     return nightly_refresh
-
-
-def run_executor() -> dg.ExecutorDefinition:
-    """One process per run by default: every step takes its turn on the same DuckDB file, and a process per step
-    would re-import pandas, DuckDB and Great Expectations ~45 times (minutes for a UI run).
-    IMPACT_EXECUTOR=multiprocess restores Dagster's multi-or-in-process executor (the scale-out path)."""
-    if os.environ.get("IMPACT_EXECUTOR") == "multiprocess":
-        return dg.multi_or_in_process_executor
-    return dg.in_process_executor

@@ -199,11 +199,13 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
     overlap instead of queueing one step after the other. One failing never loses the other's rows.
     """
     from impact_pipeline.defs.gates.resources import preload_for_gates
-    from impact_pipeline.lib.fetching import wait_report, write_each
+    from impact_pipeline.defs.gates.validate import has_clean_results
+    from impact_pipeline.lib.fetching import start_each, wait_report, write_each
 
     # The gates of these tables need GX when one has no clean result yet: its import then overlaps the wait for the
     # forges' and pages' answers. Later runs validate the night's new checks without GX when they are like earlier ones.
-    preload_for_gates(unless_validated=(warehouse.validations_dir, ("repository_activity", "stats_page_checks")))
+    if not all(has_clean_results(warehouse.validations_dir, t) for t in ("repository_activity", "stats_page_checks")):
+        preload_for_gates()
     selected = context.selected_asset_keys
     with warehouse.connect() as con:
         cursor = con.execute("SELECT startup_id, stats_url, repository FROM startups")
@@ -222,7 +224,7 @@ def activity_and_page_checks(context: dg.AssetExecutionContext, quality: Quality
         writers["stats_page_checks"] = lambda fetched: [
             _write_page_checks(context, warehouse, *fetched, host_waits=wait_report(limits, context.log))
         ]
-    yield from write_each(limits.start(tasks), writers, context.log)
+    yield from write_each(start_each(tasks), writers, context.log)
 
 
 def _fetch_activity(quality: QualitySources, work_dir: str, startups: list[dict], years: list[int], limits):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 from pydantic import Field
 
 from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache
 from impact_pipeline.lib.http import HttpClient
-from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
+from impact_pipeline.lib.http_settings import FetchingResource, HttpSettings, http_settings_field
 
 
-class QualitySources(dg.ConfigurableResource):
+class QualitySources(FetchingResource):
     """Where criterion (c)'s evidence is read from; an empty URL disables a source (its sub-criteria become unknown)."""
 
     observatoire_url: str = Field(
@@ -51,10 +50,6 @@ class QualitySources(dg.ConfigurableResource):
     check_timeout_seconds: float = Field(
         default=20.0, description="Total time allowed to one stats page / repository check."
     )
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if context.run is not None:  # the hosts' wait budgets are per run
-            self.http.limits().begin_run(context.run.run_id)
 
     def client(self, **overrides) -> HttpClient:
         return HttpClient(self.http.policy(**overrides))

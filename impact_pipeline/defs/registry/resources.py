@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 from pydantic import Field
 
 from impact_pipeline.lib.http import FetchError, FetchResult, HttpClient
 from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
+from impact_pipeline.lib.resources import StrictResource
 
 
-class RegistrySource(dg.ConfigurableResource):
+class RegistrySource(StrictResource):
     """Where the beta.gouv.fr startups registry is read from (JSON:API v2.5)."""
 
     url: str = Field(

@@ -67,7 +67,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
     overlap under the process's fetch limits instead of one set queueing behind the other. One failing never loses
     the other's rows.
     """
-    from impact_pipeline.lib.fetching import wait_report, write_each
+    from impact_pipeline.lib.fetching import start_each, wait_report, write_each
 
     selected = context.selected_asset_keys
     read = [key in selected for key in _READ_TOGETHER]
@@ -109,7 +109,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             allow_private_network=usage.http.allow_private_network,
             host_waits=wait_report(limits, context.log),
         )
-    yield from write_each(limits.start(tasks), writers, context.log)
+    yield from write_each(start_each(tasks), writers, context.log)
 
 
 def _collect(context, usage: UsageSources, warehouse: Warehouse, startups: dict[str, str]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from impact_pipeline import contract
 from impact_pipeline.defs.gates.specs import WARN, Suite, contract_suite, in_set, non_negative, ordered, rule, says_why
@@ -11,13 +12,16 @@ from impact_pipeline.defs.usage.observations import KNOWN_UNITS, REACH_UNITS
 from impact_pipeline.defs.usage.reach import DEFAULT_RANKING
 from impact_pipeline.lib.urls import public_evidence_url_sql
 
+if TYPE_CHECKING:
+    from impact_pipeline.criteria_config import CriteriaConfig
+
 _PUBLIC_LABEL = "evidence_url is a public http(s) URL or NULL"
 
 
-def _public_or_null(config, severity: str | None = None):
+def _public_or_null(config: CriteriaConfig, severity: str | None = None):
     """The one public-evidence-URL rule (lib/urls.public_evidence_url), under the run's IMPACT_ALLOW_PRIVATE_NETWORK."""
-    allow = bool(getattr(config, "allow_private_network", False))
-    condition = "t.evidence_url IS NULL OR " + public_evidence_url_sql("t.evidence_url", allow_private_network=allow)
+    public = public_evidence_url_sql("t.evidence_url", allow_private_network=config.allow_private_network)
+    condition = "t.evidence_url IS NULL OR " + public
     return rule(_PUBLIC_LABEL, condition, show=("evidence_url",), **({"severity": severity} if severity else {}))
 
 

@@ -11,12 +11,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 from pydantic import Field
 
-from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats
+from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats, start_each
 from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
-from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
+from impact_pipeline.lib.http_settings import FetchingResource, HttpSettings, http_settings_field
 from impact_pipeline.lib.urls import web_address
 
 MAX_DATAGOUV_PAGES = 20
@@ -74,7 +73,7 @@ def _timestamp(text: str | None) -> datetime:
     return datetime.strptime(text.rstrip("Z")[:19], "%Y-%m-%dT%H:%M:%S")
 
 
-class UsageSources(dg.ConfigurableResource):
+class UsageSources(FetchingResource):
     """Usage statistics sources of the services (reviewed sources file, declared figures, data.gouv.fr)."""
 
     sources_path: str | None = Field(
@@ -98,10 +97,6 @@ class UsageSources(dg.ConfigurableResource):
         default_factory=dict,
         description="Matomo tokens by environment variable name (IMPACT_MATOMO_TOKEN_<HOST>), read through dg.EnvVar.",
     )
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if context.run is not None:  # the hosts' wait budgets are per run
-            self.http.limits().begin_run(context.run.run_id)
 
     def load_config(self):
         from impact_pipeline.defs.usage.sources_config import load_sources
@@ -212,7 +207,7 @@ class UsageSources(dg.ConfigurableResource):
 
         # The configured sources and the data.gouv.fr discovery (a listing, then its files) are independent: their
         # requests overlap within the shared limits instead of one set waiting for the other.
-        done = self.http.limits().start({"configured": configured, "discovered": discovered})
+        done = start_each({"configured": configured, "discovered": discovered})
         wait(done.values())
         # .result() raises a set's error: a bug, not a source down (those are statuses): the step fails as before
         observations, runs = done["configured"].result()

@@ -12,7 +12,7 @@ from impact_pipeline.defs.quality.assets import activity_and_page_checks
 from impact_pipeline.defs.quality.forges import ForgeApi, collect_activity, parse_repository
 from impact_pipeline.defs.quality.resources import QualitySources
 from impact_pipeline.defs.quality.url_checks import Target, run_checks
-from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache
+from impact_pipeline.lib.fetching import Fetcher, FetchLimits, ResponseCache, start_each
 from impact_pipeline.lib.http import HttpClient, HttpPolicy
 from impact_pipeline.settings import SAMPLE_QUALITY_DIR
 from impact_pipeline_tests.support.http_server import LocalServer, Route
@@ -37,7 +37,7 @@ def _side_by_side(repos, apis, targets, limits, cache):
 
     checks_fetcher = Fetcher(client, cache=ResponseCache(cache), limits=limits)
     try:
-        results = limits.start(
+        results = start_each(
             {
                 "activity": lambda: collect_activity(repos, [2025], apis, make, now=NOW),
                 "checks": lambda: run_checks(targets, checks_fetcher),
