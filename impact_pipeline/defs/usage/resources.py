@@ -225,13 +225,14 @@ class UsageSources(dg.ConfigurableResource):
         return Collected(observations, runs, stats.as_dict())
 
     def _declared(self, observations: list[dict], known: set[str]) -> list[SourceRun]:
+        from impact_pipeline.defs.usage.adapters import DECLARED
         from impact_pipeline.defs.usage.declared import parse_declared
         from impact_pipeline.defs.usage.observations import SourceError
 
         if not self.declared_figures_path:
             return []
         path = Path(self.declared_figures_path)
-        run = SourceRun(None, "declared", path.name, fetched_at=_now())
+        run = SourceRun(None, DECLARED, path.name, fetched_at=_now())
         try:
             parsed = parse_declared(path.read_bytes(), source_ref=path.name, fetched_at=run.fetched_at, known_ids=known)
         except (OSError, SourceError, UnicodeDecodeError) as exc:
@@ -242,7 +243,7 @@ class UsageSources(dg.ConfigurableResource):
         per_service: dict[str, SourceRun] = {}
         for r in rows:
             s = per_service.setdefault(
-                r["startup_id"], SourceRun(r["startup_id"], "declared", r["source_ref"], fetched_at=run.fetched_at)
+                r["startup_id"], SourceRun(r["startup_id"], DECLARED, r["source_ref"], fetched_at=run.fetched_at)
             )
             s.n_observations += 1
         if parsed.n_rejected or not rows:
