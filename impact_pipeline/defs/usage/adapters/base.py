@@ -60,15 +60,16 @@ class SourceOptions(Section):
     period: Period | None = None
 
 
+def check_one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """The value, if it is one of `allowed`; else a ValueError saying which they are."""
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}")
+    return value
+
+
 def one_of(allowed: tuple[str, ...], what: str) -> AfterValidator:
-    """A field check: the value is one of `allowed` (the error says which they are)."""
-
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"{what} must be one of {', '.join(allowed)}")
-        return value
-
-    return AfterValidator(check)
+    """A field check: the value is one of `allowed` (`check_one_of`)."""
+    return AfterValidator(lambda value: check_one_of(value, allowed, what))
 
 
 class FileOptions(SourceOptions):

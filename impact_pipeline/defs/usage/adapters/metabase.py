@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 
 from pydantic import model_validator
 
-from impact_pipeline.defs.usage.adapters.base import Adapter, Location, Read, ReadContext, SourceOptions, SourceSpec
+from impact_pipeline.defs.usage.adapters.base import (
+    Adapter,
+    Location,
+    Read,
+    ReadContext,
+    SourceOptions,
+    SourceSpec,
+    check_one_of,
+)
 from impact_pipeline.defs.usage.observations import (
     REACH_UNITS,
     Origin,
@@ -62,8 +70,8 @@ class MetabaseOptions(SourceOptions):
     def _dated_and_counted(self) -> MetabaseOptions:
         if not self.date_column and not self.year:
             raise ValueError("a metabase source needs date_column (or a fixed year)")
-        if self.unit not in REACH_UNITS:
-            raise ValueError(f"unit must be one of {', '.join(REACH_UNITS)}")
+        # Checked here, after the date (not on the field): an entry missing both is told about its date first.
+        check_one_of(self.unit, REACH_UNITS, "unit")
         return self
 
 
