@@ -501,7 +501,7 @@ class UsageSources(dg.ConfigurableResource):
         """Read every proposal once; the unambiguous ones become discovered sources (their observations)."""
         from impact_pipeline.defs.usage import discovery as d
         from impact_pipeline.defs.usage.adapters import impact_csv, matomo, metabase
-        from impact_pipeline.defs.usage.adapters.base import SourceSpec
+        from impact_pipeline.defs.usage.adapters.base import SourceSpec, instance_name
         from impact_pipeline.defs.usage.observations import REACH_UNITS, Origin, SourceError, parse_json
 
         rows, observations, runs = [], [], []
@@ -536,7 +536,7 @@ class UsageSources(dg.ConfigurableResource):
                 row["reason"] = dashboards.get((sid, p), "its cards could not be listed")
                 continue
             if p.kind == "matomo":
-                ref = f"{matomo.instance_name(p.instance)} site {p.identifier}"
+                ref = f"{instance_name(p.instance)} site {p.identifier}"
                 row["data_url"] = matomo.dashboard_url(p.instance, p.identifier, today.year)
                 spec = SourceSpec(
                     sid,
@@ -565,12 +565,12 @@ class UsageSources(dg.ConfigurableResource):
                 job = self._jobs_for(spec, config, today)[0]
             else:  # a Metabase question or a dashboard's card: the columns are judged once the rows are in
                 if p.kind == "metabase_question":
-                    data_url = f"{p.instance}/api/public/card/{p.identifier}/query/json"
-                    ref = f"{metabase.instance_name(p.instance)} card {p.identifier[:8]}"
+                    data_url = metabase.question_data_url(p.instance, p.identifier)
+                    ref = metabase.question_name(p.instance, p.identifier)
                 else:
                     data_url = d.dashcard_data_url(p.instance, p.identifier)
                     uuid, _, card = p.identifier.split("/")
-                    ref = f"{metabase.instance_name(p.instance)} dashboard {uuid[:8]} card {card}"
+                    ref = f"{instance_name(p.instance)} dashboard {uuid[:8]} card {card}"
                 row["data_url"] = data_url
                 job = request(data_url, "metabase", None)
                 if job is None:

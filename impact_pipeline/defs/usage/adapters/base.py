@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
 
@@ -125,6 +126,12 @@ class Adapter:
     source: str  # usage_observations.source of its rows
     options: type[SourceOptions]
     reads: Callable[[SourceSpec, ReadContext], list[Read]]
+
+
+def instance_name(base_url: str) -> str:
+    """How reasons name a Matomo or Metabase instance: its host and path, without the scheme."""
+    parts = urlsplit(base_url)
+    return (parts.netloc + parts.path.rstrip("/")) if parts.netloc else base_url.rstrip("/")
 
 
 def display_name(url: str, evidence_url: str | None) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import model_validator
 
@@ -24,6 +23,7 @@ from impact_pipeline.defs.usage.adapters.base import (
     SourceOptions,
     SourceSpec,
     check_one_of,
+    instance_name,
 )
 from impact_pipeline.defs.usage.observations import (
     REACH_UNITS,
@@ -47,13 +47,18 @@ def card_data_url(question_url: str) -> tuple[str, str, str]:
     m = _PUBLIC.match(question_url.strip())
     if not m:
         raise ValueError(f"not a Metabase public question URL: {question_url!r} (expected …/public/question/<uuid>)")
-    base = m["base"].rstrip("/")
-    return base, m["uuid"].lower(), f"{base}/api/public/card/{m['uuid'].lower()}/query/json"
+    base, uuid = m["base"].rstrip("/"), m["uuid"].lower()
+    return base, uuid, question_data_url(base, uuid)
 
 
-def instance_name(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    return parts.netloc + parts.path.rstrip("/") if parts.netloc else base_url
+def question_data_url(base: str, uuid: str) -> str:
+    """Where a public question's rows are read (`base` without its trailing slash, `uuid` in lower case)."""
+    return f"{base}/api/public/card/{uuid}/query/json"
+
+
+def question_name(base: str, uuid: str) -> str:
+    """How reasons name a public question: its instance and the start of its uuid."""
+    return f"{instance_name(base)} card {uuid[:8]}"
 
 
 class MetabaseOptions(SourceOptions):
@@ -81,7 +86,7 @@ def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
     question = options.question_url
     try:
         base, uuid, data_url = card_data_url(question)
-        ref = options.name or f"{instance_name(base)} card {uuid[:8]}"
+        ref = options.name or question_name(base, uuid)
     except ValueError:
         data_url, ref = question, options.name or question
     data_url = options.data_url or data_url
