@@ -4,7 +4,6 @@ status per source (a source down is an outcome, never a crash) and per-source fe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -20,10 +19,6 @@ from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
 from impact_pipeline.lib.urls import web_address
 
 MAX_DATAGOUV_PAGES = 20
-# A Metabase dashboard card's data URL: `<base>/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`.
-_DASHCARD = re.compile(
-    r"^(?P<base>.*?)/api/public/dashboard/(?P<uuid>[0-9a-f-]{36})/dashcard/(?P<dashcard>\d+)/card/(?P<card>\d+)"
-)
 
 
 @dataclass
@@ -190,7 +185,7 @@ class UsageSources(dg.ConfigurableResource):
         config = self.load_config()
         today = today or date.today()
         stats = FetchStats()
-        configured_urls = {s.get("url") for s in config.all_sources if s.type == "impact_csv"}
+        configured_urls = {s.options.url for s in config.all_sources if s.type == "impact_csv"}
 
         def configured() -> tuple[list[dict[str, Any]], list[SourceRun]]:
             fetcher, observed = self._fetcher(cache_dir, stats), []
@@ -365,33 +360,13 @@ class UsageSources(dg.ConfigurableResource):
 
     def _reviewed_keys(self, config) -> set[tuple[str, str, str, str]]:
         """(startup_id, kind, instance, identifier) of every source the reviewed file already has."""
-        from impact_pipeline.defs.usage.adapters.metabase import card_data_url
+        from impact_pipeline.defs.usage.adapters import ADAPTERS
 
-        keys = set()
-        for spec in config.all_sources:
-            if spec.type == "matomo":
-                keys.add((spec.startup_id, "matomo", str(spec.get("base_url")).rstrip("/"), str(spec.get("site_id"))))
-            elif spec.type == "metabase":
-                data_url = str(spec.get("data_url") or "")
-                m = _DASHCARD.search(data_url) if data_url else None
-                if m:  # a dashboard's card, accepted with its data URL
-                    keys.add(
-                        (
-                            spec.startup_id,
-                            "metabase_dashboard_card",
-                            m["base"],
-                            f"{m['uuid']}/{m['dashcard']}/{m['card']}",
-                        )
-                    )
-                try:
-                    base, uuid, _ = card_data_url(str(spec.get("question_url")))
-                    keys.add((spec.startup_id, "metabase_question", base, uuid))
-                except ValueError:
-                    pass
-            elif spec.type == "impact_csv":
-                url = str(spec.get("url"))
-                keys.add((spec.startup_id, "impact_csv", url, url.rsplit("/", 1)[-1].lower()))
-        return keys
+        return {
+            (spec.startup_id, *key)
+            for spec in config.all_sources
+            for key in ADAPTERS[spec.type].proposal_keys(spec.options)
+        }
 
     def discover(
         self, pages: list[tuple[str, str]], cache_dir: str | Path | None = None, today: date | None = None

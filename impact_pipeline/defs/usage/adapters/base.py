@@ -95,10 +95,6 @@ class SourceSpec:
     def type(self) -> str:
         return self.options.type
 
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self.options, key, None)
-        return default if value is None else value
-
 
 @dataclass(frozen=True)
 class ReadContext:
@@ -119,13 +115,21 @@ class Read:
     parse: Callable[[bytes, str], Parsed]  # (content, fetched_at) -> Parsed
 
 
+def no_proposal(options: SourceOptions) -> list[tuple[str, str, str]]:
+    """A source type discovery never proposes."""
+    return []
+
+
 @dataclass(frozen=True)
 class Adapter:
-    """A source type: the model of its entry in the sources file, and the reads an entry makes."""
+    """A source type: the model of its entry in the sources file, the reads an entry makes, and the discovery
+    proposals an entry already is (`discovery.Proposal.key`: kind, instance, identifier), which discovery then lists
+    as reviewed instead of offering them again."""
 
     source: str  # usage_observations.source of its rows
     options: type[SourceOptions]
     reads: Callable[[SourceSpec, ReadContext], list[Read]]
+    proposal_keys: Callable[[Any], list[tuple[str, str, str]]] = no_proposal
 
 
 def instance_name(base_url: str) -> str:

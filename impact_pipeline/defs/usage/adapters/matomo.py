@@ -198,4 +198,9 @@ def parse_visits_summary(
     return parsed
 
 
-ADAPTER = Adapter(source="matomo", options=MatomoOptions, reads=reads)
+def proposal_keys(options: MatomoOptions) -> list[tuple[str, str, str]]:
+    """The discovered site this entry is."""
+    return [("matomo", str(options.base_url).rstrip("/"), str(options.site_id))]
+
+
+ADAPTER = Adapter(source="matomo", options=MatomoOptions, reads=reads, proposal_keys=proposal_keys)

@@ -40,6 +40,10 @@ from impact_pipeline.lib.http import is_local_path
 from impact_pipeline.lib.urls import web_address
 
 _PUBLIC = re.compile(r"^(?P<base>.*?)/public/question/(?P<uuid>[0-9a-fA-F-]{36})")
+# A dashboard card's data URL: `<base>/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`.
+_DASHCARD = re.compile(
+    r"^(?P<base>.*?)/api/public/dashboard/(?P<uuid>[0-9a-f-]{36})/dashcard/(?P<dashcard>\d+)/card/(?P<card>\d+)"
+)
 
 
 def card_data_url(question_url: str) -> tuple[str, str, str]:
@@ -168,4 +172,18 @@ def parse_card_rows(
     return parsed
 
 
-ADAPTER = Adapter(source="metabase", options=MetabaseOptions, reads=reads)
+def proposal_keys(options: MetabaseOptions) -> list[tuple[str, str, str]]:
+    """The discovered question this entry is, and the dashboard's card when it was accepted with its data URL."""
+    keys = []
+    m = _DASHCARD.search(options.data_url) if options.data_url else None
+    if m:
+        keys.append(("metabase_dashboard_card", m["base"], f"{m['uuid']}/{m['dashcard']}/{m['card']}"))
+    try:
+        base, uuid, _ = card_data_url(options.question_url)
+        keys.append(("metabase_question", base, uuid))
+    except ValueError:
+        pass
+    return keys
+
+
+ADAPTER = Adapter(source="metabase", options=MetabaseOptions, reads=reads, proposal_keys=proposal_keys)

@@ -166,5 +166,5 @@ def test_local_paths_are_resolved_against_the_file_and_blank_keys_are_absent(tmp
         encoding="utf-8",
     )
     (spec,) = load_sources(sources).all_sources
-    assert spec.get("url") == str(tmp_path / "conf" / "copies" / "stats.json")
-    assert (spec.get("name"), spec.get("year"), spec.get("indicator", "default")) == (None, None, "default")
+    assert spec.options.url == str(tmp_path / "conf" / "copies" / "stats.json")
+    assert (spec.options.name, spec.options.year, spec.options.indicator) == (None, None, None)
