@@ -4,7 +4,6 @@ status per source (a source down is an outcome, never a crash) and per-source fe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from impact_pipeline.defs.usage.adapters.base import Read
 from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats
 from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
 from impact_pipeline.lib.http_settings import HttpSettings, http_settings_field
@@ -52,12 +52,10 @@ class Collected:
 
 @dataclass
 class _Job:
-    """One request and what to do with its answer."""
+    """A source's read and the status its answer fills."""
 
-    request: FetchRequest
-    local: bool  # a configured local path (reviewed file), read without HTTP
+    read: Read
     run: SourceRun
-    parse: Callable[[bytes, str], Any]  # (content, fetched_at) -> Parsed
 
 
 def _now() -> str:
@@ -116,24 +114,24 @@ class UsageSources(dg.ConfigurableResource):
         cache = ResponseCache(Path(cache_dir)) if cache_dir else None
         return Fetcher(client, cache=cache, limits=self.http.limits(), stats=stats, recheck_budget=recheck)
 
-    def _run_jobs(self, fetcher, jobs: list[_Job]) -> list[FetchOutcome]:
+    def _run_jobs(self, fetcher, reads: list[Read]) -> list[FetchOutcome]:
         """Remote requests through the Fetcher; configured local paths read directly (same size cap)."""
-        remote = [j.request for j in jobs if not j.local]
+        remote = [r.request for r in reads if not r.local]
         outcomes = iter(fetcher.fetch_all(remote))
         out = []
-        for job in jobs:
-            if not job.local:
+        for read in reads:
+            if not read.local:
                 out.append(next(outcomes))
                 continue
             result, error = None, None
             try:
-                result = fetcher.client.fetch(job.request.url, allow_local_path=True)
+                result = fetcher.client.fetch(read.request.url, allow_local_path=True)
             except FetchError as exc:
                 error = exc
             fetcher.stats.record(
-                job.request.source, elapsed=result.elapsed if result else 0.0, result=result, error=error
+                read.request.source, elapsed=result.elapsed if result else 0.0, result=result, error=error
             )
-            out.append(FetchOutcome(job.request, result, error))
+            out.append(FetchOutcome(read.request, result, error))
         return out
 
     # -- the sources ------------------------------------------------------------------------------
@@ -145,24 +143,21 @@ class UsageSources(dg.ConfigurableResource):
 
         adapter = ADAPTERS[spec.type]
         context = ReadContext(config.first_year, today, self.matomo_tokens)
-        return [
-            _Job(r.request, r.local, SourceRun(spec.startup_id, adapter.source, r.source_ref), r.parse)
-            for r in adapter.reads(spec, context)
-        ]
+        return [_Job(r, SourceRun(spec.startup_id, adapter.source, r.source_ref)) for r in adapter.reads(spec, context)]
 
     @staticmethod
     def _apply(job: _Job, outcome: FetchOutcome, observations: list[dict]) -> None:
         from impact_pipeline.defs.usage.observations import SourceError
 
-        run = job.run
+        read, run = job.read, job.run
         # A configured local copy is named by its file name (no machine paths in reasons).
-        where = f"offline copy {Path(job.request.url).name}" if job.local else redact_url(job.request.url)
+        where = f"offline copy {Path(read.request.url).name}" if read.local else redact_url(read.request.url)
         if outcome.error is not None:
             run.status, run.error = "error", f"{where}: {outcome.error.reason}"
             return
         run.fetched_at = outcome.result.fetched_at
         try:
-            parsed = job.parse(outcome.result.content, outcome.result.fetched_at)
+            parsed = read.parse(outcome.result.content, outcome.result.fetched_at)
         except SourceError as exc:
             run.status, run.error = "error", f"{where}: {exc}"
             return
@@ -191,7 +186,7 @@ class UsageSources(dg.ConfigurableResource):
             fetcher, observed = self._fetcher(cache_dir, stats), []
             try:
                 jobs = [job for spec in config.all_sources for job in self._jobs_for(spec, config, today)]
-                for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
+                for job, outcome in zip(jobs, self._run_jobs(fetcher, [j.read for j in jobs]), strict=True):
                     self._apply(job, outcome, observed)
             finally:
                 fetcher.client.close()
@@ -263,13 +258,7 @@ class UsageSources(dg.ConfigurableResource):
         resources, page_url, pages, runs = [], listing, 0, []
         while page_url and pages < MAX_DATAGOUV_PAGES:
             local = is_local_path(page_url) and pages == 0  # an offline mirror of the listing (operator's setting)
-            job = _Job(
-                FetchRequest(page_url, "datagouv"),
-                local,
-                SourceRun(None, "impact_dataset", "data.gouv.fr"),
-                lambda c, f: None,
-            )
-            outcome = self._run_jobs(fetcher, [job])[0]
+            outcome = self._run_jobs(fetcher, [Read(FetchRequest(page_url, "datagouv"), local, "data.gouv.fr")])[0]
             pages += 1
             try:
                 if outcome.error is not None:
@@ -290,15 +279,7 @@ class UsageSources(dg.ConfigurableResource):
             for r in resources
             if r.dataset_id not in config.datagouv_ignore and r.url not in configured and web_address(r.url)
         ]
-        jobs = [
-            _Job(
-                FetchRequest(r.url, "datagouv", key=r),
-                False,
-                SourceRun(None, "impact_dataset", r.url),
-                lambda c, f: None,
-            )
-            for r in wanted
-        ]
+        jobs = [Read(FetchRequest(r.url, "datagouv", key=r), False, r.url) for r in wanted]
         for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
             r = job.request.key
             ref = f"data.gouv.fr dataset {r.dataset_id} resource {r.resource_id}"
@@ -390,15 +371,13 @@ class UsageSources(dg.ConfigurableResource):
         problems: list[str] = []
         found: dict[tuple[str, d.Proposal], tuple[str, str]] = {}  # (sid, proposal) -> (stats page, read at)
 
-        def request(url: str, source: str, key: Any) -> _Job | None:
+        def request(url: str, source: str, key: Any) -> Read | None:
             mirror = mirrors.get(url)
             if mirror:
-                return _Job(
-                    FetchRequest(mirror, source, key=key), True, SourceRun(None, source, url), lambda c, f: None
-                )
+                return Read(FetchRequest(mirror, source, key=key), True, url)
             if web_address(url) is None:
                 return None
-            return _Job(FetchRequest(url, source, key=key), False, SourceRun(None, source, url), lambda c, f: None)
+            return Read(FetchRequest(url, source, key=key), False, url)
 
         try:
             jobs = []
@@ -547,14 +526,14 @@ class UsageSources(dg.ConfigurableResource):
                     uuid, _, card = p.identifier.split("/")
                     ref = f"{instance_name(p.instance)} dashboard {uuid[:8]} card {card}"
                 row["data_url"] = data_url
-                job = request(data_url, "metabase", None)
-                if job is None:
+                read = request(data_url, "metabase", None)
+                if read is None:
                     row["reason"] = "cannot be read: not a public http(s) URL"
                     continue
-                job.run = SourceRun(sid, "metabase", ref + tail)
+                job = _Job(read, SourceRun(sid, "metabase", ref + tail))
             job.run.discovered_on = page
             reads.append((row, job.run, job))
-        outcomes = self._run_jobs(fetcher, [job for _, _, job in reads])
+        outcomes = self._run_jobs(fetcher, [job.read for _, _, job in reads])
         for (row, run, job), outcome in zip(reads, outcomes, strict=True):
             observed: list[dict] = []
             if row["kind"] in ("metabase_question", "metabase_dashboard_card"):

@@ -112,7 +112,8 @@ class Read:
     request: FetchRequest
     local: bool  # a reviewed local path, read without HTTP
     source_ref: str
-    parse: Callable[[bytes, str], Parsed]  # (content, fetched_at) -> Parsed
+    # (content, fetched_at) -> Parsed; None for a read whose answer its caller reads (discovery's pages, listings)
+    parse: Callable[[bytes, str], Parsed] | None = None
 
 
 def no_proposal(options: SourceOptions) -> list[tuple[str, str, str]]:
