@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import date
 
+from impact_pipeline.defs.usage.adapters import DECLARED
 from impact_pipeline.defs.usage.observations import Observation, Parsed, SourceError, parse_number
 
 COLUMNS = ("startup_id", "year", "value", "unit", "evidence_url", "declared_by")
@@ -42,7 +43,7 @@ def parse_declared(content: bytes, *, source_ref: str, fetched_at: str, known_id
         parsed.observations.append(
             Observation(
                 startup_id=row["startup_id"],
-                source="declared",
+                source=DECLARED,
                 source_ref=row["declared_by"],
                 indicator=row.get("indicator") or f"declared yearly {row['unit']}",
                 value=value,

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from impact_pipeline.criteria_config import EVIDENCE_RANKING
+from impact_pipeline.defs.usage.adapters import DECLARED
 
 # Best first. The order is read from the criteria config (`criteria.b.evidence_ranking`), this one by default.
 DEFAULT_RANKING = EVIDENCE_RANKING
@@ -205,7 +206,7 @@ def candidates(observations: list[dict[str, Any]]) -> list[Candidate]:
         start, end, value = _d(o.get("period_start")), _d(o.get("period_end")), o.get("value")
         if start is None or end is None or value is None or value != value or end < start:
             continue
-        declared = o.get("source") == "declared"
+        declared = o.get("source") == DECLARED
         year, inside, total = _majority_year(start, end)
         base = dict(
             startup_id=o["startup_id"],

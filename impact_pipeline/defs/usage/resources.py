@@ -4,8 +4,6 @@ status per source (a source down is an outcome, never a crash) and per-source fe
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,16 +11,13 @@ from typing import Any
 
 from pydantic import Field
 
+from impact_pipeline.defs.usage.adapters.base import Read
 from impact_pipeline.lib.fetching import RECHECK_BUDGET_SECONDS, FetchOutcome, FetchRequest, FetchStats, start_each
 from impact_pipeline.lib.http import FetchError, is_local_path, page_read_overrides, redact_url
 from impact_pipeline.lib.http_settings import FetchingResource, HttpSettings, http_settings_field
 from impact_pipeline.lib.urls import web_address
 
 MAX_DATAGOUV_PAGES = 20
-# A Metabase dashboard card's data URL: `<base>/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`.
-_DASHCARD = re.compile(
-    r"^(?P<base>.*?)/api/public/dashboard/(?P<uuid>[0-9a-f-]{36})/dashcard/(?P<dashcard>\d+)/card/(?P<card>\d+)"
-)
 
 
 @dataclass
@@ -56,12 +51,10 @@ class Collected:
 
 @dataclass
 class _Job:
-    """One request and what to do with its answer."""
+    """A source's read and the status its answer fills."""
 
-    request: FetchRequest
-    local: bool  # a configured local path (reviewed file), read without HTTP
+    read: Read
     run: SourceRun
-    parse: Callable[[bytes, str], Any]  # (content, fetched_at) -> Parsed
 
 
 def _now() -> str:
@@ -116,24 +109,24 @@ class UsageSources(FetchingResource):
         cache = ResponseCache(Path(cache_dir)) if cache_dir else None
         return Fetcher(client, cache=cache, limits=self.http.limits(), stats=stats, recheck_budget=recheck)
 
-    def _run_jobs(self, fetcher, jobs: list[_Job]) -> list[FetchOutcome]:
+    def _run_jobs(self, fetcher, reads: list[Read]) -> list[FetchOutcome]:
         """Remote requests through the Fetcher; configured local paths read directly (same size cap)."""
-        remote = [j.request for j in jobs if not j.local]
+        remote = [r.request for r in reads if not r.local]
         outcomes = iter(fetcher.fetch_all(remote))
         out = []
-        for job in jobs:
-            if not job.local:
+        for read in reads:
+            if not read.local:
                 out.append(next(outcomes))
                 continue
             result, error = None, None
             try:
-                result = fetcher.client.fetch(job.request.url, allow_local_path=True)
+                result = fetcher.client.fetch(read.request.url, allow_local_path=True)
             except FetchError as exc:
                 error = exc
             fetcher.stats.record(
-                job.request.source, elapsed=result.elapsed if result else 0.0, result=result, error=error
+                read.request.source, elapsed=result.elapsed if result else 0.0, result=result, error=error
             )
-            out.append(FetchOutcome(job.request, result, error))
+            out.append(FetchOutcome(read.request, result, error))
         return out
 
     # -- the sources ------------------------------------------------------------------------------
@@ -145,24 +138,21 @@ class UsageSources(FetchingResource):
 
         adapter = ADAPTERS[spec.type]
         context = ReadContext(config.first_year, today, self.matomo_tokens)
-        return [
-            _Job(r.request, r.local, SourceRun(spec.startup_id, adapter.source, r.source_ref), r.parse)
-            for r in adapter.reads(spec, context)
-        ]
+        return [_Job(r, SourceRun(spec.startup_id, adapter.source, r.source_ref)) for r in adapter.reads(spec, context)]
 
     @staticmethod
     def _apply(job: _Job, outcome: FetchOutcome, observations: list[dict]) -> None:
         from impact_pipeline.defs.usage.observations import SourceError
 
-        run = job.run
+        read, run = job.read, job.run
         # A configured local copy is named by its file name (no machine paths in reasons).
-        where = f"offline copy {Path(job.request.url).name}" if job.local else redact_url(job.request.url)
+        where = f"offline copy {Path(read.request.url).name}" if read.local else redact_url(read.request.url)
         if outcome.error is not None:
             run.status, run.error = "error", f"{where}: {outcome.error.reason}"
             return
         run.fetched_at = outcome.result.fetched_at
         try:
-            parsed = job.parse(outcome.result.content, outcome.result.fetched_at)
+            parsed = read.parse(outcome.result.content, outcome.result.fetched_at)
         except SourceError as exc:
             run.status, run.error = "error", f"{where}: {exc}"
             return
@@ -185,13 +175,13 @@ class UsageSources(FetchingResource):
         config = self.load_config()
         today = today or date.today()
         stats = FetchStats()
-        configured_urls = {s.get("url") for s in config.all_sources if s.type == "impact_csv"}
+        configured_urls = {s.options.url for s in config.all_sources if s.type == "impact_csv"}
 
         def configured() -> tuple[list[dict[str, Any]], list[SourceRun]]:
             fetcher, observed = self._fetcher(cache_dir, stats), []
             try:
                 jobs = [job for spec in config.all_sources for job in self._jobs_for(spec, config, today)]
-                for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
+                for job, outcome in zip(jobs, self._run_jobs(fetcher, [j.read for j in jobs]), strict=True):
                     self._apply(job, outcome, observed)
             finally:
                 fetcher.client.close()
@@ -220,13 +210,14 @@ class UsageSources(FetchingResource):
         return Collected(observations, runs, stats.as_dict())
 
     def _declared(self, observations: list[dict], known: set[str]) -> list[SourceRun]:
+        from impact_pipeline.defs.usage.adapters import DECLARED
         from impact_pipeline.defs.usage.declared import parse_declared
         from impact_pipeline.defs.usage.observations import SourceError
 
         if not self.declared_figures_path:
             return []
         path = Path(self.declared_figures_path)
-        run = SourceRun(None, "declared", path.name, fetched_at=_now())
+        run = SourceRun(None, DECLARED, path.name, fetched_at=_now())
         try:
             parsed = parse_declared(path.read_bytes(), source_ref=path.name, fetched_at=run.fetched_at, known_ids=known)
         except (OSError, SourceError, UnicodeDecodeError) as exc:
@@ -237,7 +228,7 @@ class UsageSources(FetchingResource):
         per_service: dict[str, SourceRun] = {}
         for r in rows:
             s = per_service.setdefault(
-                r["startup_id"], SourceRun(r["startup_id"], "declared", r["source_ref"], fetched_at=run.fetched_at)
+                r["startup_id"], SourceRun(r["startup_id"], DECLARED, r["source_ref"], fetched_at=run.fetched_at)
             )
             s.n_observations += 1
         if parsed.n_rejected or not rows:
@@ -262,13 +253,7 @@ class UsageSources(FetchingResource):
         resources, page_url, pages, runs = [], listing, 0, []
         while page_url and pages < MAX_DATAGOUV_PAGES:
             local = is_local_path(page_url) and pages == 0  # an offline mirror of the listing (operator's setting)
-            job = _Job(
-                FetchRequest(page_url, "datagouv"),
-                local,
-                SourceRun(None, "impact_dataset", "data.gouv.fr"),
-                lambda c, f: None,
-            )
-            outcome = self._run_jobs(fetcher, [job])[0]
+            outcome = self._run_jobs(fetcher, [Read(FetchRequest(page_url, "datagouv"), local, "data.gouv.fr")])[0]
             pages += 1
             try:
                 if outcome.error is not None:
@@ -289,15 +274,7 @@ class UsageSources(FetchingResource):
             for r in resources
             if r.dataset_id not in config.datagouv_ignore and r.url not in configured and web_address(r.url)
         ]
-        jobs = [
-            _Job(
-                FetchRequest(r.url, "datagouv", key=r),
-                False,
-                SourceRun(None, "impact_dataset", r.url),
-                lambda c, f: None,
-            )
-            for r in wanted
-        ]
+        jobs = [Read(FetchRequest(r.url, "datagouv", key=r), False, r.url) for r in wanted]
         for job, outcome in zip(jobs, self._run_jobs(fetcher, jobs), strict=True):
             r = job.request.key
             ref = f"data.gouv.fr dataset {r.dataset_id} resource {r.resource_id}"
@@ -359,33 +336,13 @@ class UsageSources(FetchingResource):
 
     def _reviewed_keys(self, config) -> set[tuple[str, str, str, str]]:
         """(startup_id, kind, instance, identifier) of every source the reviewed file already has."""
-        from impact_pipeline.defs.usage.adapters.metabase import card_data_url
+        from impact_pipeline.defs.usage.adapters import ADAPTERS
 
-        keys = set()
-        for spec in config.all_sources:
-            if spec.type == "matomo":
-                keys.add((spec.startup_id, "matomo", str(spec.get("base_url")).rstrip("/"), str(spec.get("site_id"))))
-            elif spec.type == "metabase":
-                data_url = str(spec.get("data_url") or "")
-                m = _DASHCARD.search(data_url) if data_url else None
-                if m:  # a dashboard's card, accepted with its data URL
-                    keys.add(
-                        (
-                            spec.startup_id,
-                            "metabase_dashboard_card",
-                            m["base"],
-                            f"{m['uuid']}/{m['dashcard']}/{m['card']}",
-                        )
-                    )
-                try:
-                    base, uuid, _ = card_data_url(str(spec.get("question_url")))
-                    keys.add((spec.startup_id, "metabase_question", base, uuid))
-                except ValueError:
-                    pass
-            elif spec.type == "impact_csv":
-                url = str(spec.get("url"))
-                keys.add((spec.startup_id, "impact_csv", url, url.rsplit("/", 1)[-1].lower()))
-        return keys
+        return {
+            (spec.startup_id, *key)
+            for spec in config.all_sources
+            for key in ADAPTERS[spec.type].proposal_keys(spec.options)
+        }
 
     def discover(
         self, pages: list[tuple[str, str]], cache_dir: str | Path | None = None, today: date | None = None
@@ -409,15 +366,13 @@ class UsageSources(FetchingResource):
         problems: list[str] = []
         found: dict[tuple[str, d.Proposal], tuple[str, str]] = {}  # (sid, proposal) -> (stats page, read at)
 
-        def request(url: str, source: str, key: Any) -> _Job | None:
+        def request(url: str, source: str, key: Any) -> Read | None:
             mirror = mirrors.get(url)
             if mirror:
-                return _Job(
-                    FetchRequest(mirror, source, key=key), True, SourceRun(None, source, url), lambda c, f: None
-                )
+                return Read(FetchRequest(mirror, source, key=key), True, url)
             if web_address(url) is None:
                 return None
-            return _Job(FetchRequest(url, source, key=key), False, SourceRun(None, source, url), lambda c, f: None)
+            return Read(FetchRequest(url, source, key=key), False, url)
 
         try:
             jobs = []
@@ -495,7 +450,7 @@ class UsageSources(FetchingResource):
         """Read every proposal once; the unambiguous ones become discovered sources (their observations)."""
         from impact_pipeline.defs.usage import discovery as d
         from impact_pipeline.defs.usage.adapters import impact_csv, matomo, metabase
-        from impact_pipeline.defs.usage.adapters.base import SourceSpec
+        from impact_pipeline.defs.usage.adapters.base import SourceSpec, instance_name
         from impact_pipeline.defs.usage.observations import REACH_UNITS, Origin, SourceError, parse_json
 
         rows, observations, runs = [], [], []
@@ -530,7 +485,7 @@ class UsageSources(FetchingResource):
                 row["reason"] = dashboards.get((sid, p), "its cards could not be listed")
                 continue
             if p.kind == "matomo":
-                ref = f"{matomo.instance_name(p.instance)} site {p.identifier}"
+                ref = f"{instance_name(p.instance)} site {p.identifier}"
                 row["data_url"] = matomo.dashboard_url(p.instance, p.identifier, today.year)
                 spec = SourceSpec(
                     sid,
@@ -559,21 +514,21 @@ class UsageSources(FetchingResource):
                 job = self._jobs_for(spec, config, today)[0]
             else:  # a Metabase question or a dashboard's card: the columns are judged once the rows are in
                 if p.kind == "metabase_question":
-                    data_url = f"{p.instance}/api/public/card/{p.identifier}/query/json"
-                    ref = f"{metabase.instance_name(p.instance)} card {p.identifier[:8]}"
+                    data_url = metabase.question_data_url(p.instance, p.identifier)
+                    ref = metabase.question_name(p.instance, p.identifier)
                 else:
                     data_url = d.dashcard_data_url(p.instance, p.identifier)
                     uuid, _, card = p.identifier.split("/")
-                    ref = f"{metabase.instance_name(p.instance)} dashboard {uuid[:8]} card {card}"
+                    ref = f"{instance_name(p.instance)} dashboard {uuid[:8]} card {card}"
                 row["data_url"] = data_url
-                job = request(data_url, "metabase", None)
-                if job is None:
+                read = request(data_url, "metabase", None)
+                if read is None:
                     row["reason"] = "cannot be read: not a public http(s) URL"
                     continue
-                job.run = SourceRun(sid, "metabase", ref + tail)
+                job = _Job(read, SourceRun(sid, "metabase", ref + tail))
             job.run.discovered_on = page
             reads.append((row, job.run, job))
-        outcomes = self._run_jobs(fetcher, [job for _, _, job in reads])
+        outcomes = self._run_jobs(fetcher, [job.read for _, _, job in reads])
         for (row, run, job), outcome in zip(reads, outcomes, strict=True):
             observed: list[dict] = []
             if row["kind"] in ("metabase_question", "metabase_dashboard_card"):

@@ -390,7 +390,8 @@ def test_accept_writes_the_reviewed_file_keeping_its_comments_and_check_accepts_
     from impact_pipeline.defs.usage.sources_config import load_sources
 
     spec = load_sources(sources).services["svc-cards"][0]
-    assert (spec.type, spec.get("date_column"), spec.get("value_column"), spec.get("unit"), spec.get("period")) == (
+    options = spec.options
+    assert (spec.type, options.date_column, options.value_column, options.unit, options.period) == (
         "metabase",
         "Mois",
         "Visites",

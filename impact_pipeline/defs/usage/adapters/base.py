@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
 
@@ -60,15 +61,16 @@ class SourceOptions(Section):
     period: Period | None = None
 
 
+def check_one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """The value, if it is one of `allowed`; else a ValueError saying which they are."""
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}")
+    return value
+
+
 def one_of(allowed: tuple[str, ...], what: str) -> AfterValidator:
-    """A field check: the value is one of `allowed` (the error says which they are)."""
-
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"{what} must be one of {', '.join(allowed)}")
-        return value
-
-    return AfterValidator(check)
+    """A field check: the value is one of `allowed` (`check_one_of`)."""
+    return AfterValidator(lambda value: check_one_of(value, allowed, what))
 
 
 class FileOptions(SourceOptions):
@@ -93,10 +95,6 @@ class SourceSpec:
     def type(self) -> str:
         return self.options.type
 
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self.options, key, None)
-        return default if value is None else value
-
 
 @dataclass(frozen=True)
 class ReadContext:
@@ -114,16 +112,31 @@ class Read:
     request: FetchRequest
     local: bool  # a reviewed local path, read without HTTP
     source_ref: str
-    parse: Callable[[bytes, str], Parsed]  # (content, fetched_at) -> Parsed
+    # (content, fetched_at) -> Parsed; None for a read whose answer its caller reads (discovery's pages, listings)
+    parse: Callable[[bytes, str], Parsed] | None = None
+
+
+def no_proposal(options: SourceOptions) -> list[tuple[str, str, str]]:
+    """A source type discovery never proposes."""
+    return []
 
 
 @dataclass(frozen=True)
 class Adapter:
-    """A source type: the model of its entry in the sources file, and the reads an entry makes."""
+    """A source type: the model of its entry in the sources file, the reads an entry makes, and the discovery
+    proposals an entry already is (`discovery.Proposal.key`: kind, instance, identifier), which discovery then lists
+    as reviewed instead of offering them again."""
 
     source: str  # usage_observations.source of its rows
     options: type[SourceOptions]
     reads: Callable[[SourceSpec, ReadContext], list[Read]]
+    proposal_keys: Callable[[Any], list[tuple[str, str, str]]] = no_proposal
+
+
+def instance_name(base_url: str) -> str:
+    """How reasons name a Matomo or Metabase instance: its host and path, without the scheme."""
+    parts = urlsplit(base_url)
+    return (parts.netloc + parts.path.rstrip("/")) if parts.netloc else base_url.rstrip("/")
 
 
 def display_name(url: str, evidence_url: str | None) -> str:

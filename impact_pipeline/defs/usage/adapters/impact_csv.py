@@ -266,4 +266,9 @@ def parse_datasets_page(document: Any) -> tuple[list[DatasetResource], str | Non
     return out, next_page if isinstance(next_page, str) and next_page else None
 
 
-ADAPTER = Adapter(source="impact_dataset", options=ImpactCsvOptions, reads=reads)
+def proposal_keys(options: ImpactCsvOptions) -> list[tuple[str, str, str]]:
+    """The discovered file this entry is (discovery names a file it finds by its URL's last segment)."""
+    return [("impact_csv", options.url, options.url.rsplit("/", 1)[-1].lower())]
+
+
+ADAPTER = Adapter(source="impact_dataset", options=ImpactCsvOptions, reads=reads, proposal_keys=proposal_keys)

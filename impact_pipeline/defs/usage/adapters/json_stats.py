@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
+from pydantic import model_validator
+
 from impact_pipeline.defs.usage.adapters.base import Adapter, FileOptions, Read, ReadContext, SourceSpec, one_of
 from impact_pipeline.defs.usage.observations import (
     REACH_UNITS,
@@ -27,6 +29,12 @@ class JsonStatsOptions(FileOptions):
     unit: Annotated[str, one_of(REACH_UNITS, "unit")]
     indicator: str | None = None  # default: value_path
     year: int | None = None  # without `{year}` in value_path: the year of the one figure
+
+    @model_validator(mode="after")
+    def _yearly_or_dated(self) -> JsonStatsOptions:
+        if "{year}" not in self.value_path and self.year is None:
+            raise ValueError("a JSON source needs `{year}` in value_path or a `year`")
+        return self
 
 
 def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
@@ -60,14 +68,13 @@ def parse_json_stats(
     year: int | None = None,
 ) -> Parsed:
     """One observation per year: `value_path` with `{year}` is tried for every year in `years`; without it,
-    the value is the figure of the configured `year`. A path that is absent for a year is no figure."""
+    the value is the figure of the configured `year` (`JsonStatsOptions` requires one or the other). A path that is
+    absent for a year is no figure."""
     parsed = Parsed()
     if "{year}" in value_path:
         targets = [(y, value_path.replace("{year}", str(y))) for y in years]
-    elif year is not None:
-        targets = [(int(year), value_path)]
     else:
-        raise SourceError("a JSON source needs `{year}` in value_path or a `year`")
+        targets = [(int(year), value_path)]
     found = 0
     for y, path in targets:
         try:

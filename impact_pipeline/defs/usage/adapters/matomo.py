@@ -20,7 +20,15 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import field_validator
 
-from impact_pipeline.defs.usage.adapters.base import Adapter, Location, Read, ReadContext, SourceOptions, SourceSpec
+from impact_pipeline.defs.usage.adapters.base import (
+    Adapter,
+    Location,
+    Read,
+    ReadContext,
+    SourceOptions,
+    SourceSpec,
+    instance_name,
+)
 from impact_pipeline.defs.usage.observations import Origin, Parsed, SourceError, parse_json, parse_number, period_bounds
 from impact_pipeline.lib.fetching import FetchRequest
 from impact_pipeline.lib.urls import web_address
@@ -31,11 +39,6 @@ METRICS = {"nb_visits": "visits", "nb_uniq_visitors": "visitors", "nb_users": "u
 # Metrics that read 0 when Matomo did not compute them (no User-ID; uniques not processed for the period):
 # 0 beside visits > 0 is "not computed", not a measure.
 NOT_COMPUTED_WHEN_ZERO = ("nb_users", "nb_uniq_visitors")
-
-
-def instance_name(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    return (parts.netloc + parts.path.rstrip("/")) if parts.netloc else base_url.rstrip("/")
 
 
 def token_env_name(base_url: str) -> str:
@@ -195,4 +198,9 @@ def parse_visits_summary(
     return parsed
 
 
-ADAPTER = Adapter(source="matomo", options=MatomoOptions, reads=reads)
+def proposal_keys(options: MatomoOptions) -> list[tuple[str, str, str]]:
+    """The discovered site this entry is."""
+    return [("matomo", str(options.base_url).rstrip("/"), str(options.site_id))]
+
+
+ADAPTER = Adapter(source="matomo", options=MatomoOptions, reads=reads, proposal_keys=proposal_keys)

@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import model_validator
 
-from impact_pipeline.defs.usage.adapters.base import Adapter, Location, Read, ReadContext, SourceOptions, SourceSpec
+from impact_pipeline.defs.usage.adapters.base import (
+    Adapter,
+    Location,
+    Read,
+    ReadContext,
+    SourceOptions,
+    SourceSpec,
+    check_one_of,
+    instance_name,
+)
 from impact_pipeline.defs.usage.observations import (
     REACH_UNITS,
     Origin,
@@ -32,6 +40,10 @@ from impact_pipeline.lib.http import is_local_path
 from impact_pipeline.lib.urls import web_address
 
 _PUBLIC = re.compile(r"^(?P<base>.*?)/public/question/(?P<uuid>[0-9a-fA-F-]{36})")
+# A dashboard card's data URL: `<base>/api/public/dashboard/<uuid>/dashcard/<id>/card/<card id>`.
+_DASHCARD = re.compile(
+    r"^(?P<base>.*?)/api/public/dashboard/(?P<uuid>[0-9a-f-]{36})/dashcard/(?P<dashcard>\d+)/card/(?P<card>\d+)"
+)
 
 
 def card_data_url(question_url: str) -> tuple[str, str, str]:
@@ -39,13 +51,18 @@ def card_data_url(question_url: str) -> tuple[str, str, str]:
     m = _PUBLIC.match(question_url.strip())
     if not m:
         raise ValueError(f"not a Metabase public question URL: {question_url!r} (expected …/public/question/<uuid>)")
-    base = m["base"].rstrip("/")
-    return base, m["uuid"].lower(), f"{base}/api/public/card/{m['uuid'].lower()}/query/json"
+    base, uuid = m["base"].rstrip("/"), m["uuid"].lower()
+    return base, uuid, question_data_url(base, uuid)
 
 
-def instance_name(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    return parts.netloc + parts.path.rstrip("/") if parts.netloc else base_url
+def question_data_url(base: str, uuid: str) -> str:
+    """Where a public question's rows are read (`base` without its trailing slash, `uuid` in lower case)."""
+    return f"{base}/api/public/card/{uuid}/query/json"
+
+
+def question_name(base: str, uuid: str) -> str:
+    """How reasons name a public question: its instance and the start of its uuid."""
+    return f"{instance_name(base)} card {uuid[:8]}"
 
 
 class MetabaseOptions(SourceOptions):
@@ -62,8 +79,8 @@ class MetabaseOptions(SourceOptions):
     def _dated_and_counted(self) -> MetabaseOptions:
         if not self.date_column and not self.year:
             raise ValueError("a metabase source needs date_column (or a fixed year)")
-        if self.unit not in REACH_UNITS:
-            raise ValueError(f"unit must be one of {', '.join(REACH_UNITS)}")
+        # Checked here, after the date (not on the field): an entry missing both is told about its date first.
+        check_one_of(self.unit, REACH_UNITS, "unit")
         return self
 
 
@@ -73,7 +90,7 @@ def reads(spec: SourceSpec, context: ReadContext) -> list[Read]:
     question = options.question_url
     try:
         base, uuid, data_url = card_data_url(question)
-        ref = options.name or f"{instance_name(base)} card {uuid[:8]}"
+        ref = options.name or question_name(base, uuid)
     except ValueError:
         data_url, ref = question, options.name or question
     data_url = options.data_url or data_url
@@ -155,4 +172,18 @@ def parse_card_rows(
     return parsed
 
 
-ADAPTER = Adapter(source="metabase", options=MetabaseOptions, reads=reads)
+def proposal_keys(options: MetabaseOptions) -> list[tuple[str, str, str]]:
+    """The discovered question this entry is, and the dashboard's card when it was accepted with its data URL."""
+    keys = []
+    m = _DASHCARD.search(options.data_url) if options.data_url else None
+    if m:
+        keys.append(("metabase_dashboard_card", m["base"], f"{m['uuid']}/{m['dashcard']}/{m['card']}"))
+    try:
+        base, uuid, _ = card_data_url(options.question_url)
+        keys.append(("metabase_question", base, uuid))
+    except ValueError:
+        pass
+    return keys
+
+
+ADAPTER = Adapter(source="metabase", options=MetabaseOptions, reads=reads, proposal_keys=proposal_keys)

@@ -146,6 +146,7 @@ def test_an_error_names_the_file_the_line_the_key_path_and_what_was_expected(tmp
         ({"type": "matomo", "base_url": "https://m.example.org", "site_id": "12a"}, "site_id must be a number"),
         ({"type": "metabase", "question_url": "q", "value_column": "v", "year": 2024, "unit": "%"}, "unit must be"),
         ({"type": "json", "url": "s.json", "value_path": "total", "unit": "count"}, "unit must be one of users,"),
+        ({"type": "json", "url": "s.json", "value_path": "total", "unit": "uses"}, "needs `{year}` in value_path or"),
     ],
 )
 def test_each_adapter_checks_its_own_entry(tmp_path, entry, expected):
@@ -161,10 +162,10 @@ def test_local_paths_are_resolved_against_the_file_and_blank_keys_are_absent(tmp
     (tmp_path / "conf").mkdir()
     sources = tmp_path / "conf" / "usage_sources.yaml"
     sources.write_text(
-        "services:\n  svc:\n    - type: json\n      url: copies/stats.json\n      value_path: total\n"
+        "services:\n  svc:\n    - type: json\n      url: copies/stats.json\n      value_path: total.{year}\n"
         "      unit: uses\n      name: ''\n      year:\n",
         encoding="utf-8",
     )
     (spec,) = load_sources(sources).all_sources
-    assert spec.get("url") == str(tmp_path / "conf" / "copies" / "stats.json")
-    assert (spec.get("name"), spec.get("year"), spec.get("indicator", "default")) == (None, None, "default")
+    assert spec.options.url == str(tmp_path / "conf" / "copies" / "stats.json")
+    assert (spec.options.name, spec.options.year, spec.options.indicator) == (None, None, None)
