@@ -74,9 +74,8 @@ _SECRET_ENV_RE = re.compile(r"TOKEN|SECRET|PASSWORD|API_?KEY", re.IGNORECASE)
 _MIN_SECRET_LENGTH = 8
 _NOT_SECRETS = frozenset({"anonymous"})
 
-# The most one read of a body returns (a read returns what has arrived). Large: each read gives up and takes back the
-# GIL, and with another thread busy (the gates' GX import) taking it back costs up to 5 ms: 120 MB read 64 KiB at a
-# time took 2.8 s instead of 0.3 s, 1 MiB at a time 0.5 s.
+# The most one read of a body returns (a read returns what has arrived). Large: each read gives up the GIL and waits
+# to take it back while another thread is busy (the gates' GX import); figures in bench/README.md.
 _CHUNK_SIZE = 1024 * 1024
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _PARAM_RE = re.compile(r"(?<=[?&;#])([^=&#;\s]+)=([^&#;]*)")
