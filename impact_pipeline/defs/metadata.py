@@ -1,7 +1,9 @@
-"""Dagster metadata shared by every domain's assets: column schemas from the contract, small previews."""
+"""What every domain's assets share: column schemas from the contract, small previews, the selection rule of
+multi-assets."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -28,3 +30,13 @@ def preview(rows: Any, columns: list[str], n: int = 10) -> dg.MetadataValue:
 
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     return dg.MetadataValue.md(frame[columns].head(n).to_markdown(index=False))
+
+
+def selected_together(context: dg.AssetExecutionContext, names: Sequence[str], why: str) -> bool:
+    """Whether a multi-asset's run selects the assets `names`, which one piece of work writes together (`why`):
+    all of them (True) or none (False); some of them only fails the step, saying so."""
+    selected = [dg.AssetKey(name) in context.selected_asset_keys for name in names]
+    if any(selected) and not all(selected):
+        listed = f"{', '.join(names[:-1])} and {names[-1]}"
+        raise dg.Failure(f"{listed} {why}: materialize them together")
+    return all(selected)

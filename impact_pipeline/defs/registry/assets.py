@@ -1,16 +1,19 @@
 """Registry ingest: the raw document, then the startups, phases, events and incubators tables."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from impact_pipeline import contract
 from impact_pipeline.defs.metadata import preview as _preview
-from impact_pipeline.defs.metadata import table_asset
+from impact_pipeline.defs.metadata import selected_together, table_asset
 from impact_pipeline.defs.partitions import DUCKDB_POOL
 from impact_pipeline.defs.registry.resources import RegistrySource
 from impact_pipeline.lib.warehouse import Warehouse, replace_rows, transaction
+
+if TYPE_CHECKING:
+    from impact_pipeline.defs.registry.parse import RegistryTables
 
 GROUP = "registry"
 # The latest observation first: a history document stored today describes its own date, not today.
@@ -85,16 +88,13 @@ _DESCRIPTIONS = {
 def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
     """Parse the registry documents: the latest into the registry tables, replaced whole, and every stored one into
     registry_declarations; a document is parsed once for both."""
-    selected = {key.to_user_string() for key in context.selected_asset_keys}
-    tables = [t.name in selected for t in REGISTRY_TABLES]
-    if any(tables) and not all(tables):
-        raise dg.Failure(
-            f"{', '.join(t.name for t in REGISTRY_TABLES)} are written whole from one parse of the latest registry "
-            "document: materialize them together"
-        )
+    tables = selected_together(
+        context, [t.name for t in REGISTRY_TABLES], "are written whole from one parse of the latest registry document"
+    )
+    declarations = dg.AssetKey(DECLARATIONS.name) in context.selected_asset_keys
     with warehouse.connect() as con:
-        parsed = _write_tables(con) if all(tables) else None
-        if DECLARATIONS.name in selected:
+        parsed = _write_tables(con) if tables else None
+        if declarations:
             declared = _write_declarations(con, parsed)
     if parsed is not None:
         for table in REGISTRY_TABLES:
@@ -109,7 +109,7 @@ def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
         n_findings = parsed.tables.row_counts["registry_findings"]
         if n_findings:
             context.log.warning(f"registry: {n_findings} data-quality findings (see registry_findings)")
-    if DECLARATIONS.name in selected:
+    if declarations:
         if declared.findings:
             context.log.warning(
                 f"registry declarations: {declared.findings} data-quality findings in the newly parsed documents"
@@ -119,11 +119,11 @@ def registry_tables(context: dg.AssetExecutionContext, warehouse: Warehouse):
 
 @dataclass
 class _Parsed:
-    """The latest registry document as `registry_tables` parsed it: its row, the parse's temp tables, previews."""
+    """The latest registry document as `registry_tables` parsed it: its checksum, the parse's temp tables (still in
+    the connection), previews."""
 
-    rowid: int
     sha256: str
-    tables: Any  # parse.RegistryTables, still in the connection's temp tables
+    tables: "RegistryTables"
     previews: dict[str, Any]
 
 
@@ -157,7 +157,7 @@ def _write_tables(con) -> _Parsed:
         previews[table.name] = con.execute(
             f"SELECT {columns} FROM {tables.relations[table.name]} ORDER BY _order LIMIT 10"
         ).df()
-    return _Parsed(rowid, sha256, tables, previews)
+    return _Parsed(sha256, tables, previews)
 
 
 @dataclass

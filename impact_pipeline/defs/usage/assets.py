@@ -7,6 +7,7 @@ import dagster as dg
 from impact_pipeline import contract
 from impact_pipeline.defs.criteria import CriteriaSettings
 from impact_pipeline.defs.metadata import preview as _preview
+from impact_pipeline.defs.metadata import selected_together
 from impact_pipeline.defs.metadata import table_metadata as _meta
 from impact_pipeline.defs.partitions import DUCKDB_POOL, OWNERS
 from impact_pipeline.defs.usage.resources import UsageSources
@@ -70,18 +71,15 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
     from impact_pipeline.lib.fetching import start_each, wait_report, write_each
 
     selected = context.selected_asset_keys
-    read = [key in selected for key in _READ_TOGETHER]
-    if any(read) and not all(read):
-        raise dg.Failure(
-            "usage_observations and usage_source_status are written by one read of the sources: "
-            "materialize them together"
-        )
+    read = selected_together(
+        context, [k.to_user_string() for k in _READ_TOGETHER], "are written by one read of the sources"
+    )
     limits = usage.http.limits()  # the usage fetchers' scheduler
     tasks, writers = {}, {}
     # Discovered sources feed the observations: discovery runs whenever the observations are read (when it is on),
     # side by side with the configured sources; its writer runs first and hands its observations over.
     discovered: dict[str, object] = {}
-    if USAGE_SOURCE_PROPOSALS.key in selected or (usage.discovery and all(read)):
+    if USAGE_SOURCE_PROPOSALS.key in selected or (usage.discovery and read):
         with warehouse.connect() as con:  # read here: the tasks only fetch and parse
             pages = con.execute(
                 "SELECT startup_id, stats_url FROM startups WHERE coalesce(trim(stats_url), "
@@ -96,7 +94,7 @@ def usage_sources(context: dg.AssetExecutionContext, usage: UsageSources, wareho
             write=USAGE_SOURCE_PROPOSALS.key in selected,
             host_waits=wait_report(limits, context.log),
         )
-    if all(read):
+    if read:
         with warehouse.connect() as con:
             startups = dict(con.execute("SELECT startup_id, name FROM startups").fetchall())
         tasks["usage_observations"] = lambda: _collect(context, usage, warehouse, startups)
